@@ -1,0 +1,114 @@
+#include "core/fs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "core/error.h"
+
+namespace assay {
+namespace fs = std::filesystem;
+
+namespace {
+std::string errno_text() { return std::strerror(errno); }
+
+void fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // some file systems do not allow it; the rename is still atomic
+  ::fsync(fd);
+  ::close(fd);
+}
+}  // namespace
+
+std::string read_file(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw_invalid(path.string() + ": is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!fs::exists(path, ec)) throw_not_found(path.string() + ": no such file");
+    throw_io(path.string() + ": cannot open: " + errno_text());
+  }
+  std::string content;
+  in.seekg(0, std::ios::end);
+  auto size = in.tellg();
+  if (size > 0) {
+    content.resize(static_cast<size_t>(size));
+    in.seekg(0);
+    in.read(content.data(), size);
+  }
+  if (in.bad()) throw_io(path.string() + ": read failed");
+  return content;
+}
+
+void atomic_write(const fs::path& path, std::string_view content) {
+  fs::path dir = path.parent_path();
+  std::error_code ec;
+  if (!dir.empty()) {
+    fs::create_directories(dir, ec);
+    if (ec) throw_io(dir.string() + ": cannot create directory: " + ec.message());
+  }
+  std::random_device rd;
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw_io(tmp.string() + ": cannot create: " + errno_text());
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::string why = errno_text();
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw_io(tmp.string() + ": write failed: " + why);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::string why = errno_text();
+    ::unlink(tmp.c_str());
+    throw_io(tmp.string() + ": fsync failed: " + why);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string why = errno_text();
+    ::unlink(tmp.c_str());
+    throw_io(path.string() + ": rename failed: " + why);
+  }
+  fsync_dir(dir);
+}
+
+AppendFile::AppendFile(const fs::path& path) : path_(path) {
+  std::error_code ec;
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path(), ec);
+  file_ = std::fopen(path.c_str(), "ab");
+  if (file_ == nullptr) throw_io(path.string() + ": cannot open for append: " + errno_text());
+}
+
+AppendFile::~AppendFile() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void AppendFile::append_line(std::string_view line) {
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
+      std::fputc('\n', file_) == EOF) {
+    throw_io(path_.string() + ": write failed: " + errno_text());
+  }
+}
+
+void AppendFile::sync() {
+  if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0) {
+    throw_io(path_.string() + ": fsync failed: " + errno_text());
+  }
+}
+
+void truncate_file(const fs::path& path, std::uintmax_t size) {
+  std::error_code ec;
+  fs::resize_file(path, size, ec);
+  if (ec) throw_io(path.string() + ": cannot truncate: " + ec.message());
+}
+
+}  // namespace assay

@@ -1,0 +1,324 @@
+#include "eval/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "core/suggest.h"
+
+namespace assay::eval {
+namespace {
+
+using nlohmann::json;
+
+const json kUnset = nullptr;
+const std::string kDefault = "default";
+
+const char* type_name(ValueType t) {
+  switch (t) {
+    case ValueType::kString: return "a string";
+    case ValueType::kBool: return "a boolean";
+    case ValueType::kInt: return "an integer";
+    case ValueType::kNumber: return "a number";
+    case ValueType::kArray: return "an array";
+  }
+  return "a value";
+}
+
+bool type_matches(ValueType t, const json& v) {
+  switch (t) {
+    case ValueType::kString: return v.is_string();
+    case ValueType::kBool: return v.is_boolean();
+    case ValueType::kInt: return v.is_number_integer();
+    case ValueType::kNumber: return v.is_number();
+    case ValueType::kArray: return v.is_array();
+  }
+  return false;
+}
+
+const ConfigKey* find_key(const std::string& path) {
+  for (const auto& k : config_keys()) {
+    if (k.path == path) return &k;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> all_paths() {
+  std::vector<std::string> out;
+  for (const auto& k : config_keys()) out.push_back(k.path);
+  return out;
+}
+
+bool is_prefix_of_key(const std::string& path) {
+  for (const auto& k : config_keys()) {
+    if (k.path.size() > path.size() && k.path.compare(0, path.size(), path) == 0 &&
+        k.path[path.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// 1-based line of byte offset `pos` in `text`.
+size_t line_of(const std::string& text, size_t pos) {
+  pos = std::min(pos, text.size());
+  return 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + pos, '\n'));
+}
+
+// Best-effort line of a key in the file text: the first `"leaf"` followed by ':'.
+size_t line_of_key(const std::string& text, const std::string& path) {
+  std::string leaf = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
+  std::string needle = "\"" + leaf + "\"";
+  size_t pos = 0;
+  while ((pos = text.find(needle, pos)) != std::string::npos) {
+    size_t after = pos + needle.size();
+    while (after < text.size() && std::isspace(static_cast<unsigned char>(text[after]))) ++after;
+    if (after < text.size() && text[after] == ':') return line_of(text, pos);
+    pos = after;
+  }
+  return 0;
+}
+
+std::string where(const std::string& label, const std::string& text, const std::string& path) {
+  size_t line = line_of_key(text, path);
+  return line > 0 ? label + ":" + std::to_string(line) : label;
+}
+
+// Walks a parsed config object, checking every key against the schema.
+void flatten(const json& obj, const std::string& prefix, const std::string& label,
+             const std::string& text, std::map<std::string, json>& out) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    std::string path = prefix.empty() ? it.key() : prefix + "." + it.key();
+    const ConfigKey* key = find_key(path);
+    if (key == nullptr) {
+      if (it.value().is_object() && is_prefix_of_key(path)) {
+        flatten(it.value(), path, label, text, out);
+        continue;
+      }
+      throw_invalid(where(label, text, path) + ": unknown key '" + path + "'" +
+                    did_you_mean(path, all_paths()));
+    }
+    if (it.value().is_null()) continue;  // explicit null: keep the default
+    if (!type_matches(key->type, it.value())) {
+      throw_invalid(where(label, text, path) + ": key '" + path + "' must be " +
+                    type_name(key->type) + ", got " + it.value().type_name());
+    }
+    out[path] = it.value();
+  }
+}
+
+json parse_env_value(const ConfigKey& key, const std::string& var, const std::string& text) {
+  switch (key.type) {
+    case ValueType::kString:
+      return text;
+    case ValueType::kBool:
+      return parse_bool(text, var);
+    case ValueType::kInt: {
+      char* end = nullptr;
+      errno = 0;
+      long long v = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || errno != 0) {
+        throw_invalid("environment variable " + var + "='" + text + "' is not an integer");
+      }
+      return v;
+    }
+    case ValueType::kNumber: {
+      char* end = nullptr;
+      double v = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0') {
+        throw_invalid("environment variable " + var + "='" + text + "' is not a number");
+      }
+      return v;
+    }
+    case ValueType::kArray: {
+      // Comma-separated list: METRICS=squad_f1,exact_match
+      json arr = json::array();
+      size_t pos = 0;
+      while (pos <= text.size()) {
+        size_t comma = text.find(',', pos);
+        if (comma == std::string::npos) comma = text.size();
+        std::string item = text.substr(pos, comma - pos);
+        if (!item.empty()) arr.push_back(item);
+        pos = comma + 1;
+      }
+      return arr;
+    }
+  }
+  return json();
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = {
+      {"model", ValueType::kString, kUnset, {"MODEL_PATH"}, false, true,
+       "model folder (Hugging Face layout), LoRA adapter folder or model.tar.gz"},
+      {"dataset", ValueType::kString, kUnset, {"DATASET_PATH"}, false, false,
+       "test set: JSONL or a JSON array of objects"},
+      {"output", ValueType::kString, kUnset, {"OUTPUT_DIR"}, false, false,
+       "run folder for manifest.json, scores.jsonl, summary.json"},
+      {"dummy", ValueType::kBool, false, {"IS_DUMMY"}, false, true,
+       "smoke-test mode: true/false/1/0"},
+      {"device", ValueType::kString, "cpu", {"EVAL_DEVICE"}, false, true, "cpu or cuda"},
+      {"log_level", ValueType::kString, "info", {"ASSAY_LOG_LEVEL"}, false, false,
+       "debug, info, warn, error or off"},
+      {"fields.id", ValueType::kString, "id", {}, false, true, "dataset field with the sample id"},
+      {"fields.instruction", ValueType::kString, "instruction", {}, false, true,
+       "dataset field with the instruction (the question)"},
+      {"fields.input", ValueType::kString, "input", {}, false, true,
+       "dataset field with optional extra input"},
+      {"fields.reference", ValueType::kString, "output", {}, false, true,
+       "dataset field with the reference answer"},
+      {"fields.prediction", ValueType::kString, "prediction", {}, false, true,
+       "dataset field with a pre-generated answer (for `evaluate score`)"},
+      {"metrics", ValueType::kArray, json::array({"exact_match", "squad_em", "squad_f1"}),
+       {"EVAL_METRICS"}, false, true,
+       "metrics or groups to compute: names, or objects {\"name\": ..., options}"},
+      {"bootstrap.resamples", ValueType::kInt, 1000, {}, false, true,
+       "bootstrap resamples for confidence intervals (0 disables)"},
+      {"bootstrap.seed", ValueType::kInt, 1234, {}, false, true, "bootstrap RNG seed"},
+      {"bootstrap.confidence", ValueType::kNumber, 0.95, {}, false, true,
+       "confidence interval mass, in (0, 1)"},
+  };
+  return keys;
+}
+
+bool parse_bool(const std::string& text, const std::string& what) {
+  std::string lower = text;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "true" || lower == "1") return true;
+  if (lower == "false" || lower == "0") return false;
+  throw_invalid(what + "='" + text + "' is not a boolean (use true, false, 1 or 0)");
+}
+
+const json& ResolvedConfig::at(const std::string& path) const {
+  auto it = values.find(path);
+  return it == values.end() ? kUnset : it->second;
+}
+
+std::string ResolvedConfig::get_string(const std::string& path) const {
+  const json& v = at(path);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+bool ResolvedConfig::get_bool(const std::string& path) const {
+  const json& v = at(path);
+  return v.is_boolean() && v.get<bool>();
+}
+
+long long ResolvedConfig::get_int(const std::string& path) const {
+  const json& v = at(path);
+  return v.is_number() ? v.get<long long>() : 0;
+}
+
+double ResolvedConfig::get_number(const std::string& path) const {
+  const json& v = at(path);
+  return v.is_number() ? v.get<double>() : 0.0;
+}
+
+const std::string& ResolvedConfig::origin(const std::string& path) const {
+  auto it = origins.find(path);
+  return it == origins.end() ? kDefault : it->second;
+}
+
+json ResolvedConfig::redacted() const {
+  json out = json::object();
+  for (const auto& [path, value] : values) {
+    const ConfigKey* key = find_key(path);
+    json v = (key != nullptr && key->secret && !value.is_null()) ? json("***") : value;
+    out[json::json_pointer("/" + [&] {
+      std::string p = path;
+      std::replace(p.begin(), p.end(), '.', '/');
+      return p;
+    }())] = v;
+  }
+  return out;
+}
+
+std::string ResolvedConfig::identity_hash() const {
+  json ident = json::object();
+  for (const auto& [path, value] : values) {
+    const ConfigKey* key = find_key(path);
+    if (key != nullptr && key->identity && !key->secret) ident[path] = value;
+  }
+  return sha256_hex(ident.dump());
+}
+
+std::vector<std::string> ResolvedConfig::changed_keys(const json& a, const json& b) {
+  std::vector<std::string> out;
+  for (const auto& key : config_keys()) {
+    if (!key.identity || key.secret) continue;
+    std::string ptr = "/" + key.path;
+    std::replace(ptr.begin(), ptr.end(), '.', '/');
+    json::json_pointer jp(ptr);
+    json va = a.contains(jp) ? a.at(jp) : json();
+    json vb = b.contains(jp) ? b.at(jp) : json();
+    if (va != vb) out.push_back(key.path);
+  }
+  return out;
+}
+
+ResolvedConfig resolve_config(const ConfigSources& sources) {
+  ResolvedConfig cfg;
+  for (const auto& key : config_keys()) {
+    if (!key.default_value.is_null()) {
+      cfg.values[key.path] = key.default_value;
+      cfg.origins[key.path] = "default";
+    }
+  }
+  if (sources.file) {
+    std::string label = sources.file->string();
+    std::string text = read_file(*sources.file);
+    json doc;
+    try {
+      doc = json::parse(text);
+    } catch (const json::parse_error& e) {
+      throw_invalid(label + ":" + std::to_string(line_of(text, e.byte > 0 ? e.byte - 1 : 0)) +
+                    ": config is not valid JSON: " + e.what());
+    }
+    if (!doc.is_object()) throw_invalid(label + ": config must be a JSON object");
+    std::map<std::string, json> from_file;
+    flatten(doc, "", label, text, from_file);
+    for (auto& [path, value] : from_file) {
+      cfg.values[path] = value;
+      cfg.origins[path] = "file " + label;
+    }
+    cfg.file_label = label;
+  }
+  auto getenv = sources.getenv ? sources.getenv : [](const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    return v == nullptr ? std::optional<std::string>() : std::optional<std::string>(v);
+  };
+  for (const auto& key : config_keys()) {
+    for (const auto& var : key.env) {
+      auto v = getenv(var);
+      if (!v || v->empty()) continue;
+      cfg.values[key.path] = parse_env_value(key, var, *v);
+      cfg.origins[key.path] = "env " + var;
+      break;
+    }
+  }
+  for (const auto& [path, value] : sources.flags) {
+    const ConfigKey* key = find_key(path);
+    ASSAY_CHECK(key != nullptr);
+    if (value.is_null()) continue;
+    if (!type_matches(key->type, value)) {
+      throw_invalid("flag for '" + path + "' must be " + type_name(key->type));
+    }
+    cfg.values[path] = value;
+    cfg.origins[path] = "flag";
+  }
+  for (const auto& key : config_keys()) {
+    if (key.secret && cfg.values.count(key.path) && cfg.values[key.path].is_string()) {
+      log::register_secret(cfg.values[key.path].get<std::string>());
+    }
+  }
+  return cfg;
+}
+
+}  // namespace assay::eval

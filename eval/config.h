@@ -1,0 +1,78 @@
+// The run configuration: a JSON file, overridden by environment variables, overridden by flags
+// (DESIGN.md "Contracts"). Every key is declared once in a schema table (config.cpp), which
+// gives its type, default, environment variables and whether it is a secret. Unknown keys are
+// errors that suggest the nearest valid key. The resolved config, secrets redacted, is what the
+// manifest records.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace assay::eval {
+
+enum class ValueType { kString, kBool, kInt, kNumber, kArray };
+
+// One configuration key. `path` is dotted ("bootstrap.seed"); the JSON file nests it.
+struct ConfigKey {
+  std::string path;
+  ValueType type;
+  nlohmann::json default_value;  // null: no default (unset)
+  std::vector<std::string> env;  // environment variables, in priority order (first set wins)
+  bool secret = false;           // redacted in the manifest and registered with the log redactor
+  bool identity = true;          // part of the config hash (false for output dir, log level, ...)
+  std::string help;
+};
+
+// The schema: every key Assay accepts.
+const std::vector<ConfigKey>& config_keys();
+
+// Where a value came from, for messages.
+struct ConfigSources {
+  std::optional<std::filesystem::path> file;  // the JSON config file, if any
+  // Reads an environment variable; returns nullopt when unset. Defaults to std::getenv.
+  std::function<std::optional<std::string>(const std::string&)> getenv;
+  // Flag values by dotted key path, already typed (a flag parser fills these).
+  std::vector<std::pair<std::string, nlohmann::json>> flags;
+};
+
+class ResolvedConfig {
+ public:
+  // The value at a dotted path (null when unset).
+  const nlohmann::json& at(const std::string& path) const;
+  std::string get_string(const std::string& path) const;  // "" when unset
+  bool get_bool(const std::string& path) const;
+  long long get_int(const std::string& path) const;
+  double get_number(const std::string& path) const;
+
+  // The full nested config with secrets replaced by "***" (what manifest.json records).
+  nlohmann::json redacted() const;
+  // SHA-256 over the identity keys (not secrets, not output/log settings): two runs with the
+  // same hash and the same inputs produce the same results.
+  std::string identity_hash() const;
+  // Identity keys whose values differ between two redacted configs, for refusal messages.
+  static std::vector<std::string> changed_keys(const nlohmann::json& a, const nlohmann::json& b);
+  // Where a key's value came from: "default", "file", "env NAME" or "flag".
+  const std::string& origin(const std::string& path) const;
+
+  std::map<std::string, nlohmann::json> values;  // dotted path -> value
+  std::map<std::string, std::string> origins;    // dotted path -> origin
+  std::string file_label;                        // the config file's path, or ""
+};
+
+// Resolves defaults < file < environment < flags. Throws assay::Error (invalid input) for a
+// config file that is not valid JSON (file:line), an unknown key (with a suggestion), a value of
+// the wrong type (file:line and key), or an environment variable that does not parse (its name).
+ResolvedConfig resolve_config(const ConfigSources& sources);
+
+// Strict boolean parsing for environment variables and flags: true/false/1/0 (case-insensitive
+// for the words). Throws assay::Error (invalid input) naming `what` otherwise.
+bool parse_bool(const std::string& text, const std::string& what);
+
+}  // namespace assay::eval

@@ -1,0 +1,124 @@
+// `evaluate`: parses flags with CLI11, fills the command's options, runs it and maps the outcome
+// to an exit code (0 ok, 2 bad input, 3 gate failed, 4 runtime failure, 130/143 signals).
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "eval/score_command.h"
+
+namespace {
+
+using assay::eval::ConfigSources;
+using nlohmann::json;
+
+// Flags shared by commands that read a run config.
+struct ConfigFlags {
+  std::string config;
+  std::string dataset;
+  std::string output;
+  std::string metrics;
+  std::string reference_field;
+  std::string prediction_field;
+  std::string id_field;
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--config,-c", config, "Run config JSON file (env EVAL_CONFIG)");
+    cmd->add_option("--dataset,-d", dataset, "Dataset: JSONL or JSON array (env DATASET_PATH)");
+    cmd->add_option("--output,-o", output, "Run folder to write (env OUTPUT_DIR)");
+    cmd->add_option("--metrics,-m", metrics,
+                    "Comma-separated metrics or groups, e.g. squad,exact_match (env EVAL_METRICS)");
+    cmd->add_option("--reference-field", reference_field,
+                    "Dataset field with the reference answer (default: output)");
+    cmd->add_option("--prediction-field", prediction_field,
+                    "Dataset field with the prediction (default: prediction)");
+    cmd->add_option("--id-field", id_field, "Dataset field with the sample id (default: id)");
+  }
+
+  ConfigSources sources() const {
+    ConfigSources s;
+    std::string path = config;
+    if (path.empty()) {
+      const char* env = std::getenv("EVAL_CONFIG");
+      if (env != nullptr) path = env;
+    }
+    if (!path.empty()) s.file = path;
+    auto flag = [&](const char* key, const std::string& v) {
+      if (!v.empty()) s.flags.emplace_back(key, v);
+    };
+    flag("dataset", dataset);
+    flag("output", output);
+    flag("fields.reference", reference_field);
+    flag("fields.prediction", prediction_field);
+    flag("fields.id", id_field);
+    if (!metrics.empty()) {
+      json list = json::array();
+      size_t pos = 0;
+      while (pos <= metrics.size()) {
+        size_t comma = metrics.find(',', pos);
+        if (comma == std::string::npos) comma = metrics.size();
+        if (comma > pos) list.push_back(metrics.substr(pos, comma - pos));
+        pos = comma + 1;
+      }
+      s.flags.emplace_back("metrics", list);
+    }
+    return s;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Assay: evaluate fine-tuned language models.\n"
+               "Exit codes: 0 ok, 2 bad input or config, 3 a CI gate failed, 4 runtime failure "
+               "(a rerun resumes), 130/143 stopped by a signal.",
+               "evaluate"};
+  app.set_version_flag("--version", std::string("evaluate (assay) ") + assay::kVersion);
+  std::string log_level;
+  std::string log_format = "auto";
+  app.add_option("--log-level", log_level, "debug, info, warn, error, off (env ASSAY_LOG_LEVEL)");
+  app.add_option("--log-format", log_format, "auto (human on a terminal, JSON lines otherwise), human, json")
+      ->check(CLI::IsMember({"auto", "human", "json"}));
+  app.require_subcommand(1);
+
+  ConfigFlags score_flags;
+  assay::eval::ScoreCommandOptions score_options;
+  CLI::App* score = app.add_subcommand(
+      "score", "Score a dataset that already holds predictions; writes manifest.json, "
+               "scores.jsonl and summary.json to the output folder");
+  score_flags.add_to(score);
+  score->add_flag("--overwrite", score_options.overwrite,
+                  "Replace a different run already in the output folder");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : assay::kExitBadInput;
+  }
+
+  try {
+    if (log_level.empty()) {
+      const char* env = std::getenv("ASSAY_LOG_LEVEL");
+      log_level = env != nullptr ? env : "info";
+    }
+    assay::log::configure(assay::log::parse_level(log_level, "--log-level"),
+                          log_format == "json"    ? assay::log::Format::kJson
+                          : log_format == "human" ? assay::log::Format::kHuman
+                                                  : assay::log::Format::kAuto);
+    if (score->parsed()) {
+      score_options.sources = score_flags.sources();
+      return assay::eval::run_score_command(score_options, std::cout);
+    }
+  } catch (const assay::Error& e) {
+    assay::log::error(e.what(), {{"kind", assay::error_kind_name(e.kind())}});
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    assay::log::error(std::string("internal error: ") + e.what());
+    return assay::kExitRuntime;
+  }
+  return assay::kExitOk;
+}

@@ -1,0 +1,120 @@
+#include "eval/score_command.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/jsonl.h"
+#include "core/log.h"
+#include "eval/dataset.h"
+#include "eval/run_folder.h"
+#include "eval/run_settings.h"
+#include "scoring/scorer.h"
+
+namespace assay::eval {
+using nlohmann::json;
+
+namespace {
+constexpr int kSummarySchema = 1;
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+}  // namespace
+
+void print_summary(const json& summary, std::ostream& out) {
+  const json& metrics = summary.value("metrics", json::object());
+  size_t width = 6;
+  for (auto it = metrics.begin(); it != metrics.end(); ++it) width = std::max(width, it.key().size());
+  auto pad = [](std::string s, size_t w) {
+    s.resize(std::max(s.size(), w), ' ');
+    return s;
+  };
+  out << pad("metric", width) << "  " << pad("mean", 8) << "  " << pad("95% CI", 19) << "  n\n";
+  for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+    const json& m = it.value();
+    out << pad(it.key(), width) << "  " << pad(fmt(m.value("mean", 0.0)), 8) << "  "
+        << pad("[" + fmt(m.value("ci_low", 0.0)) + ", " + fmt(m.value("ci_high", 0.0)) + "]", 19)
+        << "  " << m.value("n", 0) << "\n";
+  }
+}
+
+int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
+  auto t0 = std::chrono::steady_clock::now();
+  ResolvedConfig cfg = resolve_config(options.sources);
+  RunSettings settings = run_settings_from(cfg);
+  if (settings.dataset.empty()) {
+    throw_invalid("no dataset: pass --dataset, set DATASET_PATH, or set `dataset` in the config");
+  }
+  if (settings.output.empty()) {
+    throw_invalid("no output folder: pass --output, set OUTPUT_DIR, or set `output` in the config");
+  }
+  DatasetNeeds needs;
+  needs.reference = true;
+  needs.prediction = true;
+  Dataset ds = load_dataset(settings.dataset, settings.fields, needs);
+  double load_s = seconds_since(t0);
+
+  RunIdentity identity{"score", cfg.identity_hash(), {{"dataset_sha256", ds.sha256}}};
+  RunFolder folder(settings.output, identity, cfg.redacted(), options.overwrite);
+  if (folder.state() == RunState::kCompleted) {
+    json summary = json::parse(read_file(folder.file("summary.json")));
+    out << "Already completed with the same config and inputs; nothing to do: "
+        << folder.dir().string() << "\n";
+    print_summary(summary, out);
+    return kExitOk;
+  }
+  folder.mark_running();
+  try {
+    folder.update({{"dataset", {{"path", ds.path}, {"sha256", ds.sha256},
+                                {"n_samples", ds.samples.size()}}}});
+    log::info("scoring", {{"samples", ds.samples.size()}, {"dataset", ds.path}});
+    auto t1 = std::chrono::steady_clock::now();
+    std::vector<std::string> predictions, references;
+    predictions.reserve(ds.samples.size());
+    references.reserve(ds.samples.size());
+    for (const auto& s : ds.samples) {
+      predictions.push_back(*s.prediction);
+      references.push_back(s.reference);
+    }
+    scoring::ScoredDataset scored =
+        scoring::score_dataset(predictions, references, settings.metrics, settings.bootstrap);
+    double score_s = seconds_since(t1);
+
+    std::string lines;
+    for (size_t i = 0; i < ds.samples.size(); ++i) {
+      json m = json::object();
+      for (size_t c = 0; c < scored.columns.size(); ++c) m[scored.columns[c]] = scored.values[i][c];
+      lines += to_jsonl_line({{"id", ds.samples[i].id}, {"metrics", m}});
+      lines += '\n';
+    }
+    atomic_write(folder.file("scores.jsonl"), lines);
+    json summary = {{"schema_version", kSummarySchema},
+                    {"command", "score"},
+                    {"n_samples", ds.samples.size()},
+                    {"metrics", scored.summary},
+                    {"bootstrap",
+                     {{"resamples", settings.bootstrap.resamples},
+                      {"seed", settings.bootstrap.seed},
+                      {"confidence", settings.bootstrap.confidence},
+                      {"method", "percentile"}}}};
+    atomic_write(folder.file("summary.json"), summary.dump(2) + "\n");
+    folder.update({{"timings", {{"load_s", load_s}, {"score_s", score_s}}}});
+    folder.mark_completed();
+    out << "Scored " << ds.samples.size() << " samples -> " << folder.dir().string() << "\n";
+    print_summary(summary, out);
+  } catch (const std::exception& e) {
+    folder.mark_failed(e.what());
+    throw;
+  }
+  return kExitOk;
+}
+
+}  // namespace assay::eval
