@@ -1,0 +1,184 @@
+#include "judges/judge_runner.h"
+
+#include <map>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace assay::judges {
+using nlohmann::json;
+
+namespace {
+
+// One request for one (item, order), in round 0 (first try) or a later round (repair/resend).
+struct Call {
+  size_t slot = 0;  // item * orders + order
+  int round = 0;
+  json messages;
+  std::string key;
+};
+
+struct SlotState {
+  bool done = false;
+  ParsedReply parsed;
+  std::optional<JudgeError> error;
+  int attempts = 0;
+  bool all_cached = true;
+};
+
+char flip(char verdict) { return verdict == 'A' ? 'B' : verdict == 'B' ? 'A' : verdict; }
+
+}  // namespace
+
+JudgeRunner::JudgeRunner(Rubric rubric, ChatProvider& provider, JudgeCache* cache,
+                         JudgeRunnerOptions options)
+    : rubric_(std::move(rubric)), provider_(provider), cache_(cache), options_(options) {}
+
+json JudgeRunner::render_messages(const JudgeItem& item, int order) const {
+  std::map<std::string, std::string> vars = {{"instruction", item.instruction},
+                                             {"answer", item.answer},
+                                             {"reference", item.reference},
+                                             {"answer_a", order == 0 ? item.answer : item.answer_b},
+                                             {"answer_b", order == 0 ? item.answer_b : item.answer}};
+  json messages = json::array();
+  if (!rubric_.system.empty()) messages.push_back({{"role", "system"}, {"content", rubric_.system}});
+  messages.push_back({{"role", "user"}, {"content", render_template(rubric_.user, vars)}});
+  return messages;
+}
+
+std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
+  const int orders = rubric_.kind == RubricKind::kPairwise ? 2 : 1;
+  const json params = provider_.parameters(rubric_);
+  const std::uint64_t retries_before = provider_.transport_retries();
+  std::vector<SlotState> slots(items.size() * orders);
+  std::vector<Call> round;
+  for (size_t i = 0; i < items.size(); ++i) {
+    for (int o = 0; o < orders; ++o) round.push_back({i * orders + o, 0, render_messages(items[i], o), ""});
+  }
+  std::optional<std::string> fatal;
+  std::vector<Call> next;
+
+  auto use_content = [&](const Call& call, const std::string& content, bool cached, int attempts) {
+    SlotState& s = slots[call.slot];
+    s.attempts += cached ? 1 : attempts;
+    s.all_cached = s.all_cached && cached;
+    ParsedReply parsed = parse_reply(rubric_, content);
+    if (parsed.ok) {
+      s.done = true;
+      s.parsed = std::move(parsed);
+    } else if (call.round < options_.max_repairs) {
+      json messages = call.messages;
+      messages.push_back({{"role", "assistant"}, {"content", content}});
+      messages.push_back({{"role", "user"},
+                          {"content", "Your previous reply could not be used (" + parsed.error +
+                                          "). Reply again with " + format_instructions(rubric_) +
+                                          "."}});
+      next.push_back({call.slot, call.round + 1, std::move(messages), ""});
+    } else {
+      s.error = JudgeError{"unparsable reply after " + std::to_string(call.round + 1) +
+                               " replies: " + parsed.error,
+                           "parse", s.attempts};
+    }
+  };
+  auto use_failure = [&](const Call& call, const ChatReply& reply) {
+    SlotState& s = slots[call.slot];
+    s.attempts += reply.attempts;
+    s.all_cached = false;
+    if (reply.resend && call.round < options_.max_repairs) {
+      next.push_back({call.slot, call.round + 1, call.messages, ""});
+    } else {
+      s.error = JudgeError{reply.error, reply.error_kind, s.attempts};
+    }
+  };
+
+  while (!round.empty() && !fatal) {
+    next.clear();
+    std::vector<ChatRequest> to_send;
+    std::vector<std::string> send_keys;
+    std::map<std::string, std::vector<size_t>> waiting;  // key -> calls in `round`
+    for (size_t c = 0; c < round.size(); ++c) {
+      Call& call = round[c];
+      call.key = JudgeCache::key(provider_.name(), provider_.model(), call.messages, params);
+      const json* hit = cache_ != nullptr ? cache_->find(call.key) : nullptr;
+      if (hit != nullptr) {
+        ++usage_.cache_hits;
+        use_content(call, hit->value("content", std::string()), true, 0);
+        continue;
+      }
+      auto [it, fresh] = waiting.try_emplace(call.key);
+      it->second.push_back(c);
+      if (fresh) {  // identical prompts are sent once
+        to_send.push_back({call.messages, &rubric_});
+        send_keys.push_back(call.key);
+      }
+    }
+    provider_.complete(to_send, [&](size_t idx, ChatReply&& reply) {
+      ++usage_.calls;
+      usage_.prompt_tokens += reply.prompt_tokens;
+      usage_.completion_tokens += reply.completion_tokens;
+      const std::vector<size_t>& calls = waiting[send_keys[idx]];
+      if (round[calls.front()].round > 0) ++usage_.retries;
+      if (reply.fatal) {
+        fatal = reply.error;
+        return false;
+      }
+      if (reply.ok) {
+        if (cache_ != nullptr) {
+          cache_->put({{"key", send_keys[idx]},
+                       {"provider", provider_.name()},
+                       {"model", provider_.model()},
+                       {"rubric", rubric_.name},
+                       {"content", reply.content},
+                       {"usage",
+                        {{"prompt_tokens", reply.prompt_tokens},
+                         {"completion_tokens", reply.completion_tokens}}},
+                       {"created", utc_now_iso()}});
+        }
+        for (size_t c : calls) use_content(round[c], reply.content, false, reply.attempts);
+      } else {
+        for (size_t c : calls) use_failure(round[c], reply);
+      }
+      return true;
+    });
+    round.swap(next);
+  }
+  if (cache_ != nullptr) cache_->sync();
+  usage_.retries += provider_.transport_retries() - retries_before;
+  usage_.cost_usd = provider_.cost_usd(usage_.prompt_tokens, usage_.completion_tokens);
+  if (fatal) {
+    throw Error(ErrorKind::kRemote, "judge " + provider_.name() + " refused the request: " +
+                                        *fatal + " (replies received so far are cached)");
+  }
+
+  std::vector<Judgment> out(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    Judgment& j = out[i];
+    j.from_cache = true;
+    for (int o = 0; o < orders; ++o) {
+      const SlotState& s = slots[i * orders + o];
+      j.attempts += s.attempts;
+      j.from_cache = j.from_cache && s.all_cached;
+      if (!s.done && !j.error) {
+        j.error = s.error ? *s.error : JudgeError{"no reply", "cancelled", s.attempts};
+      }
+    }
+    if (j.error) {
+      j.error->attempts = j.attempts;
+      continue;
+    }
+    j.ok = true;
+    if (orders == 1) {
+      j.scores = slots[i].parsed.scores;
+    } else {
+      j.verdict_ab = slots[2 * i].parsed.verdict;
+      j.verdict_ba = flip(slots[2 * i + 1].parsed.verdict);
+      j.outcome = j.verdict_ab == 'A' && j.verdict_ba == 'A'   ? "win"
+                  : j.verdict_ab == 'B' && j.verdict_ba == 'B' ? "loss"
+                                                               : "tie";
+    }
+  }
+  return out;
+}
+
+}  // namespace assay::judges

@@ -1,0 +1,85 @@
+// The judge stage for a batch of answers: renders each rubric prompt, answers what it can from
+// the judge cache, sends the rest through a ChatProvider concurrently, stores every reply in the
+// cache before using it, parses it (one repair request when a reply does not parse), and counts
+// calls, cache hits, retries, tokens and cost. Per-sample failures are values (JudgeError).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "judges/judge_cache.h"
+#include "judges/parse.h"
+#include "judges/provider.h"
+#include "judges/rubric.h"
+
+namespace assay::judges {
+
+// One answer to judge. For pairwise rubrics `answer` is A and `answer_b` is B.
+struct JudgeItem {
+  std::string id;
+  std::string instruction;  // the question (instruction and input, already joined)
+  std::string answer;
+  std::string reference;    // "" when the dataset has none
+  std::string answer_b;     // pairwise only
+};
+
+struct JudgeError {
+  std::string reason;  // one line, no secrets: "http 503 after 7 attempts: ...", "missing ..."
+  std::string kind;    // "http", "transport", "envelope", "parse", "cancelled"
+  int attempts = 0;    // model calls made for this sample (HTTP attempts, repairs included)
+};
+
+struct Judgment {
+  bool ok = false;
+  std::vector<CriterionScore> scores;  // criteria/rating rubrics
+  // Pairwise: the verdict in each order from A's side ('A' = A better, 'B', 'C' tie) and the
+  // combined outcome: "win" (A better in both), "loss" (B better in both), "tie" (otherwise).
+  char verdict_ab = 0, verdict_ba = 0;
+  std::string outcome;
+  std::optional<JudgeError> error;  // set when !ok
+  int attempts = 0;                 // model calls made (cached replies count as calls made)
+  bool from_cache = false;          // every reply came from the cache
+};
+
+struct JudgeUsage {
+  std::uint64_t calls = 0;       // requests sent to the provider (repairs included)
+  std::uint64_t cache_hits = 0;  // replies taken from the cache instead
+  std::uint64_t retries = 0;     // HTTP retries plus repair/resend requests
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::optional<double> cost_usd;  // nullopt when the model has no price
+};
+
+struct JudgeRunnerOptions {
+  int max_repairs = 1;  // extra requests after an unparsable reply or a broken body (0: none)
+};
+
+class JudgeRunner {
+ public:
+  // `provider` and `cache` must outlive the runner; `cache` may be null (no caching).
+  JudgeRunner(Rubric rubric, ChatProvider& provider, JudgeCache* cache,
+              JudgeRunnerOptions options = {});
+
+  // Judges every item; returns one Judgment per item, in order. Throws assay::Error (remote)
+  // when the endpoint refuses every request (401/403/404), naming the status and the
+  // endpoint's message; replies already received stay in the cache.
+  std::vector<Judgment> judge(const std::vector<JudgeItem>& items);
+
+  const JudgeUsage& usage() const { return usage_; }
+  const Rubric& rubric() const { return rubric_; }
+
+  // The messages for one item (order 1 swaps A and B for pairwise). Exposed for tests.
+  nlohmann::json render_messages(const JudgeItem& item, int order) const;
+
+ private:
+  Rubric rubric_;
+  ChatProvider& provider_;
+  JudgeCache* cache_;
+  JudgeRunnerOptions options_;
+  JudgeUsage usage_;
+};
+
+}  // namespace assay::judges

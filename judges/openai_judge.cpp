@@ -1,0 +1,129 @@
+#include "judges/openai_judge.h"
+
+#include "core/log.h"
+
+namespace assay::judges {
+using nlohmann::json;
+
+namespace {
+
+std::string clip(std::string s, size_t n = 200) {
+  if (s.size() > n) s = s.substr(0, n) + "...";
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+}  // namespace
+
+OpenAiJudge::OpenAiJudge(OpenAiJudgeOptions options, HttpClient& http)
+    : options_(std::move(options)), http_(http) {
+  while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
+  log::register_secret(options_.api_key);
+}
+
+json OpenAiJudge::parameters(const Rubric& rubric) const {
+  json p = {{"temperature", rubric.temperature}, {"max_tokens", rubric.max_tokens}};
+  if (rubric.seed) p["seed"] = *rubric.seed;
+  json rf = response_format_json(rubric);
+  if (!rf.is_null()) p["response_format"] = rf;
+  return p;
+}
+
+std::string OpenAiJudge::request_body(const ChatRequest& request) const {
+  json body = parameters(*request.rubric);
+  body["model"] = options_.model;
+  body["messages"] = request.messages;
+  return body.dump();
+}
+
+void OpenAiJudge::complete(const std::vector<ChatRequest>& requests, const ChatDone& on_done) {
+  std::vector<HttpRequest> http_requests;
+  http_requests.reserve(requests.size());
+  for (const auto& r : requests) {
+    HttpRequest h;
+    h.url = options_.base_url + "/chat/completions";
+    h.headers = {{"Content-Type", "application/json"}};
+    if (!options_.api_key.empty()) h.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
+    h.body = request_body(r);
+    h.tokens = h.body.size() / 4 + static_cast<std::uint64_t>(r.rubric->max_tokens);
+    http_requests.push_back(std::move(h));
+  }
+  http_.run(std::move(http_requests), [&](size_t idx, HttpResponse&& response) {
+    return on_done(idx, chat_reply_from(response));
+  });
+}
+
+ChatReply chat_reply_from(const HttpResponse& response) {
+  ChatReply r;
+  r.attempts = response.attempts;
+  if (response.cancelled) {
+    r.error = "cancelled before a reply arrived";
+    r.error_kind = "cancelled";
+    return r;
+  }
+  if (response.status == 0) {
+    r.error = "no response after " + std::to_string(response.attempts) +
+              " attempts: " + log::redact(response.error);
+    r.error_kind = "transport";
+    return r;
+  }
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!response.ok()) {
+    std::string message;
+    if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+      message = body["error"].value("message", "");
+    }
+    if (message.empty()) message = response.body;
+    r.error = "http " + std::to_string(response.status) + " after " +
+              std::to_string(response.attempts) + " attempts: " + log::redact(clip(message));
+    r.error_kind = "http";
+    r.fatal = response.status == 401 || response.status == 403 || response.status == 404;
+    return r;
+  }
+  if (body.is_discarded() || !body.is_object()) {
+    r.error = "response body is not valid JSON (truncated or not an API reply): " +
+              log::redact(clip(response.body, 80));
+    r.error_kind = "envelope";
+    r.resend = true;
+    return r;
+  }
+  if (body.contains("usage") && body["usage"].is_object()) {
+    const json& u = body["usage"];
+    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) {
+      r.prompt_tokens = u["prompt_tokens"].get<std::int64_t>();
+    }
+    if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer()) {
+      r.completion_tokens = u["completion_tokens"].get<std::int64_t>();
+    }
+  }
+  const json* content = nullptr;
+  if (body.contains("choices") && body["choices"].is_array() && !body["choices"].empty()) {
+    const json& choice = body["choices"][0];
+    if (choice.is_object() && choice.contains("message") && choice["message"].is_object() &&
+        choice["message"].contains("content")) {
+      content = &choice["message"]["content"];
+    }
+  }
+  if (content == nullptr || !content->is_string()) {
+    r.error = "reply has no choices[0].message.content string";
+    r.error_kind = "envelope";
+    r.resend = true;
+    return r;
+  }
+  r.ok = true;
+  r.content = content->get<std::string>();
+  return r;
+}
+
+std::optional<double> OpenAiJudge::cost_usd(std::int64_t prompt_tokens,
+                                            std::int64_t completion_tokens) const {
+  auto it = options_.prices.find(options_.model);
+  if (it == options_.prices.end()) return std::nullopt;
+  return (static_cast<double>(prompt_tokens) * it->second.input_per_mtok +
+          static_cast<double>(completion_tokens) * it->second.output_per_mtok) /
+         1e6;
+}
+
+}  // namespace assay::judges

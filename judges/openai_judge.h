@@ -1,0 +1,54 @@
+// The OpenAI-compatible chat-completions provider: POST {base_url}/chat/completions with a
+// bearer key, over core's HttpClient (which retries 429/5xx/timeouts). Reads `usage` from each
+// reply and prices it from the per-model price table. The key goes only into the Authorization
+// header: never into a log line, an error message or a cache entry.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/http_client.h"
+#include "judges/provider.h"
+
+namespace assay::judges {
+
+struct ModelPrice {
+  double input_per_mtok = 0;   // USD per 1M prompt tokens
+  double output_per_mtok = 0;  // USD per 1M completion tokens
+};
+
+struct OpenAiJudgeOptions {
+  std::string base_url = "https://api.openai.com/v1";  // without the trailing /chat/completions
+  std::string api_key;                                 // bearer token ("" sends no header)
+  std::string model = "gpt-4o-mini";                   // judge model id
+  std::map<std::string, ModelPrice> prices;            // model id -> price; missing: cost unknown
+};
+
+class OpenAiJudge final : public ChatProvider {
+ public:
+  // `http` must outlive the judge.
+  OpenAiJudge(OpenAiJudgeOptions options, HttpClient& http);
+
+  std::string name() const override { return "openai"; }
+  std::string model() const override { return options_.model; }
+  nlohmann::json parameters(const Rubric& rubric) const override;
+  void complete(const std::vector<ChatRequest>& requests, const ChatDone& on_done) override;
+  std::optional<double> cost_usd(std::int64_t prompt_tokens,
+                                 std::int64_t completion_tokens) const override;
+  std::uint64_t transport_retries() const override { return http_.stats().retries; }
+
+  // The request body for one request (exposed for tests).
+  std::string request_body(const ChatRequest& request) const;
+
+ private:
+  OpenAiJudgeOptions options_;
+  HttpClient& http_;
+};
+
+// Turns one HTTP response into a ChatReply (exposed for tests): content and usage from a 200,
+// otherwise a reason naming the status and the endpoint's error message (secrets redacted).
+ChatReply chat_reply_from(const HttpResponse& response);
+
+}  // namespace assay::judges

@@ -1,0 +1,53 @@
+// The interface between the judge runner and a model that answers chat requests: `openai`
+// (judges/openai_judge.h, over HTTP) or `dummy` (judges/dummy_judge.h, offline).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "judges/rubric.h"
+
+namespace assay::judges {
+
+struct ChatRequest {
+  nlohmann::json messages;       // [{"role": "system"|"user"|"assistant", "content": "..."}]
+  const Rubric* rubric = nullptr;  // parameters (temperature, max_tokens, seed, response_format)
+};
+
+struct ChatReply {
+  bool ok = false;          // a reply with content arrived
+  std::string content;      // the model's message content (when ok)
+  std::string error;        // why not (when !ok), without secrets
+  std::string error_kind;   // "http", "transport", "envelope", "cancelled" (when !ok)
+  bool fatal = false;       // the endpoint refuses every request (401/403/404): stop the stage
+  bool resend = false;      // worth sending once more (a 200 with a broken body)
+  int attempts = 0;         // HTTP attempts made (1 + transport retries)
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+};
+
+// Called on the caller's thread as each request finishes; return false to stop the batch.
+using ChatDone = std::function<bool(size_t index, ChatReply&& reply)>;
+
+class ChatProvider {
+ public:
+  virtual ~ChatProvider() = default;
+  virtual std::string name() const = 0;   // "openai", "dummy"
+  virtual std::string model() const = 0;  // the judge model id ("dummy" for the dummy)
+  // The call parameters that change the reply, as they enter the cache key.
+  virtual nlohmann::json parameters(const Rubric& rubric) const = 0;
+  // Sends every request; reports each exactly once through `on_done`.
+  virtual void complete(const std::vector<ChatRequest>& requests, const ChatDone& on_done) = 0;
+  // Cost in USD of the given token counts, or nullopt when the model has no price.
+  virtual std::optional<double> cost_usd(std::int64_t prompt_tokens,
+                                         std::int64_t completion_tokens) const = 0;
+  // HTTP retries made so far (0 for offline providers).
+  virtual std::uint64_t transport_retries() const = 0;
+};
+
+}  // namespace assay::judges
