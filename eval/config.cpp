@@ -25,6 +25,7 @@ const char* type_name(ValueType t) {
     case ValueType::kInt: return "an integer";
     case ValueType::kNumber: return "a number";
     case ValueType::kArray: return "an array";
+    case ValueType::kObject: return "an object";
   }
   return "a value";
 }
@@ -36,6 +37,7 @@ bool type_matches(ValueType t, const json& v) {
     case ValueType::kInt: return v.is_number_integer();
     case ValueType::kNumber: return v.is_number();
     case ValueType::kArray: return v.is_array();
+    case ValueType::kObject: return v.is_object();
   }
   return false;
 }
@@ -147,6 +149,13 @@ json parse_env_value(const ConfigKey& key, const std::string& var, const std::st
       }
       return arr;
     }
+    case ValueType::kObject: {
+      json obj = json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (!obj.is_object()) {
+        throw_invalid("environment variable " + var + " is not a JSON object");
+      }
+      return obj;
+    }
   }
   return json();
 }
@@ -183,6 +192,36 @@ const std::vector<ConfigKey>& config_keys() {
       {"bootstrap.seed", ValueType::kInt, 1234, {}, false, true, "bootstrap RNG seed"},
       {"bootstrap.confidence", ValueType::kNumber, 0.95, {}, false, true,
        "confidence interval mass, in (0, 1)"},
+      // LLM judge (judges/). Unset provider: no judge stage, except --dummy runs use "dummy".
+      {"judge.provider", ValueType::kString, kUnset, {"JUDGE_PROVIDER"}, false, true,
+       "judge provider: openai, dummy or none"},
+      {"judge.base_url", ValueType::kString, kUnset, {"JUDGE_BASE_URL", "OPENAI_BASE_URL"}, false,
+       false, "OpenAI-compatible endpoint (default https://api.openai.com/v1)"},
+      {"judge.api_key", ValueType::kString, kUnset, {"JUDGE_API_KEY", "OPENAI_API_KEY"}, true,
+       false, "judge API key (secret: redacted everywhere)"},
+      {"judge.model", ValueType::kString, "gpt-4o-mini", {"JUDGE_MODEL"}, false, true,
+       "judge model id"},
+      {"judge.rubric", ValueType::kString, "handbook", {"JUDGE_RUBRIC"}, false, true,
+       "built-in rubric name (handbook, reference, mt_bench_single, pairwise) or a rubric file"},
+      {"judge.max_concurrency", ValueType::kInt, 32, {"JUDGE_MAX_CONCURRENCY"}, false, false,
+       "judge requests in flight at once"},
+      {"judge.max_retries", ValueType::kInt, 6, {"JUDGE_MAX_RETRIES"}, false, false,
+       "HTTP retries per judge request (429, 5xx, timeouts, dropped connections)"},
+      {"judge.timeout_s", ValueType::kNumber, 60, {"JUDGE_TIMEOUT_S"}, false, false,
+       "timeout of one judge HTTP attempt, seconds"},
+      {"judge.rpm", ValueType::kNumber, 0, {"JUDGE_RPM"}, false, false,
+       "judge requests per minute (0: unlimited)"},
+      {"judge.tpm", ValueType::kNumber, 0, {"JUDGE_TPM"}, false, false,
+       "judge tokens per minute, estimated (0: unlimited)"},
+      {"judge.cache_dir", ValueType::kString, kUnset, {"JUDGE_CACHE_DIR"}, false, false,
+       "folder with a judge cache shared across runs (the run folder always has its own)"},
+      {"judge.prices", ValueType::kObject,
+       json{{"gpt-4o-mini", {{"input_per_mtok", 0.15}, {"output_per_mtok", 0.60}}},
+            {"gpt-4o", {{"input_per_mtok", 2.50}, {"output_per_mtok", 10.00}}}},
+       {}, false, false,
+       "USD per 1M tokens by judge model: {\"model\": {\"input_per_mtok\", \"output_per_mtok\"}}"},
+      {"fields.prediction_b", ValueType::kString, "prediction_b", {}, false, true,
+       "dataset field with the second answer B for pairwise judging (e.g. the base model's)"},
   };
   return keys;
 }

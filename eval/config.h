@@ -17,7 +17,7 @@
 
 namespace assay::eval {
 
-enum class ValueType { kString, kBool, kInt, kNumber, kArray };
+enum class ValueType { kString, kBool, kInt, kNumber, kArray, kObject };
 
 // One configuration key. `path` is dotted ("bootstrap.seed"); the JSON file nests it.
 struct ConfigKey {

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
+#include "core/http_client.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "eval/score_command.h"
@@ -24,6 +25,11 @@ struct ConfigFlags {
   std::string reference_field;
   std::string prediction_field;
   std::string id_field;
+  std::string judge_rubric;
+  std::string judge_provider;
+  std::string judge_model;
+  std::string judge_base_url;
+  int judge_max_concurrency = 0;
 
   void add_to(CLI::App* cmd) {
     cmd->add_option("--config,-c", config, "Run config JSON file (env EVAL_CONFIG)");
@@ -36,6 +42,15 @@ struct ConfigFlags {
     cmd->add_option("--prediction-field", prediction_field,
                     "Dataset field with the prediction (default: prediction)");
     cmd->add_option("--id-field", id_field, "Dataset field with the sample id (default: id)");
+    cmd->add_option("--judge-rubric", judge_rubric,
+                    "Judge rubric: handbook, reference, mt_bench_single, pairwise, or a rubric "
+                    "JSON file (env JUDGE_RUBRIC)");
+    cmd->add_option("--judge-provider", judge_provider, "Judge: openai, dummy or none (env JUDGE_PROVIDER)");
+    cmd->add_option("--judge-model", judge_model, "Judge model id (env JUDGE_MODEL)");
+    cmd->add_option("--judge-base-url", judge_base_url,
+                    "OpenAI-compatible endpoint (env JUDGE_BASE_URL, then OPENAI_BASE_URL)");
+    cmd->add_option("--judge-max-concurrency", judge_max_concurrency,
+                    "Judge requests in flight (env JUDGE_MAX_CONCURRENCY, default 32)");
   }
 
   ConfigSources sources() const {
@@ -54,6 +69,11 @@ struct ConfigFlags {
     flag("fields.reference", reference_field);
     flag("fields.prediction", prediction_field);
     flag("fields.id", id_field);
+    flag("judge.rubric", judge_rubric);
+    flag("judge.provider", judge_provider);
+    flag("judge.model", judge_model);
+    flag("judge.base_url", judge_base_url);
+    if (judge_max_concurrency > 0) s.flags.emplace_back("judge.max_concurrency", judge_max_concurrency);
     if (!metrics.empty()) {
       json list = json::array();
       size_t pos = 0;
@@ -109,6 +129,7 @@ int main(int argc, char** argv) {
                           log_format == "json"    ? assay::log::Format::kJson
                           : log_format == "human" ? assay::log::Format::kHuman
                                                   : assay::log::Format::kAuto);
+    assay::install_stop_signal_handlers();  // SIGINT/SIGTERM: stop judging, keep the cache
     if (score->parsed()) {
       score_options.sources = score_flags.sources();
       return assay::eval::run_score_command(score_options, std::cout);

@@ -10,6 +10,23 @@
 
 namespace assay::eval {
 
+// The judge stage (config keys judge.*). Validated; the API key is already registered with the
+// log redactor by resolve_config.
+struct JudgeSettings {
+  std::string provider;       // "openai" or "dummy"; "" means no judge stage
+  std::string base_url = "https://api.openai.com/v1";  // OpenAI-compatible endpoint
+  std::string api_key;        // secret; "" sends no Authorization header
+  std::string model;          // judge model id
+  std::string rubric;         // built-in rubric name or a rubric file path
+  int max_concurrency = 32;   // requests in flight
+  int max_retries = 6;        // HTTP retries per request
+  double timeout_s = 60;      // per HTTP attempt
+  double rpm = 0;             // requests per minute, 0 unlimited
+  double tpm = 0;             // tokens per minute, 0 unlimited
+  std::string cache_dir;      // shared judge cache folder; "" none
+  nlohmann::json prices;      // {"model": {"input_per_mtok", "output_per_mtok"}}
+};
+
 struct RunSettings {
   std::string model;    // "" when unset
   std::string dataset;  // "" when unset
@@ -19,6 +36,8 @@ struct RunSettings {
   DatasetFields fields;
   std::vector<scoring::MetricRequest> metrics;
   scoring::BootstrapOptions bootstrap;
+  JudgeSettings judge;
+  std::string prediction_b_field = "prediction_b";  // pairwise judging: the second answer B
 };
 
 // Reads and validates the typed settings. Throws assay::Error (invalid input) naming the key

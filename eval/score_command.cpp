@@ -1,13 +1,16 @@
 #include "eval/score_command.h"
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/http_client.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
 #include "core/log.h"
 #include "eval/dataset.h"
+#include "eval/judge_stage.h"
 #include "eval/run_folder.h"
 #include "eval/run_settings.h"
 #include "scoring/scorer.h"
@@ -29,6 +32,25 @@ std::string fmt(double v) {
 }
 }  // namespace
 
+static void print_judge_summary(const json& summary, std::ostream& out) {
+  const json& usage = summary.value("judge_usage", json::object());
+  out << "\njudge " << usage.value("provider", "") << " / " << usage.value("model", "")
+      << " / rubric " << usage.value("rubric", "") << ": " << usage.value("calls", 0)
+      << " calls, " << usage.value("cache_hits", 0) << " cache hits, "
+      << usage.value("retries", 0) << " retries";
+  if (usage.contains("cost_usd") && usage["cost_usd"].is_number()) {
+    out << ", $" << fmt(usage["cost_usd"].get<double>());
+  }
+  out << "\n";
+  for (const auto& [name, c] : summary["judges"].items()) {
+    out << "  " << name << ": mean "
+        << (c["mean"].is_number() ? fmt(c["mean"].get<double>()) : std::string("-")) << "  [";
+    out << (c["ci_low"].is_number() ? fmt(c["ci_low"].get<double>()) : std::string("-")) << ", "
+        << (c["ci_high"].is_number() ? fmt(c["ci_high"].get<double>()) : std::string("-"))
+        << "]  n " << c.value("n", 0) << "  errors " << c.value("n_errors", 0) << "\n";
+  }
+}
+
 void print_summary(const json& summary, std::ostream& out) {
   const json& metrics = summary.value("metrics", json::object());
   size_t width = 6;
@@ -44,6 +66,7 @@ void print_summary(const json& summary, std::ostream& out) {
         << pad("[" + fmt(m.value("ci_low", 0.0)) + ", " + fmt(m.value("ci_high", 0.0)) + "]", 19)
         << "  " << m.value("n", 0) << "\n";
   }
+  if (summary.contains("judges")) print_judge_summary(summary, out);
 }
 
 int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
@@ -87,12 +110,20 @@ int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
     scoring::ScoredDataset scored =
         scoring::score_dataset(predictions, references, settings.metrics, settings.bootstrap);
     double score_s = seconds_since(t1);
+    auto t2 = std::chrono::steady_clock::now();
+    std::optional<JudgeStageOutput> judged = run_judge_stage(settings, ds, folder.dir());
+    if (judged && judged->interrupted) {  // judgments so far are cached: a rerun resumes
+      folder.mark_interrupted();
+      return stop_signal() == SIGTERM ? kExitSigterm : kExitSigint;
+    }
 
     std::string lines;
     for (size_t i = 0; i < ds.samples.size(); ++i) {
       json m = json::object();
       for (size_t c = 0; c < scored.columns.size(); ++c) m[scored.columns[c]] = scored.values[i][c];
-      lines += to_jsonl_line({{"id", ds.samples[i].id}, {"metrics", m}});
+      json line = {{"id", ds.samples[i].id}, {"metrics", m}};
+      if (judged) line.update(judged->per_sample[i]);
+      lines += to_jsonl_line(line);
       lines += '\n';
     }
     atomic_write(folder.file("scores.jsonl"), lines);
@@ -105,8 +136,13 @@ int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
                       {"seed", settings.bootstrap.seed},
                       {"confidence", settings.bootstrap.confidence},
                       {"method", "percentile"}}}};
+    if (judged) {
+      summary["judges"] = judged->judges;
+      summary["judge_usage"] = judged->judge_usage;
+    }
     atomic_write(folder.file("summary.json"), summary.dump(2) + "\n");
-    folder.update({{"timings", {{"load_s", load_s}, {"score_s", score_s}}}});
+    folder.update({{"timings", {{"load_s", load_s}, {"score_s", score_s},
+                                {"judge_s", judged ? seconds_since(t2) : 0.0}}}});
     folder.mark_completed();
     out << "Scored " << ds.samples.size() << " samples -> " << folder.dir().string() << "\n";
     print_summary(summary, out);

@@ -1,0 +1,195 @@
+#include "eval/judge_stage.h"
+
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+#include "core/http_client.h"
+#include "core/log.h"
+#include "judges/dummy_judge.h"
+#include "judges/judge_cache.h"
+#include "judges/judge_runner.h"
+#include "judges/openai_judge.h"
+#include "scoring/aggregate.h"
+
+namespace assay::eval {
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json criteria_summary(const judges::Rubric& rubric, const std::vector<judges::Judgment>& js,
+                      const json& errors_by_kind, size_t n_errors,
+                      const scoring::BootstrapOptions& bootstrap) {
+  json out = json::object();
+  for (size_t c = 0; c < rubric.criteria.size(); ++c) {
+    const judges::Criterion& crit = rubric.criteria[c];
+    std::vector<double> values;
+    json dist = json::object();
+    for (int v = crit.min; v <= crit.max; ++v) dist[std::to_string(v)] = 0;
+    for (const auto& j : js) {
+      if (!j.ok) continue;
+      double v = j.scores[c].score;
+      values.push_back(v);
+      dist[std::to_string(static_cast<long long>(v))] = dist[std::to_string(static_cast<long long>(v))].get<int>() + 1;
+    }
+    scoring::MeanSummary m = scoring::summarize_mean(values, bootstrap);
+    json entry = {{"n", values.size()}, {"n_errors", n_errors}, {"errors_by_reason", errors_by_kind},
+                  {"distribution", dist}, {"min", crit.min}, {"max", crit.max}};
+    if (!values.empty()) {
+      entry["mean"] = m.mean;
+      entry["ci_low"] = m.ci_low;
+      entry["ci_high"] = m.ci_high;
+    } else {
+      entry["mean"] = entry["ci_low"] = entry["ci_high"] = nullptr;  // nothing judged: no number
+    }
+    out[crit.name] = entry;
+  }
+  return out;
+}
+
+json pairwise_summary(const std::vector<judges::Judgment>& js, const json& errors_by_kind,
+                      size_t n_errors, const scoring::BootstrapOptions& bootstrap) {
+  size_t wins = 0, ties = 0, losses = 0, consistent = 0;
+  std::vector<double> adjusted;
+  for (const auto& j : js) {
+    if (!j.ok) continue;
+    if (j.outcome == "win") ++wins;
+    if (j.outcome == "tie") ++ties;
+    if (j.outcome == "loss") ++losses;
+    if (j.verdict_ab == j.verdict_ba) ++consistent;
+    adjusted.push_back(j.outcome == "win" ? 1.0 : j.outcome == "tie" ? 0.5 : 0.0);
+  }
+  size_t n = adjusted.size();
+  json entry = {{"n", n}, {"n_errors", n_errors}, {"errors_by_reason", errors_by_kind},
+                {"distribution", {{"win", wins}, {"tie", ties}, {"loss", losses}}}};
+  if (n == 0) {
+    for (const char* k : {"mean", "ci_low", "ci_high", "win_rate", "tie_rate", "loss_rate",
+                          "consistency"}) {
+      entry[k] = nullptr;
+    }
+    return {{"pairwise", entry}};
+  }
+  scoring::MeanSummary m = scoring::summarize_mean(adjusted, bootstrap);
+  double dn = static_cast<double>(n);
+  entry["mean"] = m.mean;  // win rate with a tie counted as half a win (FastChat win_rate_adjusted)
+  entry["ci_low"] = m.ci_low;
+  entry["ci_high"] = m.ci_high;
+  entry["win_rate"] = static_cast<double>(wins) / dn;
+  entry["tie_rate"] = static_cast<double>(ties) / dn;
+  entry["loss_rate"] = static_cast<double>(losses) / dn;
+  entry["consistency"] = static_cast<double>(consistent) / dn;  // both orders gave one verdict
+  return {{"pairwise", entry}};
+}
+
+}  // namespace
+
+std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, const Dataset& ds,
+                                                const fs::path& run_dir) {
+  const JudgeSettings& js = settings.judge;
+  if (js.provider.empty()) return std::nullopt;
+  judges::Rubric rubric = judges::load_rubric(js.rubric);
+
+  std::vector<judges::JudgeItem> items(ds.samples.size());
+  for (size_t i = 0; i < ds.samples.size(); ++i) {
+    const Sample& s = ds.samples[i];
+    items[i].id = s.id;
+    items[i].instruction = s.input.empty() ? s.instruction : s.instruction + "\n\n" + s.input;
+    items[i].answer = s.prediction.value_or("");
+    items[i].reference = s.reference;
+    if (rubric.needs_reference && s.reference.empty()) {
+      throw_invalid(ds.path + ":" + std::to_string(s.line) + ": rubric '" + rubric.name +
+                    "' needs a reference answer (field '" + settings.fields.reference + "')");
+    }
+  }
+  if (rubric.kind == judges::RubricKind::kPairwise) {
+    // Answer B comes from the same dataset, field fields.prediction_b (one reader, same checks).
+    DatasetFields b_fields = settings.fields;
+    b_fields.prediction = settings.prediction_b_field;
+    DatasetNeeds needs;
+    needs.prediction = true;
+    Dataset b = load_dataset(ds.path, b_fields, needs);
+    ASSAY_CHECK(b.samples.size() == items.size());
+    for (size_t i = 0; i < items.size(); ++i) items[i].answer_b = *b.samples[i].prediction;
+  }
+
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<judges::ChatProvider> provider;
+  if (js.provider == "openai") {
+    HttpClientOptions ho;
+    ho.max_concurrency = js.max_concurrency;
+    ho.timeout_s = js.timeout_s;
+    ho.rpm = js.rpm;
+    ho.tpm = js.tpm;
+    ho.retry.max_retries = js.max_retries;
+    http = make_curl_http_client(ho);
+    judges::OpenAiJudgeOptions oo;
+    oo.base_url = js.base_url;
+    oo.api_key = js.api_key;
+    oo.model = js.model;
+    for (auto it = js.prices.begin(); it != js.prices.end(); ++it) {
+      oo.prices[it.key()] = {it.value()["input_per_mtok"].get<double>(),
+                             it.value()["output_per_mtok"].get<double>()};
+    }
+    provider = std::make_unique<judges::OpenAiJudge>(oo, *http);
+  } else {
+    provider = std::make_unique<judges::DummyJudge>();
+  }
+  std::optional<fs::path> shared;
+  if (!js.cache_dir.empty()) shared = fs::path(js.cache_dir);
+  judges::JudgeCache cache(run_dir / "judge_cache.jsonl", shared);
+  judges::JudgeRunner runner(rubric, *provider, &cache);
+  log::info("judging", {{"samples", items.size()}, {"provider", provider->name()},
+                        {"model", provider->model()}, {"rubric", rubric.name},
+                        {"cached_replies", cache.size()}});
+  std::vector<judges::Judgment> judgments = runner.judge(items);
+
+  JudgeStageOutput out;
+  out.interrupted = global_stop_flag().load();
+  std::map<std::string, size_t> by_kind;
+  size_t n_errors = 0;
+  for (const auto& j : judgments) {
+    if (j.ok) {
+      json entry = json::object();
+      if (rubric.kind == judges::RubricKind::kPairwise) {
+        entry["pairwise"] = {{"outcome", j.outcome},
+                             {"verdict_ab", std::string(1, j.verdict_ab)},
+                             {"verdict_ba", std::string(1, j.verdict_ba)}};
+      }
+      for (const auto& s : j.scores) {
+        json score = s.score == std::floor(s.score) ? json(static_cast<long long>(s.score)) : json(s.score);
+        entry[s.name] = {{"score", score}, {"analysis", s.analysis}};
+      }
+      out.per_sample.push_back({{"judges", entry}});
+    } else {
+      ++n_errors;
+      ++by_kind[j.error->kind];
+      out.per_sample.push_back({{"judge_error",
+                                 {{"reason", j.error->reason},
+                                  {"kind", j.error->kind},
+                                  {"attempts", j.error->attempts}}}});
+    }
+  }
+  json errors_by_kind = json::object();
+  for (const auto& [k, v] : by_kind) errors_by_kind[k] = v;
+  out.judges = rubric.kind == judges::RubricKind::kPairwise
+                   ? pairwise_summary(judgments, errors_by_kind, n_errors, settings.bootstrap)
+                   : criteria_summary(rubric, judgments, errors_by_kind, n_errors,
+                                      settings.bootstrap);
+  const judges::JudgeUsage& u = runner.usage();
+  out.judge_usage = {{"provider", provider->name()},
+                     {"model", provider->model()},
+                     {"rubric", rubric.name},
+                     {"dummy", provider->name() == "dummy"},
+                     {"calls", u.calls},
+                     {"cache_hits", u.cache_hits},
+                     {"retries", u.retries},
+                     {"prompt_tokens", u.prompt_tokens},
+                     {"completion_tokens", u.completion_tokens},
+                     {"cost_usd", u.cost_usd ? json(*u.cost_usd) : json(nullptr)}};
+  log::info("judged", {{"judged", judgments.size() - n_errors}, {"errors", n_errors},
+                       {"calls", u.calls}, {"cache_hits", u.cache_hits}, {"retries", u.retries}});
+  return out;
+}
+
+}  // namespace assay::eval

@@ -1,0 +1,32 @@
+// The judge stage of `evaluate score` (and later `evaluate run`): builds the configured provider
+// (openai over core's HttpClient, or dummy), judges every sample through judges::JudgeRunner with
+// the run folder's judge_cache.jsonl, and aggregates per criterion for summary.json.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/dataset.h"
+#include "eval/run_settings.h"
+
+namespace assay::eval {
+
+struct JudgeStageOutput {
+  // Per sample, in dataset order: {"judges": {...}} or {"judge_error": {...}}, to merge into
+  // the sample's scores.jsonl line.
+  std::vector<nlohmann::json> per_sample;
+  nlohmann::json judges;       // summary.json "judges"
+  nlohmann::json judge_usage;  // summary.json "judge_usage"
+  bool interrupted = false;    // a stop signal arrived: outputs are incomplete, rerun to resume
+};
+
+// Runs the judge stage, or returns nullopt when no judge is configured. Throws assay::Error for
+// a bad rubric (invalid input / not found), a dataset lacking what the rubric needs, or an
+// endpoint that refuses every request (remote).
+std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, const Dataset& ds,
+                                                const std::filesystem::path& run_dir);
+
+}  // namespace assay::eval
