@@ -45,11 +45,12 @@ std::string_view trim(std::string_view s) {
 }
 
 double epoch_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 Clock::duration from_seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
@@ -121,8 +122,10 @@ class CurlHttpClient final : public HttpClient {
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, conns);
     auto now = Clock::now();
-    if (options_.rpm > 0) rpm_.emplace(options_.rpm / 60.0, std::max(1.0, options_.rpm / 60.0), now);
-    if (options_.tpm > 0) tpm_.emplace(options_.tpm / 60.0, std::max(1.0, options_.tpm / 60.0), now);
+    if (options_.rpm > 0)
+      rpm_.emplace(options_.rpm / 60.0, std::max(1.0, options_.rpm / 60.0), now);
+    if (options_.tpm > 0)
+      tpm_.emplace(options_.tpm / 60.0, std::max(1.0, options_.tpm / 60.0), now);
   }
 
   ~CurlHttpClient() override {
@@ -227,11 +230,14 @@ class CurlHttpClient final : public HttpClient {
             std::uniform_real_distribution<double> jitter(0.0, 0.1 * want + 0.01);
             delay = want + jitter(rng_);
             // A 429 limits the whole key: hold every new attempt, not just this one.
-            if (r.status == 429) pause_until_ = std::max(pause_until_, done_at + from_seconds(want));
+            if (r.status == 429)
+              pause_until_ = std::max(pause_until_, done_at + from_seconds(want));
           }
           ++retries_used;
-          log::debug("http retry", {{"status", r.status}, {"error", r.error},
-                                    {"attempt", r.attempts}, {"delay_s", delay}});
+          log::debug("http retry", {{"status", r.status},
+                                    {"error", r.error},
+                                    {"attempt", r.attempts},
+                                    {"delay_s", delay}});
           delayed.emplace(done_at + from_seconds(delay), slot->index);
         } else {
           report(slot->index);
@@ -403,7 +409,8 @@ std::optional<double> server_requested_delay(const Headers& headers, double now_
 }
 
 double backoff_delay(const RetryPolicy& policy, int retry, std::mt19937_64& rng) {
-  double cap = std::min(policy.max_delay_s, policy.base_delay_s * std::ldexp(1.0, std::min(retry, 30)));
+  double cap =
+      std::min(policy.max_delay_s, policy.base_delay_s * std::ldexp(1.0, std::min(retry, 30)));
   std::uniform_real_distribution<double> dist(0.0, std::max(cap, 0.0));
   return dist(rng);
 }
@@ -431,7 +438,9 @@ double TokenBucket::wait_s(double n, Clock::time_point now) {
   return (need - tokens_) / rate_;
 }
 
-std::atomic<bool>& global_stop_flag() { return g_stop; }
+std::atomic<bool>& global_stop_flag() {
+  return g_stop;
+}
 
 void install_stop_signal_handlers() {
   struct sigaction sa {};
@@ -441,6 +450,8 @@ void install_stop_signal_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-int stop_signal() { return g_signal.load(); }
+int stop_signal() {
+  return g_signal.load();
+}
 
 }  // namespace assay

@@ -29,11 +29,11 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 0;  // HTTP status of the last attempt; 0 when no response arrived at all
   std::vector<std::pair<std::string, std::string>> headers;  // of the last attempt, names lowercase
-  std::string body;          // of the last attempt
-  std::string error;         // transport error of the last attempt ("" when a response arrived)
-  int attempts = 0;          // attempts made (1 + retries)
-  bool cancelled = false;    // stopped by the stop flag or by the caller before it finished
-  double elapsed_s = 0.0;    // from the first attempt's start to the end of the last
+  std::string body;                                          // of the last attempt
+  std::string error;       // transport error of the last attempt ("" when a response arrived)
+  int attempts = 0;        // attempts made (1 + retries)
+  bool cancelled = false;  // stopped by the stop flag or by the caller before it finished
+  double elapsed_s = 0.0;  // from the first attempt's start to the end of the last
 
   // True for a 2xx response.
   bool ok() const { return status >= 200 && status < 300; }
@@ -48,8 +48,8 @@ using HttpDone = std::function<bool(size_t index, HttpResponse&& response)>;
 
 // Counters over the life of a client.
 struct HttpStats {
-  std::uint64_t attempts = 0;  // attempts started (first tries and retries)
-  std::uint64_t retries = 0;   // attempts that were retries
+  std::uint64_t attempts = 0;         // attempts started (first tries and retries)
+  std::uint64_t retries = 0;          // attempts that were retries
   std::uint64_t throttled_waits = 0;  // times a send waited for the RPM/TPM buckets or a pause
 };
 
@@ -65,9 +65,9 @@ class HttpClient {
 
 // When and how often to try again.
 struct RetryPolicy {
-  int max_retries = 6;          // retries per request after the first attempt (0: never retry)
-  double base_delay_s = 0.5;    // backoff before retry k is uniform in [0, min(cap, base * 2^k)]
-  double max_delay_s = 30.0;    // cap on one computed backoff (Retry-After may ask for more)
+  int max_retries = 6;        // retries per request after the first attempt (0: never retry)
+  double base_delay_s = 0.5;  // backoff before retry k is uniform in [0, min(cap, base * 2^k)]
+  double max_delay_s = 30.0;  // cap on one computed backoff (Retry-After may ask for more)
   double max_retry_after_s = 120.0;  // a server's Retry-After above this is clipped to it
   // Retry budget for one run(): at most budget_fixed + budget_ratio * requests retries in all;
   // once spent, failures are reported without retrying (keeps a dying endpoint from costing
@@ -77,11 +77,11 @@ struct RetryPolicy {
 };
 
 struct HttpClientOptions {
-  int max_concurrency = 32;     // requests in flight at once (and the connection pool size)
-  double timeout_s = 60.0;      // per attempt, whole transfer
+  int max_concurrency = 32;         // requests in flight at once (and the connection pool size)
+  double timeout_s = 60.0;          // per attempt, whole transfer
   double connect_timeout_s = 10.0;  // per attempt, TCP + TLS connect
-  double rpm = 0.0;             // requests per minute (token bucket); 0: unlimited
-  double tpm = 0.0;             // tokens per minute (token bucket over HttpRequest::tokens); 0: unlimited
+  double rpm = 0.0;                 // requests per minute (token bucket); 0: unlimited
+  double tpm = 0.0;  // tokens per minute (token bucket over HttpRequest::tokens); 0: unlimited
   RetryPolicy retry;
   // Set (e.g. by a SIGTERM handler) to stop: in-flight transfers are aborted and reported
   // cancelled. nullptr: the global flag of install_stop_signal_handlers().

@@ -31,11 +31,13 @@ json criteria_summary(const judges::Rubric& rubric, const std::vector<judges::Ju
       if (!j.ok) continue;
       double v = j.scores[c].score;
       values.push_back(v);
-      dist[std::to_string(static_cast<long long>(v))] = dist[std::to_string(static_cast<long long>(v))].get<int>() + 1;
+      dist[std::to_string(static_cast<long long>(v))] =
+          dist[std::to_string(static_cast<long long>(v))].get<int>() + 1;
     }
     scoring::MeanSummary m = scoring::summarize_mean(values, bootstrap);
-    json entry = {{"n", values.size()}, {"n_errors", n_errors}, {"errors_by_reason", errors_by_kind},
-                  {"distribution", dist}, {"min", crit.min}, {"max", crit.max}};
+    json entry = {
+        {"n", values.size()},   {"n_errors", n_errors}, {"errors_by_reason", errors_by_kind},
+        {"distribution", dist}, {"min", crit.min},      {"max", crit.max}};
     if (!values.empty()) {
       entry["mean"] = m.mean;
       entry["ci_low"] = m.ci_low;
@@ -61,11 +63,13 @@ json pairwise_summary(const std::vector<judges::Judgment>& js, const json& error
     adjusted.push_back(j.outcome == "win" ? 1.0 : j.outcome == "tie" ? 0.5 : 0.0);
   }
   size_t n = adjusted.size();
-  json entry = {{"n", n}, {"n_errors", n_errors}, {"errors_by_reason", errors_by_kind},
+  json entry = {{"n", n},
+                {"n_errors", n_errors},
+                {"errors_by_reason", errors_by_kind},
                 {"distribution", {{"win", wins}, {"tie", ties}, {"loss", losses}}}};
   if (n == 0) {
-    for (const char* k : {"mean", "ci_low", "ci_high", "win_rate", "tie_rate", "loss_rate",
-                          "consistency"}) {
+    for (const char* k :
+         {"mean", "ci_low", "ci_high", "win_rate", "tie_rate", "loss_rate", "consistency"}) {
       entry[k] = nullptr;
     }
     return {{"pairwise", entry}};
@@ -139,8 +143,10 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
   if (!js.cache_dir.empty()) shared = fs::path(js.cache_dir);
   judges::JudgeCache cache(run_dir / "judge_cache.jsonl", shared);
   judges::JudgeRunner runner(rubric, *provider, &cache);
-  log::info("judging", {{"samples", items.size()}, {"provider", provider->name()},
-                        {"model", provider->model()}, {"rubric", rubric.name},
+  log::info("judging", {{"samples", items.size()},
+                        {"provider", provider->name()},
+                        {"model", provider->model()},
+                        {"rubric", rubric.name},
                         {"cached_replies", cache.size()}});
   std::vector<judges::Judgment> judgments = runner.judge(items);
 
@@ -157,7 +163,8 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
                              {"verdict_ba", std::string(1, j.verdict_ba)}};
       }
       for (const auto& s : j.scores) {
-        json score = s.score == std::floor(s.score) ? json(static_cast<long long>(s.score)) : json(s.score);
+        json score =
+            s.score == std::floor(s.score) ? json(static_cast<long long>(s.score)) : json(s.score);
         entry[s.name] = {{"score", score}, {"analysis", s.analysis}};
       }
       out.per_sample.push_back({{"judges", entry}});
@@ -172,10 +179,10 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
   }
   json errors_by_kind = json::object();
   for (const auto& [k, v] : by_kind) errors_by_kind[k] = v;
-  out.judges = rubric.kind == judges::RubricKind::kPairwise
-                   ? pairwise_summary(judgments, errors_by_kind, n_errors, settings.bootstrap)
-                   : criteria_summary(rubric, judgments, errors_by_kind, n_errors,
-                                      settings.bootstrap);
+  out.judges =
+      rubric.kind == judges::RubricKind::kPairwise
+          ? pairwise_summary(judgments, errors_by_kind, n_errors, settings.bootstrap)
+          : criteria_summary(rubric, judgments, errors_by_kind, n_errors, settings.bootstrap);
   const judges::JudgeUsage& u = runner.usage();
   out.judge_usage = {{"provider", provider->name()},
                      {"model", provider->model()},
@@ -187,8 +194,11 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
                      {"prompt_tokens", u.prompt_tokens},
                      {"completion_tokens", u.completion_tokens},
                      {"cost_usd", u.cost_usd ? json(*u.cost_usd) : json(nullptr)}};
-  log::info("judged", {{"judged", judgments.size() - n_errors}, {"errors", n_errors},
-                       {"calls", u.calls}, {"cache_hits", u.cache_hits}, {"retries", u.retries}});
+  log::info("judged", {{"judged", judgments.size() - n_errors},
+                       {"errors", n_errors},
+                       {"calls", u.calls},
+                       {"cache_hits", u.cache_hits},
+                       {"retries", u.retries}});
   return out;
 }
 

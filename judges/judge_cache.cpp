@@ -98,8 +98,8 @@ void JudgeCache::sync() {
 
 std::string JudgeCache::key(const std::string& provider, const std::string& model,
                             const json& messages, const json& parameters) {
-  json k = {{"provider", provider}, {"model", model}, {"messages", messages},
-            {"parameters", parameters}};
+  json k = {
+      {"provider", provider}, {"model", model}, {"messages", messages}, {"parameters", parameters}};
   return sha256_hex(k.dump());  // nlohmann orders object keys, so the dump is canonical
 }
 

@@ -27,7 +27,9 @@ struct SlotState {
   bool all_cached = true;
 };
 
-char flip(char verdict) { return verdict == 'A' ? 'B' : verdict == 'B' ? 'A' : verdict; }
+char flip(char verdict) {
+  return verdict == 'A' ? 'B' : verdict == 'B' ? 'A' : verdict;
+}
 
 }  // namespace
 
@@ -36,13 +38,15 @@ JudgeRunner::JudgeRunner(Rubric rubric, ChatProvider& provider, JudgeCache* cach
     : rubric_(std::move(rubric)), provider_(provider), cache_(cache), options_(options) {}
 
 json JudgeRunner::render_messages(const JudgeItem& item, int order) const {
-  std::map<std::string, std::string> vars = {{"instruction", item.instruction},
-                                             {"answer", item.answer},
-                                             {"reference", item.reference},
-                                             {"answer_a", order == 0 ? item.answer : item.answer_b},
-                                             {"answer_b", order == 0 ? item.answer_b : item.answer}};
+  std::map<std::string, std::string> vars = {
+      {"instruction", item.instruction},
+      {"answer", item.answer},
+      {"reference", item.reference},
+      {"answer_a", order == 0 ? item.answer : item.answer_b},
+      {"answer_b", order == 0 ? item.answer_b : item.answer}};
   json messages = json::array();
-  if (!rubric_.system.empty()) messages.push_back({{"role", "system"}, {"content", rubric_.system}});
+  if (!rubric_.system.empty())
+    messages.push_back({{"role", "system"}, {"content", rubric_.system}});
   messages.push_back({{"role", "user"}, {"content", render_template(rubric_.user, vars)}});
   return messages;
 }
@@ -54,7 +58,8 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
   std::vector<SlotState> slots(items.size() * orders);
   std::vector<Call> round;
   for (size_t i = 0; i < items.size(); ++i) {
-    for (int o = 0; o < orders; ++o) round.push_back({i * orders + o, 0, render_messages(items[i], o), ""});
+    for (int o = 0; o < orders; ++o)
+      round.push_back({i * orders + o, 0, render_messages(items[i], o), ""});
   }
   std::optional<std::string> fatal;
   std::vector<Call> next;
@@ -70,15 +75,15 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
     } else if (call.round < options_.max_repairs) {
       json messages = call.messages;
       messages.push_back({{"role", "assistant"}, {"content", content}});
-      messages.push_back({{"role", "user"},
-                          {"content", "Your previous reply could not be used (" + parsed.error +
-                                          "). Reply again with " + format_instructions(rubric_) +
-                                          "."}});
+      messages.push_back(
+          {{"role", "user"},
+           {"content", "Your previous reply could not be used (" + parsed.error +
+                           "). Reply again with " + format_instructions(rubric_) + "."}});
       next.push_back({call.slot, call.round + 1, std::move(messages), ""});
     } else {
-      s.error = JudgeError{"unparsable reply after " + std::to_string(call.round + 1) +
-                               " replies: " + parsed.error,
-                           "parse", s.attempts};
+      s.error = JudgeError{
+          "unparsable reply after " + std::to_string(call.round + 1) + " replies: " + parsed.error,
+          "parse", s.attempts};
     }
   };
   auto use_failure = [&](const Call& call, const ChatReply& reply) {

@@ -22,8 +22,8 @@ struct JudgeItem {
   std::string id;
   std::string instruction;  // the question (instruction and input, already joined)
   std::string answer;
-  std::string reference;    // "" when the dataset has none
-  std::string answer_b;     // pairwise only
+  std::string reference;  // "" when the dataset has none
+  std::string answer_b;   // pairwise only
 };
 
 struct JudgeError {

@@ -19,7 +19,8 @@ std::string clip(std::string s, size_t n = 200) {
 
 OpenAiJudge::OpenAiJudge(OpenAiJudgeOptions options, HttpClient& http)
     : options_(std::move(options)), http_(http) {
-  while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
+  while (!options_.base_url.empty() && options_.base_url.back() == '/')
+    options_.base_url.pop_back();
   log::register_secret(options_.api_key);
 }
 
@@ -45,7 +46,8 @@ void OpenAiJudge::complete(const std::vector<ChatRequest>& requests, const ChatD
     HttpRequest h;
     h.url = options_.base_url + "/chat/completions";
     h.headers = {{"Content-Type", "application/json"}};
-    if (!options_.api_key.empty()) h.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
+    if (!options_.api_key.empty())
+      h.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
     h.body = request_body(r);
     h.tokens = h.body.size() / 4 + static_cast<std::uint64_t>(r.rubric->max_tokens);
     http_requests.push_back(std::move(h));

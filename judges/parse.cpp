@@ -30,8 +30,8 @@ bool read_score(const json& v, const Criterion& c, double& out, std::string& err
   } else if (v.is_string()) {
     std::string s = v.get<std::string>();
     std::smatch m;
-    static const std::regex kNum(R"(^\s*(?:score\s*[:=]?\s*)?(-?\d+(?:\.\d+)?)\s*(?:/\s*(\d+))?\s*$)",
-                                 std::regex::icase);
+    static const std::regex kNum(
+        R"(^\s*(?:score\s*[:=]?\s*)?(-?\d+(?:\.\d+)?)\s*(?:/\s*(\d+))?\s*$)", std::regex::icase);
     if (!std::regex_match(s, m, kNum)) {
       error = "score for '" + c.name + "' is not a number: \"" + s.substr(0, 40) + "\"";
       return false;
@@ -175,17 +175,28 @@ std::string extract_json_object(std::string_view text) {
         break;
       }
     }
+    // Never closed: the rest of the text is inside a truncated object; an inner object is not
+    // the reply.
+    if (depth > 0) return {};
   }
   return {};
 }
 
 ParsedReply parse_reply(const Rubric& rubric, std::string_view content) {
+  ParsedReply r;
   switch (rubric.kind) {
-    case RubricKind::kCriteria: return parse_criteria(rubric, content);
-    case RubricKind::kRating: return parse_rating(rubric, content);
-    case RubricKind::kPairwise: return parse_pairwise(content);
+    case RubricKind::kCriteria:
+      r = parse_criteria(rubric, content);
+      break;
+    case RubricKind::kRating:
+      r = parse_rating(rubric, content);
+      break;
+    case RubricKind::kPairwise:
+      r = parse_pairwise(content);
+      break;
   }
-  return {};
+  if (!r.ok) r.scores.clear();  // all or nothing: never a partial set of scores
+  return r;
 }
 
 std::string format_instructions(const Rubric& rubric) {
@@ -194,8 +205,9 @@ std::string format_instructions(const Rubric& rubric) {
       std::string s = "a single JSON object and nothing else, with the keys ";
       for (size_t i = 0; i < rubric.criteria.size(); ++i) {
         const auto& c = rubric.criteria[i];
-        s += (i ? ", " : "") + std::string("\"") + c.name + "\": {\"analysis\": \"...\", \"score\": " +
-             "an integer from " + std::to_string(c.min) + " to " + std::to_string(c.max) + "}";
+        s += (i ? ", " : "") + std::string("\"") + c.name +
+             "\": {\"analysis\": \"...\", \"score\": " + "an integer from " +
+             std::to_string(c.min) + " to " + std::to_string(c.max) + "}";
       }
       return s;
     }

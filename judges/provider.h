@@ -15,18 +15,18 @@
 namespace assay::judges {
 
 struct ChatRequest {
-  nlohmann::json messages;       // [{"role": "system"|"user"|"assistant", "content": "..."}]
+  nlohmann::json messages;         // [{"role": "system"|"user"|"assistant", "content": "..."}]
   const Rubric* rubric = nullptr;  // parameters (temperature, max_tokens, seed, response_format)
 };
 
 struct ChatReply {
-  bool ok = false;          // a reply with content arrived
-  std::string content;      // the model's message content (when ok)
-  std::string error;        // why not (when !ok), without secrets
-  std::string error_kind;   // "http", "transport", "envelope", "cancelled" (when !ok)
-  bool fatal = false;       // the endpoint refuses every request (401/403/404): stop the stage
-  bool resend = false;      // worth sending once more (a 200 with a broken body)
-  int attempts = 0;         // HTTP attempts made (1 + transport retries)
+  bool ok = false;         // a reply with content arrived
+  std::string content;     // the model's message content (when ok)
+  std::string error;       // why not (when !ok), without secrets
+  std::string error_kind;  // "http", "transport", "envelope", "cancelled" (when !ok)
+  bool fatal = false;      // the endpoint refuses every request (401/403/404): stop the stage
+  bool resend = false;     // worth sending once more (a 200 with a broken body)
+  int attempts = 0;        // HTTP attempts made (1 + transport retries)
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
 };

@@ -12,7 +12,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string get_string(const json& doc, const std::string& label, const char* field, bool required) {
+std::string get_string(const json& doc, const std::string& label, const char* field,
+                       bool required) {
   if (!doc.contains(field)) {
     if (required) throw_invalid(label + ": missing field '" + field + "'");
     return {};
@@ -25,9 +26,17 @@ std::string get_string(const json& doc, const std::string& label, const char* fi
 
 Rubric parse_rubric(const json& doc, const std::string& label) {
   if (!doc.is_object()) throw_invalid(label + ": a rubric must be a JSON object");
-  static const std::vector<std::string> kFields = {
-      "name", "description", "kind", "system", "user", "criteria", "needs_reference",
-      "response_format", "temperature", "max_tokens", "seed"};
+  static const std::vector<std::string> kFields = {"name",
+                                                   "description",
+                                                   "kind",
+                                                   "system",
+                                                   "user",
+                                                   "criteria",
+                                                   "needs_reference",
+                                                   "response_format",
+                                                   "temperature",
+                                                   "max_tokens",
+                                                   "seed"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end()) {
       throw_invalid(label + ": unknown field '" + it.key() + "'" + did_you_mean(it.key(), kFields));
@@ -44,7 +53,8 @@ Rubric parse_rubric(const json& doc, const std::string& label) {
   } else if (kind == "pairwise") {
     r.kind = RubricKind::kPairwise;
   } else {
-    throw_invalid(label + ": field 'kind' must be criteria, rating or pairwise, got '" + kind + "'");
+    throw_invalid(label + ": field 'kind' must be criteria, rating or pairwise, got '" + kind +
+                  "'");
   }
   r.system = get_string(doc, label, "system", false);
   r.user = get_string(doc, label, "user", true);
@@ -86,8 +96,9 @@ Rubric parse_rubric(const json& doc, const std::string& label) {
     throw_invalid(label + ": field 'response_format' must be json_object, json_schema or text");
   }
   if (r.kind != RubricKind::kCriteria && r.response_format != "text") {
-    throw_invalid(label + ": rating and pairwise rubrics reply in text ([[n]], [[A]]); set "
-                          "response_format to text");
+    throw_invalid(label +
+                  ": rating and pairwise rubrics reply in text ([[n]], [[A]]); set "
+                  "response_format to text");
   }
   if (r.max_tokens < 1) throw_invalid(label + ": field 'max_tokens' must be positive");
   if (r.user.find("{{answer") == std::string::npos) {
@@ -153,12 +164,11 @@ json response_format_json(const Rubric& rubric) {
   json props = json::object();
   json required = json::array();
   for (const auto& c : rubric.criteria) {
-    props[c.name] = {{"type", "object"},
-                     {"properties",
-                      {{"analysis", {{"type", "string"}}},
-                       {"score", {{"type", "integer"}}}}},
-                     {"required", {"analysis", "score"}},
-                     {"additionalProperties", false}};
+    props[c.name] = {
+        {"type", "object"},
+        {"properties", {{"analysis", {{"type", "string"}}}, {"score", {{"type", "integer"}}}}},
+        {"required", {"analysis", "score"}},
+        {"additionalProperties", false}};
     required.push_back(c.name);
   }
   return {{"type", "json_schema"},

@@ -30,12 +30,12 @@ struct Rubric {
   std::string name;         // "handbook", or the file's stem
   std::string description;  // one line for people
   RubricKind kind = RubricKind::kCriteria;
-  std::string system;       // system message ("" means none)
+  std::string system;  // system message ("" means none)
   // User message with placeholders {{instruction}} (instruction + input), {{answer}},
   // {{reference}}, {{answer_a}}, {{answer_b}}.
   std::string user;
-  std::vector<Criterion> criteria;  // empty for pairwise
-  bool needs_reference = false;     // the dataset must have reference answers
+  std::vector<Criterion> criteria;              // empty for pairwise
+  bool needs_reference = false;                 // the dataset must have reference answers
   std::string response_format = "json_object";  // "json_object", "json_schema" or "text"
   double temperature = 0.0;
   int max_tokens = 1000;
