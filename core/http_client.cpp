@@ -204,8 +204,10 @@ class CurlHttpClient final : public HttpClient {
       int running = 0;
       curl_multi_perform(multi_, &running);
       int left = 0;
+      bool finished_any = false;
       while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
         if (msg->msg != CURLMSG_DONE) continue;
+        finished_any = true;
         Slot* slot = nullptr;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&slot));
         ASSAY_CHECK(slot != nullptr);
@@ -244,6 +246,7 @@ class CurlHttpClient final : public HttpClient {
         }
       }
       if (n_reported >= n) break;
+      if (finished_any) continue;  // a slot is free: start the next request before waiting
       now = Clock::now();
       if (!delayed.empty()) wake = std::min(wake, delayed.top().first);
       int timeout_ms = static_cast<int>(std::clamp<double>(seconds(wake - now) * 1000.0, 0, 100));
@@ -286,7 +289,6 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_USERAGENT, "assay-judge/0.1");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, slot.header_list);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
