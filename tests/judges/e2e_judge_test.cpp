@@ -3,10 +3,16 @@
 // no output file and no log line. Also JUDGE_PROVIDER=dummy through the binary.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -199,6 +205,116 @@ TEST_F(E2e, RubricFlagAndBadRubricExitCodes) {
   json summary = json::parse(slurp(single / "summary.json"));
   EXPECT_EQ(summary["judges"]["rating"]["n"], 24);
   EXPECT_EQ(summary["judges"]["rating"]["distribution"].size(), 10u);
+}
+
+TEST_F(E2e, SigtermStopsJudgingAndTheRerunPaysOnlyForTheRest) {
+  FakeServerOptions so;
+  so.api_key = kKey;
+  so.hang_s = 3.0;
+  std::atomic<bool> hang{true};
+  so.fault = [&hang](const assay::testing::RequestInfo& info) {
+    return info.sample >= 8 && hang ? Fault::kHang : Fault::kNone;
+  };
+  FakeOpenAiServer server(so);
+  fs::path run = dir / "stopped";
+  std::string bin = std::string(ASSAY_BINARY_DIR) + "/eval/evaluate";
+  std::string data = (dir / "data.jsonl").string(), out = run.string();
+  std::vector<std::string> args = {bin, "--log-format", "json", "score", "-d", data, "-o", out};
+  std::vector<std::string> env = {"JUDGE_PROVIDER=openai", "JUDGE_BASE_URL=" + server.base_url(),
+                                  "JUDGE_API_KEY=" + kKey, "PATH=/usr/bin:/bin"};
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  std::string log_path = (dir / "log_stopped.txt").string();
+  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  ASSERT_EQ(posix_spawn(&pid, bin.c_str(), &actions, nullptr, argv.data(), envp.data()), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // Wait until the 8 quick samples are served, then stop the run while 16 requests hang.
+  for (int i = 0; i < 200 && server.requests() < 24; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  double stop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 143);
+  EXPECT_LT(stop_s, 2.0);  // did not wait for the 3 s hangs
+  EXPECT_EQ(json::parse(slurp(run / "manifest.json"))["status"], "interrupted");
+  EXPECT_FALSE(fs::exists(run / "scores.jsonl"));
+  EXPECT_EQ(jsonl(run / "judge_cache.jsonl").size(), 8u);
+  EXPECT_EQ(slurp(dir / "log_stopped.txt").find(kKey), std::string::npos);
+
+  hang = false;
+  std::string envs =
+      "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() + " JUDGE_API_KEY=" + kKey;
+  ASSERT_EQ(evaluate(envs, run, dir / "log_resume.txt"), 0) << slurp(dir / "log_resume.txt");
+  for (int i = 0; i < 24; ++i) {
+    EXPECT_EQ(server.valid_judgments(i), 1) << "sample " << i;  // judged once across both runs
+  }
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(server.requests_for(i), 1) << "sample " << i;
+  json summary = json::parse(slurp(run / "summary.json"));
+  EXPECT_EQ(summary["judge_usage"]["cache_hits"], 8);
+  EXPECT_EQ(summary["judge_usage"]["calls"], 16);
+  EXPECT_EQ(summary["judges"]["accuracy"]["n"], 24);
+}
+
+TEST_F(E2e, PairwiseReportsWinTieLossAndConsistency) {
+  // Answer A (prediction) vs answer B (prediction_b); the server prefers whichever says BETTER,
+  // except for POSITION-BIASED prompts, where it always picks the first answer shown.
+  {
+    std::ofstream ds(dir / "data.jsonl", std::ios::trunc);
+    for (int i = 0; i < 10; ++i) {
+      std::string a = i < 4 ? "BETTER answer" : "plain answer";
+      std::string b = i >= 4 && i < 6 ? "BETTER answer"
+                      : i >= 8        ? "another answer"
+                                      : "plain answer";
+      std::string q = "SAMPLE-" + std::to_string(i) + (i >= 8 ? " POSITION-BIASED" : "");
+      ds << json{{"id", i},
+                 {"instruction", q},
+                 {"output", "ref"},
+                 {"prediction", a},
+                 {"prediction_b", b}}
+                .dump()
+         << "\n";
+    }
+  }
+  FakeOpenAiServer server(FakeServerOptions{.api_key = kKey});
+  fs::path run = dir / "pairwise";
+  std::string env =
+      "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() + " JUDGE_API_KEY=" + kKey;
+  ASSERT_EQ(evaluate(env, run, dir / "log.txt", "--judge-rubric pairwise"), 0)
+      << slurp(dir / "log.txt");
+  // Both orders for each sample; where A and B are the same text (6, 7) both orders are one
+  // identical prompt, sent once.
+  EXPECT_EQ(server.requests(), 18);
+  json p = json::parse(slurp(run / "summary.json"))["judges"]["pairwise"];
+  // By construction: 4 wins (0-3), 2 losses (4-5), 2 ties (6-7), 2 position-biased -> ties.
+  EXPECT_EQ(p["n"], 10);
+  EXPECT_DOUBLE_EQ(p["win_rate"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(p["loss_rate"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(p["tie_rate"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(p["consistency"].get<double>(), 0.8);  // only the biased pair disagreed
+  EXPECT_DOUBLE_EQ(p["mean"].get<double>(), (4 + 0.5 * 4) / 10.0);
+  auto lines = jsonl(run / "scores.jsonl");
+  EXPECT_EQ(lines[8]["judges"]["pairwise"]["verdict_ab"], "A");
+  EXPECT_EQ(lines[8]["judges"]["pairwise"]["verdict_ba"], "B");
+  // Missing prediction_b names the file, line and field.
+  std::ofstream(dir / "data.jsonl", std::ios::trunc)
+      << json{{"id", 1}, {"instruction", "q"}, {"output", "r"}, {"prediction", "a"}}.dump() << "\n";
+  EXPECT_EQ(
+      evaluate("JUDGE_PROVIDER=dummy", dir / "pw2", dir / "log2.txt", "--judge-rubric pairwise"),
+      2);
+  EXPECT_NE(slurp(dir / "log2.txt").find("prediction_b"), std::string::npos);
 }
 
 }  // namespace

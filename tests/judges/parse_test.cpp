@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "judges/openai_judge.h"
 #include "judges/rubric.h"
 
 namespace assay::judges {
@@ -118,6 +119,54 @@ TEST(ParseTest, ReadsMtBenchRatingsAndPairwiseVerdicts) {
   EXPECT_EQ(parse_reply(pair, "[[C]]").verdict, 'C');
   EXPECT_FALSE(parse_reply(pair, "[[A]] no wait [[B]]").ok);
   EXPECT_FALSE(parse_reply(pair, "A is better").ok);
+}
+
+TEST(OpenAiRequestTest, BodyCarriesTheRubricsParameters) {
+  struct NoHttp : HttpClient {
+    void run(std::vector<HttpRequest>, const HttpDone&) override {}
+    HttpStats stats() const override { return {}; }
+  } http;
+  OpenAiJudge judge({"http://x/v1/", "k", "gpt-4o-mini", {}}, http);
+  Rubric r = handbook();
+  r.seed = 42;
+  ChatRequest req{nlohmann::json::array({{{"role", "user"}, {"content", "hi"}}}), &r};
+  auto body = nlohmann::json::parse(judge.request_body(req));
+  EXPECT_EQ(body["model"], "gpt-4o-mini");
+  EXPECT_EQ(body["messages"][0]["content"], "hi");
+  EXPECT_EQ(body["temperature"], 0.0);
+  EXPECT_EQ(body["max_tokens"], 1000);
+  EXPECT_EQ(body["seed"], 42);
+  EXPECT_EQ(body["response_format"]["type"], "json_object");
+  r.response_format = "json_schema";
+  body = nlohmann::json::parse(judge.request_body(req));
+  EXPECT_EQ(body["response_format"]["type"], "json_schema");
+  Rubric single = load_rubric("mt_bench_single");
+  req.rubric = &single;
+  EXPECT_FALSE(nlohmann::json::parse(judge.request_body(req)).contains("response_format"));
+}
+
+TEST(OpenAiRequestTest, RepliesBecomeContentOrReasons) {
+  HttpResponse ok;
+  ok.status = 200;
+  ok.attempts = 1;
+  ok.body =
+      R"({"choices":[{"message":{"role":"assistant","content":"{}"}}],"usage":{"prompt_tokens":12,"completion_tokens":3}})";
+  ChatReply r = chat_reply_from(ok);
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.content, "{}");
+  EXPECT_EQ(r.prompt_tokens, 12);
+  EXPECT_EQ(r.completion_tokens, 3);
+  HttpResponse refused = ok;
+  refused.body = R"({"choices":[{"message":{"role":"assistant","content":null,"refusal":"no"}}]})";
+  EXPECT_FALSE(chat_reply_from(refused).ok);
+  EXPECT_TRUE(chat_reply_from(refused).resend);
+  HttpResponse bad = ok;
+  bad.status = 401;
+  bad.body = R"({"error":{"message":"Incorrect API key provided"}})";
+  EXPECT_TRUE(chat_reply_from(bad).fatal);
+  EXPECT_NE(chat_reply_from(bad).error.find("Incorrect API key"), std::string::npos);
+  bad.status = 400;
+  EXPECT_FALSE(chat_reply_from(bad).fatal);  // one bad request is that sample's problem
 }
 
 }  // namespace
