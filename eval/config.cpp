@@ -47,9 +47,16 @@ const ConfigKey* find_key(const std::string& path) {
   return nullptr;
 }
 
+// Every key path and every section name ("bootstrap"), for "did you mean" suggestions.
 std::vector<std::string> all_paths() {
   std::vector<std::string> out;
-  for (const auto& k : config_keys()) out.push_back(k.path);
+  for (const auto& k : config_keys()) {
+    out.push_back(k.path);
+    for (size_t dot = k.path.find('.'); dot != std::string::npos; dot = k.path.find('.', dot + 1)) {
+      std::string section = k.path.substr(0, dot);
+      if (std::find(out.begin(), out.end(), section) == out.end()) out.push_back(section);
+    }
+  }
   return out;
 }
 
