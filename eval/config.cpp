@@ -237,12 +237,10 @@ json ResolvedConfig::redacted() const {
   json out = json::object();
   for (const auto& [path, value] : values) {
     const ConfigKey* key = find_key(path);
-    json v = (key != nullptr && key->secret && !value.is_null()) ? json("***") : value;
-    out[json::json_pointer("/" + [&] {
-      std::string p = path;
-      std::replace(p.begin(), p.end(), '.', '/');
-      return p;
-    }())] = v;
+    std::string pointer = "/" + path;
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    out[json::json_pointer(pointer)] =
+        (key != nullptr && key->secret && !value.is_null()) ? json("***") : value;
   }
   return out;
 }
@@ -287,6 +285,8 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
     } catch (const json::parse_error& e) {
       throw_invalid(label + ":" + std::to_string(line_of(text, e.byte > 0 ? e.byte - 1 : 0)) +
                     ": config is not valid JSON: " + e.what());
+    } catch (const json::exception& e) {  // e.g. a number out of range (1e999)
+      throw_invalid(label + ": config is not valid JSON: " + e.what());
     }
     if (!doc.is_object()) throw_invalid(label + ": config must be a JSON object");
     std::map<std::string, json> from_file;

@@ -75,3 +75,13 @@ TEST(JsonlTest, WriterKeepsUtf8AndReplacesInvalidBytes) {
 
 }  // namespace
 }  // namespace assay
+
+namespace assay {
+namespace {
+// Found by fuzzing: nlohmann throws out_of_range (not parse_error) for a number that overflows.
+TEST(JsonlTest, NumberOutOfRangeIsABadLineNotACrash) {
+  std::string msg = error_of("{\"a\": 1}\n{\"a\": 9e440}\n", TornTail::kDrop);
+  EXPECT_NE(msg.find("data.jsonl:2: bad JSON"), std::string::npos) << msg;
+}
+}  // namespace
+}  // namespace assay
