@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "tests/support/temp_dir.h"
 
 namespace assay {
 namespace {
@@ -12,13 +13,8 @@ namespace fs = std::filesystem;
 
 class FsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("assay_fs_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { dir_ = tmp_.path() / "d"; }
+  testing::TempDir tmp_;
   fs::path dir_;
 };
 

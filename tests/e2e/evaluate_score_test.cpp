@@ -13,6 +13,7 @@
 #include "core/jsonl.h"
 #include "core/sha256.h"
 #include "tests/e2e/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace assay {
 namespace {
@@ -34,28 +35,15 @@ const char* kDataset =
 
 class EvaluateScoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("assay_e2e_score_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    dataset_ = write("data.jsonl", kDataset);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path write(const std::string& name, const std::string& text) {
-    fs::path p = dir_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
+  void SetUp() override { dataset_ = write("data.jsonl", kDataset); }
+  fs::path write(const std::string& name, const std::string& text) { return dir_.write(name, text); }
   testing::ProcessResult score(const std::string& args, const std::string& env = "") {
     return run_command(env + " " + shell_quote(ASSAY_EVALUATE_BIN) + " score " + args);
   }
   std::string base_args(const fs::path& out) {
     return "--dataset " + shell_quote(dataset_.string()) + " --output " + shell_quote(out.string());
   }
-  fs::path dir_;
+  testing::TempDir dir_;
   fs::path dataset_;
 };
 

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "tests/support/temp_dir.h"
 
 namespace assay::eval {
 namespace {
@@ -14,19 +15,7 @@ namespace fs = std::filesystem;
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("assay_config_test_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path write(const std::string& text) {
-    fs::path p = dir_ / "run.json";
-    std::ofstream(p) << text;
-    return p;
-  }
+  fs::path write(const std::string& text) { return dir_.write("run.json", text); }
   ConfigSources sources(std::optional<fs::path> file, std::map<std::string, std::string> env,
                         std::vector<std::pair<std::string, nlohmann::json>> flags = {}) {
     ConfigSources s;
@@ -48,7 +37,7 @@ class ConfigTest : public ::testing::Test {
     }
     return "";
   }
-  fs::path dir_;
+  testing::TempDir dir_;
 };
 
 TEST_F(ConfigTest, DefaultsApplyWithNoSources) {

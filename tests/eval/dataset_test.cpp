@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "tests/support/temp_dir.h"
 
 namespace assay::eval {
 namespace {
@@ -14,18 +15,7 @@ namespace fs = std::filesystem;
 
 class DatasetTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("assay_dataset_test_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path write(const std::string& name, const std::string& text) {
-    fs::path p = dir_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
+  fs::path write(const std::string& name, const std::string& text) { return dir_.write(name, text); }
   std::string error_of(const fs::path& p, DatasetNeeds needs = {}, DatasetFields fields = {}) {
     try {
       load_dataset(p, fields, needs);
@@ -34,7 +24,7 @@ class DatasetTest : public ::testing::Test {
     }
     return "";
   }
-  fs::path dir_;
+  testing::TempDir dir_;
 };
 
 TEST_F(DatasetTest, ReadsJsonlWithIdsAndOptionalFields) {

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "tests/support/temp_dir.h"
 
 namespace assay::eval {
 namespace {
@@ -15,17 +16,12 @@ using nlohmann::json;
 
 class RunFolderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("assay_run_folder_test_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { dir_ = tmp_.path() / "run"; }
   RunIdentity identity(const std::string& hash = "h1") {
     return {"score", hash, {{"dataset_sha256", "d1"}}};
   }
   json manifest() { return json::parse(read_file(dir_ / "manifest.json")); }
+  testing::TempDir tmp_;
   fs::path dir_;
 };
 
