@@ -94,6 +94,10 @@ double squad_exact_match(std::string_view prediction, std::string_view reference
   return squad_normalize(prediction) == squad_normalize(reference) ? 1.0 : 0.0;
 }
 
+double quasi_exact_match(std::string_view prediction, std::string_view reference) {
+  return squad_normalize(py_strip(prediction)) == squad_normalize(py_strip(reference)) ? 1.0 : 0.0;
+}
+
 TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
   std::vector<std::string> pred = squad_tokens(prediction);
   std::vector<std::string> ref = squad_tokens(reference);
