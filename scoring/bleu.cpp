@@ -8,7 +8,9 @@
 namespace assay::scoring {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // First regex of TokenizerRegexp: [\{-\~\[-\` -\&\(-\+\:-\@\/]
 bool is_13a_symbol(char c) {
@@ -161,7 +163,8 @@ BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
     s.table.reset(static_cast<size_t>(nr));
     for (std::int64_t i = 0; i < nr; ++i) s.table.add(ngram_key(s.ref_ids.data() + i, n));
     std::int64_t matched = 0;
-    for (std::int64_t i = 0; i < nh; ++i) matched += s.table.take(ngram_key(s.hyp_ids.data() + i, n));
+    for (std::int64_t i = 0; i < nh; ++i)
+      matched += s.table.take(ngram_key(s.hyp_ids.data() + i, n));
     st.counts[n - 1] = matched;
   }
   return st;
@@ -174,9 +177,9 @@ BleuScore compute_bleu(const BleuStats& stats, bool effective_order) {
   out.sys_len = stats.sys_len;
   out.ref_len = stats.ref_len;
   if (stats.sys_len < stats.ref_len) {
-    out.bp = stats.sys_len > 0
-                 ? std::exp(1.0 - static_cast<double>(stats.ref_len) / static_cast<double>(stats.sys_len))
-                 : 0.0;
+    out.bp = stats.sys_len > 0 ? std::exp(1.0 - static_cast<double>(stats.ref_len) /
+                                                    static_cast<double>(stats.sys_len))
+                               : 0.0;
   } else {
     out.bp = 1.0;
   }

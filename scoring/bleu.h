@@ -20,8 +20,8 @@ std::vector<std::string> tokenize_13a(std::string_view text);
 
 // Sufficient statistics of one or more (hypothesis, reference) pairs; they add up over a corpus.
 struct BleuStats {
-  std::int64_t sys_len = 0;                      // hypothesis tokens
-  std::int64_t ref_len = 0;                      // reference tokens
+  std::int64_t sys_len = 0;                       // hypothesis tokens
+  std::int64_t ref_len = 0;                       // reference tokens
   std::array<std::int64_t, kBleuOrder> counts{};  // matched n-grams per order (clipped)
   std::array<std::int64_t, kBleuOrder> totals{};  // hypothesis n-grams per order
   BleuStats& operator+=(const BleuStats& o);

@@ -26,14 +26,14 @@ struct Interval {
 struct PairedComparison {
   double score_a = 0.0;
   double score_b = 0.0;
-  double delta = 0.0;    // score_b - score_a on the full sample set
-  double ci_low = 0.0;   // percentile bootstrap interval of the delta
+  double delta = 0.0;   // score_b - score_a on the full sample set
+  double ci_low = 0.0;  // percentile bootstrap interval of the delta
   double ci_high = 0.0;
   // One-sided bootstrap p-value for "the sign of delta is real" (Koehn 2004 style):
   // p = (1 + #{resamples whose delta* is 0 or of the opposite sign to delta}) / (resamples + 1).
   // It is 1 when delta == 0, never 0, and small when B's advantage (or deficit) is consistent.
   double p_value = 1.0;
-  std::size_t n = 0;     // samples used (pairs where either value is NaN are dropped for means)
+  std::size_t n = 0;  // samples used (pairs where either value is NaN are dropped for means)
 };
 
 // Percentile CI of `scores` (unsorted; sorted in place).
@@ -50,7 +50,8 @@ Stats sum_stats(std::span<const Stats> stats, std::span<const std::uint32_t> idx
 // Bootstrap CI of a corpus metric. `score(Stats)` turns summed statistics into the metric value.
 // Equal to {score(all), score(all)} when resamples == 0 or fewer than 2 samples.
 template <typename Stats, typename ScoreFn>
-Interval corpus_bootstrap(std::span<const Stats> stats, ScoreFn score, const BootstrapOptions& opt) {
+Interval corpus_bootstrap(std::span<const Stats> stats, ScoreFn score,
+                          const BootstrapOptions& opt) {
   Stats total{};
   for (const auto& s : stats) total += s;
   const double full = score(total);

@@ -16,7 +16,8 @@ LogLikelihood& LogLikelihood::operator+=(const LogLikelihood& o) {
 }
 
 LogLikelihood log_likelihood(std::span<const float> logprobs, std::int64_t bytes) {
-  if (bytes < 0) throw_invalid("log-likelihood: byte count must be >= 0, got " + std::to_string(bytes));
+  if (bytes < 0)
+    throw_invalid("log-likelihood: byte count must be >= 0, got " + std::to_string(bytes));
   LogLikelihood ll;
   for (size_t tok_idx = 0; tok_idx < logprobs.size(); ++tok_idx) {
     float lp = logprobs[tok_idx];

@@ -16,7 +16,9 @@ struct Rule {
   Cond condition;  // empty: always
 };
 
-bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
+bool is_vowel(char c) {
+  return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
+}
 
 // NLTK _is_consonant without recursion: along a run of 'y's consonant-ness alternates, starting
 // from "consonant" at index 0 or after a vowel.
@@ -64,7 +66,9 @@ bool ends_with(std::string_view w, std::string_view s) {
   return w.size() >= s.size() && w.substr(w.size() - s.size()) == s;
 }
 
-bool positive_measure(const std::string& stem) { return measure(stem) > 0; }
+bool positive_measure(const std::string& stem) {
+  return measure(stem) > 0;
+}
 
 // NLTK _apply_rule_list: the first rule whose suffix matches decides (condition true: replace,
 // false: keep the word).
@@ -131,17 +135,30 @@ std::string step2(const std::string& w) {
   }
   const Cond pm = positive_measure;
   const std::string word = w;
-  return apply_rules(
-      w, {{"ational", "ate", pm}, {"tional", "tion", pm}, {"enci", "ence", pm},
-          {"anci", "ance", pm},   {"izer", "ize", pm},    {"bli", "ble", pm},
-          {"alli", "al", pm},     {"entli", "ent", pm},   {"eli", "e", pm},
-          {"ousli", "ous", pm},   {"ization", "ize", pm}, {"ation", "ate", pm},
-          {"ator", "ate", pm},    {"alism", "al", pm},    {"iveness", "ive", pm},
-          {"fulness", "ful", pm}, {"ousness", "ous", pm}, {"aliti", "al", pm},
-          {"iviti", "ive", pm},   {"biliti", "ble", pm},  {"fulli", "ful", pm},
-          {"logi", "log", [&word](const std::string&) {
-             return positive_measure(word.substr(0, word.size() - 3));
-           }}});
+  return apply_rules(w, {{"ational", "ate", pm},
+                         {"tional", "tion", pm},
+                         {"enci", "ence", pm},
+                         {"anci", "ance", pm},
+                         {"izer", "ize", pm},
+                         {"bli", "ble", pm},
+                         {"alli", "al", pm},
+                         {"entli", "ent", pm},
+                         {"eli", "e", pm},
+                         {"ousli", "ous", pm},
+                         {"ization", "ize", pm},
+                         {"ation", "ate", pm},
+                         {"ator", "ate", pm},
+                         {"alism", "al", pm},
+                         {"iveness", "ive", pm},
+                         {"fulness", "ful", pm},
+                         {"ousness", "ous", pm},
+                         {"aliti", "al", pm},
+                         {"iviti", "ive", pm},
+                         {"biliti", "ble", pm},
+                         {"fulli", "ful", pm},
+                         {"logi", "log", [&word](const std::string&) {
+                            return positive_measure(word.substr(0, word.size() - 3));
+                          }}});
 }
 
 std::string step3(const std::string& w) {
@@ -157,15 +174,28 @@ std::string step3(const std::string& w) {
 
 std::string step4(const std::string& w) {
   const Cond m1 = [](const std::string& s) { return measure(s) > 1; };
-  return apply_rules(
-      w, {{"al", "", m1},    {"ance", "", m1}, {"ence", "", m1}, {"er", "", m1},
-          {"ic", "", m1},    {"able", "", m1}, {"ible", "", m1}, {"ant", "", m1},
-          {"ement", "", m1}, {"ment", "", m1}, {"ent", "", m1},
-          {"ion", "", [](const std::string& s) {
-             return measure(s) > 1 && (s.back() == 's' || s.back() == 't');
-           }},
-          {"ou", "", m1},  {"ism", "", m1}, {"ate", "", m1}, {"iti", "", m1},
-          {"ous", "", m1}, {"ive", "", m1}, {"ize", "", m1}});
+  return apply_rules(w, {{"al", "", m1},
+                         {"ance", "", m1},
+                         {"ence", "", m1},
+                         {"er", "", m1},
+                         {"ic", "", m1},
+                         {"able", "", m1},
+                         {"ible", "", m1},
+                         {"ant", "", m1},
+                         {"ement", "", m1},
+                         {"ment", "", m1},
+                         {"ent", "", m1},
+                         {"ion", "",
+                          [](const std::string& s) {
+                            return measure(s) > 1 && (s.back() == 's' || s.back() == 't');
+                          }},
+                         {"ou", "", m1},
+                         {"ism", "", m1},
+                         {"ate", "", m1},
+                         {"iti", "", m1},
+                         {"ous", "", m1},
+                         {"ive", "", m1},
+                         {"ize", "", m1}});
 }
 
 std::string step5a(const std::string& w) {
@@ -186,11 +216,11 @@ std::string step5b(const std::string& w) {
 
 const std::unordered_map<std::string_view, std::string_view>& irregular_pool() {
   static const std::unordered_map<std::string_view, std::string_view> pool = {
-      {"sky", "sky"},         {"skies", "sky"},         {"dying", "die"},
-      {"lying", "lie"},       {"tying", "tie"},         {"news", "news"},
-      {"innings", "inning"},  {"inning", "inning"},     {"outings", "outing"},
-      {"outing", "outing"},   {"cannings", "canning"},  {"canning", "canning"},
-      {"howe", "howe"},       {"proceed", "proceed"},   {"exceed", "exceed"},
+      {"sky", "sky"},         {"skies", "sky"},        {"dying", "die"},
+      {"lying", "lie"},       {"tying", "tie"},        {"news", "news"},
+      {"innings", "inning"},  {"inning", "inning"},    {"outings", "outing"},
+      {"outing", "outing"},   {"cannings", "canning"}, {"canning", "canning"},
+      {"howe", "howe"},       {"proceed", "proceed"},  {"exceed", "exceed"},
       {"succeed", "succeed"},
   };
   return pool;

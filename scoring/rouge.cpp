@@ -63,7 +63,9 @@ void tokenize_into(std::string_view text, bool stem, std::string& buf,
   }
 }
 
-double fmeasure(double p, double r) { return p + r > 0 ? 2 * p * r / (p + r) : 0.0; }
+double fmeasure(double p, double r) {
+  return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+}
 
 RougePrf ngram_prf(const std::vector<std::uint32_t>& target, const std::vector<std::uint32_t>& pred,
                    int n, NgramTable& table) {
@@ -196,7 +198,8 @@ RougePrf summary_lcs(const std::vector<std::vector<std::uint32_t>>& ref_sents,
   std::int64_t hits = 0;
   for (const auto& r : ref_sents) {
     s.union_idx.clear();
-    for (const auto& c : can_sents) lcs_indices(r.data(), r.size(), c.data(), c.size(), s.rows, s.union_idx);
+    for (const auto& c : can_sents)
+      lcs_indices(r.data(), r.size(), c.data(), c.size(), s.rows, s.union_idx);
     std::sort(s.union_idx.begin(), s.union_idx.end());
     s.union_idx.erase(std::unique(s.union_idx.begin(), s.union_idx.end()), s.union_idx.end());
     for (auto idx : s.union_idx) {

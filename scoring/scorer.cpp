@@ -28,8 +28,20 @@ using json = nlohmann::json;
 
 // Metrics that share one computation per sample (e.g. all ROUGE types) form a family.
 enum class Family {
-  kExact, kQuasi, kSquadEm, kSquadPrf, kBleu, kChrf, kChrfPp, kTer, kRouge, kRougeStem,
-  kRegex, kContains, kJson, kWords,
+  kExact,
+  kQuasi,
+  kSquadEm,
+  kSquadPrf,
+  kBleu,
+  kChrf,
+  kChrfPp,
+  kTer,
+  kRouge,
+  kRougeStem,
+  kRegex,
+  kContains,
+  kJson,
+  kWords,
 };
 constexpr int kFamilies = static_cast<int>(Family::kWords) + 1;
 
@@ -146,7 +158,8 @@ bool bool_option(const MetricRequest& req, const char* key, bool fallback) {
   if (!req.options.is_object() || !req.options.contains(key)) return fallback;
   const json& v = req.options.at(key);
   if (!v.is_boolean()) {
-    throw_invalid("metric '" + req.name + "': option '" + key + "' must be true or false, got " + v.dump());
+    throw_invalid("metric '" + req.name + "': option '" + key + "' must be true or false, got " +
+                  v.dump());
   }
   return v.get<bool>();
 }
@@ -154,16 +167,19 @@ bool bool_option(const MetricRequest& req, const char* key, bool fallback) {
 void check_options(const MetricRequest& req) {
   if (req.options.is_null()) return;
   if (!req.options.is_object()) {
-    throw_invalid("metric '" + req.name + "': options must be an object, got " + req.options.dump());
+    throw_invalid("metric '" + req.name + "': options must be an object, got " +
+                  req.options.dump());
   }
   if (req.options.empty()) return;
   auto it = allowed_options().find(req.name);
-  std::vector<std::string> allowed = it == allowed_options().end() ? std::vector<std::string>{} : it->second;
+  std::vector<std::string> allowed =
+      it == allowed_options().end() ? std::vector<std::string>{} : it->second;
   for (auto opt = req.options.begin(); opt != req.options.end(); ++opt) {
     if (std::find(allowed.begin(), allowed.end(), opt.key()) == allowed.end()) {
-      throw_invalid("metric '" + req.name + "': unknown option '" + opt.key() + "'" +
-                    did_you_mean(opt.key(), allowed) +
-                    (allowed.empty() ? "; this metric takes no options" : "; options: " + join(allowed)));
+      throw_invalid(
+          "metric '" + req.name + "': unknown option '" + opt.key() + "'" +
+          did_you_mean(opt.key(), allowed) +
+          (allowed.empty() ? "; this metric takes no options" : "; options: " + join(allowed)));
     }
   }
 }
@@ -175,8 +191,9 @@ ResolvedOptions resolve_options(const std::vector<MetricRequest>& requests) {
     if (req.name == "regex_match") {
       if (!req.options.is_object() || !req.options.contains("pattern") ||
           !req.options.at("pattern").is_string()) {
-        throw_invalid("metric 'regex_match' needs option 'pattern' (a string), e.g. "
-                      "{\"name\": \"regex_match\", \"options\": {\"pattern\": \"^[A-D]$\"}}");
+        throw_invalid(
+            "metric 'regex_match' needs option 'pattern' (a string), e.g. "
+            "{\"name\": \"regex_match\", \"pattern\": \"^[A-D]$\"}");
       }
       out.regex = std::make_unique<RegexMatcher>(req.options.at("pattern").get<std::string>(),
                                                  bool_option(req, "full", false),
@@ -207,7 +224,9 @@ void score_sample(const std::string& pred, const std::string& ref, const bool* n
   if (on(Family::kWords)) r.words = answer_words(pred);
 }
 
-json interval_json(const Interval& ci) { return {{"ci_low", ci.low}, {"ci_high", ci.high}}; }
+json interval_json(const Interval& ci) {
+  return {{"ci_low", ci.low}, {"ci_high", ci.high}};
+}
 
 // Sums per-sample statistics with per-thread partial sums (tbb::parallel_reduce).
 template <typename Stats, typename Get>
@@ -229,11 +248,13 @@ json corpus_json(const std::vector<SampleResult>& results, const bool* need,
   if (need[static_cast<int>(Family::kBleu)]) {
     std::vector<BleuStats> stats(n);
     for (std::size_t i = 0; i < n; ++i) stats[i] = results[i].bleu;
-    BleuScore b = compute_bleu(parallel_sum<BleuStats>(n, [&](std::size_t i) { return stats[i]; }), false);
+    BleuScore b =
+        compute_bleu(parallel_sum<BleuStats>(n, [&](std::size_t i) { return stats[i]; }), false);
     Interval ci = corpus_bootstrap<BleuStats>(
         stats, [](const BleuStats& s) { return compute_bleu(s, false).score; }, bootstrap);
-    corpus["bleu"] = {{"score", b.score},     {"counts", b.counts},   {"totals", b.totals},
-                      {"precisions", b.precisions}, {"bp", b.bp},     {"sys_len", b.sys_len},
+    corpus["bleu"] = {{"score", b.score},     {"counts", b.counts},
+                      {"totals", b.totals},   {"precisions", b.precisions},
+                      {"bp", b.bp},           {"sys_len", b.sys_len},
                       {"ref_len", b.ref_len}, {"n", n}};
     corpus["bleu"].update(interval_json(ci));
   }
@@ -292,7 +313,8 @@ std::vector<std::string> resolve_metrics(const std::vector<MetricRequest>& reque
     auto g = groups().find(req.name);
     if (g != groups().end()) {
       if (!req.options.is_null() && !(req.options.is_object() && req.options.empty())) {
-        throw_invalid("metric group '" + req.name + "' takes no options; give options to a single metric");
+        throw_invalid("metric group '" + req.name +
+                      "' takes no options; give options to a single metric");
       }
       wanted.insert(wanted.end(), g->second.begin(), g->second.end());
       continue;
@@ -339,18 +361,22 @@ ScoredDataset score_dataset(const std::vector<std::string>& predictions,
   std::vector<SampleResult> results(n);
   out.values.assign(n, std::vector<double>(defs.size(), 0.0));
   // Each sample writes only its own slots; no shared state per item.
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n), [&](const tbb::blocked_range<std::size_t>& r) {
-    for (std::size_t i = r.begin(); i != r.end(); ++i) {
-      score_sample(predictions[i], references[i], need, opts, results[i]);
-      for (std::size_t m = 0; m < defs.size(); ++m) out.values[i][m] = defs[m]->get(results[i]);
-    }
-  });
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      for (std::size_t i = r.begin(); i != r.end(); ++i) {
+                        score_sample(predictions[i], references[i], need, opts, results[i]);
+                        for (std::size_t m = 0; m < defs.size(); ++m)
+                          out.values[i][m] = defs[m]->get(results[i]);
+                      }
+                    });
   for (std::size_t m = 0; m < defs.size(); ++m) {
     std::vector<double> column(n);
     for (std::size_t i = 0; i < n; ++i) column[i] = out.values[i][m];
     MeanSummary s = summarize_mean(column, bootstrap);
-    out.summary[out.columns[m]] = {{"mean", s.mean},     {"n", s.n},
-                                   {"stderr", s.stderr_}, {"ci_low", s.ci_low},
+    out.summary[out.columns[m]] = {{"mean", s.mean},
+                                   {"n", s.n},
+                                   {"stderr", s.stderr_},
+                                   {"ci_low", s.ci_low},
                                    {"ci_high", s.ci_high}};
   }
   out.corpus = corpus_json(results, need, bootstrap);

@@ -49,7 +49,8 @@ class BeamEditDistance {
       ops_[static_cast<size_t>(j)] = kIns;
     }
     size_t widest = 0;
-    for (size_t i = 0; i <= n_hyp; ++i) widest = std::max<size_t>(widest, static_cast<size_t>(hi_[i] - lo_[i]));
+    for (size_t i = 0; i <= n_hyp; ++i)
+      widest = std::max<size_t>(widest, static_cast<size_t>(hi_[i] - lo_[i]));
     prev_.resize(widest);
     cur_.resize(widest);
   }
@@ -63,7 +64,8 @@ class BeamEditDistance {
     auto i = static_cast<std::int64_t>(n_hyp_);
     auto j = static_cast<std::int64_t>(ref_.size());
     while (i > 0 || j > 0) {
-      char op = (j >= lo_[i] && j < hi_[i]) ? ops_[off_[i] + (j - lo_[i])] : static_cast<char>(kUndef);
+      char op =
+          (j >= lo_[i] && j < hi_[i]) ? ops_[off_[i] + (j - lo_[i])] : static_cast<char>(kUndef);
       ASSAY_CHECK(op != kUndef);
       trace.push_back(op);
       if (op == kSub || op == kNop) {
@@ -82,7 +84,8 @@ class BeamEditDistance {
   // Distance for `words`, whose first `same_prefix` words equal those of the last full() call:
   // rows up to same_prefix are reused from the stored matrix.
   std::int64_t score(std::span<const std::uint32_t> words, size_t same_prefix) {
-    if (same_prefix >= n_hyp_) return cost_[off_[n_hyp_] + (static_cast<std::int64_t>(ref_.size()) - lo_[n_hyp_])];
+    if (same_prefix >= n_hyp_)
+      return cost_[off_[n_hyp_] + (static_cast<std::int64_t>(ref_.size()) - lo_[n_hyp_])];
     const std::int64_t* prev = &cost_[off_[same_prefix]];
     for (size_t i = same_prefix + 1; i <= n_hyp_; ++i) {
       row(words[i - 1], i, prev, cur_.data(), nullptr);

@@ -8,7 +8,9 @@
 namespace assay::scoring {
 namespace {
 
-bool ascii_space(unsigned char c) { return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20); }
+bool ascii_space(unsigned char c) {
+  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20);
+}
 
 std::uint64_t hash_bytes(std::string_view s) {
   // FNV-1a over 8-byte blocks then a final mix; only used to pick slots (keys compared exactly).
@@ -30,7 +32,8 @@ std::uint64_t hash_bytes(std::string_view s) {
 std::uint64_t hash_key(NgramKey k) {
   auto lo = static_cast<std::uint64_t>(k);
   auto hi = static_cast<std::uint64_t>(k >> 64);
-  std::uint64_t h = lo * 0x9e3779b97f4a7c15ULL ^ (hi + 0x632be59bd9b4e019ULL) * 0xc2b2ae3d27d4eb4fULL;
+  std::uint64_t h =
+      lo * 0x9e3779b97f4a7c15ULL ^ (hi + 0x632be59bd9b4e019ULL) * 0xc2b2ae3d27d4eb4fULL;
   h ^= h >> 31;
   h *= 0xd6e8feb86659fd93ULL;
   h ^= h >> 32;

@@ -58,8 +58,8 @@ double RegexMatcher::match(std::string_view text) const {
   }
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->code, nullptr);
   uint32_t opts = impl_->full ? (PCRE2_ANCHORED | PCRE2_ENDANCHORED) : 0;
-  int rc = pcre2_match(impl_->code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
-                       0, opts, md, impl_->context);
+  int rc = pcre2_match(impl_->code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,
+                       opts, md, impl_->context);
   pcre2_match_data_free(md);
   if (rc >= 0) return 1.0;
   if (rc == PCRE2_ERROR_NOMATCH) return 0.0;

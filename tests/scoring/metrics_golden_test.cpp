@@ -25,7 +25,9 @@ using json = nlohmann::json;
 constexpr double kTol100 = 1e-9;  // 0-100 scales
 constexpr double kTol1 = 1e-12;   // 0-1 scales
 
-std::string data_dir() { return std::string(ASSAY_SOURCE_DIR) + "/tests/data/metrics/"; }
+std::string data_dir() {
+  return std::string(ASSAY_SOURCE_DIR) + "/tests/data/metrics/";
+}
 
 std::vector<json> load_pairs() {
   std::ifstream in(data_dir() + "pairs.jsonl");
@@ -60,8 +62,10 @@ struct Checker {
 void check_bleu(Checker& c, const std::string& tag, const BleuScore& got, const json& want) {
   c.near(tag + ".score", got.score, want.at("score").get<double>(), kTol100);
   for (int n = 0; n < kBleuOrder; ++n) {
-    c.equal(tag + ".counts[" + std::to_string(n) + "]", got.counts[n], want.at("counts")[n].get<std::int64_t>());
-    c.equal(tag + ".totals[" + std::to_string(n) + "]", got.totals[n], want.at("totals")[n].get<std::int64_t>());
+    c.equal(tag + ".counts[" + std::to_string(n) + "]", got.counts[n],
+            want.at("counts")[n].get<std::int64_t>());
+    c.equal(tag + ".totals[" + std::to_string(n) + "]", got.totals[n],
+            want.at("totals")[n].get<std::int64_t>());
     c.near(tag + ".precisions[" + std::to_string(n) + "]", got.precisions[n],
            want.at("precisions")[n].get<double>(), kTol100);
   }
@@ -112,7 +116,8 @@ TEST(MetricsGoldenTest, ReproducesEveryPairValue) {
       c.near("rouge1_f" + sfx, r.rouge1.fmeasure, p.at("rouge1_f" + sfx).get<double>(), kTol1);
       c.near("rouge2_f" + sfx, r.rouge2.fmeasure, p.at("rouge2_f" + sfx).get<double>(), kTol1);
       c.near("rougeL_f" + sfx, r.rougeL.fmeasure, p.at("rougeL_f" + sfx).get<double>(), kTol1);
-      c.near("rougeLsum_f" + sfx, r.rougeLsum.fmeasure, p.at("rougeLsum_f" + sfx).get<double>(), kTol1);
+      c.near("rougeLsum_f" + sfx, r.rougeLsum.fmeasure, p.at("rougeLsum_f" + sfx).get<double>(),
+             kTol1);
       check_rouge(c, "detail.rouge1" + sfx, r.rouge1, d.at("rouge1" + sfx));
       check_rouge(c, "detail.rouge2" + sfx, r.rouge2, d.at("rouge2" + sfx));
       check_rouge(c, "detail.rougeL" + sfx, r.rougeL, d.at("rougeL" + sfx));
