@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_map>
 
 #include <utf8proc.h>
 
@@ -54,8 +55,14 @@ void tokenize_into(std::string_view text, bool stem, std::string& buf,
     if (end == std::string::npos) end = buf.size();
     std::string_view tok(buf.data() + pos, end - pos);
     if (stem && tok.size() > 3) {
-      std::string s = porter_stem(tok);
-      if (!s.empty()) out.push_back(std::move(s));
+      // Stems repeat a lot (Zipf); a bounded per-thread memo of the pure function.
+      thread_local std::unordered_map<std::string, std::string> memo;
+      auto it = memo.find(std::string(tok));
+      if (it == memo.end()) {
+        if (memo.size() > 200000) memo.clear();
+        it = memo.emplace(std::string(tok), porter_stem(tok)).first;
+      }
+      if (!it->second.empty()) out.push_back(it->second);
     } else {
       out.emplace_back(tok);
     }
@@ -238,8 +245,18 @@ RougeScores rouge_scores(std::string_view prediction, std::string_view reference
   s.target = whole[0];
   ids_of(pred, stem, false, s, whole);
   s.pred = whole[0];
-  ids_of(target, stem, true, s, s.target_sents);
-  ids_of(pred, stem, true, s, s.pred_sents);
+  // ROUGE-Lsum sentences: "\n" lines; without a newline the one sentence is the whole text.
+  auto sentences = [&](std::string_view text, const std::vector<std::uint32_t>& whole_ids,
+                       std::vector<std::vector<std::uint32_t>>& out) {
+    if (text.find('\n') != std::string_view::npos) {
+      ids_of(text, stem, true, s, out);
+    } else {
+      out.clear();
+      if (!text.empty()) out.push_back(whole_ids);
+    }
+  };
+  sentences(target, s.target, s.target_sents);
+  sentences(pred, s.pred, s.pred_sents);
 
   RougeScores out;
   out.rouge1 = ngram_prf(s.target, s.pred, 1, s.table);

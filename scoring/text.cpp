@@ -127,6 +127,8 @@ void Interner::grow() {
 }
 
 void NgramTable::reset(size_t expected) {
+  // Use only as many slots as this call needs (a small table stays in L1 even after one huge
+  // pair grew the arrays); stale slots are recognised by their stamp.
   size_t cap = std::bit_ceil(std::max<size_t>(16, expected * 2));
   if (cap > keys_.size()) {
     keys_.assign(cap, 0);
@@ -134,7 +136,7 @@ void NgramTable::reset(size_t expected) {
     stamps_.assign(cap, 0);
     stamp_ = 0;
   }
-  mask_ = keys_.size() - 1;
+  mask_ = cap - 1;
   if (++stamp_ == 0) {  // wrapped: clear for real
     std::fill(stamps_.begin(), stamps_.end(), 0);
     stamp_ = 1;
