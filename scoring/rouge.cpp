@@ -1,6 +1,7 @@
 #include "scoring/rouge.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <unordered_map>
@@ -96,9 +97,48 @@ RougePrf ngram_prf(const std::vector<std::uint32_t>& target, const std::vector<s
   return out;
 }
 
-// LCS length with two rolling rows.
+// LCS length. Bit-parallel (Allison-Dix / Hyyro): one bit per target position, one pass of
+// word-wide add/or per prediction token; falls back to two rolling DP rows for very long
+// targets (the mask table would be m * m / 64 words).
 std::int64_t lcs_length(const std::uint32_t* a, size_t m, const std::uint32_t* b, size_t n,
-                        std::vector<std::int32_t>& rows) {
+                        size_t vocab, std::vector<std::int32_t>& rows,
+                        std::vector<std::uint64_t>& bits, std::vector<std::int32_t>& row_of) {
+  if (m == 0 || n == 0) return 0;
+  const size_t words = (m + 63) / 64;
+  if (m <= 8192) {
+    row_of.assign(vocab, -1);
+    std::int32_t distinct = 0;
+    for (size_t i = 0; i < m; ++i) {
+      if (row_of[a[i]] < 0) row_of[a[i]] = distinct++;
+    }
+    bits.assign((static_cast<size_t>(distinct) + 1) * words, 0);
+    std::uint64_t* masks = bits.data();
+    std::uint64_t* v = bits.data() + static_cast<size_t>(distinct) * words;
+    for (size_t i = 0; i < m; ++i) masks[static_cast<size_t>(row_of[a[i]]) * words + i / 64] |= std::uint64_t{1} << (i % 64);
+    for (size_t w = 0; w < words; ++w) v[w] = ~std::uint64_t{0};
+    for (size_t j = 0; j < n; ++j) {
+      std::int32_t r = row_of[b[j]];
+      if (r < 0) continue;  // token absent from the target: V is unchanged
+      const std::uint64_t* mask = masks + static_cast<size_t>(r) * words;
+      unsigned carry = 0;
+      for (size_t w = 0; w < words; ++w) {
+        std::uint64_t u = v[w] & mask[w];
+        std::uint64_t sum = v[w] + u;
+        unsigned c1 = sum < v[w];
+        std::uint64_t sum2 = sum + carry;
+        unsigned c2 = sum2 < sum;
+        v[w] = sum2 | (v[w] & ~u);
+        carry = c1 | c2;
+      }
+    }
+    std::int64_t ones = 0;
+    for (size_t w = 0; w < words; ++w) {
+      std::uint64_t x = v[w];
+      if (w == words - 1 && m % 64 != 0) x &= (std::uint64_t{1} << (m % 64)) - 1;
+      ones += std::popcount(x);
+    }
+    return static_cast<std::int64_t>(m) - ones;
+  }
   rows.assign(2 * (n + 1), 0);
   std::int32_t* prev = rows.data();
   std::int32_t* cur = rows.data() + n + 1;
@@ -146,7 +186,8 @@ struct Scratch {
   std::vector<std::vector<std::uint32_t>> target_sents, pred_sents;
   std::vector<std::string> sent_tokens;  // keeps token strings alive for the interner
   std::vector<std::vector<std::string>> all_tokens;
-  std::vector<std::int32_t> rows;
+  std::vector<std::int32_t> rows, row_of;
+  std::vector<std::uint64_t> bits;
   std::vector<std::uint32_t> union_idx;
   std::vector<std::int32_t> count_r, count_c;
   NgramTable table;
@@ -265,13 +306,21 @@ RougeScores rouge_scores(std::string_view prediction, std::string_view reference
     if (static_cast<std::uint64_t>(s.target.size()) * s.pred.size() > kRougeMaxLcsCells) {
       out.rougeL = {kNaN, kNaN, kNaN};
     } else {
-      auto lcs = lcs_length(s.target.data(), s.target.size(), s.pred.data(), s.pred.size(), s.rows);
+      auto lcs = lcs_length(s.target.data(), s.target.size(), s.pred.data(), s.pred.size(),
+                            s.interner.size(), s.rows, s.bits, s.row_of);
       out.rougeL.precision = static_cast<double>(lcs) / static_cast<double>(s.pred.size());
       out.rougeL.recall = static_cast<double>(lcs) / static_cast<double>(s.target.size());
       out.rougeL.fmeasure = fmeasure(out.rougeL.precision, out.rougeL.recall);
     }
   }
-  out.rougeLsum = summary_lcs(s.target_sents, s.pred_sents, s);
+  if (s.target_sents.size() == 1 && s.pred_sents.size() == 1 && s.target_sents[0] == s.target &&
+      s.pred_sents[0] == s.pred) {
+    // One sentence each side: the union LCS is one LCS, whose tokens are all within both
+    // sides' counts, so the hits are the LCS length and ROUGE-Lsum equals ROUGE-L.
+    out.rougeLsum = out.rougeL;
+  } else {
+    out.rougeLsum = summary_lcs(s.target_sents, s.pred_sents, s);
+  }
   return out;
 }
 
