@@ -105,6 +105,7 @@ int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
                       {"seed", settings.bootstrap.seed},
                       {"confidence", settings.bootstrap.confidence},
                       {"method", "percentile"}}}};
+    if (!scored.corpus.empty()) summary["corpus"] = scored.corpus;
     atomic_write(folder.file("summary.json"), summary.dump(2) + "\n");
     folder.update({{"timings", {{"load_s", load_s}, {"score_s", score_s}}}});
     folder.mark_completed();
