@@ -15,7 +15,7 @@ bool is_blank(std::string_view s) {
 
 // nlohmann's messages start with "[json.exception.parse_error.101] parse error at line 1, column
 // 5: ..."; keep the part after the position, which says what was wrong.
-std::string short_reason(const nlohmann::json::parse_error& e) {
+std::string short_reason(const nlohmann::json::exception& e) {
   std::string what = e.what();
   auto pos = what.find("column ");
   if (pos != std::string::npos) {
@@ -49,7 +49,7 @@ JsonlContents parse_jsonl(std::string_view text, std::string_view label, TornTai
     }
     try {
       out.records.push_back({nlohmann::json::parse(line), line_no});
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
       if (!has_newline) {
         if (policy == TornTail::kDrop) {
           out.torn_tail_line = line_no;

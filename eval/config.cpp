@@ -49,9 +49,16 @@ const ConfigKey* find_key(const std::string& path) {
   return nullptr;
 }
 
+// Every key path and every section name ("bootstrap"), for "did you mean" suggestions.
 std::vector<std::string> all_paths() {
   std::vector<std::string> out;
-  for (const auto& k : config_keys()) out.push_back(k.path);
+  for (const auto& k : config_keys()) {
+    out.push_back(k.path);
+    for (size_t dot = k.path.find('.'); dot != std::string::npos; dot = k.path.find('.', dot + 1)) {
+      std::string section = k.path.substr(0, dot);
+      if (std::find(out.begin(), out.end(), section) == out.end()) out.push_back(section);
+    }
+  }
   return out;
 }
 
@@ -269,12 +276,10 @@ json ResolvedConfig::redacted() const {
   json out = json::object();
   for (const auto& [path, value] : values) {
     const ConfigKey* key = find_key(path);
-    json v = (key != nullptr && key->secret && !value.is_null()) ? json("***") : value;
-    out[json::json_pointer("/" + [&] {
-      std::string p = path;
-      std::replace(p.begin(), p.end(), '.', '/');
-      return p;
-    }())] = v;
+    std::string pointer = "/" + path;
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    out[json::json_pointer(pointer)] =
+        (key != nullptr && key->secret && !value.is_null()) ? json("***") : value;
   }
   return out;
 }
@@ -319,6 +324,8 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
     } catch (const json::parse_error& e) {
       throw_invalid(label + ":" + std::to_string(line_of(text, e.byte > 0 ? e.byte - 1 : 0)) +
                     ": config is not valid JSON: " + e.what());
+    } catch (const json::exception& e) {  // e.g. a number out of range (1e999)
+      throw_invalid(label + ": config is not valid JSON: " + e.what());
     }
     if (!doc.is_object()) throw_invalid(label + ": config must be a JSON object");
     std::map<std::string, json> from_file;

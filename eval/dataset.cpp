@@ -72,6 +72,8 @@ std::vector<JsonlRecord> read_records(const std::string& text, const std::string
     } catch (const json::parse_error& e) {
       throw_invalid(label + ":" + std::to_string(line_of(body, e.byte > 0 ? e.byte - 1 : 0)) +
                     ": bad JSON: " + e.what());
+    } catch (const json::exception& e) {  // e.g. a number out of range (1e999)
+      throw_invalid(label + ": bad JSON: " + e.what());
     }
     return split_array(body);
   }
@@ -103,9 +105,13 @@ std::string require(const json& rec, const std::string& field, const std::string
 
 Dataset load_dataset(const std::filesystem::path& path, const DatasetFields& fields,
                      const DatasetNeeds& needs) {
+  return parse_dataset(read_file(path), path.string(), fields, needs);
+}
+
+Dataset parse_dataset(const std::string& text, const std::string& label,
+                      const DatasetFields& fields, const DatasetNeeds& needs) {
   Dataset ds;
-  ds.path = path.string();
-  std::string text = read_file(path);
+  ds.path = label;
   ds.sha256 = sha256_hex(text);
   std::vector<JsonlRecord> records = read_records(text, ds.path);
   std::map<std::string, size_t> seen_ids;  // id -> line

@@ -47,4 +47,9 @@ struct Dataset {
 Dataset load_dataset(const std::filesystem::path& path, const DatasetFields& fields,
                      const DatasetNeeds& needs);
 
+// Parses dataset text (JSONL or a JSON array); `label` names it in messages. Same errors as
+// load_dataset except not found. `sha256` of the result is the hash of `text`.
+Dataset parse_dataset(const std::string& text, const std::string& label,
+                      const DatasetFields& fields, const DatasetNeeds& needs);
+
 }  // namespace assay::eval

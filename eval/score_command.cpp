@@ -136,6 +136,7 @@ int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
                       {"seed", settings.bootstrap.seed},
                       {"confidence", settings.bootstrap.confidence},
                       {"method", "percentile"}}}};
+    if (!scored.corpus.empty()) summary["corpus"] = scored.corpus;
     if (judged) {
       summary["judges"] = judged->judges;
       summary["judge_usage"] = judged->judge_usage;

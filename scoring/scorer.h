@@ -32,9 +32,19 @@ struct ScoredDataset {
   std::vector<std::vector<double>> values;  // [sample][column]
   // {"<column>": {"mean", "n", "stderr", "ci_low", "ci_high"}, ...}
   nlohmann::json summary = nlohmann::json::object();
+  // Corpus-level metrics from summed per-sample statistics, each with a bootstrap CI
+  // ("ci_low"/"ci_high", resampling samples): {"bleu": {"score", "counts", "totals",
+  // "precisions", "bp", "sys_len", "ref_len", "n", ...}, "chrf": {"score", ...}, "chrf_pp",
+  // "ter": {"score", "num_edits", "ref_length", "n", "not_computed", ...}}. Only for the
+  // families requested (sentence_bleu, chrf, chrf_pp, ter); empty otherwise.
+  nlohmann::json corpus = nlohmann::json::object();
 };
 
-// Scores predictions against references (same length). Parallel over samples.
+// Scores predictions against references (same length). Parallel over samples (oneTBB). Metric
+// options (validated; unknown keys are errors): regex_match {"pattern": string (required),
+// "full": bool, "ignore_case": bool}; contains {"ignore_case": bool}. A per-sample value may be
+// NaN where a metric is not computed for that sample (see ter.h / rouge.h / text_metrics.h
+// limits); means skip NaN and report the count in "n".
 ScoredDataset score_dataset(const std::vector<std::string>& predictions,
                             const std::vector<std::string>& references,
                             const std::vector<MetricRequest>& requests,

@@ -1,6 +1,7 @@
 #include "scoring/squad.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 
 #include "core/utf8.h"
@@ -90,27 +91,122 @@ std::vector<std::string> squad_tokens(std::string_view text) {
   return out;
 }
 
+namespace {
+
+bool is_ascii(std::string_view s) {
+  for (char ch : s) {
+    if (static_cast<unsigned char>(ch) >= 0x80) return false;
+  }
+  return true;
+}
+
+bool ascii_space(unsigned char ch) {
+  return (ch >= 9 && ch <= 13) || (ch >= 0x1c && ch <= 0x20);
+}
+
+// Normalised tokens of `text` as views into `buf`. ASCII text takes a one-pass path with the
+// same semantics (for ASCII, Python's lower/\w/split are the ASCII rules; '_' is punctuation
+// and already removed, so word characters are [a-z0-9]); anything else goes through
+// squad_normalize.
+void normalized_tokens(std::string_view text, std::string& buf,
+                       std::vector<std::string_view>& out) {
+  out.clear();
+  if (!is_ascii(text)) {
+    buf = squad_normalize(text);
+    size_t pos = 0;
+    while (pos < buf.size()) {
+      size_t sp = buf.find(' ', pos);
+      if (sp == std::string::npos) sp = buf.size();
+      if (sp > pos) out.emplace_back(buf.data() + pos, sp - pos);
+      pos = sp + 1;
+    }
+    return;
+  }
+  buf.resize(text.size());
+  size_t n = 0;
+  for (char ch : text) {
+    auto u = static_cast<unsigned char>(ch);
+    if (is_ascii_punct(u)) continue;
+    buf[n++] = (u >= 'A' && u <= 'Z') ? static_cast<char>(u + 32) : ch;
+  }
+  buf.resize(n);
+  auto is_word = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+  // Tokens are maximal runs of non-space characters, except that a whole word run equal to an
+  // article becomes a space (so it also splits a token such as "\x01a\x01").
+  size_t tok_start = std::string::npos;
+  size_t i = 0;
+  auto close = [&](size_t end) {
+    if (tok_start != std::string::npos && end > tok_start)
+      out.emplace_back(buf.data() + tok_start, end - tok_start);
+    tok_start = std::string::npos;
+  };
+  while (i < n) {
+    char ch = buf[i];
+    if (ascii_space(static_cast<unsigned char>(ch))) {
+      close(i);
+      ++i;
+      continue;
+    }
+    if (is_word(ch)) {
+      size_t j = i;
+      while (j < n && is_word(buf[j])) ++j;
+      std::string_view run(buf.data() + i, j - i);
+      if (run == "a" || run == "an" || run == "the") {
+        close(i);
+      } else if (tok_start == std::string::npos) {
+        tok_start = i;
+      }
+      i = j;
+      continue;
+    }
+    if (tok_start == std::string::npos) tok_start = i;
+    ++i;
+  }
+  close(n);
+}
+
+struct SquadScratch {
+  std::string buf_a, buf_b;
+  std::vector<std::string_view> tok_a, tok_b;
+};
+
+}  // namespace
+
 double squad_exact_match(std::string_view prediction, std::string_view reference) {
-  return squad_normalize(prediction) == squad_normalize(reference) ? 1.0 : 0.0;
+  thread_local SquadScratch s;
+  normalized_tokens(prediction, s.buf_a, s.tok_a);
+  normalized_tokens(reference, s.buf_b, s.tok_b);
+  return s.tok_a == s.tok_b ? 1.0 : 0.0;
+}
+
+double quasi_exact_match(std::string_view prediction, std::string_view reference) {
+  return squad_normalize(py_strip(prediction)) == squad_normalize(py_strip(reference)) ? 1.0 : 0.0;
 }
 
 TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
-  std::vector<std::string> pred = squad_tokens(prediction);
-  std::vector<std::string> ref = squad_tokens(reference);
-  std::unordered_map<std::string, long> ref_counts;
-  for (const auto& t : ref) ++ref_counts[t];
+  thread_local SquadScratch s;
+  normalized_tokens(prediction, s.buf_a, s.tok_a);
+  normalized_tokens(reference, s.buf_b, s.tok_b);
+  // Multiset intersection: sort both token lists and merge.
+  std::sort(s.tok_a.begin(), s.tok_a.end());
+  std::sort(s.tok_b.begin(), s.tok_b.end());
   long same = 0;
-  for (const auto& t : pred) {
-    auto it = ref_counts.find(t);
-    if (it != ref_counts.end() && it->second > 0) {
-      --it->second;
+  for (size_t i = 0, j = 0; i < s.tok_a.size() && j < s.tok_b.size();) {
+    int cmp = s.tok_a[i].compare(s.tok_b[j]);
+    if (cmp == 0) {
       ++same;
+      ++i;
+      ++j;
+    } else if (cmp < 0) {
+      ++i;
+    } else {
+      ++j;
     }
   }
   TokenPrf out;
   if (same == 0) return out;
-  out.precision = 1.0 * same / static_cast<double>(pred.size());
-  out.recall = 1.0 * same / static_cast<double>(ref.size());
+  out.precision = 1.0 * same / static_cast<double>(s.tok_a.size());
+  out.recall = 1.0 * same / static_cast<double>(s.tok_b.size());
   out.f1 = (2 * out.precision * out.recall) / (out.precision + out.recall);
   return out;
 }

@@ -24,6 +24,10 @@ std::vector<std::string> squad_tokens(std::string_view text);
 // 1.0 when the normalised strings are equal (both empty counts as equal), else 0.0.
 double squad_exact_match(std::string_view prediction, std::string_view reference);
 
+// HELM's quasi_exact_match: normalize_text(ref.strip()) == normalize_text(pred.strip()) with the
+// SQuAD normalisation, so on one reference it agrees with squad_exact_match by construction.
+double quasi_exact_match(std::string_view prediction, std::string_view reference);
+
 struct TokenPrf {
   double precision = 0.0;
   double recall = 0.0;

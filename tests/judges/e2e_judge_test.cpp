@@ -43,7 +43,7 @@ std::vector<json> jsonl(const fs::path& p) {
   return out;
 }
 
-struct E2e : ::testing::Test {
+struct JudgeE2eTest : ::testing::Test {
   fs::path dir;
   void SetUp() override {
     dir = fs::temp_directory_path() / ("assay_judge_e2e_" + std::to_string(::getpid()));
@@ -71,7 +71,7 @@ struct E2e : ::testing::Test {
   }
 };
 
-TEST_F(E2e, OpenAiJudgeThroughTheBinaryThenAResumeWithZeroCalls) {
+TEST_F(JudgeE2eTest, OpenAiJudgeThroughTheBinaryThenAResumeWithZeroCalls) {
   FakeServerOptions so;
   so.api_key = kKey;
   so.retry_after_s = 0.2;
@@ -175,7 +175,7 @@ TEST_F(E2e, OpenAiJudgeThroughTheBinaryThenAResumeWithZeroCalls) {
   EXPECT_EQ(slurp(dir / "log2.txt").find(kKey), std::string::npos);
 }
 
-TEST_F(E2e, DummyProviderWorksOfflineAndSaysSo) {
+TEST_F(JudgeE2eTest, DummyProviderWorksOfflineAndSaysSo) {
   fs::path run = dir / "dummy";
   ASSERT_EQ(
       evaluate("JUDGE_PROVIDER=dummy JUDGE_BASE_URL=http://127.0.0.1:9", run, dir / "log.txt"), 0)
@@ -190,7 +190,7 @@ TEST_F(E2e, DummyProviderWorksOfflineAndSaysSo) {
   }
 }
 
-TEST_F(E2e, RubricFlagAndBadRubricExitCodes) {
+TEST_F(JudgeE2eTest, RubricFlagAndBadRubricExitCodes) {
   fs::path run = dir / "bad";
   EXPECT_EQ(evaluate("JUDGE_PROVIDER=dummy", run, dir / "log.txt", "--judge-rubric nosuch"), 2);
   EXPECT_NE(slurp(dir / "log.txt").find("nosuch"), std::string::npos);
@@ -207,7 +207,7 @@ TEST_F(E2e, RubricFlagAndBadRubricExitCodes) {
   EXPECT_EQ(summary["judges"]["rating"]["distribution"].size(), 10u);
 }
 
-TEST_F(E2e, SigtermStopsJudgingAndTheRerunPaysOnlyForTheRest) {
+TEST_F(JudgeE2eTest, SigtermStopsJudgingAndTheRerunPaysOnlyForTheRest) {
   FakeServerOptions so;
   so.api_key = kKey;
   so.hang_s = 3.0;
@@ -268,7 +268,7 @@ TEST_F(E2e, SigtermStopsJudgingAndTheRerunPaysOnlyForTheRest) {
   EXPECT_EQ(summary["judges"]["accuracy"]["n"], 24);
 }
 
-TEST_F(E2e, PairwiseReportsWinTieLossAndConsistency) {
+TEST_F(JudgeE2eTest, PairwiseReportsWinTieLossAndConsistency) {
   // Answer A (prediction) vs answer B (prediction_b); the server prefers whichever says BETTER,
   // except for POSITION-BIASED prompts, where it always picks the first answer shown.
   {

@@ -1,0 +1,151 @@
+// Scoring throughput: pairs/s per metric on 10,000 pairs (the public golden pairs repeated),
+// single thread, median of 3 runs, against the Python reference figures of
+// tests/data/metrics/README.md (same machine class); then the parallel score_dataset path and a
+// 10,000-sample bootstrap (1000 resamples) of corpus BLEU. Prints a table; no assertions.
+//
+// Usage: bench_scoring [pairs.jsonl] [n_pairs]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+
+#include "scoring/bleu.h"
+#include "scoring/chrf.h"
+#include "scoring/compare.h"
+#include "scoring/rouge.h"
+#include "scoring/scorer.h"
+#include "scoring/squad.h"
+#include "scoring/ter.h"
+
+using namespace assay::scoring;
+
+namespace {
+
+volatile double g_sink = 0;  // keeps results alive
+
+double seconds(const std::function<void()>& fn) {
+  auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median3(const std::function<void()>& fn) {
+  double t[3];
+  for (double& x : t) x = seconds(fn);
+  std::sort(t, t + 3);
+  return t[1];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path = argc > 1 ? argv[1] : std::string(ASSAY_SOURCE_DIR) + "/tests/data/metrics/pairs.jsonl";
+  size_t n = argc > 2 ? std::stoul(argv[2]) : 10000;
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "bench_scoring: cannot open %s\n", path.c_str());
+    return 2;
+  }
+  std::vector<std::string> base_h, base_r;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto p = nlohmann::json::parse(line);
+    base_h.push_back(p.at("prediction"));
+    base_r.push_back(p.at("reference"));
+  }
+  std::vector<std::string> hyps, refs;
+  for (size_t i = 0; i < n; ++i) {
+    hyps.push_back(base_h[i % base_h.size()]);
+    refs.push_back(base_r[i % base_r.size()]);
+  }
+
+  struct Row {
+    const char* name;
+    double python;  // pairs/s of the reference implementation (metrics README)
+    std::function<void(size_t, size_t)> run;  // scores pairs [b, e)
+    size_t pairs;   // how many pairs to time (TER: fewer)
+  };
+  auto each = [&](auto fn) {
+    return [&, fn](size_t b, size_t e) {
+      double s = 0;
+      for (size_t i = b; i < e; ++i) s += fn(hyps[i], refs[i]);
+      g_sink = s;
+    };
+  };
+  std::vector<Row> rows = {
+      {"sentence_bleu", 6962, each([](auto& h, auto& r) { return sentence_bleu(h, r).score; }), n},
+      {"corpus_bleu", 6094,
+       [&](size_t b, size_t e) {
+         g_sink = corpus_bleu(std::span(hyps).subspan(b, e - b), std::span(refs).subspan(b, e - b)).score;
+       },
+       n},
+      {"sentence_chrf", 2687, each([](auto& h, auto& r) { return sentence_chrf(h, r, 0); }), n},
+      {"corpus_chrf", 2240,
+       [&](size_t b, size_t e) {
+         ChrfStats total;
+         for (size_t i = b; i < e; ++i) total += chrf_stats(hyps[i], refs[i], 0);
+         g_sink = chrf_score(total);
+       },
+       n},
+      {"sentence_chrf++ (no ref figure; vs chrF)", 2687,
+       each([](auto& h, auto& r) { return sentence_chrf(h, r, 2); }), n},
+      {"rouge (all 4 types, no stemmer) vs ROUGE-L", 1689,
+       each([](auto& h, auto& r) { return rouge_scores(h, r, false).rougeL.fmeasure; }), n},
+      {"rouge (all 4 types, stemmer) vs ROUGE-L stem", 1053,
+       each([](auto& h, auto& r) { return rouge_scores(h, r, true).rougeL.fmeasure; }), n},
+      {"rouge (all 4 types, stemmer)", 506,
+       each([](auto& h, auto& r) { return rouge_scores(h, r, true).rougeLsum.fmeasure; }), n},
+      {"squad_f1", 26883, each([](auto& h, auto& r) { return squad_token_prf(h, r).f1; }), n},
+      {"squad_em", 37270, each([](auto& h, auto& r) { return squad_exact_match(h, r); }), n},
+      {"ter", 5, each([](auto& h, auto& r) { return sentence_ter(h, r); }), std::min<size_t>(n, 2060)},
+  };
+
+  std::printf("Scoring throughput, %zu pairs (%zu public pairs repeated), 1 thread, median of 3\n\n", n,
+              base_h.size());
+  std::printf("| metric | pairs/s (C++) | pairs/s (Python ref) | speed-up |\n|---|---:|---:|---:|\n");
+  {
+    tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+    for (const auto& row : rows) {
+      size_t m = row.pairs;
+      double t = median3([&] { row.run(0, m); });
+      double pps = static_cast<double>(m) / t;
+      std::printf("| %s | %.0f | %.0f | %.0fx |\n", row.name, pps, row.python, pps / row.python);
+      std::fflush(stdout);
+    }
+  }
+
+  int threads = tbb::info::default_concurrency();
+  std::printf("\nscore_dataset (oneTBB, %d threads), %zu pairs, bootstrap off\n\n", threads, n);
+  std::printf("| metrics | pairs/s |\n|---|---:|\n");
+  BootstrapOptions off{0, 1, 0.95};
+  for (const char* group : {"squad", "bleu", "chrf", "rouge", "rouge_stem"}) {
+    std::vector<MetricRequest> req = {{group, nullptr}};
+    double t = median3([&] { g_sink = score_dataset(hyps, refs, req, off).values.size(); });
+    std::printf("| %s | %.0f |\n", group, static_cast<double>(n) / t);
+  }
+  {
+    std::vector<std::string> th(hyps.begin(), hyps.begin() + std::min<size_t>(n, 2060));
+    std::vector<std::string> tr(refs.begin(), refs.begin() + std::min<size_t>(n, 2060));
+    std::vector<MetricRequest> req = {{"ter", nullptr}};
+    double t = median3([&] { g_sink = score_dataset(th, tr, req, off).values.size(); });
+    std::printf("| ter | %.0f |\n", static_cast<double>(th.size()) / t);
+  }
+
+  std::vector<BleuStats> stats;
+  for (size_t i = 0; i < n; ++i) stats.push_back(bleu_stats(hyps[i], refs[i]));
+  BootstrapOptions opt{1000, 1234, 0.95};
+  Interval ci;
+  double t_boot = median3([&] {
+    ci = corpus_bootstrap<BleuStats>(stats, [](const BleuStats& s) { return compute_bleu(s, false).score; }, opt);
+  });
+  std::printf("\nCorpus BLEU bootstrap: %zu samples x %d resamples: %.3f s (CI %.2f-%.2f), target < 2 s\n", n,
+              opt.resamples, t_boot, ci.low, ci.high);
+  return 0;
+}

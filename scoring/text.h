@@ -1,0 +1,69 @@
+// Text plumbing shared by the metrics: UTF-8 sanitising (invalid bytes become U+FFFD, the
+// project-wide rule for bad input), Python's str.split() on Unicode whitespace, and exact token
+// interning and n-gram counting tables used on the hot paths (no hashing shortcuts: equal keys
+// only, so counts are exact).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace assay::scoring {
+
+// Returns `text` itself when it is well-formed UTF-8, else a sanitised copy written to
+// `storage` in which every invalid or truncated byte is replaced by U+FFFD (the behaviour of
+// core/utf8.h decode). The view stays valid while `text` and `storage` live.
+std::string_view valid_utf8(std::string_view text, std::string& storage);
+
+// Python's str.isspace() over a whole code point starting at s[pos]; sets `len` to its byte
+// length. `s` must be valid UTF-8.
+bool py_space_at(std::string_view s, size_t pos, size_t& len);
+
+// Python's str.split() with no argument: appends the pieces of `text` between runs of Unicode
+// whitespace to `out` (views into `text`). `text` must be valid UTF-8.
+void py_split(std::string_view text, std::vector<std::string_view>& out);
+
+// Number of code points in valid UTF-8 `text`.
+size_t count_code_points(std::string_view text);
+
+// Interns strings to dense ids 0, 1, 2, ... (exact comparison). The views must outlive the
+// interner's use; clear() keeps the capacity for the next pair.
+class Interner {
+ public:
+  // Id of `token`, assigning the next free id when it is new.
+  std::uint32_t id(std::string_view token);
+  // Number of distinct strings seen since the last clear().
+  std::uint32_t size() const { return static_cast<std::uint32_t>(keys_.size()); }
+  void clear();
+
+ private:
+  void grow();
+  std::vector<std::string_view> keys_;
+  std::vector<std::uint64_t> hashes_;
+  std::vector<std::uint32_t> slots_;  // index+1 into keys_, 0 = empty
+  std::uint64_t mask_ = 0;
+};
+
+using NgramKey = unsigned __int128;
+
+// Multiset of n-gram keys for the "sum of min(count_hyp, count_ref)" match count of BLEU, chrF
+// and ROUGE-N: add() the reference n-grams, then take() each hypothesis n-gram.
+class NgramTable {
+ public:
+  // Empties the table and sizes it for about `expected` distinct keys.
+  void reset(size_t expected);
+  void add(NgramKey key);
+  // True (and one occurrence consumed) when `key` is still available.
+  bool take(NgramKey key);
+
+ private:
+  size_t find_slot(NgramKey key) const;
+  std::vector<NgramKey> keys_;
+  std::vector<std::int32_t> counts_;
+  std::vector<std::uint32_t> stamps_;  // a slot is live when its stamp equals stamp_
+  std::uint32_t stamp_ = 0;
+  size_t mask_ = 0;
+};
+
+}  // namespace assay::scoring

@@ -1,0 +1,108 @@
+// Bad input: empty, huge, invalid UTF-8, NaN log-probs. Defined results, never a crash or hang.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "scoring/bleu.h"
+#include "scoring/chrf.h"
+#include "scoring/perplexity.h"
+#include "scoring/rouge.h"
+#include "scoring/scorer.h"
+#include "scoring/ter.h"
+
+namespace assay::scoring {
+namespace {
+
+TEST(BadInputTest, EmptyStrings) {
+  EXPECT_EQ(sentence_bleu("", "").score, 0.0);
+  EXPECT_EQ(sentence_chrf("", "", 2), 0.0);
+  EXPECT_EQ(sentence_ter("", ""), 0.0);         // sacrebleu: both empty -> 0
+  EXPECT_EQ(sentence_ter("a b", ""), 100.0);    // empty reference, non-empty hypothesis -> 100
+  EXPECT_EQ(sentence_ter("", "a b c"), 100.0);  // 3 deletions / 3
+  RougeScores r = rouge_scores("", "x", true);
+  EXPECT_EQ(r.rouge1.fmeasure, 0.0);
+  EXPECT_EQ(r.rougeLsum.fmeasure, 0.0);
+}
+
+TEST(BadInputTest, InvalidUtf8IsReplacementCharacter) {
+  // "caf\xE9" (Latin-1 bytes) decodes as "caf" + U+FFFD, exactly like the valid UTF-8 spelling.
+  const std::string bad = "caf\xE9 ok";
+  const std::string replaced = "caf\xEF\xBF\xBD ok";
+  EXPECT_EQ(tokenize_13a(bad), tokenize_13a(replaced));
+  EXPECT_EQ(sentence_bleu(bad, "caf ok").score, sentence_bleu(replaced, "caf ok").score);
+  EXPECT_EQ(sentence_chrf(bad, replaced, 2), 100.0);
+  EXPECT_EQ(sentence_ter(bad, replaced), 0.0);
+  EXPECT_EQ(rouge_tokenize(bad, false), (std::vector<std::string>{"caf", "ok"}));
+  // Truncated sequences and lone continuation bytes at the ends.
+  for (std::string s : {std::string("\xF0\x9F"), std::string("\x80"), std::string("a\xC3")}) {
+    EXPECT_NO_THROW(sentence_bleu(s, s));
+    EXPECT_EQ(sentence_chrf(s, s), 100.0);
+  }
+}
+
+TEST(BadInputTest, HugeStringsFinish) {
+  std::string words;
+  for (int i = 0; i < 200000; ++i) words += "w" + std::to_string(i % 5000) + " ";
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_GT(sentence_bleu(words, words).score, 99.0);
+  EXPECT_EQ(sentence_chrf(words, words, 2), 100.0);
+  // Beyond the documented limits: NaN, immediately, not minutes of work or gigabytes.
+  EXPECT_TRUE(std::isnan(sentence_ter(words, words)));
+  RougeScores r = rouge_scores(words, words, false);
+  EXPECT_EQ(r.rouge1.fmeasure, 1.0);
+  EXPECT_TRUE(std::isnan(r.rougeL.fmeasure));
+  EXPECT_TRUE(std::isnan(r.rougeLsum.fmeasure));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 60.0);
+  // One enormous token.
+  std::string token(1 << 20, 'y');
+  EXPECT_EQ(rouge_tokenize(token, true).size(), 1u);
+}
+
+TEST(BadInputTest, NaNTerIsSkippedByCorpusAndMean) {
+  std::string big;
+  for (int i = 0; i < kTerMaxWords + 1; ++i) big += "x ";
+  auto out =
+      score_dataset({big, "a b"}, {"y", "a c"}, {{"ter", nullptr}}, BootstrapOptions{20, 1, 0.95});
+  EXPECT_TRUE(std::isnan(out.values[0][0]));
+  EXPECT_EQ(out.summary.at("ter").at("n"), 1);
+  EXPECT_EQ(out.corpus.at("ter").at("not_computed"), 1);
+  EXPECT_DOUBLE_EQ(out.corpus.at("ter").at("score").get<double>(), 50.0);
+}
+
+TEST(BadInputTest, LogProbs) {
+  std::vector<float> lp = {-1.0f, -2.0f, -3.0f};
+  LogLikelihood ll = log_likelihood(lp, 12);
+  EXPECT_DOUBLE_EQ(perplexity(ll), std::exp(2.0));
+  EXPECT_DOUBLE_EQ(bits_per_byte(ll), 6.0 / (12 * std::log(2.0)));
+  std::vector<float> with_nan = {-1.0f, std::numeric_limits<float>::quiet_NaN()};
+  try {
+    log_likelihood(with_nan, 3);
+    FAIL() << "NaN accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("token 1"), std::string::npos) << e.what();
+  }
+  std::vector<float> positive = {0.5f};
+  EXPECT_THROW(log_likelihood(positive, 1), Error);
+  std::vector<float> neg_inf = {-std::numeric_limits<float>::infinity()};
+  EXPECT_TRUE(std::isinf(perplexity(log_likelihood(neg_inf, 1))));
+  EXPECT_THROW(perplexity(log_likelihood({}, 0)), Error);
+  EXPECT_THROW(bits_per_byte(log_likelihood(lp, 0)), Error);
+  // Summing in double: a million small float log-probs keep full precision.
+  std::vector<float> many(1000000, -0.1f);
+  LogLikelihood big = log_likelihood(many, 1);
+  EXPECT_NEAR(big.sum_logprob, -0.1f * 1e6, 1e-3);
+  // Corpus perplexity is from summed statistics.
+  LogLikelihood total = ll;
+  total += log_likelihood(std::vector<float>{-4.0f}, 4);
+  EXPECT_DOUBLE_EQ(perplexity(total), std::exp(10.0 / 4));
+}
+
+}  // namespace
+}  // namespace assay::scoring
