@@ -148,6 +148,9 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
                         {"model", provider->model()},
                         {"rubric", rubric.name},
                         {"cached_replies", cache.size()}});
+  // From here SIGINT/SIGTERM stop the judging (in-flight calls are abandoned, replies received
+  // are cached) instead of killing the process; the command then exits 130/143, resumable.
+  install_stop_signal_handlers();
   std::vector<judges::Judgment> judgments = runner.judge(items);
 
   JudgeStageOutput out;

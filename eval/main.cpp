@@ -6,7 +6,6 @@
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
-#include "core/http_client.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "eval/score_command.h"
@@ -133,7 +132,6 @@ int main(int argc, char** argv) {
                           log_format == "json"    ? assay::log::Format::kJson
                           : log_format == "human" ? assay::log::Format::kHuman
                                                   : assay::log::Format::kAuto);
-    assay::install_stop_signal_handlers();  // SIGINT/SIGTERM: stop judging, keep the cache
     if (score->parsed()) {
       score_options.sources = score_flags.sources();
       return assay::eval::run_score_command(score_options, std::cout);

@@ -2,8 +2,6 @@
 
 #include <httplib.h>
 
-#include <regex>
-
 #include <nlohmann/json.hpp>
 
 namespace assay::testing {
