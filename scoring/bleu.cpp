@@ -49,57 +49,70 @@ std::string tokenized_13a(std::string_view text) {
     replace_all(line, "&lt;", "<");
     replace_all(line, "&gt;", ">");
   }
-  std::string a;
-  a.reserve(line.size() * 2 + 2);
-  a += ' ';
-  for (char c : line) {
-    if (is_13a_symbol(c)) {
-      a += ' ';
-      a += c;
-      a += ' ';
+  // Each pass writes through a raw pointer into a buffer sized for its worst case.
+  std::string a(line.size() * 3 + 2, '\0');
+  char* p = a.data();
+  *p++ = ' ';
+  for (char ch : line) {
+    if (is_13a_symbol(ch)) {
+      p[0] = ' ';
+      p[1] = ch;
+      p[2] = ' ';
+      p += 3;
     } else {
-      a += c;
+      *p++ = ch;
     }
   }
-  a += ' ';
+  *p++ = ' ';
+  a.resize(static_cast<size_t>(p - a.data()));
   // ([^0-9])([\.,]) -> '\1 \2 '
-  std::string b;
-  b.reserve(a.size() + 16);
-  for (size_t i = 0; i < a.size();) {
-    if (i + 1 < a.size() && !is_digit(a[i]) && (a[i + 1] == '.' || a[i + 1] == ',')) {
-      b += a[i];
-      b += ' ';
-      b += a[i + 1];
-      b += ' ';
+  std::string b(a.size() * 2, '\0');
+  p = b.data();
+  for (size_t i = 0, n = a.size(); i < n;) {
+    if (i + 1 < n && (a[i + 1] == '.' || a[i + 1] == ',') && !is_digit(a[i])) {
+      p[0] = a[i];
+      p[1] = ' ';
+      p[2] = a[i + 1];
+      p[3] = ' ';
+      p += 4;
       i += 2;
     } else {
-      b += a[i++];
+      *p++ = a[i++];
     }
   }
+  b.resize(static_cast<size_t>(p - b.data()));
   // ([\.,])([^0-9]) -> ' \1 \2'
-  a.clear();
-  for (size_t i = 0; i < b.size();) {
-    if (i + 1 < b.size() && (b[i] == '.' || b[i] == ',') && !is_digit(b[i + 1])) {
-      a += ' ';
-      a += b[i];
-      a += ' ';
-      a += b[i + 1];
+  a.resize(b.size() * 2);
+  p = a.data();
+  for (size_t i = 0, n = b.size(); i < n;) {
+    if (i + 1 < n && (b[i] == '.' || b[i] == ',') && !is_digit(b[i + 1])) {
+      p[0] = ' ';
+      p[1] = b[i];
+      p[2] = ' ';
+      p[3] = b[i + 1];
+      p += 4;
       i += 2;
     } else {
-      a += b[i++];
+      *p++ = b[i++];
     }
   }
+  a.resize(static_cast<size_t>(p - a.data()));
   // ([0-9])(-) -> '\1 \2 '
-  b.clear();
-  for (size_t i = 0; i < a.size();) {
-    if (i + 1 < a.size() && is_digit(a[i]) && a[i + 1] == '-') {
-      b += a[i];
-      b += " - ";
+  b.resize(a.size() * 2);
+  p = b.data();
+  for (size_t i = 0, n = a.size(); i < n;) {
+    if (i + 1 < n && a[i + 1] == '-' && is_digit(a[i])) {
+      p[0] = a[i];
+      p[1] = ' ';
+      p[2] = '-';
+      p[3] = ' ';
+      p += 4;
       i += 2;
     } else {
-      b += a[i++];
+      *p++ = a[i++];
     }
   }
+  b.resize(static_cast<size_t>(p - b.data()));
   return b;
 }
 

@@ -114,7 +114,8 @@ std::int64_t lcs_length(const std::uint32_t* a, size_t m, const std::uint32_t* b
     bits.assign((static_cast<size_t>(distinct) + 1) * words, 0);
     std::uint64_t* masks = bits.data();
     std::uint64_t* v = bits.data() + static_cast<size_t>(distinct) * words;
-    for (size_t i = 0; i < m; ++i) masks[static_cast<size_t>(row_of[a[i]]) * words + i / 64] |= std::uint64_t{1} << (i % 64);
+    for (size_t i = 0; i < m; ++i)
+      masks[static_cast<size_t>(row_of[a[i]]) * words + i / 64] |= std::uint64_t{1} << (i % 64);
     for (size_t w = 0; w < words; ++w) v[w] = ~std::uint64_t{0};
     for (size_t j = 0; j < n; ++j) {
       std::int32_t r = row_of[b[j]];

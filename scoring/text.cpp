@@ -75,7 +75,8 @@ void py_split(std::string_view text, std::vector<std::string_view>& out) {
   bool in_token = false;
   while (pos < text.size()) {
     size_t len = 1;
-    bool space = py_space_at(text, pos, len);
+    auto c = static_cast<unsigned char>(text[pos]);
+    bool space = c < 0x80 ? ascii_space(c) : py_space_at(text, pos, len);
     if (space) {
       if (in_token) out.push_back(text.substr(start, pos - start));
       in_token = false;
