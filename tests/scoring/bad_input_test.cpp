@@ -106,3 +106,28 @@ TEST(BadInputTest, LogProbs) {
 
 }  // namespace
 }  // namespace assay::scoring
+
+namespace assay::scoring {
+namespace {
+
+TEST(BadInputTest, ChrfWithMoreThan255DistinctCharacters) {
+  // 300 distinct CJK code points: the generic (non-byte-id) chrF path. The hypothesis is the first
+  // 150, so every hypothesis n-gram matches once: precision 1, recall (150-n+1)/(300-n+1).
+  std::string ref, hyp;
+  for (char32_t cp = 0x4E00; cp < 0x4E00 + 300; ++cp) {
+    std::string ch = {static_cast<char>(0xE0 | (cp >> 12)),
+                      static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
+                      static_cast<char>(0x80 | (cp & 0x3F))};
+    ref += ch;
+    if (cp < 0x4E00 + 150) hyp += ch;
+  }
+  double avg_rec = 0;
+  for (int n = 1; n <= 6; ++n) avg_rec += (150.0 - n + 1) / (300.0 - n + 1);
+  avg_rec /= 6;
+  const double expected = 100 * 5 * 1.0 * avg_rec / (4 * 1.0 + avg_rec);
+  EXPECT_NEAR(sentence_chrf(hyp, ref), expected, 1e-9);
+  EXPECT_EQ(sentence_chrf(ref, ref), 100.0);
+}
+
+}  // namespace
+}  // namespace assay::scoring
