@@ -131,3 +131,27 @@ TEST(BadInputTest, ChrfWithMoreThan255DistinctCharacters) {
 
 }  // namespace
 }  // namespace assay::scoring
+
+namespace assay::scoring {
+namespace {
+
+TEST(BadInputTest, BleuWithMoreThan65535DistinctTokens) {
+  // 70,000 distinct words take the generic n-gram path. Hypothesis = the reference minus its last
+  // 10,000 words: every hypothesis n-gram matches once, so counts == totals and bp < 1.
+  std::string ref, hyp;
+  for (int i = 0; i < 70000; ++i) {
+    std::string w = "t" + std::to_string(i) + " ";
+    ref += w;
+    if (i < 60000) hyp += w;
+  }
+  BleuScore b = sentence_bleu(hyp, ref);
+  for (int n = 0; n < kBleuOrder; ++n) {
+    EXPECT_EQ(b.totals[n], 60000 - n);
+    EXPECT_EQ(b.counts[n], 60000 - n);
+  }
+  EXPECT_NEAR(b.bp, std::exp(1.0 - 70000.0 / 60000.0), 1e-15);
+  EXPECT_NEAR(b.score, 100 * std::exp(1.0 - 70000.0 / 60000.0), 1e-9);
+}
+
+}  // namespace
+}  // namespace assay::scoring
