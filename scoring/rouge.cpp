@@ -58,6 +58,12 @@ void tokenize_into(std::string_view text, bool stem, std::string& buf,
     if (stem && tok.size() > 3) {
       // Stems repeat a lot (Zipf); a bounded per-thread memo of the pure function.
       thread_local std::unordered_map<std::string, std::string> memo;
+      if (tok.size() > 64) {  // long tokens are rare: stem them without filling the memo
+        std::string stemmed = porter_stem(tok);
+        if (!stemmed.empty()) out.push_back(std::move(stemmed));
+        pos = end;
+        continue;
+      }
       auto it = memo.find(std::string(tok));
       if (it == memo.end()) {
         if (memo.size() > 200000) memo.clear();

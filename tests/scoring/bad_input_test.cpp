@@ -62,6 +62,9 @@ TEST(BadInputTest, HugeStringsFinish) {
   // One enormous token.
   std::string token(1 << 20, 'y');
   EXPECT_EQ(rouge_tokenize(token, true).size(), 1u);
+  // A long 'y' run before suffixes that make the stemmer measure the stem (linear, not
+  // quadratic, in the run length).
+  EXPECT_EQ(rouge_tokenize(std::string(1 << 20, 'y') + "ational", true).size(), 1u);
 }
 
 TEST(BadInputTest, NaNTerIsSkippedByCorpusAndMean) {
