@@ -1,5 +1,6 @@
 #include "scoring/bleu.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -40,7 +41,7 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 // differently from its bytes, so the output equals Python's code-point regexes.
 std::string tokenized_13a(std::string_view text) {
   std::string line(text);
-  if (line.find_first_of("<-\n&") != std::string::npos) {
+  if (line.find_first_of("<\n&") != std::string::npos) {  // every pattern has one of these
     replace_all(line, "<skipped>", "");
     replace_all(line, "-\n", "");
     replace_all(line, "\n", " ");
@@ -49,57 +50,70 @@ std::string tokenized_13a(std::string_view text) {
     replace_all(line, "&lt;", "<");
     replace_all(line, "&gt;", ">");
   }
-  std::string a;
-  a.reserve(line.size() * 2 + 2);
-  a += ' ';
-  for (char c : line) {
-    if (is_13a_symbol(c)) {
-      a += ' ';
-      a += c;
-      a += ' ';
+  // Each pass writes through a raw pointer into a buffer sized for its worst case.
+  std::string a(line.size() * 3 + 2, '\0');
+  char* p = a.data();
+  *p++ = ' ';
+  for (char ch : line) {
+    if (is_13a_symbol(ch)) {
+      p[0] = ' ';
+      p[1] = ch;
+      p[2] = ' ';
+      p += 3;
     } else {
-      a += c;
+      *p++ = ch;
     }
   }
-  a += ' ';
+  *p++ = ' ';
+  a.resize(static_cast<size_t>(p - a.data()));
   // ([^0-9])([\.,]) -> '\1 \2 '
-  std::string b;
-  b.reserve(a.size() + 16);
-  for (size_t i = 0; i < a.size();) {
-    if (i + 1 < a.size() && !is_digit(a[i]) && (a[i + 1] == '.' || a[i + 1] == ',')) {
-      b += a[i];
-      b += ' ';
-      b += a[i + 1];
-      b += ' ';
+  std::string b(a.size() * 2, '\0');
+  p = b.data();
+  for (size_t i = 0, n = a.size(); i < n;) {
+    if (i + 1 < n && (a[i + 1] == '.' || a[i + 1] == ',') && !is_digit(a[i])) {
+      p[0] = a[i];
+      p[1] = ' ';
+      p[2] = a[i + 1];
+      p[3] = ' ';
+      p += 4;
       i += 2;
     } else {
-      b += a[i++];
+      *p++ = a[i++];
     }
   }
+  b.resize(static_cast<size_t>(p - b.data()));
   // ([\.,])([^0-9]) -> ' \1 \2'
-  a.clear();
-  for (size_t i = 0; i < b.size();) {
-    if (i + 1 < b.size() && (b[i] == '.' || b[i] == ',') && !is_digit(b[i + 1])) {
-      a += ' ';
-      a += b[i];
-      a += ' ';
-      a += b[i + 1];
+  a.resize(b.size() * 2);
+  p = a.data();
+  for (size_t i = 0, n = b.size(); i < n;) {
+    if (i + 1 < n && (b[i] == '.' || b[i] == ',') && !is_digit(b[i + 1])) {
+      p[0] = ' ';
+      p[1] = b[i];
+      p[2] = ' ';
+      p[3] = b[i + 1];
+      p += 4;
       i += 2;
     } else {
-      a += b[i++];
+      *p++ = b[i++];
     }
   }
+  a.resize(static_cast<size_t>(p - a.data()));
   // ([0-9])(-) -> '\1 \2 '
-  b.clear();
-  for (size_t i = 0; i < a.size();) {
-    if (i + 1 < a.size() && is_digit(a[i]) && a[i + 1] == '-') {
-      b += a[i];
-      b += " - ";
+  b.resize(a.size() * 2);
+  p = b.data();
+  for (size_t i = 0, n = a.size(); i < n;) {
+    if (i + 1 < n && a[i + 1] == '-' && is_digit(a[i])) {
+      p[0] = a[i];
+      p[1] = ' ';
+      p[2] = '-';
+      p[3] = ' ';
+      p += 4;
       i += 2;
     } else {
-      b += a[i++];
+      *p++ = a[i++];
     }
   }
+  b.resize(static_cast<size_t>(p - b.data()));
   return b;
 }
 
@@ -109,6 +123,7 @@ struct Scratch {
   std::vector<std::uint32_t> hyp_ids, ref_ids;
   Interner interner;
   NgramTable table;
+  NgramTable64 table64;
 };
 
 NgramKey ngram_key(const std::uint32_t* ids, int n) {
@@ -154,6 +169,28 @@ BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   BleuStats st;
   st.sys_len = static_cast<std::int64_t>(s.hyp_ids.size());
   st.ref_len = static_cast<std::int64_t>(s.ref_ids.size());
+  if (s.interner.size() < 0xFFFF) {
+    // All orders in one table: n ids + 1 packed into 16 bits each are unique across orders.
+    const auto nr = static_cast<std::int64_t>(s.ref_ids.size());
+    const auto nh = static_cast<std::int64_t>(s.hyp_ids.size());
+    s.table64.reset(static_cast<size_t>(nr) * kBleuOrder);
+    for (std::int64_t i = 0; i < nr; ++i) {
+      std::uint64_t key = 0;
+      for (std::int64_t n = 0; n < kBleuOrder && i + n < nr; ++n) {
+        key = (key << 16) | (s.ref_ids[static_cast<size_t>(i + n)] + 1);
+        s.table64.add(key);
+      }
+    }
+    for (std::int64_t i = 0; i < nh; ++i) {
+      std::uint64_t key = 0;
+      for (std::int64_t n = 0; n < kBleuOrder && i + n < nh; ++n) {
+        key = (key << 16) | (s.hyp_ids[static_cast<size_t>(i + n)] + 1);
+        st.counts[static_cast<size_t>(n)] += s.table64.take(key);
+      }
+    }
+    for (int n = 1; n <= kBleuOrder; ++n) st.totals[n - 1] = std::max<std::int64_t>(0, nh - n + 1);
+    return st;
+  }
   for (int n = 1; n <= kBleuOrder; ++n) {
     const auto nr = static_cast<std::int64_t>(s.ref_ids.size()) - n + 1;
     const auto nh = static_cast<std::int64_t>(s.hyp_ids.size()) - n + 1;

@@ -1,6 +1,8 @@
 #include "scoring/chrf.h"
 
+#include <array>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -21,9 +23,69 @@ struct Scratch {
   std::vector<char32_t> hyp_chars, ref_chars;
   std::vector<std::string_view> hyp_words, ref_words;
   std::vector<std::uint32_t> hyp_ids, ref_ids;
+  std::vector<std::uint8_t> hyp_dense, ref_dense;
+  std::unordered_map<char32_t, std::uint8_t> non_ascii;
   Interner interner;
   NgramTable table;
+  NgramTable64 table64;
 };
+
+// Maps the pair's code points to dense ids 1..255; false when the pair has more distinct ones.
+bool dense_ids(const std::vector<char32_t>& hyp, const std::vector<char32_t>& ref, Scratch& s) {
+  std::array<std::uint8_t, 128> ascii{};
+  s.non_ascii.clear();
+  unsigned next = 1;
+  auto map = [&](const std::vector<char32_t>& in, std::vector<std::uint8_t>& out) {
+    out.resize(in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      char32_t cp = in[i];
+      std::uint8_t* id;
+      if (cp < 128) {
+        id = &ascii[cp];
+      } else {
+        id = &s.non_ascii[cp];
+      }
+      if (*id == 0) {
+        if (next > 255) return false;
+        *id = static_cast<std::uint8_t>(next++);
+      }
+      out[i] = *id;
+    }
+    return true;
+  };
+  return map(ref, s.ref_dense) && map(hyp, s.hyp_dense);
+}
+
+// All six character orders in one table: an n-gram of non-zero byte ids packed into n bytes is
+// unique across orders.
+void char_stats_dense(Scratch& s, std::int64_t* values) {
+  const auto& ref = s.ref_dense;
+  const auto& hyp = s.hyp_dense;
+  const auto nr = static_cast<std::int64_t>(ref.size()), nh = static_cast<std::int64_t>(hyp.size());
+  s.table64.reset(static_cast<size_t>(nr) * kChrfCharOrder);
+  for (std::int64_t i = 0; i < nr; ++i) {
+    std::uint64_t key = 0;
+    for (std::int64_t n = 0; n < kChrfCharOrder && i + n < nr; ++n) {
+      key = (key << 8) | ref[static_cast<size_t>(i + n)];
+      s.table64.add(key);
+    }
+  }
+  std::int64_t matched[kChrfCharOrder] = {};
+  for (std::int64_t i = 0; i < nh; ++i) {
+    std::uint64_t key = 0;
+    for (std::int64_t n = 0; n < kChrfCharOrder && i + n < nh; ++n) {
+      key = (key << 8) | hyp[static_cast<size_t>(i + n)];
+      matched[n] += s.table64.take(key);
+    }
+  }
+  for (int n = 1; n <= kChrfCharOrder; ++n) {
+    const std::int64_t h = std::max<std::int64_t>(0, nh - n + 1),
+                       r = std::max<std::int64_t>(0, nr - n + 1);
+    values[3 * (n - 1)] = r > 0 ? h : 0;
+    values[3 * (n - 1) + 1] = r;
+    values[3 * (n - 1) + 2] = (h > 0 && r > 0) ? matched[n - 1] : 0;
+  }
+}
 
 // Code points of the text without whitespace (sacrebleu: ''.join(line.split())).
 void chars_without_space(std::string_view text, std::vector<std::string_view>& words,
@@ -109,8 +171,12 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
     for (int i = 0; i < n; ++i) k = (k << 21) | c[i];  // code points need 21 bits; 6*21 < 128
     return k;
   };
-  for (int n = 1; n <= kChrfCharOrder; ++n) {
-    order_stats(s.hyp_chars, s.ref_chars, n, s.table, char_key, &st.values[3 * (n - 1)]);
+  if (dense_ids(s.hyp_chars, s.ref_chars, s)) {
+    char_stats_dense(s, st.values.data());
+  } else {
+    for (int n = 1; n <= kChrfCharOrder; ++n) {
+      order_stats(s.hyp_chars, s.ref_chars, n, s.table, char_key, &st.values[3 * (n - 1)]);
+    }
   }
   if (word_order > 0) {
     split_punct_words(hyp, s.words, s.hyp_words);

@@ -31,20 +31,27 @@ bool is_consonant(std::string_view w, size_t i) {
   return ((i - k) % 2 == 0) ? first : !first;
 }
 
+// Linear pass over the consonant/vowel pattern (a per-position is_consonant() would be
+// quadratic on long runs of 'y').
 int measure(std::string_view stem) {
   int m = 0;
+  bool prev_cons = true;  // what a 'y' at index 0 sees: it is a consonant
   bool prev_vowel = false;
   for (size_t i = 0; i < stem.size(); ++i) {
-    bool cons = is_consonant(stem, i);
+    bool cons = is_vowel(stem[i]) ? false : (stem[i] == 'y' ? (i == 0 ? true : !prev_cons) : true);
     if (cons && prev_vowel) ++m;
     prev_vowel = !cons;
+    prev_cons = cons;
   }
   return m;
 }
 
 bool contains_vowel(std::string_view stem) {
+  bool prev_cons = true;
   for (size_t i = 0; i < stem.size(); ++i) {
-    if (!is_consonant(stem, i)) return true;
+    bool cons = is_vowel(stem[i]) ? false : (stem[i] == 'y' ? (i == 0 ? true : !prev_cons) : true);
+    if (!cons) return true;
+    prev_cons = cons;
   }
   return false;
 }

@@ -58,6 +58,12 @@ void tokenize_into(std::string_view text, bool stem, std::string& buf,
     if (stem && tok.size() > 3) {
       // Stems repeat a lot (Zipf); a bounded per-thread memo of the pure function.
       thread_local std::unordered_map<std::string, std::string> memo;
+      if (tok.size() > 64) {  // long tokens are rare: stem them without filling the memo
+        std::string stemmed = porter_stem(tok);
+        if (!stemmed.empty()) out.push_back(std::move(stemmed));
+        pos = end;
+        continue;
+      }
       auto it = memo.find(std::string(tok));
       if (it == memo.end()) {
         if (memo.size() > 200000) memo.clear();
@@ -114,7 +120,8 @@ std::int64_t lcs_length(const std::uint32_t* a, size_t m, const std::uint32_t* b
     bits.assign((static_cast<size_t>(distinct) + 1) * words, 0);
     std::uint64_t* masks = bits.data();
     std::uint64_t* v = bits.data() + static_cast<size_t>(distinct) * words;
-    for (size_t i = 0; i < m; ++i) masks[static_cast<size_t>(row_of[a[i]]) * words + i / 64] |= std::uint64_t{1} << (i % 64);
+    for (size_t i = 0; i < m; ++i)
+      masks[static_cast<size_t>(row_of[a[i]]) * words + i / 64] |= std::uint64_t{1} << (i % 64);
     for (size_t w = 0; w < words; ++w) v[w] = ~std::uint64_t{0};
     for (size_t j = 0; j < n; ++j) {
       std::int32_t r = row_of[b[j]];

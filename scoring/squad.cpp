@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/utf8.h"
+#include "scoring/text.h"
 
 namespace assay::scoring {
 namespace {
@@ -168,6 +169,8 @@ void normalized_tokens(std::string_view text, std::string& buf,
 struct SquadScratch {
   std::string buf_a, buf_b;
   std::vector<std::string_view> tok_a, tok_b;
+  std::vector<std::uint32_t> counts;
+  Interner interner;
 };
 
 }  // namespace
@@ -187,20 +190,20 @@ TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference
   thread_local SquadScratch s;
   normalized_tokens(prediction, s.buf_a, s.tok_a);
   normalized_tokens(reference, s.buf_b, s.tok_b);
-  // Multiset intersection: sort both token lists and merge.
-  std::sort(s.tok_a.begin(), s.tok_a.end());
-  std::sort(s.tok_b.begin(), s.tok_b.end());
+  // Multiset intersection through interned ids.
+  s.interner.clear();
+  s.counts.clear();
+  for (auto t : s.tok_a) {
+    std::uint32_t id = s.interner.id(t);
+    if (id >= s.counts.size()) s.counts.resize(id + 1, 0);
+    ++s.counts[id];
+  }
   long same = 0;
-  for (size_t i = 0, j = 0; i < s.tok_a.size() && j < s.tok_b.size();) {
-    int cmp = s.tok_a[i].compare(s.tok_b[j]);
-    if (cmp == 0) {
+  for (auto t : s.tok_b) {
+    std::uint32_t id = s.interner.id(t);
+    if (id < s.counts.size() && s.counts[id] > 0) {
+      --s.counts[id];
       ++same;
-      ++i;
-      ++j;
-    } else if (cmp < 0) {
-      ++i;
-    } else {
-      ++j;
     }
   }
   TokenPrf out;

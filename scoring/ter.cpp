@@ -209,9 +209,12 @@ std::int64_t ter_edits(std::span<const std::uint32_t> hyp, std::span<const std::
     std::int64_t best_score = 0, best_len = 0, best_neg_start = 0, best_neg_idx = 0;
     bool stop = false;
     for (size_t start_h = 0; start_h < n_h && !stop; ++start_h) {
-      for (size_t start_r = 0; start_r < n_r && !stop; ++start_r) {
-        auto dist = static_cast<std::int64_t>(start_r) - static_cast<std::int64_t>(start_h);
-        if (dist > kMaxShiftDist || dist < -kMaxShiftDist) continue;
+      // sacrebleu walks every start_r and skips |start_r - start_h| > kMaxShiftDist; walking
+      // only the window visits the same pairs in the same order.
+      const size_t r_begin =
+          start_h > static_cast<size_t>(kMaxShiftDist) ? start_h - kMaxShiftDist : 0;
+      const size_t r_end = std::min(n_r, start_h + kMaxShiftDist + 1);
+      for (size_t start_r = r_begin; start_r < r_end && !stop; ++start_r) {
         size_t length = 0;
         while (words[start_h + length] == ref[start_r + length] && length < kMaxShiftSize) {
           ++length;

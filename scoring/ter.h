@@ -12,7 +12,8 @@
 namespace assay::scoring {
 
 // Longest sentence (in words, either side) that TER is computed for. Longer pairs give NaN
-// statistics (a defined per-sample "not computed" value) instead of a multi-minute search.
+// statistics (a defined per-sample "not computed" value) instead of a multi-minute search. At the
+// limit an adversarial pair (20,000 words from a 3-word vocabulary) takes about 7 s.
 inline constexpr std::int64_t kTerMaxWords = 20000;
 
 // TER statistics; they add up over a corpus.

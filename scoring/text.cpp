@@ -1,6 +1,5 @@
 #include "scoring/text.h"
 
-#include <bit>
 #include <cstring>
 
 #include "core/utf8.h"
@@ -24,17 +23,6 @@ std::uint64_t hash_bytes(std::string_view s) {
   }
   for (; i < s.size(); ++i) h = (h ^ static_cast<unsigned char>(s[i])) * 0x100000001b3ULL;
   h ^= h >> 32;
-  h *= 0xd6e8feb86659fd93ULL;
-  h ^= h >> 32;
-  return h;
-}
-
-std::uint64_t hash_key(NgramKey k) {
-  auto lo = static_cast<std::uint64_t>(k);
-  auto hi = static_cast<std::uint64_t>(k >> 64);
-  std::uint64_t h =
-      lo * 0x9e3779b97f4a7c15ULL ^ (hi + 0x632be59bd9b4e019ULL) * 0xc2b2ae3d27d4eb4fULL;
-  h ^= h >> 31;
   h *= 0xd6e8feb86659fd93ULL;
   h ^= h >> 32;
   return h;
@@ -75,7 +63,8 @@ void py_split(std::string_view text, std::vector<std::string_view>& out) {
   bool in_token = false;
   while (pos < text.size()) {
     size_t len = 1;
-    bool space = py_space_at(text, pos, len);
+    auto c = static_cast<unsigned char>(text[pos]);
+    bool space = c < 0x80 ? ascii_space(c) : py_space_at(text, pos, len);
     if (space) {
       if (in_token) out.push_back(text.substr(start, pos - start));
       in_token = false;
@@ -124,46 +113,6 @@ void Interner::grow() {
     while (slots_[slot] != 0) slot = (slot + 1) & mask_;
     slots_[slot] = static_cast<std::uint32_t>(i + 1);
   }
-}
-
-void NgramTable::reset(size_t expected) {
-  // Use only as many slots as this call needs (a small table stays in L1 even after one huge
-  // pair grew the arrays); stale slots are recognised by their stamp.
-  size_t cap = std::bit_ceil(std::max<size_t>(16, expected * 2));
-  if (cap > keys_.size()) {
-    keys_.assign(cap, 0);
-    counts_.assign(cap, 0);
-    stamps_.assign(cap, 0);
-    stamp_ = 0;
-  }
-  mask_ = cap - 1;
-  if (++stamp_ == 0) {  // wrapped: clear for real
-    std::fill(stamps_.begin(), stamps_.end(), 0);
-    stamp_ = 1;
-  }
-}
-
-size_t NgramTable::find_slot(NgramKey key) const {
-  size_t slot = hash_key(key) & mask_;
-  while (stamps_[slot] == stamp_ && keys_[slot] != key) slot = (slot + 1) & mask_;
-  return slot;
-}
-
-void NgramTable::add(NgramKey key) {
-  size_t slot = find_slot(key);
-  if (stamps_[slot] != stamp_) {
-    stamps_[slot] = stamp_;
-    keys_[slot] = key;
-    counts_[slot] = 0;
-  }
-  ++counts_[slot];
-}
-
-bool NgramTable::take(NgramKey key) {
-  size_t slot = find_slot(key);
-  if (stamps_[slot] != stamp_ || counts_[slot] == 0) return false;
-  --counts_[slot];
-  return true;
 }
 
 }  // namespace assay::scoring

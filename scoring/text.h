@@ -4,6 +4,7 @@
 // only, so counts are exact).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,22 +49,68 @@ class Interner {
 using NgramKey = unsigned __int128;
 
 // Multiset of n-gram keys for the "sum of min(count_hyp, count_ref)" match count of BLEU, chrF
-// and ROUGE-N: add() the reference n-grams, then take() each hypothesis n-gram.
-class NgramTable {
+// and ROUGE-N: add() the reference n-grams, then take() each hypothesis n-gram. Open addressing
+// with generation stamps, so reset() is O(1) and a small call uses a small, cache-resident table.
+template <typename Key>
+class BasicNgramTable {
  public:
-  // Empties the table and sizes it for about `expected` distinct keys.
-  void reset(size_t expected);
-  void add(NgramKey key);
+  // Empties the table and sizes it for up to `expected` add() calls.
+  void reset(size_t expected) {
+    size_t cap = 16;
+    while (cap < expected * 2) cap *= 2;
+    if (cap > keys_.size()) {
+      keys_.assign(cap, Key{});
+      counts_.assign(cap, 0);
+      stamps_.assign(cap, 0);
+      stamp_ = 0;
+    }
+    mask_ = cap - 1;
+    if (++stamp_ == 0) {  // wrapped: clear for real
+      std::fill(stamps_.begin(), stamps_.end(), 0);
+      stamp_ = 1;
+    }
+  }
+  void add(Key key) {
+    size_t slot = find_slot(key);
+    if (stamps_[slot] != stamp_) {
+      stamps_[slot] = stamp_;
+      keys_[slot] = key;
+      counts_[slot] = 0;
+    }
+    ++counts_[slot];
+  }
   // True (and one occurrence consumed) when `key` is still available.
-  bool take(NgramKey key);
+  bool take(Key key) {
+    size_t slot = find_slot(key);
+    if (stamps_[slot] != stamp_ || counts_[slot] == 0) return false;
+    --counts_[slot];
+    return true;
+  }
 
  private:
-  size_t find_slot(NgramKey key) const;
-  std::vector<NgramKey> keys_;
+  static std::uint64_t hash(Key k) {
+    std::uint64_t h;
+    if constexpr (sizeof(Key) > 8) {
+      h = static_cast<std::uint64_t>(k) * 0x9e3779b97f4a7c15ULL ^
+          (static_cast<std::uint64_t>(k >> 64) + 0x632be59bd9b4e019ULL) * 0xc2b2ae3d27d4eb4fULL;
+    } else {
+      h = static_cast<std::uint64_t>(k) * 0x9e3779b97f4a7c15ULL;
+    }
+    return h ^ (h >> 29) ^ (h >> 41);
+  }
+  size_t find_slot(Key key) const {
+    size_t slot = hash(key) & mask_;
+    while (stamps_[slot] == stamp_ && keys_[slot] != key) slot = (slot + 1) & mask_;
+    return slot;
+  }
+  std::vector<Key> keys_;
   std::vector<std::int32_t> counts_;
   std::vector<std::uint32_t> stamps_;  // a slot is live when its stamp equals stamp_
   std::uint32_t stamp_ = 0;
   size_t mask_ = 0;
 };
+
+using NgramTable = BasicNgramTable<NgramKey>;
+using NgramTable64 = BasicNgramTable<std::uint64_t>;
 
 }  // namespace assay::scoring

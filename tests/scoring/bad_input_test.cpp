@@ -62,6 +62,9 @@ TEST(BadInputTest, HugeStringsFinish) {
   // One enormous token.
   std::string token(1 << 20, 'y');
   EXPECT_EQ(rouge_tokenize(token, true).size(), 1u);
+  // A long 'y' run before suffixes that make the stemmer measure the stem (linear, not
+  // quadratic, in the run length).
+  EXPECT_EQ(rouge_tokenize(std::string(1 << 20, 'y') + "ational", true).size(), 1u);
 }
 
 TEST(BadInputTest, NaNTerIsSkippedByCorpusAndMean) {
@@ -102,6 +105,55 @@ TEST(BadInputTest, LogProbs) {
   LogLikelihood total = ll;
   total += log_likelihood(std::vector<float>{-4.0f}, 4);
   EXPECT_DOUBLE_EQ(perplexity(total), std::exp(10.0 / 4));
+}
+
+}  // namespace
+}  // namespace assay::scoring
+
+namespace assay::scoring {
+namespace {
+
+TEST(BadInputTest, ChrfWithMoreThan255DistinctCharacters) {
+  // 300 distinct CJK code points: the generic (non-byte-id) chrF path. The hypothesis is the first
+  // 150, so every hypothesis n-gram matches once: precision 1, recall (150-n+1)/(300-n+1).
+  std::string ref, hyp;
+  for (char32_t cp = 0x4E00; cp < 0x4E00 + 300; ++cp) {
+    std::string ch = {static_cast<char>(0xE0 | (cp >> 12)),
+                      static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
+                      static_cast<char>(0x80 | (cp & 0x3F))};
+    ref += ch;
+    if (cp < 0x4E00 + 150) hyp += ch;
+  }
+  double avg_rec = 0;
+  for (int n = 1; n <= 6; ++n) avg_rec += (150.0 - n + 1) / (300.0 - n + 1);
+  avg_rec /= 6;
+  const double expected = 100 * 5 * 1.0 * avg_rec / (4 * 1.0 + avg_rec);
+  EXPECT_NEAR(sentence_chrf(hyp, ref), expected, 1e-9);
+  EXPECT_EQ(sentence_chrf(ref, ref), 100.0);
+}
+
+}  // namespace
+}  // namespace assay::scoring
+
+namespace assay::scoring {
+namespace {
+
+TEST(BadInputTest, BleuWithMoreThan65535DistinctTokens) {
+  // 70,000 distinct words take the generic n-gram path. Hypothesis = the reference minus its last
+  // 10,000 words: every hypothesis n-gram matches once, so counts == totals and bp < 1.
+  std::string ref, hyp;
+  for (int i = 0; i < 70000; ++i) {
+    std::string w = "t" + std::to_string(i) + " ";
+    ref += w;
+    if (i < 60000) hyp += w;
+  }
+  BleuScore b = sentence_bleu(hyp, ref);
+  for (int n = 0; n < kBleuOrder; ++n) {
+    EXPECT_EQ(b.totals[n], 60000 - n);
+    EXPECT_EQ(b.counts[n], 60000 - n);
+  }
+  EXPECT_NEAR(b.bp, std::exp(1.0 - 70000.0 / 60000.0), 1e-15);
+  EXPECT_NEAR(b.score, 100 * std::exp(1.0 - 70000.0 / 60000.0), 1e-9);
 }
 
 }  // namespace

@@ -26,9 +26,16 @@ TEST(PorterTest, NltkExtensions) {
   EXPECT_EQ(porter_stem("skies"), "sky");  // irregular pool
   EXPECT_EQ(porter_stem("dying"), "die");
   EXPECT_EQ(porter_stem("news"), "news");
-  EXPECT_EQ(porter_stem("ties"), "tie");   // 4-letter 'ies' -> 'ie'
-  EXPECT_EQ(porter_stem("died"), "die");   // 4-letter 'ied' -> 'ie'
-  EXPECT_EQ(porter_stem("is"), "is");      // two letters or fewer are left alone
+  EXPECT_EQ(porter_stem("ties"), "tie");  // 4-letter 'ies' -> 'ie'
+  EXPECT_EQ(porter_stem("died"), "die");  // 4-letter 'ied' -> 'ie'
+  EXPECT_EQ(porter_stem("is"), "is");     // two letters or fewer are left alone
+  // 'y' runs alternate consonant/vowel (values from nltk 3.8).
+  EXPECT_EQ(porter_stem("yyyyational"), "yyyyat");
+  EXPECT_EQ(porter_stem("syzygy"), "syzygi");
+  EXPECT_EQ(porter_stem("yyyyying"), "yyyi");
+  EXPECT_EQ(porter_stem("ayyyyed"), "ayyyi");
+  EXPECT_EQ(porter_stem("crying"), "cri");
+  EXPECT_EQ(porter_stem("played"), "play");
   EXPECT_EQ(porter_stem("yyyy"), "yyyi");  // alternating consonant/vowel y run
 }
 
