@@ -280,7 +280,7 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string_view bytes, const std
     if (p.text.empty()) fail(where + ": empty piece");
     if (p.type < kNormal || p.type > kByte)
       fail(where + ": unknown piece type " + std::to_string(p.type));
-    if (token_to_id_.count(p.text) != 0) fail(where + ": piece '" + p.text + "' is defined twice");
+    if (token_to_id(p.text)) fail(where + ": piece '" + p.text + "' is defined twice");
     set_token(static_cast<int32_t>(id), p.text, p.type == kControl || p.type == kUnknown);
     types_.push_back(p.type);
     if (p.type == kUnknown) {

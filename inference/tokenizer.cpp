@@ -34,7 +34,7 @@ void Tokenizer::set_token(int32_t id, std::string_view text, bool special) {
   }
   id_to_token_[id] = std::string(text);
   is_special_[id] = special;
-  token_to_id_.insert_or_assign(std::string(text), id);
+  token_to_id_.insert(id_to_token_[id], id, id_to_token_);
 }
 
 std::vector<std::pair<std::string, int32_t>> Tokenizer::special_tokens() const {
@@ -46,14 +46,81 @@ std::vector<std::pair<std::string, int32_t>> Tokenizer::special_tokens() const {
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
-  auto it = token_to_id_.find(token);
-  if (it == token_to_id_.end()) return std::nullopt;
-  return it->second;
+  int32_t id = token_to_id_.find(token, id_to_token_);
+  if (id < 0) return std::nullopt;
+  return id;
 }
 
 std::string Tokenizer::id_to_token(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size()) return {};
   return id_to_token_[id];
+}
+
+namespace {
+
+uint32_t hash_token(std::string_view s) {
+  // FNV-1a: tokens are short; this is cheaper than a general-purpose string hash.
+  uint32_t h = 2166136261u;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  return h;
+}
+
+}  // namespace
+
+void Tokenizer::TokenIndex::reserve(size_t tokens) {
+  size_t want = 16;
+  while (want < tokens * 2) want *= 2;
+  if (want <= slots_.size()) return;
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.assign(want, Slot{});
+  for (const Slot& s : old) {
+    if (s.id < 0) continue;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = s.hash & mask;; i = (i + 1) & mask) {
+      if (slots_[i].id < 0) {
+        slots_[i] = s;
+        break;
+      }
+    }
+  }
+}
+
+void Tokenizer::TokenIndex::grow(const std::vector<std::string>& tokens) {
+  reserve(std::max<size_t>(used_ + 1, slots_.size()));
+}
+
+void Tokenizer::TokenIndex::insert(std::string_view text, int32_t id,
+                                   const std::vector<std::string>& tokens) {
+  if ((used_ + 1) * 2 > slots_.size()) grow(tokens);
+  uint32_t hash = hash_token(text);
+  size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    Slot& slot = slots_[i];
+    if (slot.id < 0) {
+      slot = Slot{hash, id};
+      ++used_;
+      return;
+    }
+    if (slot.hash == hash && static_cast<size_t>(slot.id) < tokens.size() &&
+        tokens[slot.id] == text && slot.id != id) {
+      slot.id = id;  // same text, new id: the later one wins
+      return;
+    }
+    if (slot.id == id && slot.hash == hash) return;
+  }
+}
+
+int32_t Tokenizer::TokenIndex::find(std::string_view text,
+                                    const std::vector<std::string>& tokens) const {
+  if (slots_.empty()) return -1;
+  uint32_t hash = hash_token(text);
+  size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& slot = slots_[i];
+    if (slot.id < 0) return -1;
+    if (slot.hash == hash && tokens[slot.id] == text) return slot.id;
+  }
 }
 
 namespace {

@@ -83,12 +83,32 @@ class Tokenizer {
   };
   using TokenMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
+  // Open-addressing index from token text to id over id_to_token_ (a flat table: loading a
+  // 128k-token vocabulary and 280k merges is dominated by these lookups).
+  class TokenIndex {
+   public:
+    void reserve(size_t tokens);
+    // Maps `text` (== tokens[id]) to id, replacing an earlier id for the same text.
+    void insert(std::string_view text, int32_t id, const std::vector<std::string>& tokens);
+    // Id of `text`, or -1. An id whose text was replaced since no longer matches.
+    int32_t find(std::string_view text, const std::vector<std::string>& tokens) const;
+
+   private:
+    struct Slot {
+      uint32_t hash = 0;
+      int32_t id = -1;  // -1: empty
+    };
+    void grow(const std::vector<std::string>& tokens);
+    std::vector<Slot> slots_;
+    size_t used_ = 0;
+  };
+
   // Sets token `id` (grows the tables); later calls for the same id replace the text.
   void set_token(int32_t id, std::string_view text, bool special);
 
   std::vector<std::string> id_to_token_;  // id -> token text ("" for a hole)
   std::vector<bool> is_special_;          // id -> special (skipped by skip_special_tokens)
-  TokenMap token_to_id_;                  // token text -> id
+  TokenIndex token_to_id_;                // token text -> id
   std::optional<int32_t> bos_id_;
   std::optional<int32_t> eos_id_;
 };

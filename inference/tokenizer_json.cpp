@@ -618,6 +618,218 @@ void parse_decoder(const Reader& r, const json& node, const std::string& where,
   out.push_back(std::move(d));
 }
 
+// ---- fast loading ---------------------------------------------------------------------------
+
+// tokenizer.json as parsed: a DOM of everything except model.vocab and model.merges, which are
+// streamed into flat vectors (building a DOM for 100k+ entries takes most of a second).
+struct ParsedTokenizerJson {
+  json root;  // model.vocab is {} and model.merges is [] here
+  bool has_vocab = false;
+  bool has_merges = false;
+  std::vector<std::pair<std::string, int64_t>> vocab;  // token, id (kNotAnInteger when not one)
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::string merge_error;  // first malformed merge: "model.merges[i]: ..."
+  std::string vocab_error;  // first malformed vocab entry
+  static constexpr int64_t kNotAnInteger = -1;
+};
+
+class TokenizerJsonSax {
+ public:
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  explicit TokenizerJsonSax(ParsedTokenizerJson& out) : out_(out), dom_(out.root) {}
+
+  bool null() {
+    return scalar([&] { return dom_.null(); }, ParsedTokenizerJson::kNotAnInteger);
+  }
+  bool boolean(bool v) {
+    return scalar([&] { return dom_.boolean(v); }, ParsedTokenizerJson::kNotAnInteger);
+  }
+  bool number_integer(number_integer_t v) {
+    return scalar([&] { return dom_.number_integer(v); },
+                  v < 0 ? ParsedTokenizerJson::kNotAnInteger - 1 : v);
+  }
+  bool number_unsigned(number_unsigned_t v) {
+    return scalar([&] { return dom_.number_unsigned(v); },
+                  v > static_cast<number_unsigned_t>(INT64_MAX / 2) ? INT64_MAX / 2
+                                                                    : static_cast<int64_t>(v));
+  }
+  bool number_float(number_float_t v, const string_t& s) {
+    return scalar([&] { return dom_.number_float(v, s); }, ParsedTokenizerJson::kNotAnInteger);
+  }
+  bool string(string_t& v) {
+    if (mode_ == Mode::kMerges) {
+      if (depth_in_mode_ == 0) {
+        size_t space = v.find(' ');
+        if (space == std::string::npos || space == 0 || space + 1 >= v.size()) {
+          merge_fail("'" + v + "' is not two tokens separated by a space");
+        }
+        out_.merges.emplace_back(space == std::string::npos ? v : v.substr(0, space),
+                                 space == std::string::npos ? std::string() : v.substr(space + 1));
+        ++merge_index_;
+      } else {
+        pair_.push_back(std::move(v));
+      }
+      return true;
+    }
+    return scalar([&] { return dom_.string(v); }, ParsedTokenizerJson::kNotAnInteger);
+  }
+  bool binary(binary_t& v) { return dom_.binary(v); }
+
+  bool start_object(std::size_t n) {
+    if (mode_ != Mode::kDom) return nested_start(true);
+    bool vocab = at_model_field("vocab");
+    path_.push_back({true, {}});
+    if (vocab) {
+      mode_ = Mode::kVocab;
+      depth_in_mode_ = 0;
+      out_.has_vocab = true;
+    }
+    return dom_.start_object(vocab ? 0 : n);
+  }
+  bool end_object() {
+    if (mode_ != Mode::kDom && depth_in_mode_ > 0) return nested_end();
+    mode_ = Mode::kDom;
+    path_.pop_back();
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t n) {
+    if (mode_ == Mode::kMerges && depth_in_mode_ == 0) {
+      ++depth_in_mode_;
+      pair_.clear();
+      return true;
+    }
+    if (mode_ != Mode::kDom) return nested_start(false);
+    bool merges = at_model_field("merges");
+    path_.push_back({false, {}});
+    if (merges) {
+      mode_ = Mode::kMerges;
+      depth_in_mode_ = 0;
+      out_.has_merges = true;
+    }
+    return dom_.start_array(merges ? 0 : n);
+  }
+  bool end_array() {
+    if (mode_ == Mode::kMerges && depth_in_mode_ == 1) {
+      --depth_in_mode_;
+      if (pair_.size() == 2 && !pair_bad_) {
+        out_.merges.emplace_back(std::move(pair_[0]), std::move(pair_[1]));
+      } else {
+        merge_fail("must be \"a b\" or [\"a\", \"b\"]");
+        out_.merges.emplace_back();
+      }
+      pair_bad_ = false;
+      ++merge_index_;
+      return true;
+    }
+    if (mode_ != Mode::kDom && depth_in_mode_ > 0) return nested_end();
+    mode_ = Mode::kDom;
+    path_.pop_back();
+    return dom_.end_array();
+  }
+  bool key(string_t& k) {
+    if (mode_ == Mode::kVocab && depth_in_mode_ == 0) {
+      vocab_key_ = std::move(k);
+      return true;
+    }
+    if (mode_ != Mode::kDom) return true;
+    path_.back().key = k;
+    return dom_.key(k);
+  }
+  bool parse_error(std::size_t position, const std::string& token,
+                   const nlohmann::detail::exception& e) {
+    throw_invalid(label_ + ": not valid JSON: " + e.what());
+  }
+  std::string label_;
+
+ private:
+  enum class Mode { kDom, kVocab, kMerges };
+  struct Level {
+    bool is_object;
+    std::string key;
+  };
+
+  bool at_model_field(const char* field) const {
+    return path_.size() == 2 && path_[0].is_object && path_[0].key == "model" &&
+           path_[1].is_object && path_[1].key == field;
+  }
+  template <typename Dom>
+  bool scalar(Dom&& dom, int64_t integer) {
+    if (mode_ == Mode::kDom) return dom();
+    if (mode_ == Mode::kVocab) {
+      if (depth_in_mode_ == 0) {
+        if (integer < 0 && out_.vocab_error.empty()) {
+          out_.vocab_error = "model.vocab['" + vocab_key_ + "']: must be a non-negative integer id";
+        }
+        out_.vocab.emplace_back(std::move(vocab_key_), integer);
+      }
+      return true;
+    }
+    // Merges: a non-string element or pair member.
+    if (depth_in_mode_ == 0) {
+      merge_fail("must be \"a b\" or [\"a\", \"b\"]");
+      out_.merges.emplace_back();
+      ++merge_index_;
+    } else {
+      pair_bad_ = true;
+    }
+    return true;
+  }
+  bool nested_start(bool is_object) {
+    if (mode_ == Mode::kVocab && depth_in_mode_ == 0 && out_.vocab_error.empty()) {
+      out_.vocab_error = "model.vocab['" + vocab_key_ + "']: must be a non-negative integer id";
+    }
+    if (mode_ == Mode::kMerges && depth_in_mode_ <= 1) {
+      if (depth_in_mode_ == 0) {
+        merge_fail("must be \"a b\" or [\"a\", \"b\"]");
+      } else {
+        pair_bad_ = true;
+      }
+    }
+    ++depth_in_mode_;
+    return true;
+  }
+  bool nested_end() {
+    --depth_in_mode_;
+    if (mode_ == Mode::kMerges && depth_in_mode_ == 0) {
+      out_.merges.emplace_back();
+      ++merge_index_;
+    }
+    return true;
+  }
+  void merge_fail(const std::string& what) {
+    if (out_.merge_error.empty()) {
+      out_.merge_error = "model.merges[" + std::to_string(merge_index_) + "]: " + what;
+    }
+  }
+
+  ParsedTokenizerJson& out_;
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  std::vector<Level> path_;
+  Mode mode_ = Mode::kDom;
+  int depth_in_mode_ = 0;
+  std::string vocab_key_;
+  std::vector<std::string> pair_;
+  bool pair_bad_ = false;
+  size_t merge_index_ = 0;
+};
+
+ParsedTokenizerJson parse_tokenizer_json(std::string_view text, const std::string& label) {
+  ParsedTokenizerJson parsed;
+  TokenizerJsonSax sax(parsed);
+  sax.label_ = label;
+  try {
+    json::sax_parse(text, &sax);
+  } catch (const json::exception& e) {
+    throw_invalid(label + ": not valid JSON: " + e.what());
+  }
+  return parsed;
+}
+
 // ---- the tokenizer --------------------------------------------------------------------------
 
 struct AddedToken {
@@ -644,7 +856,7 @@ class JsonTokenizer final : public Tokenizer {
   }
 
  private:
-  void parse_model(const Reader& r, const json& model);
+  void parse_model(const Reader& r, const json& model, const ParsedTokenizerJson& parsed);
   void parse_added_tokens(const Reader& r, const json& list);
   void parse_post_processor(const Reader& r, const json& node, const std::string& where);
   int32_t special_token_id(const Reader& r, const json& processor, const std::string& name,
@@ -680,15 +892,11 @@ class JsonTokenizer final : public Tokenizer {
 JsonTokenizer::JsonTokenizer(std::string_view text, const std::string& label,
                              const TokenizerConfig& config) {
   Reader r(label);
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::exception& e) {
-    throw_invalid(label + ": not valid JSON: " + e.what());
-  }
+  ParsedTokenizerJson parsed = parse_tokenizer_json(text, label);
+  const json& root = parsed.root;
   if (!root.is_object()) throw_invalid(label + ": must be a JSON object");
   try {
-    parse_model(r, r.object(root, "model", "tokenizer"));
+    parse_model(r, r.object(root, "model", "tokenizer"), parsed);
     if (auto it = root.find("added_tokens"); it != root.end() && !it->is_null()) {
       if (!it->is_array()) r.fail("added_tokens", "must be an array");
       parse_added_tokens(r, *it);
@@ -735,7 +943,8 @@ JsonTokenizer::JsonTokenizer(std::string_view text, const std::string& label,
   eos_id_ = resolve(config.eos_token, "eos_token");
 }
 
-void JsonTokenizer::parse_model(const Reader& r, const json& model) {
+void JsonTokenizer::parse_model(const Reader& r, const json& model,
+                                const ParsedTokenizerJson& parsed) {
   std::string type = model.contains("type") ? r.type(model, "model") : "BPE";
   if (type != "BPE") r.fail("model.type", "'" + type + "' is not supported (only BPE)");
   if (auto it = model.find("dropout"); it != model.end() && !it->is_null()) {
@@ -753,10 +962,13 @@ void JsonTokenizer::parse_model(const Reader& r, const json& model) {
   byte_fallback_ = r.boolean(model, "byte_fallback", false, "model");
   fuse_unk_ = r.boolean(model, "fuse_unk", false, "model");
 
-  const json& vocab = r.object(model, "vocab", "model");
-  token_to_id_.reserve(vocab.size() + 1024);
-  for (const auto& [token, value] : vocab.items()) {
-    set_token(r.id(value, "model.vocab['" + token + "']"), token, false);
+  if (!parsed.has_vocab) r.object(model, "vocab", "model");  // fails: missing or not an object
+  if (!parsed.vocab_error.empty()) throw_invalid(r.label() + ": " + parsed.vocab_error);
+  token_to_id_.reserve(parsed.vocab.size() + 1024);
+  for (const auto& [token, id] : parsed.vocab) {
+    if (id >= kMaxId)
+      r.fail("model.vocab['" + token + "']", "id " + std::to_string(id) + " is out of range");
+    set_token(static_cast<int32_t>(id), token, false);
   }
   if (auto it = model.find("unk_token"); it != model.end() && !it->is_null()) {
     if (!it->is_string()) r.fail("model.unk_token", "must be a string");
@@ -771,28 +983,12 @@ void JsonTokenizer::parse_model(const Reader& r, const json& model) {
     fallback_ids_[b] = id ? *id : -1;
   }
 
-  const json& merges = r.array(model, "merges", "model");
-  merges_.reserve(merges.size());
+  if (!parsed.has_merges) r.array(model, "merges", "model");  // fails: missing or not an array
+  if (!parsed.merge_error.empty()) throw_invalid(r.label() + ": " + parsed.merge_error);
+  merges_.reserve(parsed.merges.size());
   std::string joined;
-  for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const json& m = merges[rank];
-    std::string_view left, right;
-    std::string storage;
-    if (m.is_string()) {
-      storage = m.get<std::string>();
-      size_t space = storage.find(' ');
-      if (space == std::string::npos || space == 0 || space + 1 >= storage.size()) {
-        r.fail("model.merges[" + std::to_string(rank) + "]",
-               "'" + storage + "' is not two tokens separated by a space");
-      }
-      left = std::string_view(storage).substr(0, space);
-      right = std::string_view(storage).substr(space + 1);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      left = m[0].get_ref<const std::string&>();
-      right = m[1].get_ref<const std::string&>();
-    } else {
-      r.fail("model.merges[" + std::to_string(rank) + "]", "must be \"a b\" or [\"a\", \"b\"]");
-    }
+  for (size_t rank = 0; rank < parsed.merges.size(); ++rank) {
+    const auto& [left, right] = parsed.merges[rank];
     auto unknown = [&](std::string_view token) {
       r.fail("model.merges[" + std::to_string(rank) + "]",
              "refers to token '" + std::string(token) + "' that is not in model.vocab");

@@ -326,7 +326,7 @@ TEST(TokenizerBadInputTest, MalformedTokenizerJson) {
       {R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["ab"]}})",
        {"model.merges[0]", "two tokens"}},
       {R"({"model": {"type": "BPE", "vocab": {"a": -4}, "merges": []}})",
-       {"model.vocab['a']", "out of range"}},
+       {"model.vocab['a']", "non-negative integer"}},
       {R"({"model": {"type": "BPE", "vocab": {"a": "x"}, "merges": []}})",
        {"model.vocab['a']", "integer"}},
       {R"({"model": {"type": "BPE", "vocab": {"a": 0}}})", {"model", "merges"}},
