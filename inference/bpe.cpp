@@ -9,6 +9,9 @@ namespace assay::inference {
 
 namespace {
 
+// Words up to this many symbols use the quadratic rescan instead of the heap.
+constexpr int32_t kSmallWord = 12;
+
 struct Candidate {
   int32_t rank;
   int32_t pos;  // index of the left symbol
@@ -19,13 +22,64 @@ struct Candidate {
 
 }  // namespace
 
+void BpeMerges::reserve(size_t n) {
+  size_t want = 16;
+  while (want < n * 2) want *= 2;
+  if (want <= slots_.size()) return;
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.assign(want, Slot{});
+  mask_ = want - 1;
+  for (const Slot& s : old) {
+    if (s.key == kEmpty) continue;
+    for (size_t i = mix(s.key) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].key == kEmpty) {
+        slots_[i] = s;
+        break;
+      }
+    }
+  }
+}
+
+void BpeMerges::add(int32_t left, int32_t right, int32_t rank, int32_t result) {
+  if ((used_ + 1) * 2 > slots_.size()) reserve(std::max<size_t>(used_ + 1, slots_.size()));
+  uint64_t k = key(left, right);
+  for (size_t i = mix(k) & mask_;; i = (i + 1) & mask_) {
+    Slot& slot = slots_[i];
+    if (slot.key == k) {
+      slot.merge = Merge{rank, result};
+      return;
+    }
+    if (slot.key == kEmpty) {
+      slot = Slot{k, Merge{rank, result}};
+      ++used_;
+      return;
+    }
+  }
+}
+
 void BpeMerges::apply(std::vector<int32_t>& symbols) const {
   const int32_t n = static_cast<int32_t>(symbols.size());
   if (n < 2) return;
-  if (n == 2) {
-    if (const Merge* m = find(symbols[0], symbols[1]);
-        m != nullptr && symbols[0] >= 0 && symbols[1] >= 0) {
-      symbols.assign(1, m->result);
+  if (n <= kSmallWord) {
+    // Short words (most byte-level pre-tokens): rescan every adjacent pair per merge; no
+    // allocation, and the same choice as the heap below (lowest rank, then leftmost).
+    int32_t m = n;
+    while (true) {
+      int32_t best_pos = -1;
+      const Merge* best = nullptr;
+      for (int32_t i = 0; i + 1 < m; ++i) {
+        if (symbols[i] < 0 || symbols[i + 1] < 0) continue;
+        const Merge* merge = find(symbols[i], symbols[i + 1]);
+        if (merge != nullptr && (best == nullptr || merge->rank < best->rank)) {
+          best = merge;
+          best_pos = i;
+        }
+      }
+      if (best == nullptr) break;
+      symbols[best_pos] = best->result;
+      symbols.erase(symbols.begin() + best_pos + 1);
+      --m;
     }
     return;
   }
