@@ -103,6 +103,19 @@ class ProtoReader {
   size_t pos_ = 0;
 };
 
+// "<0x41>" -> 0x41; -1 when `piece` is not exactly "<0x" two hex digits ">".
+int byte_piece_value(std::string_view piece) {
+  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>') return -1;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  int hi = hex(piece[3]), lo = hex(piece[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 enum PieceType {
   kNormal = 1,
   kUnknown = 2,
@@ -288,12 +301,8 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string_view bytes, const std
       has_unk = true;
       unk_id_ = static_cast<int32_t>(id);
     } else if (p.type == kByte) {
-      unsigned value = 0;
-      char close = 0;
-      if (p.text.size() != 6 || std::sscanf(p.text.c_str(), "<0x%2X%c", &value, &close) != 2 ||
-          close != '>') {
-        fail(where + ": byte piece '" + p.text + "' is not of the form <0xXX>");
-      }
+      int value = byte_piece_value(p.text);
+      if (value < 0) fail(where + ": byte piece '" + p.text + "' is not of the form <0xXX>");
       byte_ids_[value] = static_cast<int32_t>(id);
       byte_values_.resize(model.pieces.size());
       byte_values_[id] = static_cast<uint8_t>(value);

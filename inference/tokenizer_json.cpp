@@ -922,6 +922,14 @@ JsonTokenizer::JsonTokenizer(std::string_view text, const std::string& label,
     throw_invalid(label + ": " + e.what());
   }
 
+  for (const auto* ids : {&post_.before, &post_.after}) {
+    for (int32_t id : *ids) {
+      if (static_cast<size_t>(id) >= id_to_token_.size() || id_to_token_[id].empty()) {
+        r.fail("post_processor",
+               "special token id " + std::to_string(id) + " is not in the vocabulary");
+      }
+    }
+  }
   if (byte_level_) {
     const ByteLevelTable& table = byte_level_table();
     for (int b = 0; b < 256; ++b) {

@@ -4,6 +4,7 @@
 #include "inference/tokenizer.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -365,6 +366,78 @@ TEST(TokenizerBadInputTest, CorruptSentencePieceModel) {
                assay::ErrorKind::kInvalidInput, {"tokenizer.model"});
   expect_error([&] { Tokenizer::load(dir.write("tokenizer.model", "")); },
                assay::ErrorKind::kInvalidInput, {"tokenizer.model", "no pieces"});
+}
+
+namespace {
+
+// Minimal protobuf writer for hand-built tokenizer.model files.
+std::string varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+std::string field_bytes(int field, const std::string& bytes) {
+  return varint(static_cast<uint64_t>(field) << 3 | 2) + varint(bytes.size()) + bytes;
+}
+std::string field_varint(int field, uint64_t v) {
+  return varint(static_cast<uint64_t>(field) << 3) + varint(v);
+}
+std::string piece(const std::string& text, int type) {
+  return field_bytes(1, field_bytes(1, text) + field_varint(3, type));
+}
+
+}  // namespace
+
+// A hand-built BPE model: pieces <unk>, <s>, </s>, ▁, a, b, ▁a, ab with scores; checks the
+// protobuf reader and the merge-by-score rule on values worked out by hand.
+TEST(TokenizerTest, HandBuiltSentencePieceModel) {
+  auto scored = [](const std::string& text, float score) {
+    std::string s(4, '\0');
+    std::memcpy(s.data(), &score, 4);
+    return field_bytes(1, field_bytes(1, text) + varint(2 << 3 | 5) + s + field_varint(3, 1));
+  };
+  std::string model = piece("<unk>", 2) + piece("<s>", 3) + piece("</s>", 3) +
+                      scored("\xE2\x96\x81", -1) + scored("a", -2) + scored("b", -3) +
+                      scored(
+                          "\xE2\x96\x81"
+                          "a",
+                          -4) +
+                      scored("ab", -5) + field_bytes(2, field_varint(3, 2)) +
+                      field_bytes(3, field_bytes(1, "identity") + field_varint(4, 0));
+  auto tokenizer = assay::inference::load_sentencepiece_model(model, "hand.model", {});
+  EXPECT_EQ(tokenizer->vocab_size(), 8u);
+  // "ab": normalized "▁ab"; candidates ▁a (score -4) and ab (-5): ▁a wins, then b stays.
+  EXPECT_EQ(tokenizer->encode("ab", false), (std::vector<int32_t>{6, 5}));
+  EXPECT_EQ(tokenizer->encode("ab", true), (std::vector<int32_t>{1, 6, 5}));
+  // "b a": ▁b is not a piece; "▁a" is.
+  EXPECT_EQ(tokenizer->encode("b a", false), (std::vector<int32_t>{3, 5, 6}));
+  // 'c' is unknown and there is no byte fallback: <unk>, shown as " ⁇ " unless skipped.
+  EXPECT_EQ(tokenizer->encode("c", false), (std::vector<int32_t>{3, 0}));
+  EXPECT_EQ(tokenizer->decode(std::vector<int32_t>{1, 6, 5}, false), "ab");
+  EXPECT_EQ(tokenizer->decode(std::vector<int32_t>{3, 0}, false), " \xE2\x81\x87 ");
+  EXPECT_EQ(tokenizer->decode(std::vector<int32_t>{3, 0}, true), "");
+}
+
+// Found by fuzzing: a byte piece "<0x-6>" indexed a 256-entry table with -6.
+TEST(TokenizerBadInputTest, MalformedBytePiece) {
+  std::string model = piece("<unk>", 2) + piece("<0x-6>", 6) + field_bytes(2, field_varint(3, 2));
+  expect_error([&] { assay::inference::load_sentencepiece_model(model, "bad.model", {}); },
+               assay::ErrorKind::kInvalidInput, {"bad.model", "pieces[1]", "<0xXX>"});
+  std::string unigram = piece("<unk>", 2) + field_bytes(2, field_varint(3, 1));
+  expect_error([&] { assay::inference::load_sentencepiece_model(unigram, "uni.model", {}); },
+               assay::ErrorKind::kInvalidInput, {"uni.model", "model_type 1", "only BPE"});
+}
+
+// Found by fuzzing: a post-processor id outside the vocabulary was emitted by encode().
+TEST(TokenizerBadInputTest, PostProcessorIdOutsideVocabulary) {
+  const char* json = R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+    "post_processor": {"type": "RobertaProcessing", "cls": ["<s>", 6], "sep": ["</s>", 0]}})";
+  expect_error([&] { assay::inference::load_tokenizer_json(json, "t.json", {}); },
+               assay::ErrorKind::kInvalidInput, {"t.json", "post_processor", "id 6"});
 }
 
 TEST(TokenizerBadInputTest, MalformedTokenizerConfig) {
