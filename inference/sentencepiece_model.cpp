@@ -291,6 +291,7 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string_view bytes, const std
     const Piece& p = model.pieces[id];
     std::string where = "pieces[" + std::to_string(id) + "]";
     if (p.text.empty()) fail(where + ": empty piece");
+    if (!utf8::is_valid(p.text)) fail(where + ": piece is not valid UTF-8");
     if (p.type < kNormal || p.type > kByte)
       fail(where + ": unknown piece type " + std::to_string(p.type));
     if (token_to_id(p.text)) fail(where + ": piece '" + p.text + "' is defined twice");
@@ -336,6 +337,7 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string_view bytes, const std
     }
   }
 
+  if (!utf8::is_valid(model.unk_surface)) fail("trainer_spec.unk_surface is not valid UTF-8");
   byte_fallback_ = model.byte_fallback;
   add_dummy_prefix_ = model.add_dummy_prefix;
   remove_extra_whitespaces_ = model.remove_extra_whitespaces;

@@ -427,6 +427,10 @@ TEST(TokenizerBadInputTest, MalformedBytePiece) {
   std::string model = piece("<unk>", 2) + piece("<0x-6>", 6) + field_bytes(2, field_varint(3, 2));
   expect_error([&] { assay::inference::load_sentencepiece_model(model, "bad.model", {}); },
                assay::ErrorKind::kInvalidInput, {"bad.model", "pieces[1]", "<0xXX>"});
+  // Found by fuzzing: a piece that is not UTF-8 made decode() return invalid UTF-8.
+  std::string bad_utf8 = piece("<unk>", 2) + piece("a\xFF", 1) + field_bytes(2, field_varint(3, 2));
+  expect_error([&] { assay::inference::load_sentencepiece_model(bad_utf8, "bad.model", {}); },
+               assay::ErrorKind::kInvalidInput, {"bad.model", "pieces[1]", "UTF-8"});
   std::string unigram = piece("<unk>", 2) + field_bytes(2, field_varint(3, 1));
   expect_error([&] { assay::inference::load_sentencepiece_model(unigram, "uni.model", {}); },
                assay::ErrorKind::kInvalidInput, {"uni.model", "model_type 1", "only BPE"});
