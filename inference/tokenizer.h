@@ -41,12 +41,15 @@ class Tokenizer {
   // post-processor of tokenizer.json (e.g. Mistral's BOS; Llama-3 and Qwen add nothing) or, for
   // tokenizer.model, BOS (and EOS) per tokenizer_config.json add_bos_token / add_eos_token
   // (default: BOS only). Added-token text in the input (e.g. "<|im_end|>") becomes its id for
-  // tokenizer.json whatever `add_special_tokens` says; SentencePiece never matches it.
+  // tokenizer.json whatever `add_special_tokens` says; SentencePiece never matches it. Throws
+  // assay::Error (invalid input) only if a tokenizer.json regex exceeds PCRE2's match limits.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const = 0;
 
   // Decodes ids to UTF-8 text (invalid byte sequences become U+FFFD). Ids outside the vocabulary
-  // are skipped. `skip_special_tokens` drops tokens marked special (tokenizer.json: added tokens
-  // with "special": true; tokenizer.model: control pieces, which SentencePiece always drops).
+  // are skipped (as Hugging Face tokenizers does; a model's embedding may be larger than the
+  // vocabulary). tokenizer.model never shows <s>/</s>, skip or not (SentencePiece's decode).
+  // `skip_special_tokens` drops tokens marked special (tokenizer.json: added tokens with "special":
+  // true; tokenizer.model: control pieces, which SentencePiece always drops).
   virtual std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const = 0;
 
   virtual TokenizerKind kind() const = 0;
