@@ -3,11 +3,13 @@
 // incremental decoder, UTF-8 repair and bad input.
 #include "inference/tokenizer.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -453,6 +455,30 @@ TEST(TokenizerBadInputTest, MalformedTokenizerConfig) {
   dir.write("tokenizer_config.json", "{\"bos_token\": \"<s>\"}");
   expect_error([&] { Tokenizer::load(dir.path()); }, assay::ErrorKind::kInvalidInput,
                {"bos_token", "'<s>'"});
+}
+
+// encode/decode are const and thread-safe: four threads over the golden corpus give the goldens.
+TEST(TokenizerTest, ConcurrentEncodeMatchesGoldens) {
+  fs::path dir = testdata_dir() / "tokenizers";
+  if (!fs::exists(dir / "goldens" / "llama3.jsonl"))
+    GTEST_SKIP() << "no tokenizer goldens at " << dir;
+  auto tokenizer = Tokenizer::load(dir / "llama3");
+  std::vector<GoldenLine> lines = read_goldens(dir / "goldens" / "llama3.jsonl");
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 3; ++rep) {
+        for (size_t i = t; i < lines.size() + t; ++i) {
+          const GoldenLine& g = lines[i % lines.size()];
+          if (tokenizer->encode(g.text, false) != g.ids) ++mismatches;
+          if (tokenizer->decode(g.ids_with_special, true) != g.decoded_skip) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(TokenizerTest, InvalidUtf8InputIsReadAsReplacementCharacters) {
