@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "eval/score_command.h"
+#include "eval/tokenize_command.h"
 
 namespace {
 
@@ -116,6 +117,21 @@ int main(int argc, char** argv) {
   score->add_flag("--overwrite", score_options.overwrite,
                   "Replace a different run already in the output folder");
 
+  assay::eval::TokenizeCommandOptions tokenize_options;
+  bool no_special = false;
+  CLI::App* tokenize = app.add_subcommand(
+      "tokenize", "Encode text with a model's tokenizer; prints {\"ids\": [...]} per input");
+  tokenize
+      ->add_option("--tokenizer", tokenize_options.tokenizer,
+                   "Model folder, tokenizer.json or tokenizer.model")
+      ->required();
+  CLI::Option* text_flag =
+      tokenize->add_option("--text", tokenize_options.text, "The text to encode");
+  tokenize->add_option("--file", tokenize_options.file, "JSONL file, one {\"text\": ...} per line")
+      ->excludes(text_flag);
+  tokenize->add_flag("--no-special", no_special, "Do not add special tokens (BOS etc.)");
+  tokenize->add_flag("--decode", tokenize_options.decode, "Also print the ids decoded back");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,6 +151,11 @@ int main(int argc, char** argv) {
     if (score->parsed()) {
       score_options.sources = score_flags.sources();
       return assay::eval::run_score_command(score_options, std::cout);
+    }
+    if (tokenize->parsed()) {
+      tokenize_options.has_text = text_flag->count() > 0;
+      tokenize_options.add_special_tokens = !no_special;
+      return assay::eval::run_tokenize_command(tokenize_options, std::cout);
     }
   } catch (const assay::Error& e) {
     assay::log::error(e.what(), {{"kind", assay::error_kind_name(e.kind())}});
