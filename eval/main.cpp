@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "eval/score_command.h"
+#include "eval/tokenize_command.h"
 
 namespace {
 
@@ -72,26 +73,44 @@ struct ConfigFlags {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Assay: evaluate fine-tuned language models.\n"
-               "Exit codes: 0 ok, 2 bad input or config, 3 a CI gate failed, 4 runtime failure "
-               "(a rerun resumes), 130/143 stopped by a signal.",
-               "evaluate"};
+  CLI::App app{
+      "Assay: evaluate fine-tuned language models.\n"
+      "Exit codes: 0 ok, 2 bad input or config, 3 a CI gate failed, 4 runtime failure "
+      "(a rerun resumes), 130/143 stopped by a signal.",
+      "evaluate"};
   app.set_version_flag("--version", std::string("evaluate (assay) ") + assay::kVersion);
   std::string log_level;
   std::string log_format = "auto";
   app.add_option("--log-level", log_level, "debug, info, warn, error, off (env ASSAY_LOG_LEVEL)");
-  app.add_option("--log-format", log_format, "auto (human on a terminal, JSON lines otherwise), human, json")
+  app.add_option("--log-format", log_format,
+                 "auto (human on a terminal, JSON lines otherwise), human, json")
       ->check(CLI::IsMember({"auto", "human", "json"}));
   app.require_subcommand(1);
 
   ConfigFlags score_flags;
   assay::eval::ScoreCommandOptions score_options;
-  CLI::App* score = app.add_subcommand(
-      "score", "Score a dataset that already holds predictions; writes manifest.json, "
-               "scores.jsonl and summary.json to the output folder");
+  CLI::App* score =
+      app.add_subcommand("score",
+                         "Score a dataset that already holds predictions; writes manifest.json, "
+                         "scores.jsonl and summary.json to the output folder");
   score_flags.add_to(score);
   score->add_flag("--overwrite", score_options.overwrite,
                   "Replace a different run already in the output folder");
+
+  assay::eval::TokenizeCommandOptions tokenize_options;
+  bool no_special = false;
+  CLI::App* tokenize = app.add_subcommand(
+      "tokenize", "Encode text with a model's tokenizer; prints {\"ids\": [...]} per input");
+  tokenize
+      ->add_option("--tokenizer", tokenize_options.tokenizer,
+                   "Model folder, tokenizer.json or tokenizer.model")
+      ->required();
+  CLI::Option* text_flag =
+      tokenize->add_option("--text", tokenize_options.text, "The text to encode");
+  tokenize->add_option("--file", tokenize_options.file, "JSONL file, one {\"text\": ...} per line")
+      ->excludes(text_flag);
+  tokenize->add_flag("--no-special", no_special, "Do not add special tokens (BOS etc.)");
+  tokenize->add_flag("--decode", tokenize_options.decode, "Also print the ids decoded back");
 
   try {
     app.parse(argc, argv);
@@ -112,6 +131,11 @@ int main(int argc, char** argv) {
     if (score->parsed()) {
       score_options.sources = score_flags.sources();
       return assay::eval::run_score_command(score_options, std::cout);
+    }
+    if (tokenize->parsed()) {
+      tokenize_options.has_text = text_flag->count() > 0;
+      tokenize_options.add_special_tokens = !no_special;
+      return assay::eval::run_tokenize_command(tokenize_options, std::cout);
     }
   } catch (const assay::Error& e) {
     assay::log::error(e.what(), {{"kind", assay::error_kind_name(e.kind())}});
