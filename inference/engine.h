@@ -19,8 +19,9 @@ struct EngineOptions {
   std::string dtype =
       "float32";  // "float32" or "bfloat16"; "auto" = bfloat16 on cuda, float32 on cpu
   std::filesystem::path
-      base_model;   // base weights for a LoRA adapter; empty = base_model_name_or_path
-  int threads = 0;  // torch intra-op threads on cpu; 0 = all hardware threads
+      base_model;  // base weights for a LoRA adapter; empty = base_model_name_or_path
+  int threads =
+      0;  // torch intra-op threads on cpu; 0 = all hardware threads (1 below 10M parameters)
 };
 
 struct GenerateOptions {
