@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -359,16 +360,41 @@ float bf16_to_float(uint16_t bits) {
 }
 
 uint16_t float_to_f16(float value) {
-  _Float16 h = static_cast<_Float16>(value);
-  uint16_t bits;
-  std::memcpy(&bits, &h, 2);
-  return bits;
+  // Portable (clang 14 has no _Float16 on x86): round to nearest even, overflow to infinity.
+  uint32_t x;
+  std::memcpy(&x, &value, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t abs = x & 0x7fffffffu;
+  if (abs >= 0x7f800000u)
+    return static_cast<uint16_t>(sign | (abs > 0x7f800000u ? 0x7e00u : 0x7c00u));
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65520
+  if (abs < 0x38800000u) {  // below 2^-14: subnormal half
+    float magnitude;
+    std::memcpy(&magnitude, &abs, 4);
+    return static_cast<uint16_t>(sign |
+                                 static_cast<uint32_t>(std::nearbyint(magnitude * 16777216.0f)));
+  }
+  abs += 0xc8000fffu + ((abs >> 13) & 1u);  // rebias the exponent, round half to even
+  return static_cast<uint16_t>(sign | (abs >> 13));
 }
 
 float f16_to_float(uint16_t bits) {
-  _Float16 h;
-  std::memcpy(&h, &bits, 2);
-  return static_cast<float>(h);
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1fu;
+  const uint32_t mantissa = bits & 0x3ffu;
+  uint32_t out;
+  if (exponent == 0) {
+    float f = std::ldexp(static_cast<float>(mantissa), -24);
+    std::memcpy(&out, &f, 4);
+    out |= sign;
+  } else if (exponent == 31) {
+    out = sign | 0x7f800000u | (mantissa << 13);
+  } else {
+    out = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  }
+  float f;
+  std::memcpy(&f, &out, 4);
+  return f;
 }
 
 }  // namespace assay::inference

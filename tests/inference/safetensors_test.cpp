@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -104,6 +105,24 @@ TEST(SafetensorsTest, BfloatConversionRoundsToNearestEven) {
   EXPECT_EQ(float_to_bf16(1.00390625f), 0x3f80);
   EXPECT_EQ(float_to_bf16(1.01171875f), 0x3f82);  // halfway, rounds up to even mantissa 2
   EXPECT_EQ(bf16_to_float(0xc040), -3.0f);
+}
+
+TEST(SafetensorsTest, HalfConversionMatchesIeeeBinary16) {
+  // Bit patterns from the IEEE 754 binary16 definition.
+  EXPECT_EQ(float_to_f16(1.0f), 0x3c00);
+  EXPECT_EQ(float_to_f16(-2.0f), 0xc000);
+  EXPECT_EQ(float_to_f16(65504.0f), 0x7bff);                      // largest normal
+  EXPECT_EQ(float_to_f16(65520.0f), 0x7c00);                      // rounds to infinity
+  EXPECT_EQ(float_to_f16(std::ldexp(1.0f, -24)), 0x0001);         // smallest subnormal
+  EXPECT_EQ(float_to_f16(std::ldexp(1.0f, -14)), 0x0400);         // smallest normal
+  EXPECT_EQ(float_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // halfway: ties to even
+  EXPECT_EQ(float_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
+  EXPECT_EQ(f16_to_float(0x3555), 0.333251953125f);
+  EXPECT_EQ(f16_to_float(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(f16_to_float(0xfc00), -INFINITY);
+  for (uint32_t bits = 0; bits < 0x7c00; ++bits) {  // every finite positive half round-trips
+    ASSERT_EQ(float_to_f16(f16_to_float(static_cast<uint16_t>(bits))), bits);
+  }
 }
 
 TEST(SafetensorsTest, ShardedCheckpointFollowsTheIndex) {
