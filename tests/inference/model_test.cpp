@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "inference/engine.h"
+#include "inference/tokenizer.h"
 #include "tests/inference/test_util.h"
 
 namespace assay::inference {
@@ -27,6 +28,20 @@ TEST(ModelTest, Stories260KGreedyFromBosMatchesPublishedIds) {
   EXPECT_EQ(engine->generate({}, options), kStoriesGreedy);
   const std::vector<int32_t> bos = {1};
   EXPECT_EQ(engine->generate(bos, options), kStoriesGreedy);
+}
+
+TEST(ModelTest, Stories260KGreedyTextMatchesPublishedText) {
+  auto engine = Engine::load(kStories, {});
+  auto tokenizer = Tokenizer::load(engine->files().tokenizer_dir);
+  GenerateOptions options;
+  options.max_new_tokens = 70;
+  const std::string text =
+      tokenizer->decode(engine->generate({}, options), /*skip_special_tokens=*/true);
+  const std::string published =
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+      "park. One day, she "
+      "saw a big, red ball. She wanted to play with it, but it was too high.";
+  EXPECT_EQ(text.substr(0, published.size()), published) << text;
 }
 
 TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
