@@ -100,9 +100,14 @@ int run_inspect_command(const InspectCommandOptions& options, std::ostream& out)
   out << "tokenizer:     " << t["kind"].get<std::string>() << ", " << t["vocab_size"]
       << " ids, bos " << t["bos_id"].dump() << ", eos " << t["eos_id"].dump() << '\n'
       << "special:      ";
-  for (const json& s : t["special_tokens"]) {
-    out << ' ' << s["text"].dump(-1, ' ', false, json::error_handler_t::replace) << '=' << s["id"];
+  constexpr size_t kShown = 24;  // Llama-3 has 256 reserved specials: show the first ones
+  const json& specials = t["special_tokens"];
+  for (size_t i = 0; i < specials.size() && i < kShown; ++i) {
+    out << ' ' << specials[i]["text"].dump(-1, ' ', false, json::error_handler_t::replace) << '='
+        << specials[i]["id"];
   }
+  if (specials.size() > kShown)
+    out << " ... (" << specials.size() - kShown << " more; --json lists all)";
   out << '\n';
   return kExitOk;
 }
