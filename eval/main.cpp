@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "eval/generate_command.h"
+#include "eval/inspect_command.h"
 #include "eval/score_command.h"
 #include "eval/tokenize_command.h"
 
@@ -132,6 +134,46 @@ int main(int argc, char** argv) {
   tokenize->add_flag("--no-special", no_special, "Do not add special tokens (BOS etc.)");
   tokenize->add_flag("--decode", tokenize_options.decode, "Also print the ids decoded back");
 
+  assay::eval::InspectCommandOptions inspect_options;
+  CLI::App* inspect = app.add_subcommand(
+      "inspect",
+      "Describe a model: architecture, parameters, dtypes, LoRA, tokenizer, special tokens");
+  inspect
+      ->add_option("model", inspect_options.model,
+                   "Model folder, LoRA adapter folder or model.tar.gz")
+      ->required();
+  inspect->add_option("--base-model", inspect_options.base_model,
+                      "Base model folder for a LoRA adapter");
+  inspect->add_flag("--json", inspect_options.json, "Print one JSON object");
+
+  assay::eval::GenerateCommandOptions generate_options;
+  generate_options.generate.greedy = false;  // the CLI samples unless --greedy
+  CLI::App* generate = app.add_subcommand("generate", "Generate a continuation of one prompt");
+  generate
+      ->add_option("--model", generate_options.model,
+                   "Model folder, LoRA adapter folder or model.tar.gz")
+      ->required();
+  generate->add_option("--prompt", generate_options.prompt, "Text to continue (empty: BOS alone)");
+  generate
+      ->add_option("--max-new-tokens", generate_options.generate.max_new_tokens,
+                   "Tokens to generate at most")
+      ->check(CLI::NonNegativeNumber);
+  generate->add_flag("--greedy", generate_options.generate.greedy,
+                     "Argmax decoding (default: sample)");
+  generate
+      ->add_option("--temperature", generate_options.generate.temperature,
+                   "Sampling temperature (> 0)")
+      ->check(CLI::PositiveNumber);
+  generate->add_option("--seed", generate_options.generate.seed, "Sampling seed");
+  generate->add_option("--base-model", generate_options.engine.base_model,
+                       "Base model folder for a LoRA adapter");
+  generate
+      ->add_option("--device", generate_options.engine.device,
+                   "cpu, cuda or cuda:N (env EVAL_DEVICE)")
+      ->envname("EVAL_DEVICE");
+  generate->add_option("--dtype", generate_options.engine.dtype, "float32, bfloat16 or auto");
+  generate->add_option("--threads", generate_options.engine.threads, "CPU threads (0: all)");
+  generate->add_flag("--json", generate_options.json, "Print {\"ids\": [...], \"text\": ...}");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -152,6 +194,8 @@ int main(int argc, char** argv) {
       score_options.sources = score_flags.sources();
       return assay::eval::run_score_command(score_options, std::cout);
     }
+    if (inspect->parsed()) return assay::eval::run_inspect_command(inspect_options, std::cout);
+    if (generate->parsed()) return assay::eval::run_generate_command(generate_options, std::cout);
     if (tokenize->parsed()) {
       tokenize_options.has_text = text_flag->count() > 0;
       tokenize_options.add_special_tokens = !no_special;

@@ -54,7 +54,8 @@ static void print_judge_summary(const json& summary, std::ostream& out) {
 void print_summary(const json& summary, std::ostream& out) {
   const json& metrics = summary.value("metrics", json::object());
   size_t width = 6;
-  for (auto it = metrics.begin(); it != metrics.end(); ++it) width = std::max(width, it.key().size());
+  for (auto it = metrics.begin(); it != metrics.end(); ++it)
+    width = std::max(width, it.key().size());
   auto pad = [](std::string s, size_t w) {
     s.resize(std::max(s.size(), w), ' ');
     return s;
@@ -96,8 +97,8 @@ int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
   }
   folder.mark_running();
   try {
-    folder.update({{"dataset", {{"path", ds.path}, {"sha256", ds.sha256},
-                                {"n_samples", ds.samples.size()}}}});
+    folder.update({{"dataset",
+                    {{"path", ds.path}, {"sha256", ds.sha256}, {"n_samples", ds.samples.size()}}}});
     log::info("scoring", {{"samples", ds.samples.size()}, {"dataset", ds.path}});
     auto t1 = std::chrono::steady_clock::now();
     std::vector<std::string> predictions, references;

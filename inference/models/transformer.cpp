@@ -1,0 +1,207 @@
+#include "inference/models/transformer.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace assay::inference::models {
+
+namespace {
+
+at::ScalarType scalar_type(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+      return at::kFloat;
+    case DType::kF16:
+      return at::kHalf;
+    case DType::kBF16:
+      return at::kBFloat16;
+  }
+  return at::kFloat;
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+at::Tensor tensor_from_view(const TensorView& view) {
+  return at::from_blob(const_cast<std::byte*>(view.bytes.data()), view.shape(),
+                       at::TensorOptions().dtype(scalar_type(view.dtype())));
+}
+
+Transformer::Transformer(const ModelConfig& config, const WeightSet& weights,
+                         const LoraAdapter* lora, const TransformerOptions& options)
+    : config_(config), options_(options) {
+  const auto target = at::TensorOptions().dtype(options.dtype).device(options.device);
+  // Float32 copy of a weight with the LoRA delta merged in.
+  auto load_f32 = [&](const std::string& name) {
+    at::Tensor w =
+        tensor_from_view(weights.get(name)).to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    if (lora != nullptr) {
+      auto it = lora->pairs.find(name);
+      if (it != lora->pairs.end()) {
+        at::Tensor a = tensor_from_view(it->second.a).to(at::kFloat);
+        at::Tensor b = tensor_from_view(it->second.b).to(at::kFloat);
+        w.add_(at::matmul(b, a), lora->scale());
+      }
+    }
+    return w;
+  };
+  auto load = [&](const std::string& name) { return load_f32(name).to(target); };
+  auto load_opt = [&](const std::string& name, bool present) {
+    return present ? load(name) : at::Tensor();
+  };
+
+  embed_ = load("model.embed_tokens.weight");
+  lm_head_ = config.tie_word_embeddings ? embed_ : load("lm_head.weight");
+  final_norm_ = load("model.norm.weight");
+  std::vector<double> inv = rope_inv_freq(config);
+  std::vector<float> inv_f(inv.begin(), inv.end());
+  inv_freq_ = at::tensor(inv_f, at::TensorOptions().dtype(at::kFloat)).to(options.device);
+
+  layers_.reserve(config.num_layers);
+  for (int64_t l = 0; l < config.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    Layer layer;
+    layer.input_norm = load(p + "input_layernorm.weight");
+    layer.post_norm = load(p + "post_attention_layernorm.weight");
+    layer.qkv_w =
+        at::cat({load_f32(p + "self_attn.q_proj.weight"), load_f32(p + "self_attn.k_proj.weight"),
+                 load_f32(p + "self_attn.v_proj.weight")})
+            .to(target);
+    if (config.qkv_bias) {
+      layer.qkv_b =
+          at::cat({load_f32(p + "self_attn.q_proj.bias"), load_f32(p + "self_attn.k_proj.bias"),
+                   load_f32(p + "self_attn.v_proj.bias")})
+              .to(target);
+    }
+    layer.q_norm = load_opt(p + "self_attn.q_norm.weight", config.qk_norm);
+    layer.k_norm = load_opt(p + "self_attn.k_norm.weight", config.qk_norm);
+    layer.o_w = load(p + "self_attn.o_proj.weight");
+    layer.o_b = load_opt(p + "self_attn.o_proj.bias", config.o_bias);
+    layer.gate_up_w =
+        at::cat({load_f32(p + "mlp.gate_proj.weight"), load_f32(p + "mlp.up_proj.weight")})
+            .to(target);
+    layer.down_w = load(p + "mlp.down_proj.weight");
+    layers_.push_back(std::move(layer));
+  }
+}
+
+KvCache Transformer::make_cache(int64_t batch, int64_t capacity) const {
+  KvCache cache;
+  cache.capacity = capacity;
+  const auto opts = at::TensorOptions().dtype(options_.dtype).device(options_.device);
+  for (int64_t l = 0; l < config_.num_layers; ++l) {
+    cache.k.push_back(at::zeros({batch, config_.num_kv_heads, capacity, config_.head_dim}, opts));
+    cache.v.push_back(at::zeros({batch, config_.num_kv_heads, capacity, config_.head_dim}, opts));
+  }
+  return cache;
+}
+
+at::Tensor Transformer::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
+  at::Tensor h = x.to(at::kFloat);
+  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps);
+  return weight * h.to(x.scalar_type());
+}
+
+at::Tensor Transformer::forward(const at::Tensor& tokens_in, KvCache& cache, bool last_only) {
+  const int64_t batch = tokens_in.size(0);
+  const int64_t steps = tokens_in.size(1);
+  const int64_t start = cache.length;
+  if (steps <= 0) throw_invalid("forward: no tokens to run");
+  if (start + steps > cache.capacity) {
+    throw_invalid("forward: " + std::to_string(start + steps) +
+                  " positions exceed the cache capacity " + std::to_string(cache.capacity));
+  }
+  const int64_t min_id = tokens_in.min().item<int64_t>();
+  const int64_t max_id = tokens_in.max().item<int64_t>();
+  if (min_id < 0 || max_id >= config_.vocab_size) {
+    throw_invalid("token id " + std::to_string(min_id < 0 ? min_id : max_id) +
+                  " is outside the vocabulary (size " + std::to_string(config_.vocab_size) + ")");
+  }
+  const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, dim = config_.head_dim;
+  const int64_t groups = heads / kv_heads;
+  const int64_t total = start + steps;
+  const at::Tensor tokens = tokens_in.to(options_.device, at::kLong);
+
+  at::Tensor x =
+      embed_.index_select(0, tokens.reshape({-1})).view({batch, steps, config_.hidden_size});
+
+  // RoPE tables for these positions, in float32 as Hugging Face computes them.
+  at::Tensor positions =
+      at::arange(start, total, at::TensorOptions().dtype(at::kFloat).device(options_.device));
+  at::Tensor freqs = positions.unsqueeze(1) * inv_freq_.unsqueeze(0);
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  const at::Tensor cos = emb.cos().to(options_.dtype);  // [T, D]
+  const at::Tensor sin = emb.sin().to(options_.dtype);
+
+  // Additive mask [T, total]: query t (position start + t) sees keys j <= start + t, and with a
+  // sliding window only keys with (start + t) - j < window.
+  at::Tensor mask;
+  const bool windowed = config_.sliding_window > 0 && total > config_.sliding_window;
+  if (steps > 1 || windowed) {
+    at::Tensor q_pos =
+        at::arange(start, total, at::TensorOptions().dtype(at::kLong).device(options_.device))
+            .unsqueeze(1);
+    at::Tensor k_pos =
+        at::arange(0, total, at::TensorOptions().dtype(at::kLong).device(options_.device))
+            .unsqueeze(0);
+    at::Tensor blocked = k_pos > q_pos;
+    if (windowed) blocked = blocked.logical_or(q_pos - k_pos >= config_.sliding_window);
+    mask = at::zeros({steps, total}, at::TensorOptions().dtype(at::kFloat).device(options_.device))
+               .masked_fill(blocked, -std::numeric_limits<float>::infinity());
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = layers_[l];
+    at::Tensor h = rms_norm(x, layer.input_norm);
+    at::Tensor qkv = at::linear(h, layer.qkv_w, layer.qkv_b);
+    at::Tensor q = qkv.narrow(-1, 0, heads * dim).view({batch, steps, heads, dim});
+    at::Tensor k = qkv.narrow(-1, heads * dim, kv_heads * dim).view({batch, steps, kv_heads, dim});
+    at::Tensor v = qkv.narrow(-1, (heads + kv_heads) * dim, kv_heads * dim)
+                       .view({batch, steps, kv_heads, dim});
+    if (config_.qk_norm) {
+      q = rms_norm(q, layer.q_norm);
+      k = rms_norm(k, layer.k_norm);
+    }
+    q = q.transpose(1, 2);  // [B, H, T, D]
+    k = k.transpose(1, 2);  // [B, KV, T, D]
+    v = v.transpose(1, 2);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    cache.k[l].narrow(2, start, steps).copy_(k);
+    cache.v[l].narrow(2, start, steps).copy_(v);
+    const at::Tensor keys = cache.k[l].narrow(2, 0, total);  // [B, KV, L, D]
+    const at::Tensor values = cache.v[l].narrow(2, 0, total);
+    // Grouped-query attention without repeating K/V: query heads h*G .. h*G+G-1 share KV head h.
+    at::Tensor qg = q.reshape({batch, kv_heads, groups * steps, dim});
+    at::Tensor scores = at::matmul(qg, keys.transpose(-1, -2)).mul_(scale);  // [B, KV, G*T, L]
+    scores = scores.to(at::kFloat);
+    if (mask.defined()) {
+      scores = (scores.view({batch, kv_heads, groups, steps, total}) + mask)
+                   .view({batch, kv_heads, groups * steps, total});
+    }
+    at::Tensor probs = at::softmax(scores, -1).to(options_.dtype);
+    at::Tensor attn = at::matmul(probs, values)  // [B, KV, G*T, D]
+                          .view({batch, heads, steps, dim})
+                          .transpose(1, 2)
+                          .reshape({batch, steps, heads * dim});
+    x = x + at::linear(attn, layer.o_w, layer.o_b);
+    h = rms_norm(x, layer.post_norm);
+    at::Tensor gate_up = at::linear(h, layer.gate_up_w);
+    const int64_t ffn = config_.intermediate_size;
+    at::Tensor act = at::silu(gate_up.narrow(-1, 0, ffn)) * gate_up.narrow(-1, ffn, ffn);
+    x = x + at::linear(act, layer.down_w);
+  }
+  cache.length = total;
+  if (last_only) x = x.narrow(1, steps - 1, 1);
+  x = rms_norm(x, final_norm_);
+  return at::linear(x, lm_head_).to(at::kFloat);
+}
+
+}  // namespace assay::inference::models

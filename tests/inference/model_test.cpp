@@ -1,0 +1,221 @@
+// The forward pass against published outputs (stories260K) and against an independent naive
+// implementation (test_util.h) on tiny random Llama / Mistral / Qwen2 / Qwen3 checkpoints.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "inference/engine.h"
+#include "inference/tokenizer.h"
+#include "tests/inference/test_util.h"
+
+namespace assay::inference {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+const fs::path kStories = fs::path(ASSAY_SOURCE_DIR) / "models" / "stories260K";
+
+// Published in llama2.c doc/stories260K.md and in models/stories260K/README.md.
+const std::vector<int32_t> kStoriesGreedy = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298,
+                                             315, 421, 395, 317, 426, 338, 401, 396, 267, 337};
+
+TEST(ModelTest, Stories260KGreedyFromBosMatchesPublishedIds) {
+  auto engine = Engine::load(kStories, {});
+  GenerateOptions options;
+  options.max_new_tokens = 20;
+  EXPECT_EQ(engine->generate({}, options), kStoriesGreedy);
+  const std::vector<int32_t> bos = {1};
+  EXPECT_EQ(engine->generate(bos, options), kStoriesGreedy);
+}
+
+TEST(ModelTest, Stories260KGreedyTextMatchesPublishedText) {
+  auto engine = Engine::load(kStories, {});
+  auto tokenizer = Tokenizer::load(engine->files().tokenizer_dir);
+  GenerateOptions options;
+  options.max_new_tokens = 70;
+  const std::string text =
+      tokenizer->decode(engine->generate({}, options), /*skip_special_tokens=*/true);
+  const std::string published =
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+      "park. One day, she "
+      "saw a big, red ball. She wanted to play with it, but it was too high.";
+  EXPECT_EQ(text.substr(0, published.size()), published) << text;
+}
+
+TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
+  auto f32 = Engine::load(kStories, {});
+  EngineOptions options;
+  options.dtype = "bfloat16";
+  auto bf16 = Engine::load(kStories, options);
+  std::vector<int32_t> ids = {1, 403, 407, 261, 378};
+  auto a = f32->logits(ids), b = bf16->logits(ids);
+  ASSERT_EQ(a.size(), b.size());
+  double max_diff = 0, max_abs = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(double(a[i]) - b[i]));
+    max_abs = std::max(max_abs, std::abs(double(a[i])));
+  }
+  EXPECT_LT(max_diff, 0.05 * max_abs);  // bf16 has 8 bits of mantissa
+  EXPECT_GT(max_diff, 0.0);             // and really computed in bf16
+}
+
+json tiny_config(const std::string& arch) {
+  json c = {{"architectures", {arch}},
+            {"hidden_size", 32},
+            {"intermediate_size", 48},
+            {"num_hidden_layers", 2},
+            {"num_attention_heads", 4},
+            {"num_key_value_heads", 2},
+            {"vocab_size", 40},
+            {"max_position_embeddings", 64},
+            {"rms_norm_eps", 1e-6},
+            {"rope_theta", 10000.0},
+            {"tie_word_embeddings", false},
+            {"hidden_act", "silu"},
+            {"bos_token_id", 1},
+            {"eos_token_id", 2}};
+  return c;
+}
+
+void expect_matches_naive(const std::string& name, const json& config, double linear_factor = 1.0) {
+  SCOPED_TRACE(name);
+  const fs::path dir = testing::fresh_dir(name);
+  const auto weights = testing::random_weights(config, 7);
+  testing::write_model(dir, config, weights);
+  auto engine = Engine::load(dir, {});
+  const std::vector<int32_t> ids = {1, 5, 9, 33, 7, 21, 3, 39};
+  const auto got = engine->logits(ids);
+  const auto want = testing::naive_logits(config, weights, ids, linear_factor);
+  const int64_t vocab = config["vocab_size"];
+  ASSERT_EQ(got.size(), ids.size() * vocab);
+  double worst = 0;
+  for (size_t t = 0; t < ids.size(); ++t)
+    for (int64_t v = 0; v < vocab; ++v)
+      worst = std::max(worst, std::abs(got[t * vocab + v] - want[t][v]));
+  EXPECT_LT(worst, 1e-3) << "largest logit difference";
+
+  // Greedy generation through the KV cache must pick what the naive full recomputation picks.
+  GenerateOptions options;
+  options.max_new_tokens = 6;
+  options.stop_at_eos = false;
+  std::vector<int32_t> seq = {1, 5, 9};
+  const auto generated = engine->generate(seq, options);
+  for (int step = 0; step < 6; ++step) {
+    const auto logits = testing::naive_logits(config, weights, seq, linear_factor).back();
+    const int32_t next = std::max_element(logits.begin(), logits.end()) - logits.begin();
+    ASSERT_EQ(generated.at(step), next) << "step " << step;
+    seq.push_back(next);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(ModelTest, LlamaWithGqaBiasAndUntiedHeadMatchesNaiveForward) {
+  json c = tiny_config("LlamaForCausalLM");
+  c["attention_bias"] = true;
+  expect_matches_naive("llama", c);
+}
+
+TEST(ModelTest, LlamaTiedEmbeddingsAndLinearRopeMatchNaiveForward) {
+  json c = tiny_config("LlamaForCausalLM");
+  c["tie_word_embeddings"] = true;
+  c["num_key_value_heads"] = 1;
+  c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 4.0}};
+  expect_matches_naive("llama-linear", c, 4.0);
+}
+
+TEST(ModelTest, MistralSlidingWindowMatchesNaiveForward) {
+  json c = tiny_config("MistralForCausalLM");
+  c["sliding_window"] = 3;  // the 8-token sequence crosses it
+  expect_matches_naive("mistral", c);
+}
+
+TEST(ModelTest, Qwen2QkvBiasMatchesNaiveForward) {
+  json c = tiny_config("Qwen2ForCausalLM");
+  expect_matches_naive("qwen2", c);
+}
+
+TEST(ModelTest, Qwen3QkNormAndExplicitHeadDimMatchNaiveForward) {
+  json c = tiny_config("Qwen3ForCausalLM");
+  c["head_dim"] = 16;  // != hidden / heads = 8
+  c["attention_bias"] = false;
+  expect_matches_naive("qwen3", c);
+}
+
+TEST(ModelTest, BiasesAndQkNormAreReallyUsed) {
+  // The same weights with the Qwen2 biases zeroed must give different logits: the biases matter.
+  json c = tiny_config("Qwen2ForCausalLM");
+  auto weights = testing::random_weights(c, 11);
+  const fs::path a = testing::fresh_dir("bias-a"), b = testing::fresh_dir("bias-b");
+  testing::write_model(a, c, weights);
+  for (auto& [name, w] : weights)
+    if (name.find(".bias") != std::string::npos) std::fill(w.values.begin(), w.values.end(), 0.0f);
+  testing::write_model(b, c, weights);
+  const std::vector<int32_t> ids = {1, 2, 3};
+  EXPECT_NE(Engine::load(a, {})->logits(ids), Engine::load(b, {})->logits(ids));
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST(ModelTest, BfloatCheckpointLoads) {
+  json c = tiny_config("Qwen3ForCausalLM");
+  auto weights = testing::random_weights(c, 3);
+  // Round the weights to bf16 first so the naive reference sees the same values.
+  for (auto& [name, w] : weights)
+    for (float& v : w.values) v = bf16_to_float(float_to_bf16(v));
+  const fs::path dir = testing::fresh_dir("bf16");
+  testing::write_model(dir, c, weights, /*bf16=*/true);
+  const std::vector<int32_t> ids = {1, 4, 8};
+  const auto got = Engine::load(dir, {})->logits(ids);
+  const auto want = testing::naive_logits(c, weights, ids);
+  for (size_t t = 0; t < ids.size(); ++t)
+    for (int v = 0; v < 40; ++v) EXPECT_NEAR(got[t * 40 + v], want[t][v], 1e-3);
+  fs::remove_all(dir);
+}
+
+TEST(ModelTest, RejectsTokenIdsOutsideTheVocabularyAndTooLongRequests) {
+  auto engine = Engine::load(kStories, {});
+  const std::vector<int32_t> bad = {1, 512};
+  try {
+    engine->logits(bad);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("512"), std::string::npos);
+  }
+  GenerateOptions options;
+  options.max_new_tokens = 600;
+  EXPECT_THROW(engine->generate({}, options), Error);
+}
+
+TEST(ModelTest, UnknownDeviceOrDtypeIsInvalidInput) {
+  EngineOptions options;
+  options.device = "tpu";
+  EXPECT_THROW(Engine::load(kStories, options), Error);
+  options.device = "cpu";
+  options.dtype = "float8";
+  EXPECT_THROW(Engine::load(kStories, options), Error);
+#ifndef ASSAY_WITH_CUDA
+  options.dtype = "float32";
+  options.device = "cuda";
+  EXPECT_THROW(Engine::load(kStories, options), Error);
+#endif
+}
+
+TEST(ModelTest, SamplingIsReproducibleForASeed) {
+  auto engine = Engine::load(kStories, {});
+  GenerateOptions options;
+  options.greedy = false;
+  options.max_new_tokens = 30;
+  options.seed = 42;
+  options.temperature = 1.0;
+  const auto a = engine->generate({}, options);
+  const auto b = engine->generate({}, options);
+  EXPECT_EQ(a, b);
+  options.seed = 43;
+  EXPECT_NE(a, engine->generate({}, options));
+}
+
+}  // namespace
+}  // namespace assay::inference
