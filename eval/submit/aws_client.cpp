@@ -28,7 +28,8 @@ std::pair<std::string, std::string> parse_json_error(const AwsHttpResponse& resp
   // moto answers signature errors on the JSON API as XML.
   if (code.empty()) {
     auto a = response.body.find("<Code>"), b = response.body.find("</Code>");
-    if (a != std::string::npos && b != std::string::npos) code = response.body.substr(a + 6, b - a - 6);
+    if (a != std::string::npos && b != std::string::npos)
+      code = response.body.substr(a + 6, b - a - 6);
   }
   return {code, message};
 }
@@ -45,24 +46,36 @@ std::pair<std::string, std::string> parse_xml_error(const AwsHttpResponse& respo
   };
   std::string code = tag("Code");
   if (code.empty()) {
-    code = response.status == 404 ? "NotFound" : response.status == 403 ? "Forbidden" : "HTTP" + std::to_string(response.status);
+    code = response.status == 404   ? "NotFound"
+           : response.status == 403 ? "Forbidden"
+                                    : "HTTP" + std::to_string(response.status);
   }
   return {code, tag("Message")};
 }
 
 bool is_transient(long status, const std::string& code) {
-  return status == 500 || status == 502 || status == 503 || status == 504 || code == "RequestTimeout" ||
-         code == "RequestTimeoutException" || code == "PriorRequestNotComplete";
+  return status == 500 || status == 502 || status == 503 || status == 504 ||
+         code == "RequestTimeout" || code == "RequestTimeoutException" ||
+         code == "PriorRequestNotComplete";
 }
 
 }  // namespace
 
 bool is_throttling_code(const std::string& code) {
-  static const std::set<std::string> kCodes = {
-      "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-      "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-      "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-      "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException"};
+  static const std::set<std::string> kCodes = {"Throttling",
+                                               "ThrottlingException",
+                                               "ThrottledException",
+                                               "RequestThrottledException",
+                                               "TooManyRequestsException",
+                                               "ProvisionedThroughputExceededException",
+                                               "TransactionInProgressException",
+                                               "RequestLimitExceeded",
+                                               "BandwidthLimitExceeded",
+                                               "LimitExceededException",
+                                               "RequestThrottled",
+                                               "SlowDown",
+                                               "PriorRequestNotComplete",
+                                               "EC2ThrottledException"};
   return kCodes.count(code) > 0;
 }
 
@@ -84,7 +97,8 @@ AwsHttpResponse AwsClient::send_with_retry(
     double retry_after_s = -1;
     try {
       AwsHttpResponse response = http_->send(signed_request);
-      if (response.status < 300 || std::find(accept_status.begin(), accept_status.end(), response.status) != accept_status.end()) {
+      if (response.status < 300 || std::find(accept_status.begin(), accept_status.end(),
+                                             response.status) != accept_status.end()) {
         return response;
       }
       status = response.status;
@@ -98,8 +112,8 @@ AwsHttpResponse AwsClient::send_with_retry(
       bool retryable = is_throttling_code(code) || is_transient(status, code);
       if (!retryable || attempt >= options_.retry.max_attempts) {
         throw AwsError(status, code,
-                       request.method + " " + request.url + ": HTTP " + std::to_string(status) + " " + code +
-                           (message.empty() ? "" : ": " + message) +
+                       request.method + " " + request.url + ": HTTP " + std::to_string(status) +
+                           " " + code + (message.empty() ? "" : ": " + message) +
                            (retryable ? " (after " + std::to_string(attempt) + " attempts)" : ""));
       }
     } catch (const AwsError&) {
@@ -108,14 +122,18 @@ AwsHttpResponse AwsClient::send_with_retry(
       if (e.kind() != ErrorKind::kRemote || attempt >= options_.retry.max_attempts) throw;
       code = "ConnectionError";
     }
-    double cap = std::min(options_.retry.base_delay_s * std::pow(2.0, attempt - 1), options_.retry.max_delay_s);
-    double delay = retry_after_s >= 0 ? retry_after_s : std::uniform_real_distribution<double>(0, 1)(rng) * cap;
-    log::warn("AWS call retried", {{"url", request.url}, {"code", code}, {"attempt", attempt}, {"delay_s", delay}});
+    double cap = std::min(options_.retry.base_delay_s * std::pow(2.0, attempt - 1),
+                          options_.retry.max_delay_s);
+    double delay = retry_after_s >= 0 ? retry_after_s
+                                      : std::uniform_real_distribution<double>(0, 1)(rng) * cap;
+    log::warn("AWS call retried",
+              {{"url", request.url}, {"code", code}, {"attempt", attempt}, {"delay_s", delay}});
     sleep_(delay);
   }
 }
 
-nlohmann::json AwsClient::call_json(const std::string& service, const std::string& target, const nlohmann::json& body) {
+nlohmann::json AwsClient::call_json(const std::string& service, const std::string& target,
+                                    const nlohmann::json& body) {
   const AwsEndpoint& endpoint = service == "logs" ? options_.logs : options_.sagemaker;
   AwsHttpRequest request;
   request.method = "POST";
@@ -134,8 +152,9 @@ nlohmann::json AwsClient::call_json(const std::string& service, const std::strin
   }
 }
 
-AwsHttpResponse AwsClient::call_s3(const std::string& method, const std::string& path_and_query, const std::string& body,
-                                   const HttpHeaders& headers, std::initializer_list<long> accept_status) {
+AwsHttpResponse AwsClient::call_s3(const std::string& method, const std::string& path_and_query,
+                                   const std::string& body, const HttpHeaders& headers,
+                                   std::initializer_list<long> accept_status) {
   AwsHttpRequest request;
   request.method = method;
   request.url = options_.s3.url + path_and_query;
@@ -152,7 +171,8 @@ std::unique_ptr<AwsClient> make_aws_client_from_env(AwsHttp* http) {
   options.sagemaker = resolve_aws_endpoint("sagemaker", options.region, env);
   options.s3 = resolve_aws_endpoint("s3", options.region, env);
   options.logs = resolve_aws_endpoint("logs", options.region, env);
-  if (options.region.empty()) throw_invalid("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile region)");
+  if (options.region.empty())
+    throw_invalid("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile region)");
   return std::make_unique<AwsClient>(http, resolve_aws_credentials(env, http), options);
 }
 

@@ -38,17 +38,17 @@ std::pair<std::string, std::string> parse_json_error(const AwsHttpResponse& resp
 bool is_throttling_code(const std::string& code);
 
 struct RetryOptions {
-  int max_attempts = 5;          // total tries for throttling/transient errors (1 = no retry)
-  double base_delay_s = 1.0;     // backoff scale: delay = rand(0,1) * min(base * 2^(n-1), max)
-  double max_delay_s = 20.0;     // cap of one delay
+  int max_attempts = 5;       // total tries for throttling/transient errors (1 = no retry)
+  double base_delay_s = 1.0;  // backoff scale: delay = rand(0,1) * min(base * 2^(n-1), max)
+  double max_delay_s = 20.0;  // cap of one delay
 };
 
 struct AwsClientOptions {
-  std::string region;        // signing region
-  AwsEndpoint sagemaker;     // base URLs per service
+  std::string region;     // signing region
+  AwsEndpoint sagemaker;  // base URLs per service
   AwsEndpoint s3;
   AwsEndpoint logs;
-  RetryOptions retry;        // retry policy
+  RetryOptions retry;  // retry policy
 };
 
 // Sends signed requests. Not thread-safe (one per thread); `http` must outlive the client.
@@ -59,7 +59,8 @@ class AwsClient {
   // POSTs a JSON-1.1 call (`target` like "SageMaker.DescribeProcessingJob") to `service`
   // ("sagemaker" or "logs") and returns the parsed JSON answer. Throws AwsError on an error
   // answer (after retries), assay::Error (remote) when no answer came.
-  nlohmann::json call_json(const std::string& service, const std::string& target, const nlohmann::json& body);
+  nlohmann::json call_json(const std::string& service, const std::string& target,
+                           const nlohmann::json& body);
 
   // Sends a signed S3 request to `path_and_query` (already encoded, starting with '/') on the S3
   // endpoint (path-style). Returns any answer whose status is < 300 or equals one of
@@ -74,9 +75,10 @@ class AwsClient {
   void set_sleep_for_testing(std::function<void(double)> sleep) { sleep_ = std::move(sleep); }
 
  private:
-  AwsHttpResponse send_with_retry(AwsHttpRequest request, const SigV4Options& sign,
-                                  const std::function<std::pair<std::string, std::string>(const AwsHttpResponse&)>& parse_error,
-                                  std::initializer_list<long> accept_status);
+  AwsHttpResponse send_with_retry(
+      AwsHttpRequest request, const SigV4Options& sign,
+      const std::function<std::pair<std::string, std::string>(const AwsHttpResponse&)>& parse_error,
+      std::initializer_list<long> accept_status);
 
   AwsHttp* http_;
   AwsCredentials credentials_;

@@ -14,15 +14,16 @@ namespace assay::submit {
 
 // One input channel. `source` is an s3:// URI (used as is) or a local file/folder (staged).
 struct JobInput {
-  std::string name;        // channel name; the key in "inputs"
-  std::string source;      // s3://... or a local path (relative to the spec file's folder)
-  std::string local_path;  // where it lands in the container; default /opt/ml/processing/input/<name>
+  std::string name;    // channel name; the key in "inputs"
+  std::string source;  // s3://... or a local path (relative to the spec file's folder)
+  std::string
+      local_path;  // where it lands in the container; default /opt/ml/processing/input/<name>
 };
 
 struct JobSpec {
-  std::string name_prefix = "assay-eval";  // job names are <name_prefix>-<hash>[-rN]
-  std::string image_uri;                   // container image (ECR URI); required
-  std::string role_arn;                    // SageMaker execution role; required
+  std::string name_prefix = "assay-eval";       // job names are <name_prefix>-<hash>[-rN]
+  std::string image_uri;                        // container image (ECR URI); required
+  std::string role_arn;                         // SageMaker execution role; required
   std::string instance_type = "ml.g5.2xlarge";  // SageMaker instance type
   int64_t instance_count = 1;                   // 1..100 hosts; each evaluates its shard
   int64_t volume_size_gb = 100;                 // EBS volume per host, 1..16384
@@ -31,12 +32,12 @@ struct JobSpec {
   std::string staging;                          // s3:// prefix for staged local inputs
   std::string output;                           // s3:// prefix; results go to <output><job name>/
   std::string output_local_path = "/opt/ml/processing/output";  // what the container writes
-  std::map<std::string, std::string> environment;  // passed to the container
-  std::map<std::string, std::string> tags;         // resource tags (not part of the job hash)
-  std::vector<std::string> entrypoint;             // ContainerEntrypoint; empty: the image's
-  std::vector<std::string> arguments;              // ContainerArguments; empty: none
-  std::string judge_api_key_secret_id;  // Secrets Manager id; passed as JUDGE_API_KEY_SECRET_ID
-  std::filesystem::path base_dir;       // folder local input paths are relative to
+  std::map<std::string, std::string> environment;               // passed to the container
+  std::map<std::string, std::string> tags;  // resource tags (not part of the job hash)
+  std::vector<std::string> entrypoint;      // ContainerEntrypoint; empty: the image's
+  std::vector<std::string> arguments;       // ContainerArguments; empty: none
+  std::string judge_api_key_secret_id;      // Secrets Manager id; passed as JUDGE_API_KEY_SECRET_ID
+  std::filesystem::path base_dir;           // folder local input paths are relative to
 };
 
 // Parses a spec from JSON text; `origin` names the file in messages. Unknown fields are an error
@@ -55,7 +56,8 @@ bool is_secret_env_name(const std::string& name);
 // /opt/ml/processing/), staging/output URIs, environment (≤100 entries, names and values ≤256,
 // name pattern, no raw secrets unless `allow_plaintext_secrets`), tags. Throws assay::Error
 // (invalid input) whose message names `origin` and the field.
-void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allow_plaintext_secrets);
+void validate_job_spec(const JobSpec& spec, const std::string& origin,
+                       bool allow_plaintext_secrets);
 
 // Environment the container gets: the spec's, plus MODEL_PATH / DATASET_PATH / EVAL_CONFIG for
 // inputs named model / data / config (pointing at `container_paths`), OUTPUT_DIR and

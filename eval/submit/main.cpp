@@ -14,15 +14,18 @@ namespace {
 using namespace assay::submit;
 
 std::filesystem::path default_lock_dir() {
-  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache && *cache) return std::filesystem::path(cache) / "assay/evalctl";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache/assay/evalctl";
+  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache && *cache)
+    return std::filesystem::path(cache) / "assay/evalctl";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".cache/assay/evalctl";
   return std::filesystem::temp_directory_path() / "assay-evalctl";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"evalctl: run Assay's evaluation as an Amazon SageMaker Processing job, idempotently."};
+  CLI::App app{
+      "evalctl: run Assay's evaluation as an Amazon SageMaker Processing job, idempotently."};
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug|info|warn|error|off");
@@ -31,20 +34,25 @@ int main(int argc, char** argv) {
   options.lock_dir = default_lock_dir();
   std::string spec_path, backend = "sagemaker";
   bool dry_run = false;
-  CLI::App* submit = app.add_subcommand("submit", "Submit JOB.json (describe first; never starts a job twice)");
+  CLI::App* submit =
+      app.add_subcommand("submit", "Submit JOB.json (describe first; never starts a job twice)");
   submit->add_option("job", spec_path, "job spec JSON")->required();
   submit->add_flag("--wait", options.wait, "follow the job until it ends");
   submit->add_flag("--dry-run", dry_run, "make no call; print each request as one JSON line");
-  submit->add_flag("--retry-failed", options.retry_failed, "start <name>-rN when the last attempt Failed/Stopped");
-  submit->add_flag("--allow-plaintext-secrets", options.allow_plaintext_secrets,
-                   "allow secret-like environment values in the job (visible to DescribeProcessingJob)");
-  submit->add_option("--backend", backend, "sagemaker (local is not built yet)")->check(CLI::IsMember({"sagemaker", "local"}));
+  submit->add_flag("--retry-failed", options.retry_failed,
+                   "start <name>-rN when the last attempt Failed/Stopped");
+  submit->add_flag(
+      "--allow-plaintext-secrets", options.allow_plaintext_secrets,
+      "allow secret-like environment values in the job (visible to DescribeProcessingJob)");
+  submit->add_option("--backend", backend, "sagemaker (local is not built yet)")
+      ->check(CLI::IsMember({"sagemaker", "local"}));
   submit->add_option("--poll-s", options.poll_s, "seconds between status polls with --wait");
 
   std::string job;
   CLI::App* status = app.add_subcommand("status", "Print a job's status");
   status->add_option("name", job, "processing job name")->required();
-  CLI::App* wait = app.add_subcommand("wait", "Follow a job until it ends (exit 0 Completed, 4 otherwise)");
+  CLI::App* wait =
+      app.add_subcommand("wait", "Follow a job until it ends (exit 0 Completed, 4 otherwise)");
   wait->add_option("name", job, "processing job name")->required();
   wait->add_option("--poll-s", options.poll_s, "seconds between polls");
   wait->add_option("--timeout-s", options.wait_timeout_s, "give up after this long (0 = never)");
@@ -73,8 +81,10 @@ int main(int argc, char** argv) {
     assay::log::configure(assay::log::parse_level(log_level, "--log-level"));
     if (submit->parsed()) {
       if (backend == "local") {
-        assay::throw_invalid("--backend local is not available yet (it needs the job runtime's container contract in "
-                             "`evaluate run`)");
+        assay::throw_invalid(
+            "--backend local is not available yet (it needs the job runtime's container contract "
+            "in "
+            "`evaluate run`)");
       }
       JobSpec spec = load_job_spec(spec_path);
       if (dry_run) {
@@ -112,7 +122,8 @@ int main(int argc, char** argv) {
       return assay::kExitOk;
     }
     if (list->parsed()) {
-      nlohmann::json request = {{"MaxResults", max_results}, {"SortBy", "CreationTime"}, {"SortOrder", "Descending"}};
+      nlohmann::json request = {
+          {"MaxResults", max_results}, {"SortBy", "CreationTime"}, {"SortOrder", "Descending"}};
       if (!name_contains.empty()) request["NameContains"] = name_contains;
       if (!status_equals.empty()) request["StatusEquals"] = status_equals;
       auto answer = sagemaker->list(request);

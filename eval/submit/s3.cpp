@@ -24,13 +24,16 @@ S3Uri parse_s3_uri(const std::string& uri) {
 
 namespace {
 
-std::string object_path(const S3Uri& o) { return "/" + o.bucket + "/" + aws_uri_encode(o.key, true); }
+std::string object_path(const S3Uri& o) {
+  return "/" + o.bucket + "/" + aws_uri_encode(o.key, true);
+}
 
 std::string xml_unescape(std::string s) {
   const std::pair<const char*, const char*> kEntities[] = {
       {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
   for (const auto& [from, to] : kEntities) {
-    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += std::string(to).size()) {
+    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos;
+         pos += std::string(to).size()) {
       s.replace(pos, std::string(from).size(), to);
     }
   }
@@ -54,8 +57,8 @@ std::vector<std::string> xml_values(const std::string& xml, const std::string& t
 S3::S3(AwsClient* client, std::ostream* dry_run, uint64_t part_size)
     : client_(client), dry_run_(dry_run), part_size_(part_size) {}
 
-AwsHttpResponse S3::call(const std::string& method, const std::string& path_and_query, const std::string& body,
-                         std::initializer_list<long> accept) {
+AwsHttpResponse S3::call(const std::string& method, const std::string& path_and_query,
+                         const std::string& body, std::initializer_list<long> accept) {
   if (dry_run_ != nullptr) {
     nlohmann::json line = {{"service", "s3"}, {"method", method}, {"path", path_and_query}};
     if (!body.empty()) line["body_bytes"] = body.size();
@@ -67,7 +70,9 @@ AwsHttpResponse S3::call(const std::string& method, const std::string& path_and_
   return client_->call_s3(method, path_and_query, body, {}, accept);
 }
 
-bool S3::exists(const S3Uri& object) { return call("HEAD", object_path(object), "", {404}).status == 200; }
+bool S3::exists(const S3Uri& object) {
+  return call("HEAD", object_path(object), "", {404}).status == 200;
+}
 
 void S3::put(const S3Uri& object, const std::string& bytes) {
   call("PUT", object_path(object), bytes);
@@ -85,7 +90,9 @@ void S3::put_file(const S3Uri& object, const fs::path& file) {
   AwsHttpResponse created = call("POST", path + "?uploads=", "");
   if (dry_run_ == nullptr) {
     auto ids = xml_values(created.body, "UploadId");
-    if (ids.empty()) throw Error(ErrorKind::kRemote, "S3 CreateMultipartUpload " + path + ": no UploadId in answer");
+    if (ids.empty())
+      throw Error(ErrorKind::kRemote,
+                  "S3 CreateMultipartUpload " + path + ": no UploadId in answer");
     upload_id = ids[0];
   }
   std::ifstream in(file, std::ios::binary);
@@ -96,10 +103,13 @@ void S3::put_file(const S3Uri& object, const fs::path& file) {
     in.read(part.data(), static_cast<std::streamsize>(part_size_));
     std::streamsize got = in.gcount();
     if (got <= 0) break;
-    AwsHttpResponse r = call("PUT", path + "?partNumber=" + std::to_string(number) + "&uploadId=" + aws_uri_encode(upload_id, false),
+    AwsHttpResponse r = call("PUT",
+                             path + "?partNumber=" + std::to_string(number) +
+                                 "&uploadId=" + aws_uri_encode(upload_id, false),
                              part.substr(0, static_cast<size_t>(got)));
     std::string etag = r.header("etag");
-    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + etag + "</ETag></Part>";
+    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + etag +
+                "</ETag></Part>";
   }
   complete += "</CompleteMultipartUpload>";
   call("POST", path + "?uploadId=" + aws_uri_encode(upload_id, false), complete);
@@ -110,7 +120,8 @@ std::vector<std::string> S3::list(const S3Uri& prefix) {
   std::vector<std::string> keys;
   std::string token;
   for (;;) {
-    std::string q = "/" + prefix.bucket + "?list-type=2&prefix=" + aws_uri_encode(prefix.key, false);
+    std::string q =
+        "/" + prefix.bucket + "?list-type=2&prefix=" + aws_uri_encode(prefix.key, false);
     if (!token.empty()) q += "&continuation-token=" + aws_uri_encode(token, false);
     AwsHttpResponse r = call("GET", q, "");
     for (auto& k : xml_values(r.body, "Key")) keys.push_back(std::move(k));
@@ -121,7 +132,9 @@ std::vector<std::string> S3::list(const S3Uri& prefix) {
   return keys;
 }
 
-std::string S3::get(const S3Uri& object) { return call("GET", object_path(object), "").body; }
+std::string S3::get(const S3Uri& object) {
+  return call("GET", object_path(object), "").body;
+}
 
 std::string local_content_hash(const fs::path& path) {
   if (!fs::exists(path)) throw_not_found(path.string() + ": input does not exist");
@@ -129,7 +142,8 @@ std::string local_content_hash(const fs::path& path) {
   std::vector<std::string> lines;
   for (const auto& entry : fs::recursive_directory_iterator(path)) {
     if (!entry.is_regular_file()) continue;
-    lines.push_back(fs::relative(entry.path(), path).generic_string() + '\0' + sha256_file(entry.path()) + "\n");
+    lines.push_back(fs::relative(entry.path(), path).generic_string() + '\0' +
+                    sha256_file(entry.path()) + "\n");
   }
   std::sort(lines.begin(), lines.end());
   Sha256 h;
@@ -137,7 +151,8 @@ std::string local_content_hash(const fs::path& path) {
   return h.hex_digest();
 }
 
-StagedInput stage_local_input(S3& s3, const std::string& staging, const fs::path& path, const std::string& hash) {
+StagedInput stage_local_input(S3& s3, const std::string& staging, const fs::path& path,
+                              const std::string& hash) {
   S3Uri base = parse_s3_uri(staging);
   if (!base.key.empty() && base.key.back() != '/') base.key += '/';
   base.key += "inputs/" + hash + "/";

@@ -13,7 +13,8 @@ class AwsSageMaker : public SageMakerApi {
 
   std::optional<nlohmann::json> describe(const std::string& name) override {
     try {
-      return client_->call_json("sagemaker", "SageMaker.DescribeProcessingJob", {{"ProcessingJobName", name}});
+      return client_->call_json("sagemaker", "SageMaker.DescribeProcessingJob",
+                                {{"ProcessingJobName", name}});
     } catch (const AwsError& e) {
       if (e.code() == "ValidationException" || e.code() == "ResourceNotFound") return std::nullopt;
       throw;
@@ -43,9 +44,12 @@ class DryRunSageMaker : public SageMakerApi {
   }
   std::string create(const nlohmann::json& request) override {
     print("CreateProcessingJob", request);
-    return "arn:aws:sagemaker:dry-run:000000000000:processing-job/" + request.value("ProcessingJobName", std::string());
+    return "arn:aws:sagemaker:dry-run:000000000000:processing-job/" +
+           request.value("ProcessingJobName", std::string());
   }
-  void stop(const std::string& name) override { print("StopProcessingJob", {{"ProcessingJobName", name}}); }
+  void stop(const std::string& name) override {
+    print("StopProcessingJob", {{"ProcessingJobName", name}});
+  }
   nlohmann::json list(const nlohmann::json& request) override {
     print("ListProcessingJobs", request);
     return {{"ProcessingJobSummaries", nlohmann::json::array()}};
@@ -53,7 +57,8 @@ class DryRunSageMaker : public SageMakerApi {
 
  private:
   void print(const std::string& op, const nlohmann::json& body) {
-    nlohmann::json line = {{"service", "sagemaker"}, {"target", "SageMaker." + op}, {"body", redact_request(body)}};
+    nlohmann::json line = {
+        {"service", "sagemaker"}, {"target", "SageMaker." + op}, {"body", redact_request(body)}};
     *out_ << line.dump() << "\n";
   }
   std::ostream* out_;
@@ -79,7 +84,11 @@ nlohmann::json redact_request(nlohmann::json body) {
   return body;
 }
 
-std::unique_ptr<SageMakerApi> make_aws_sagemaker(AwsClient* client) { return std::make_unique<AwsSageMaker>(client); }
-std::unique_ptr<SageMakerApi> make_dry_run_sagemaker(std::ostream* out) { return std::make_unique<DryRunSageMaker>(out); }
+std::unique_ptr<SageMakerApi> make_aws_sagemaker(AwsClient* client) {
+  return std::make_unique<AwsSageMaker>(client);
+}
+std::unique_ptr<SageMakerApi> make_dry_run_sagemaker(std::ostream* out) {
+  return std::make_unique<DryRunSageMaker>(out);
+}
 
 }  // namespace assay::submit

@@ -102,7 +102,8 @@ std::string results_uri(const JobSpec& spec, const std::string& name) {
   return base + name + "/";
 }
 
-json build_create_request(const JobSpec& spec, const std::string& name, const std::string& spec_hash,
+json build_create_request(const JobSpec& spec, const std::string& name,
+                          const std::string& spec_hash,
                           const std::map<std::string, std::string>& input_uris,
                           const std::map<std::string, std::string>& container_paths) {
   json app = {{"ImageUri", spec.image_uri}};
@@ -121,23 +122,22 @@ json build_create_request(const JobSpec& spec, const std::string& name, const st
   json tags = json::array();
   for (const auto& [k, v] : spec.tags) tags.push_back({{"Key", k}, {"Value", v}});
   tags.push_back({{"Key", "assay-spec-sha256"}, {"Value", spec_hash}});
-  json request = {
-      {"ProcessingJobName", name},
-      {"ProcessingResources",
-       {{"ClusterConfig",
-         {{"InstanceCount", spec.instance_count},
-          {"InstanceType", spec.instance_type},
-          {"VolumeSizeInGB", spec.volume_size_gb}}}}},
-      {"StoppingCondition", {{"MaxRuntimeInSeconds", spec.max_runtime_s}}},
-      {"AppSpecification", app},
-      {"ProcessingOutputConfig",
-       {{"Outputs", json::array({{{"OutputName", "results"},
-                                  {"S3Output",
-                                   {{"S3Uri", results_uri(spec, name)},
-                                    {"LocalPath", spec.output_local_path},
-                                    {"S3UploadMode", "EndOfJob"}}}}})}}},
-      {"RoleArn", spec.role_arn},
-      {"Tags", tags}};
+  json request = {{"ProcessingJobName", name},
+                  {"ProcessingResources",
+                   {{"ClusterConfig",
+                     {{"InstanceCount", spec.instance_count},
+                      {"InstanceType", spec.instance_type},
+                      {"VolumeSizeInGB", spec.volume_size_gb}}}}},
+                  {"StoppingCondition", {{"MaxRuntimeInSeconds", spec.max_runtime_s}}},
+                  {"AppSpecification", app},
+                  {"ProcessingOutputConfig",
+                   {{"Outputs", json::array({{{"OutputName", "results"},
+                                              {"S3Output",
+                                               {{"S3Uri", results_uri(spec, name)},
+                                                {"LocalPath", spec.output_local_path},
+                                                {"S3UploadMode", "EndOfJob"}}}}})}}},
+                  {"RoleArn", spec.role_arn},
+                  {"Tags", tags}};
   if (!inputs.empty()) request["ProcessingInputs"] = inputs;
   auto env = container_environment(spec, container_paths);
   if (!env.empty()) request["Environment"] = env;
@@ -151,7 +151,8 @@ int print_status(SageMakerApi& sagemaker, const std::string& name, std::ostream&
   return 0;
 }
 
-int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitOptions& options, std::ostream& out) {
+int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitOptions& options,
+                 std::ostream& out) {
   auto start = std::chrono::steady_clock::now();
   std::string last;
   for (;;) {
@@ -164,7 +165,8 @@ int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitO
       out << status_line(*d, "finished").dump() << "\n";
       return status == "Completed" ? kExitOk : kExitRuntime;
     }
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (options.wait_timeout_s > 0 && elapsed >= options.wait_timeout_s) {
       out << status_line(*d, "wait-timeout").dump() << "\n";
       return kExitRuntime;
@@ -179,9 +181,11 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
   for (const auto& [k, v] : spec.environment) {
     if (is_secret_env_name(k) && !v.empty()) {
       log::register_secret(v);
-      log::warn("a secret is put into the job's Environment in clear text (--allow-plaintext-secrets): anyone "
-                "allowed to DescribeProcessingJob can read it; prefer judge_api_key_secret_id",
-                {{"variable", k}});
+      log::warn(
+          "a secret is put into the job's Environment in clear text (--allow-plaintext-secrets): "
+          "anyone "
+          "allowed to DescribeProcessingJob can read it; prefer judge_api_key_secret_id",
+          {{"variable", k}});
     }
   }
   SpecIdentity id = spec_identity(spec);
@@ -205,7 +209,8 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
   }
   auto attach = [&](const json& d, const std::string& action) {
     out << status_line(d, action).dump() << "\n";
-    if (options.wait) return wait_for_job(sagemaker, d.value("ProcessingJobName", base), options, out);
+    if (options.wait)
+      return wait_for_job(sagemaker, d.value("ProcessingJobName", base), options, out);
     return kExitOk;
   };
   if (latest) {
@@ -217,8 +222,10 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
     if (status == "InProgress" || status == "Stopping") return attach(*latest, "attached");
     if (!options.retry_failed) {
       out << status_line(*latest, "not-retried").dump() << "\n";
-      log::error("the last attempt of this job did not complete; pass --retry-failed to start a new attempt",
-                 {{"job", latest->value("ProcessingJobName", base)}, {"status", status}});
+      log::error(
+          "the last attempt of this job did not complete; pass --retry-failed to start a new "
+          "attempt",
+          {{"job", latest->value("ProcessingJobName", base)}, {"status", status}});
       return kExitRuntime;
     }
   }
@@ -247,14 +254,18 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
   }
   auto d = sagemaker.describe(name);
   if (!d) {  // dry run, or eventual consistency right after create
-    json line = {{"job", name}, {"status", "Submitted"}, {"action", "created"}, {"results", results_uri(spec, name)}};
+    json line = {{"job", name},
+                 {"status", "Submitted"},
+                 {"action", "created"},
+                 {"results", results_uri(spec, name)}};
     out << line.dump() << "\n";
     return options.wait ? wait_for_job(sagemaker, name, options, out) : kExitOk;
   }
   return attach(*d, "created");
 }
 
-int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name, const fs::path& dest) {
+int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name,
+                     const fs::path& dest) {
   auto d = sagemaker.describe(name);
   if (!d) throw_not_found("processing job '" + name + "' does not exist");
   std::string uri;
@@ -275,12 +286,14 @@ int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name, c
 }
 
 int print_logs(AwsClient& client, const std::string& name, std::ostream& out) {
-  json request = {{"logGroupName", "/aws/sagemaker/ProcessingJobs"}, {"logStreamNamePrefix", name + "/"}};
+  json request = {{"logGroupName", "/aws/sagemaker/ProcessingJobs"},
+                  {"logStreamNamePrefix", name + "/"}};
   int count = 0;
   for (;;) {
     json answer = client.call_json("logs", "Logs_20140328.FilterLogEvents", request);
     for (const auto& event : answer.value("events", json::array())) {
-      out << event.value("logStreamName", std::string()) << " " << event.value("message", std::string()) << "\n";
+      out << event.value("logStreamName", std::string()) << " "
+          << event.value("message", std::string()) << "\n";
       ++count;
     }
     if (!answer.contains("nextToken") || !answer["nextToken"].is_string()) break;

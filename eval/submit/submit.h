@@ -29,15 +29,16 @@ struct SubmitOptions {
 // content hashes or S3 URIs, output, environment, entrypoint, arguments; not tags). Local inputs
 // are hashed here (no network).
 struct SpecIdentity {
-  std::string hash;                                   // 64 hex characters
-  std::map<std::string, std::string> input_hashes;    // local input name -> content hash
-  nlohmann::json canonical;                           // what was hashed
+  std::string hash;                                 // 64 hex characters
+  std::map<std::string, std::string> input_hashes;  // local input name -> content hash
+  nlohmann::json canonical;                         // what was hashed
 };
 SpecIdentity spec_identity(const JobSpec& spec);
 
 // The CreateProcessingJob body for `name`; `input_uris` maps each input to its S3 URI and
 // `container_paths` to the path the container sees (for MODEL_PATH etc.).
-nlohmann::json build_create_request(const JobSpec& spec, const std::string& name, const std::string& spec_hash,
+nlohmann::json build_create_request(const JobSpec& spec, const std::string& name,
+                                    const std::string& spec_hash,
                                     const std::map<std::string, std::string>& input_uris,
                                     const std::map<std::string, std::string>& container_paths);
 
@@ -53,13 +54,15 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
 
 // Follows `name` until Completed/Failed/Stopped; prints the final status line. 0 on Completed,
 // 4 otherwise (or on timeout). Throws assay::Error (not found) when the job does not exist.
-int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitOptions& options, std::ostream& out);
+int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitOptions& options,
+                 std::ostream& out);
 
 // One status line for a job; throws assay::Error (not found) when it does not exist.
 int print_status(SageMakerApi& sagemaker, const std::string& name, std::ostream& out);
 
 // Downloads every object under the job's output S3 URI into `dest`. Returns the file count.
-int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name, const std::filesystem::path& dest);
+int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name,
+                     const std::filesystem::path& dest);
 
 // Prints the job's CloudWatch log events (group /aws/sagemaker/ProcessingJobs, streams
 // <name>/...) via FilterLogEvents, all pages. Returns the number of events.
