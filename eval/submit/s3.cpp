@@ -117,14 +117,21 @@ void S3::put_file(const S3Uri& object, const fs::path& file) {
 }
 
 std::vector<std::string> S3::list(const S3Uri& prefix) {
+  // The trailing '/' is left off the listed prefix and applied here: moto's SigV4 check rejects
+  // a prefix holding an encoded '/' (boto3's too), and this keeps prefixes at the bucket root
+  // slash-free. Real S3 accepts both.
+  std::string wire_prefix = prefix.key;
+  if (!wire_prefix.empty() && wire_prefix.back() == '/') wire_prefix.pop_back();
   std::vector<std::string> keys;
   std::string token;
   for (;;) {
     std::string q =
-        "/" + prefix.bucket + "?list-type=2&prefix=" + aws_uri_encode(prefix.key, false);
+        "/" + prefix.bucket + "?list-type=2&prefix=" + aws_uri_encode(wire_prefix, false);
     if (!token.empty()) q += "&continuation-token=" + aws_uri_encode(token, false);
     AwsHttpResponse r = call("GET", q, "");
-    for (auto& k : xml_values(r.body, "Key")) keys.push_back(std::move(k));
+    for (auto& k : xml_values(r.body, "Key")) {
+      if (k.rfind(prefix.key, 0) == 0) keys.push_back(std::move(k));
+    }
     auto next = xml_values(r.body, "NextContinuationToken");
     if (next.empty() || next[0].empty()) break;
     token = next[0];
