@@ -112,6 +112,22 @@ class FakeSageMaker {
       }
       res.set_content(json{{"ProcessingJobSummaries", summaries}}.dump(),
                       "application/x-amz-json-1.1");
+    } else if (op == "FilterLogEvents") {
+      // Two pages, as CloudWatch Logs paginates with nextToken.
+      if (body.value("logGroupName", "") != "/aws/sagemaker/ProcessingJobs") {
+        return error(res, 400, "ResourceNotFoundException", "no such group");
+      }
+      std::string stream = body.value("logStreamNamePrefix", "") + "algo-1-1700000000";
+      json events = json::array();
+      json answer;
+      if (!body.contains("nextToken")) {
+        events.push_back({{"logStreamName", stream}, {"message", "loading model"}});
+        answer["nextToken"] = "page2";
+      } else {
+        events.push_back({{"logStreamName", stream}, {"message", "wrote summary.json"}});
+      }
+      answer["events"] = events;
+      res.set_content(answer.dump(), "application/x-amz-json-1.1");
     } else if (op == "StopProcessingJob") {
       auto it = jobs_.find(name);
       if (it == jobs_.end()) return error(res, 400, "ResourceNotFound", "no such job");
@@ -277,6 +293,12 @@ TEST_F(EvalctlTest, StatusListStop) {
   EXPECT_NE(list.output.find(name), std::string::npos) << list.output;
   auto stop = run_command(env(fake.port()) + evalctl() + " stop " + name);
   EXPECT_NE(stop.output.find("\"status\":\"Stopped\""), std::string::npos) << stop.output;
+  auto logs = run_command(env(fake.port()) + evalctl() + " logs " + name);
+  EXPECT_EQ(logs.exit_code, 0) << logs.output;
+  EXPECT_NE(logs.output.find(name + "/algo-1-1700000000 loading model\n"), std::string::npos)
+      << logs.output;
+  EXPECT_NE(logs.output.find("wrote summary.json"), std::string::npos) << logs.output;
+  EXPECT_EQ(fake.count("FilterLogEvents"), 2);
   auto missing = run_command(env(fake.port()) + evalctl() + " status assay-eval-nosuchjob");
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
 }
