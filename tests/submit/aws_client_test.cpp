@@ -79,9 +79,16 @@ TEST(AwsClientTest, RetriesThrottlingThenSucceeds) {
   ASSERT_EQ(sleeps.size(), 2u);
   EXPECT_DOUBLE_EQ(sleeps[0], 0.25);  // x-amz-retry-after is in milliseconds
   EXPECT_LE(sleeps[1], 2.0);          // rand(0,1) * min(1 * 2^1, 20)
-  // Each attempt is signed afresh with the JSON-1.1 headers.
-  for (const auto& [k, v] : http.sent[0].headers) {
-    if (k == "X-Amz-Target") EXPECT_EQ(v, "SageMaker.ListProcessingJobs");
+  // Each attempt is signed afresh (one Authorization header each) with the JSON-1.1 target.
+  for (const auto& sent : http.sent) {
+    int authorizations = 0;
+    std::string target;
+    for (const auto& [k, v] : sent.headers) {
+      authorizations += k == "Authorization";
+      if (k == "X-Amz-Target") target = v;
+    }
+    EXPECT_EQ(authorizations, 1);
+    EXPECT_EQ(target, "SageMaker.ListProcessingJobs");
   }
 }
 
