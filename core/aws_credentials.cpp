@@ -123,7 +123,10 @@ AwsCredentials resolve_aws_credentials(const EnvLookup& env, AwsHttp* http) {
     std::string token = env_or(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "");
     if (auto token_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
       token = trim(read_file(*token_file));
-    if (!token.empty()) request.headers.emplace_back("Authorization", token);
+    if (!token.empty()) {
+      log::register_secret(token);
+      request.headers.emplace_back("Authorization", token);
+    }
     AwsHttpResponse response = http->send(request);
     if (response.status != 200) {
       throw Error(ErrorKind::kRemote, "container credentials endpoint " + uri + " answered HTTP " +
