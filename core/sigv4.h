@@ -1,0 +1,59 @@
+// AWS Signature Version 4 for request headers: canonical request, string to sign, signing key
+// and the Authorization header, as specified by AWS and checked against the official test suite.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/aws_http.h"
+
+namespace assay {
+
+// Static credentials; session_token is empty for long-term keys.
+struct AwsCredentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+  std::string source;  // where they came from ("environment", "profile default", ...), for logs
+};
+
+struct SigV4Options {
+  std::string region;                  // e.g. "us-east-1"; required
+  std::string service;                 // signing name, e.g. "sagemaker", "s3", "logs"; required
+  std::string amz_date;                // "YYYYMMDDTHHMMSSZ"; empty means now (UTC)
+  bool normalize_path = true;          // remove "." / ".." / empty segments (false for S3)
+  bool content_sha256_header = false;  // add and sign x-amz-content-sha256 (S3 wants it)
+};
+
+// What signing produced; the request itself carries the added headers.
+struct SigV4Result {
+  std::string canonical_request;
+  std::string string_to_sign;
+  std::string authorization;  // the Authorization header value
+};
+
+// Signs `request` in place: adds Host (when missing), X-Amz-Date, X-Amz-Security-Token (when the
+// credentials have a token), x-amz-content-sha256 (when asked) and Authorization. Every header
+// present on the request is signed except user-agent, expect, transfer-encoding, x-amzn-trace-id.
+// The canonical URI is the percent-decoded path, normalised unless told not to, encoded once;
+// the canonical query sorts by encoded key, then value. Throws assay::Error (invalid input) on a
+// URL it cannot parse or missing region/service/credentials.
+SigV4Result sigv4_sign(AwsHttpRequest& request, const AwsCredentials& credentials,
+                       const SigV4Options& options);
+
+// The current UTC time as "YYYYMMDDTHHMMSSZ".
+std::string amz_date_now();
+
+// HMAC-SHA256 of `data` with `key`, raw 32 bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
+// Parts of an absolute http(s) URL. Throws assay::Error (invalid input) naming the URL.
+struct ParsedUrl {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // host[:port] as written (port omitted when absent)
+  std::string path;    // still encoded; "/" when empty
+  std::string query;   // after '?', still encoded; empty when none
+};
+ParsedUrl parse_url(const std::string& url);
+
+}  // namespace assay

@@ -1,0 +1,304 @@
+#include "eval/submit/job_spec.h"
+
+#include <regex>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/suggest.h"
+
+namespace assay::submit {
+
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kFields = {
+    "name_prefix",    "image_uri",      "role_arn",          "instance_type",
+    "instance_count", "volume_size_gb", "max_runtime_s",     "inputs",
+    "staging",        "output",         "output_local_path", "environment",
+    "tags",           "entrypoint",     "arguments",         "judge_api_key_secret_id"};
+
+[[noreturn]] void bad(const std::string& origin, const std::string& field, const std::string& why) {
+  throw_invalid(origin + ": field '" + field + "' " + why);
+}
+
+bool full_match(const std::string& text, const char* pattern) {
+  return std::regex_match(text, std::regex(pattern));
+}
+
+std::string get_string(const json& j, const std::string& origin, const std::string& field) {
+  if (!j.is_string()) bad(origin, field, "must be a string");
+  return j.get<std::string>();
+}
+
+int64_t get_int(const json& j, const std::string& origin, const std::string& field) {
+  if (!j.is_number_integer()) bad(origin, field, "must be an integer");
+  return j.get<int64_t>();
+}
+
+std::map<std::string, std::string> get_string_map(const json& j, const std::string& origin,
+                                                  const std::string& field) {
+  if (!j.is_object()) bad(origin, field, "must be an object of strings");
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : j.items()) out[k] = get_string(v, origin, field + "." + k);
+  return out;
+}
+
+std::vector<std::string> get_string_list(const json& j, const std::string& origin,
+                                         const std::string& field) {
+  if (!j.is_array()) bad(origin, field, "must be an array of strings");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < j.size(); ++i)
+    out.push_back(get_string(j[i], origin, field + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+void check_range(int64_t v, int64_t lo, int64_t hi, const std::string& origin,
+                 const std::string& field) {
+  if (v < lo || v > hi) {
+    bad(origin, field,
+        "is " + std::to_string(v) + "; SageMaker allows " + std::to_string(lo) + ".." +
+            std::to_string(hi));
+  }
+}
+
+void check_s3_uri(const std::string& uri, const std::string& origin, const std::string& field) {
+  if (!full_match(uri, "s3://[a-z0-9][a-z0-9.\\-]{1,61}[a-z0-9](/.*)?")) {
+    bad(origin, field, "'" + uri + "' must be an s3://BUCKET/PREFIX URI");
+  }
+  if (uri.size() > 1024) bad(origin, field, "is longer than 1024 characters");
+}
+
+}  // namespace
+
+bool is_secret_env_name(const std::string& name) {
+  std::string upper;
+  for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper.ends_with("_SECRET_ID")) return false;  // a reference, not a secret
+  return upper.find("API_KEY") != std::string::npos || upper.find("SECRET") != std::string::npos ||
+         upper.ends_with("TOKEN") || upper.find("PASSWORD") != std::string::npos;
+}
+
+JobSpec parse_job_spec(const std::string& text, const std::string& origin,
+                       const std::filesystem::path& base_dir) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw_invalid(origin + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw_invalid(origin + ": a job spec must be a JSON object");
+  JobSpec spec;
+  spec.base_dir = base_dir;
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(kFields.begin(), kFields.end(), key) == kFields.end()) {
+      bad(origin, key, "is not a job spec field" + did_you_mean(key, kFields));
+    }
+  }
+  auto has = [&](const char* f) { return j.contains(f) && !j[f].is_null(); };
+  if (has("name_prefix")) spec.name_prefix = get_string(j["name_prefix"], origin, "name_prefix");
+  if (has("image_uri")) spec.image_uri = get_string(j["image_uri"], origin, "image_uri");
+  if (has("role_arn")) spec.role_arn = get_string(j["role_arn"], origin, "role_arn");
+  if (has("instance_type"))
+    spec.instance_type = get_string(j["instance_type"], origin, "instance_type");
+  if (has("instance_count"))
+    spec.instance_count = get_int(j["instance_count"], origin, "instance_count");
+  if (has("volume_size_gb"))
+    spec.volume_size_gb = get_int(j["volume_size_gb"], origin, "volume_size_gb");
+  if (has("max_runtime_s"))
+    spec.max_runtime_s = get_int(j["max_runtime_s"], origin, "max_runtime_s");
+  if (has("staging")) spec.staging = get_string(j["staging"], origin, "staging");
+  if (has("output")) spec.output = get_string(j["output"], origin, "output");
+  if (has("output_local_path"))
+    spec.output_local_path = get_string(j["output_local_path"], origin, "output_local_path");
+  if (has("environment"))
+    spec.environment = get_string_map(j["environment"], origin, "environment");
+  if (has("tags")) spec.tags = get_string_map(j["tags"], origin, "tags");
+  if (has("entrypoint")) spec.entrypoint = get_string_list(j["entrypoint"], origin, "entrypoint");
+  if (has("arguments")) spec.arguments = get_string_list(j["arguments"], origin, "arguments");
+  if (has("judge_api_key_secret_id")) {
+    spec.judge_api_key_secret_id =
+        get_string(j["judge_api_key_secret_id"], origin, "judge_api_key_secret_id");
+  }
+  if (has("inputs")) {
+    if (!j["inputs"].is_object()) bad(origin, "inputs", "must be an object of name -> URI/path");
+    for (const auto& [name, value] : j["inputs"].items()) {
+      std::string field = "inputs." + name;
+      JobInput input{name, "", "/opt/ml/processing/input/" + name};
+      if (value.is_string()) {
+        input.source = value.get<std::string>();
+      } else if (value.is_object()) {
+        for (const auto& [k, v] : value.items()) {
+          if (k == "source") {
+            input.source = get_string(v, origin, field + ".source");
+          } else if (k == "local_path") {
+            input.local_path = get_string(v, origin, field + ".local_path");
+          } else {
+            bad(origin, field + "." + k, "is not an input field (source, local_path)");
+          }
+        }
+      } else {
+        bad(origin, field, "must be a string or {\"source\", \"local_path\"}");
+      }
+      spec.inputs.push_back(std::move(input));
+    }
+  }
+  return spec;
+}
+
+JobSpec load_job_spec(const std::filesystem::path& path) {
+  std::filesystem::path base = std::filesystem::absolute(path).parent_path();
+  return parse_job_spec(read_file(path), path.string(), base);
+}
+
+void validate_environment(const std::map<std::string, std::string>& env,
+                          const std::string& origin) {
+  if (env.size() > 100) {
+    bad(origin, "environment",
+        "has " + std::to_string(env.size()) +
+            " entries (with the ones evalctl adds); SageMaker allows at most 100");
+  }
+  for (const auto& [k, v] : env) {
+    if (k.size() > 256 || !full_match(k, "[a-zA-Z_][a-zA-Z0-9_]*")) {
+      bad(origin, "environment." + k,
+          "name must match [a-zA-Z_][a-zA-Z0-9_]* and be at most 256 characters");
+    }
+    if (v.size() > 256) {
+      bad(origin, "environment." + k,
+          "value is " + std::to_string(v.size()) + " characters; SageMaker allows at most 256");
+    }
+  }
+}
+
+void validate_job_spec(const JobSpec& spec, const std::string& origin,
+                       bool allow_plaintext_secrets) {
+  if (spec.name_prefix.empty() || spec.name_prefix.size() > kMaxNamePrefix ||
+      !full_match(spec.name_prefix, "[a-zA-Z0-9](-*[a-zA-Z0-9])*")) {
+    bad(origin, "name_prefix",
+        "'" + spec.name_prefix + "' must be 1.." + std::to_string(kMaxNamePrefix) +
+            " letters, digits and inner hyphens (job names are <prefix>-<16-char hash>[-rN], "
+            "at most 63 characters)");
+  }
+  if (spec.image_uri.empty()) bad(origin, "image_uri", "is required");
+  if (spec.image_uri.size() > 255) bad(origin, "image_uri", "is longer than 255 characters");
+  if (spec.role_arn.empty())
+    bad(origin, "role_arn", "is required (the SageMaker execution role ARN)");
+  if (spec.role_arn.size() < 20 || spec.role_arn.size() > 2048 ||
+      !full_match(spec.role_arn, "arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+")) {
+    bad(origin, "role_arn",
+        "'" + spec.role_arn + "' is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)");
+  }
+  if (!full_match(spec.instance_type,
+                  "ml\\.[a-z0-9]+\\.(nano|micro|small|medium|large|xlarge|[0-9]+xlarge)")) {
+    bad(origin, "instance_type",
+        "'" + spec.instance_type + "' is not a SageMaker instance type (e.g. ml.g5.2xlarge)");
+  }
+  check_range(spec.instance_count, 1, 100, origin, "instance_count");
+  check_range(spec.volume_size_gb, 1, 16384, origin, "volume_size_gb");
+  check_range(spec.max_runtime_s, 1, 777600, origin, "max_runtime_s");
+  if (spec.inputs.size() > 10)
+    bad(origin, "inputs",
+        "has " + std::to_string(spec.inputs.size()) + " entries; SageMaker allows at most 10");
+  bool any_local = false;
+  std::set<std::string> local_paths;
+  for (const auto& input : spec.inputs) {
+    std::string field = "inputs." + input.name;
+    if (!full_match(input.name, "[a-zA-Z0-9][a-zA-Z0-9_\\-]{0,63}")) {
+      bad(origin, field, "name must be 1..64 letters, digits, '_' or '-'");
+    }
+    if (input.source.empty()) bad(origin, field, "has no source");
+    if (input.source.rfind("s3://", 0) == 0) {
+      check_s3_uri(input.source, origin, field);
+    } else {
+      any_local = true;
+    }
+    const std::string& lp = input.local_path;
+    if (lp.rfind("/opt/ml/processing/", 0) != 0 ||
+        lp.size() <= std::string("/opt/ml/processing/").size() ||
+        lp.find("/../") != std::string::npos || lp.ends_with("/..")) {
+      bad(origin, field + ".local_path",
+          "'" + lp + "' must be under /opt/ml/processing/ (SageMaker's rule)");
+    }
+    if (lp.size() > 256) bad(origin, field + ".local_path", "is longer than 256 characters");
+    if (!local_paths.insert(lp).second)
+      bad(origin, field + ".local_path", "'" + lp + "' is used by another input");
+  }
+  if (any_local) {
+    if (spec.staging.empty())
+      bad(origin, "staging", "is required when an input is a local path (an s3:// prefix)");
+    check_s3_uri(spec.staging, origin, "staging");
+  } else if (!spec.staging.empty()) {
+    check_s3_uri(spec.staging, origin, "staging");
+  }
+  if (spec.output.empty()) bad(origin, "output", "is required (an s3:// prefix for the results)");
+  check_s3_uri(spec.output, origin, "output");
+  if (spec.output_local_path.rfind("/opt/ml/processing/", 0) != 0 ||
+      spec.output_local_path.size() > 256) {
+    bad(origin, "output_local_path",
+        "'" + spec.output_local_path + "' must be under /opt/ml/processing/");
+  }
+  validate_environment(spec.environment, origin);
+  for (const auto& [k, v] : spec.environment) {
+    if (is_secret_env_name(k) && !v.empty() && !allow_plaintext_secrets) {
+      bad(origin, "environment." + k,
+          "looks like a secret: DescribeProcessingJob shows the environment to anyone with read "
+          "access. Use "
+          "judge_api_key_secret_id (AWS Secrets Manager) or pass --allow-plaintext-secrets");
+    }
+  }
+  if (spec.tags.size() > 50) bad(origin, "tags", "has more than 50 entries");
+  for (const auto& [k, v] : spec.tags) {
+    // ASCII part of ([\p{L}\p{Z}\p{N}_.:/=+\-@]*); non-ASCII bytes (letters) are let through.
+    auto ok = [](const std::string& s) {
+      for (unsigned char c : s) {
+        if (c < 0x80 && !std::isalnum(c) &&
+            std::string(" _.:/=+-@").find(static_cast<char>(c)) == std::string::npos)
+          return false;
+      }
+      return true;
+    };
+    if (k.empty() || k.size() > 128 || !ok(k))
+      bad(origin, "tags." + k, "key must be 1..128 letters, digits, spaces or _.:/=+-@");
+    if (v.size() > 256 || !ok(v))
+      bad(origin, "tags." + k, "value must be at most 256 letters, digits, spaces or _.:/=+-@");
+    if (k.rfind("aws:", 0) == 0) bad(origin, "tags." + k, "keys starting with 'aws:' are reserved");
+  }
+  auto check_list = [&](const std::vector<std::string>& list, const char* field) {
+    if (list.size() > 100) bad(origin, field, "has more than 100 items");
+    for (const auto& item : list) {
+      if (item.size() > 256) bad(origin, field, "has an item longer than 256 characters");
+    }
+  };
+  check_list(spec.entrypoint, "entrypoint");
+  check_list(spec.arguments, "arguments");
+  if (!spec.judge_api_key_secret_id.empty() && spec.judge_api_key_secret_id.size() > 256) {
+    bad(origin, "judge_api_key_secret_id", "is longer than 256 characters");
+  }
+}
+
+std::map<std::string, std::string> container_environment(
+    const JobSpec& spec, const std::map<std::string, std::string>& container_paths) {
+  std::map<std::string, std::string> env = spec.environment;
+  auto add = [&](const std::string& k, const std::string& v) {
+    env.emplace(k, v);
+  };  // never overrides
+  if (auto it = container_paths.find("model"); it != container_paths.end())
+    add("MODEL_PATH", it->second);
+  if (auto it = container_paths.find("data"); it != container_paths.end())
+    add("DATASET_PATH", it->second);
+  if (auto it = container_paths.find("config"); it != container_paths.end())
+    add("EVAL_CONFIG", it->second);
+  add("OUTPUT_DIR", spec.output_local_path);
+  if (!spec.judge_api_key_secret_id.empty())
+    add("JUDGE_API_KEY_SECRET_ID", spec.judge_api_key_secret_id);
+  return env;
+}
+
+std::string job_name(const std::string& prefix, const std::string& spec_hash, int attempt) {
+  std::string name = prefix + "-" + spec_hash.substr(0, 16);
+  if (attempt > 1) name += "-r" + std::to_string(attempt);
+  return name;
+}
+
+}  // namespace assay::submit

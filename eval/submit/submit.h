@@ -1,0 +1,71 @@
+// evalctl's commands as library calls: idempotent submit (describe first, deterministic names,
+// content-addressed staging), status, wait, stop, list, logs, results. Each returns an exit code
+// and prints one JSON line per result on `out`; progress goes to the log.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/submit/job_spec.h"
+#include "eval/submit/s3.h"
+#include "eval/submit/sagemaker.h"
+
+namespace assay::submit {
+
+struct SubmitOptions {
+  bool wait = false;                     // follow the job until it ends
+  bool retry_failed = false;             // start <name>-rN when the last attempt Failed/Stopped
+  bool allow_plaintext_secrets = false;  // let secret-like environment values through (warns)
+  double poll_s = 30;                    // seconds between DescribeProcessingJob polls
+  double wait_timeout_s = 0;             // give up waiting after this long; 0 = never
+  std::filesystem::path lock_dir;        // where per-job lock files go; empty = no local lock
+};
+
+// The spec's identity: SHA-256 of its canonical JSON (image, role, instance settings, input
+// content hashes or S3 URIs, output, environment, entrypoint, arguments; not tags). Local inputs
+// are hashed here (no network).
+struct SpecIdentity {
+  std::string hash;                                 // 64 hex characters
+  std::map<std::string, std::string> input_hashes;  // local input name -> content hash
+  nlohmann::json canonical;                         // what was hashed
+};
+SpecIdentity spec_identity(const JobSpec& spec);
+
+// The CreateProcessingJob body for `name`; `input_uris` maps each input to its S3 URI and
+// `container_paths` to the path the container sees (for MODEL_PATH etc.).
+nlohmann::json build_create_request(const JobSpec& spec, const std::string& name,
+                                    const std::string& spec_hash,
+                                    const std::map<std::string, std::string>& input_uris,
+                                    const std::map<std::string, std::string>& container_paths);
+
+// Where a job's results land: <output>/<job name>/.
+std::string results_uri(const JobSpec& spec, const std::string& name);
+
+// Idempotent submit (see README "evalctl submit"). Validates first (throws assay::Error, invalid
+// input, before any call). Returns 0 when the job was created, attached to, or is Completed
+// (and, with wait, ended Completed); 4 when the latest attempt Failed/Stopped and no retry was
+// asked, or a waited-for job failed.
+int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sagemaker, S3& s3,
+               const SubmitOptions& options, std::ostream& out);
+
+// Follows `name` until Completed/Failed/Stopped; prints the final status line. 0 on Completed,
+// 4 otherwise (or on timeout). Throws assay::Error (not found) when the job does not exist.
+int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitOptions& options,
+                 std::ostream& out);
+
+// One status line for a job; throws assay::Error (not found) when it does not exist.
+int print_status(SageMakerApi& sagemaker, const std::string& name, std::ostream& out);
+
+// Downloads every object under the job's output S3 URI into `dest`. Returns the file count.
+int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name,
+                     const std::filesystem::path& dest);
+
+// Prints the job's CloudWatch log events (group /aws/sagemaker/ProcessingJobs, streams
+// <name>/...) via FilterLogEvents, all pages. Returns the number of events.
+int print_logs(AwsClient& client, const std::string& name, std::ostream& out);
+
+}  // namespace assay::submit

@@ -1,0 +1,157 @@
+// Job spec parsing and validation against SageMaker's limits, and the deterministic job name.
+#include "eval/submit/job_spec.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/sha256.h"
+#include "eval/submit/submit.h"
+
+namespace assay::submit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json base_spec() {
+  return {{"image_uri", "123456789012.dkr.ecr.us-east-1.amazonaws.com/assay:latest"},
+          {"role_arn", "arn:aws:iam::123456789012:role/SageMakerRole"},
+          {"inputs", {{"model", "s3://bucket/models/twin/"}}},
+          {"output", "s3://bucket/eval-results/"},
+          {"environment", {{"IS_DUMMY", "true"}}}};
+}
+
+// Returns the validation error message for `j`, or "" when it validates.
+std::string error_of(const json& j, bool allow_secrets = false) {
+  try {
+    JobSpec spec = parse_job_spec(j.dump(), "job.json", fs::temp_directory_path());
+    validate_job_spec(spec, "job.json", allow_secrets);
+    return "";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    return e.what();
+  }
+}
+
+TEST(JobSpecTest, ValidSpecPasses) {
+  EXPECT_EQ(error_of(base_spec()), "");
+}
+
+TEST(JobSpecTest, BadSpecsNameTheField) {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+    const char* field;
+  } cases[] = {
+      {"prefix too long", [](json& j) { j["name_prefix"] = std::string(43, 'a'); },
+       "'name_prefix'"},
+      {"prefix with _", [](json& j) { j["name_prefix"] = "llm_eval"; }, "'name_prefix'"},
+      {"prefix trailing hyphen", [](json& j) { j["name_prefix"] = "eval-"; }, "'name_prefix'"},
+      {"missing role", [](json& j) { j.erase("role_arn"); }, "'role_arn'"},
+      {"bad role", [](json& j) { j["role_arn"] = "arn:aws:iam::12345:role/x"; }, "'role_arn'"},
+      {"missing image", [](json& j) { j.erase("image_uri"); }, "'image_uri'"},
+      {"101 env",
+       [](json& j) {
+         for (int i = 0; i < 101; ++i) j["environment"]["V" + std::to_string(i)] = "x";
+       },
+       "'environment'"},
+      {"env value 257", [](json& j) { j["environment"]["LONG"] = std::string(257, 'x'); },
+       "'environment.LONG'"},
+      {"env name", [](json& j) { j["environment"]["1BAD"] = "x"; }, "'environment.1BAD'"},
+      {"local path outside",
+       [](json& j) {
+         j["inputs"]["model"] = {{"source", "s3://bucket/m/"}, {"local_path", "/tmp/model"}};
+       },
+       "'inputs.model.local_path'"},
+      {"local path escapes",
+       [](json& j) {
+         j["inputs"]["model"] = {{"source", "s3://bucket/m/"},
+                                 {"local_path", "/opt/ml/processing/../x"}};
+       },
+       "'inputs.model.local_path'"},
+      {"instance type", [](json& j) { j["instance_type"] = "g5.2xlarge"; }, "'instance_type'"},
+      {"instance count 0", [](json& j) { j["instance_count"] = 0; }, "'instance_count'"},
+      {"instance count 101", [](json& j) { j["instance_count"] = 101; }, "'instance_count'"},
+      {"volume", [](json& j) { j["volume_size_gb"] = 16385; }, "'volume_size_gb'"},
+      {"runtime", [](json& j) { j["max_runtime_s"] = 777601; }, "'max_runtime_s'"},
+      {"runtime type", [](json& j) { j["max_runtime_s"] = "1h"; }, "'max_runtime_s'"},
+      {"output missing", [](json& j) { j.erase("output"); }, "'output'"},
+      {"local input needs staging", [](json& j) { j["inputs"]["data"] = "./data.jsonl"; },
+       "'staging'"},
+      {"11 inputs",
+       [](json& j) {
+         for (int i = 0; i < 11; ++i) j["inputs"]["in" + std::to_string(i)] = "s3://bucket/x/";
+       },
+       "'inputs'"},
+      {"plaintext key", [](json& j) { j["environment"]["JUDGE_API_KEY"] = "sk-123456"; },
+       "'environment.JUDGE_API_KEY'"},
+      {"unknown field", [](json& j) { j["instance_typ"] = "ml.g5.2xlarge"; },
+       "did you mean 'instance_type'"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    json j = base_spec();
+    c.edit(j);
+    std::string message = error_of(j);
+    EXPECT_NE(message.find(c.field), std::string::npos) << message;
+    EXPECT_NE(message.find("job.json"), std::string::npos) << message;
+  }
+}
+
+TEST(JobSpecTest, PlaintextSecretNeedsTheFlag) {
+  json j = base_spec();
+  j["environment"]["JUDGE_API_KEY"] = "sk-123456";
+  EXPECT_NE(error_of(j, false), "");
+  EXPECT_EQ(error_of(j, true), "");
+  j["environment"].erase("JUDGE_API_KEY");
+  j["environment"]["JUDGE_API_KEY_SECRET_ID"] = "assay/openai";  // a reference is fine
+  EXPECT_EQ(error_of(j, false), "");
+}
+
+TEST(JobSpecTest, JobNameIsDeterministicAndFollowsContent) {
+  fs::path dir = fs::temp_directory_path() / ("assay_spec_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  atomic_write(dir / "data.jsonl", "{\"id\": 1}\n");
+  json j = base_spec();
+  j["inputs"]["data"] = "data.jsonl";
+  j["staging"] = "s3://bucket/staging/";
+  auto identity = [&](const json& spec) {
+    return spec_identity(parse_job_spec(spec.dump(), "job.json", dir));
+  };
+  SpecIdentity a = identity(j);
+  EXPECT_EQ(a.hash, identity(j).hash);
+  EXPECT_EQ(a.input_hashes.at("data"), sha256_hex("{\"id\": 1}\n"));
+  json tagged = j;
+  tagged["tags"] = {{"team", "search"}};
+  EXPECT_EQ(identity(tagged).hash, a.hash) << "tags must not change the job";
+  json env = j;
+  env["environment"]["IS_DUMMY"] = "false";
+  EXPECT_NE(identity(env).hash, a.hash);
+  atomic_write(dir / "data.jsonl", "{\"id\": 2}\n");
+  EXPECT_NE(identity(j).hash, a.hash) << "input content must change the job";
+  std::string name = job_name("assay-eval", a.hash, 1);
+  EXPECT_EQ(name, "assay-eval-" + a.hash.substr(0, 16));
+  EXPECT_EQ(job_name("assay-eval", a.hash, 3), name + "-r3");
+  EXPECT_LE(job_name(std::string(kMaxNamePrefix, 'a'), a.hash, 99).size(), 63u);
+  fs::remove_all(dir);
+}
+
+TEST(JobSpecTest, CreateRequestShape) {
+  JobSpec spec = parse_job_spec(base_spec().dump(), "job.json", fs::temp_directory_path());
+  json r = build_create_request(spec, "assay-eval-0123456789abcdef", std::string(64, 'a'),
+                                {{"model", "s3://bucket/models/twin/"}},
+                                {{"model", "/opt/ml/processing/input/model"}});
+  EXPECT_EQ(r["ProcessingInputs"][0]["S3Input"]["LocalPath"], "/opt/ml/processing/input/model");
+  EXPECT_EQ(r["Environment"]["MODEL_PATH"], "/opt/ml/processing/input/model");
+  EXPECT_EQ(r["Environment"]["OUTPUT_DIR"], "/opt/ml/processing/output");
+  EXPECT_EQ(r["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"],
+            "s3://bucket/eval-results/assay-eval-0123456789abcdef/");
+  EXPECT_FALSE(r["AppSpecification"].contains("ContainerArguments"))
+      << "an empty list is invalid; omit it";
+}
+
+}  // namespace
+}  // namespace assay::submit
