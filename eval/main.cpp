@@ -10,6 +10,7 @@
 #include "core/version.h"
 #include "eval/generate_command.h"
 #include "eval/inspect_command.h"
+#include "eval/run_command.h"
 #include "eval/score_command.h"
 #include "eval/tokenize_command.h"
 
@@ -51,7 +52,8 @@ struct ConfigFlags {
     cmd->add_option("--judge-rubric", judge_rubric,
                     "Judge rubric: handbook, reference, mt_bench_single, pairwise, or a rubric "
                     "JSON file (env JUDGE_RUBRIC)");
-    cmd->add_option("--judge-provider", judge_provider, "Judge: openai, dummy or none (env JUDGE_PROVIDER)");
+    cmd->add_option("--judge-provider", judge_provider,
+                    "Judge: openai, dummy or none (env JUDGE_PROVIDER)");
     cmd->add_option("--judge-model", judge_model, "Judge model id (env JUDGE_MODEL)");
     cmd->add_option("--judge-base-url", judge_base_url,
                     "OpenAI-compatible endpoint (env JUDGE_BASE_URL, then OPENAI_BASE_URL)");
@@ -79,7 +81,8 @@ struct ConfigFlags {
     flag("judge.provider", judge_provider);
     flag("judge.model", judge_model);
     flag("judge.base_url", judge_base_url);
-    if (judge_max_concurrency > 0) s.flags.emplace_back("judge.max_concurrency", judge_max_concurrency);
+    if (judge_max_concurrency > 0)
+      s.flags.emplace_back("judge.max_concurrency", judge_max_concurrency);
     if (!metrics.empty()) {
       json list = json::array();
       size_t pos = 0;
@@ -98,26 +101,58 @@ struct ConfigFlags {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Assay: evaluate fine-tuned language models.\n"
-               "Exit codes: 0 ok, 2 bad input or config, 3 a CI gate failed, 4 runtime failure "
-               "(a rerun resumes), 130/143 stopped by a signal.",
-               "evaluate"};
+  CLI::App app{
+      "Assay: evaluate fine-tuned language models.\n"
+      "Exit codes: 0 ok, 2 bad input or config, 3 a CI gate failed, 4 runtime failure "
+      "(a rerun resumes), 130/143 stopped by a signal.",
+      "evaluate"};
   app.set_version_flag("--version", std::string("evaluate (assay) ") + assay::kVersion);
   std::string log_level;
   std::string log_format = "auto";
   app.add_option("--log-level", log_level, "debug, info, warn, error, off (env ASSAY_LOG_LEVEL)");
-  app.add_option("--log-format", log_format, "auto (human on a terminal, JSON lines otherwise), human, json")
+  app.add_option("--log-format", log_format,
+                 "auto (human on a terminal, JSON lines otherwise), human, json")
       ->check(CLI::IsMember({"auto", "human", "json"}));
   app.require_subcommand(1);
 
   ConfigFlags score_flags;
   assay::eval::ScoreCommandOptions score_options;
-  CLI::App* score = app.add_subcommand(
-      "score", "Score a dataset that already holds predictions; writes manifest.json, "
-               "scores.jsonl and summary.json to the output folder");
+  CLI::App* score =
+      app.add_subcommand("score",
+                         "Score a dataset that already holds predictions; writes manifest.json, "
+                         "scores.jsonl and summary.json to the output folder");
   score_flags.add_to(score);
   score->add_flag("--overwrite", score_options.overwrite,
                   "Replace a different run already in the output folder");
+
+  ConfigFlags run_flags;
+  assay::eval::RunCommandOptions run_options;
+  std::string run_model, run_device, run_chat_format, run_prompt_template;
+  bool run_dummy = false;
+  int run_max_new_tokens = -1;
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Generate an answer for every sample with the model, then score them (local metrics "
+      "and judges); writes generations.jsonl, scores.jsonl, summary.json, manifest.json. "
+      "A rerun resumes a stopped run");
+  run_flags.add_to(run);
+  run->add_option("--model", run_model,
+                  "Model folder, LoRA adapter folder or model.tar.gz (env MODEL_PATH); with "
+                  "--dummy and no model: the bundled stories260K");
+  run->add_flag("--dummy", run_dummy,
+                "Smoke test: the first dummy_samples (8) samples, at most dummy_max_new_tokens "
+                "(32) new tokens (env IS_DUMMY=true|false|1|0)");
+  run->add_option("--device", run_device, "cpu or cuda (env EVAL_DEVICE)");
+  run->add_option("--max-new-tokens", run_max_new_tokens,
+                  "Tokens to generate at most per sample (generation.max_new_tokens, default 256)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--chat-format", run_chat_format,
+                  "none (Alpaca template), auto (from tokenizer_config.json), chatml, llama3, "
+                  "llama2, mistral (prompt.chat_format)");
+  run->add_option("--prompt-template", run_prompt_template,
+                  "Prompt template with {instruction} and {input} (prompt.template)");
+  run->add_flag("--overwrite", run_options.overwrite,
+                "Replace a different run already in the output folder");
 
   assay::eval::TokenizeCommandOptions tokenize_options;
   bool no_special = false;
@@ -193,6 +228,18 @@ int main(int argc, char** argv) {
     if (score->parsed()) {
       score_options.sources = score_flags.sources();
       return assay::eval::run_score_command(score_options, std::cout);
+    }
+    if (run->parsed()) {
+      run_options.sources = run_flags.sources();
+      auto& flags = run_options.sources.flags;
+      if (!run_model.empty()) flags.emplace_back("model", run_model);
+      if (run_dummy) flags.emplace_back("dummy", true);
+      if (!run_device.empty()) flags.emplace_back("device", run_device);
+      if (run_max_new_tokens >= 0)
+        flags.emplace_back("generation.max_new_tokens", run_max_new_tokens);
+      if (!run_chat_format.empty()) flags.emplace_back("prompt.chat_format", run_chat_format);
+      if (!run_prompt_template.empty()) flags.emplace_back("prompt.template", run_prompt_template);
+      return assay::eval::run_run_command(run_options, std::cout);
     }
     if (inspect->parsed()) return assay::eval::run_inspect_command(inspect_options, std::cout);
     if (generate->parsed()) return assay::eval::run_generate_command(generate_options, std::cout);
