@@ -52,8 +52,7 @@ struct ConfigFlags {
     cmd->add_option("--judge-rubric", judge_rubric,
                     "Judge rubric: handbook, reference, mt_bench_single, pairwise, or a rubric "
                     "JSON file (env JUDGE_RUBRIC)");
-    cmd->add_option("--judge-provider", judge_provider,
-                    "Judge: openai, dummy or none (env JUDGE_PROVIDER)");
+    cmd->add_option("--judge-provider", judge_provider, "Judge: openai, dummy or none (env JUDGE_PROVIDER)");
     cmd->add_option("--judge-model", judge_model, "Judge model id (env JUDGE_MODEL)");
     cmd->add_option("--judge-base-url", judge_base_url,
                     "OpenAI-compatible endpoint (env JUDGE_BASE_URL, then OPENAI_BASE_URL)");
@@ -81,8 +80,7 @@ struct ConfigFlags {
     flag("judge.provider", judge_provider);
     flag("judge.model", judge_model);
     flag("judge.base_url", judge_base_url);
-    if (judge_max_concurrency > 0)
-      s.flags.emplace_back("judge.max_concurrency", judge_max_concurrency);
+    if (judge_max_concurrency > 0) s.flags.emplace_back("judge.max_concurrency", judge_max_concurrency);
     if (!metrics.empty()) {
       json list = json::array();
       size_t pos = 0;
@@ -101,26 +99,23 @@ struct ConfigFlags {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "Assay: evaluate fine-tuned language models.\n"
-      "Exit codes: 0 ok, 2 bad input or config, 3 a CI gate failed, 4 runtime failure "
-      "(a rerun resumes), 130/143 stopped by a signal.",
-      "evaluate"};
+  CLI::App app{"Assay: evaluate fine-tuned language models.\n"
+               "Exit codes: 0 ok, 2 bad input or config, 3 a CI gate failed, 4 runtime failure "
+               "(a rerun resumes), 130/143 stopped by a signal.",
+               "evaluate"};
   app.set_version_flag("--version", std::string("evaluate (assay) ") + assay::kVersion);
   std::string log_level;
   std::string log_format = "auto";
   app.add_option("--log-level", log_level, "debug, info, warn, error, off (env ASSAY_LOG_LEVEL)");
-  app.add_option("--log-format", log_format,
-                 "auto (human on a terminal, JSON lines otherwise), human, json")
+  app.add_option("--log-format", log_format, "auto (human on a terminal, JSON lines otherwise), human, json")
       ->check(CLI::IsMember({"auto", "human", "json"}));
   app.require_subcommand(1);
 
   ConfigFlags score_flags;
   assay::eval::ScoreCommandOptions score_options;
-  CLI::App* score =
-      app.add_subcommand("score",
-                         "Score a dataset that already holds predictions; writes manifest.json, "
-                         "scores.jsonl and summary.json to the output folder");
+  CLI::App* score = app.add_subcommand(
+      "score", "Score a dataset that already holds predictions; writes manifest.json, "
+               "scores.jsonl and summary.json to the output folder");
   score_flags.add_to(score);
   score->add_flag("--overwrite", score_options.overwrite,
                   "Replace a different run already in the output folder");
