@@ -149,6 +149,43 @@ TEST_F(EvaluateRunTest, ResumesAfterATornGenerationsFileWithTheSameOutputs) {
             json::parse(read_file(a / "summary.json"))["metrics"]);
 }
 
+TEST_F(EvaluateRunTest, SigtermStopsFlushesAndTheRerunFinishes) {
+  // 24 samples of up to 300 tokens in batches of 4: long enough to be stopped part-way.
+  fs::path cfg = dir_.write("run.json", R"({"dummy_samples": 24, "dummy_max_new_tokens": 300,
+                                           "generation": {"max_batch_size": 4}})");
+  fs::path out = dir_ / "run";
+  std::string cmd = shell_quote(ASSAY_EVALUATE_BIN) + " --log-format human run " + dummy_args(out) +
+                    " --config " + shell_quote(cfg.string());
+  std::string gens = shell_quote((out / "generations.jsonl").string());
+  // Start it, wait for the first flushed generation, send SIGTERM, report its exit status.
+  auto r = run_command("cd /tmp && " + kCleanEnv + " JUDGE_PROVIDER=none " + cmd +
+                       " & pid=$!; for i in $(seq 1 600); do "
+                       "[ -s " +
+                       gens +
+                       " ] && break; sleep 0.05; done; kill -TERM $pid; "
+                       "wait $pid; echo \"rc=$?\"");
+  if (r.output.find("rc=0") != std::string::npos) {
+    GTEST_SKIP() << "the run finished before SIGTERM arrived (machine too fast for this test)";
+  }
+  ASSERT_NE(r.output.find("rc=143"), std::string::npos) << r.output;
+  EXPECT_EQ(json::parse(read_file(out / "manifest.json"))["status"], "interrupted");
+  size_t saved = read_lines(out / "generations.jsonl").size();  // complete lines only
+  EXPECT_GE(saved, 1u);
+  EXPECT_LT(saved, 24u);
+
+  auto again =
+      run(dummy_args(out) + " --config " + shell_quote(cfg.string()), "JUDGE_PROVIDER=none");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("(" + std::to_string(saved) + " from a previous attempt)"),
+            std::string::npos)
+      << again.output;
+  std::set<std::string> ids;
+  auto lines = read_lines(out / "generations.jsonl");
+  for (const auto& g : lines) ids.insert(g["id"].get<std::string>());
+  EXPECT_EQ(lines.size(), 24u);
+  EXPECT_EQ(ids.size(), 24u) << "no id duplicated or lost";
+}
+
 TEST_F(EvaluateRunTest, DatasetWithoutReferencesGeneratesWithoutMetrics) {
   fs::path data = dir_.write("q.jsonl",
                              "{\"id\": \"q1\", \"instruction\": \"Tell a story.\"}\n"
