@@ -10,6 +10,7 @@
 #include "core/version.h"
 #include "eval/generate_command.h"
 #include "eval/inspect_command.h"
+#include "eval/run_command.h"
 #include "eval/score_command.h"
 #include "eval/tokenize_command.h"
 
@@ -119,6 +120,35 @@ int main(int argc, char** argv) {
   score->add_flag("--overwrite", score_options.overwrite,
                   "Replace a different run already in the output folder");
 
+  ConfigFlags run_flags;
+  assay::eval::RunCommandOptions run_options;
+  std::string run_model, run_device, run_chat_format, run_prompt_template;
+  bool run_dummy = false;
+  int run_max_new_tokens = -1;
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Generate an answer for every sample with the model, then score them (local metrics "
+      "and judges); writes generations.jsonl, scores.jsonl, summary.json, manifest.json. "
+      "A rerun resumes a stopped run");
+  run_flags.add_to(run);
+  run->add_option("--model", run_model,
+                  "Model folder, LoRA adapter folder or model.tar.gz (env MODEL_PATH); with "
+                  "--dummy and no model: the bundled stories260K");
+  run->add_flag("--dummy", run_dummy,
+                "Smoke test: the first dummy_samples (8) samples, at most dummy_max_new_tokens "
+                "(32) new tokens (env IS_DUMMY=true|false|1|0)");
+  run->add_option("--device", run_device, "cpu or cuda (env EVAL_DEVICE)");
+  run->add_option("--max-new-tokens", run_max_new_tokens,
+                  "Tokens to generate at most per sample (generation.max_new_tokens, default 256)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--chat-format", run_chat_format,
+                  "none (Alpaca template), auto (from tokenizer_config.json), chatml, llama3, "
+                  "llama2, mistral (prompt.chat_format)");
+  run->add_option("--prompt-template", run_prompt_template,
+                  "Prompt template with {instruction} and {input} (prompt.template)");
+  run->add_flag("--overwrite", run_options.overwrite,
+                "Replace a different run already in the output folder");
+
   assay::eval::TokenizeCommandOptions tokenize_options;
   bool no_special = false;
   CLI::App* tokenize = app.add_subcommand(
@@ -193,6 +223,18 @@ int main(int argc, char** argv) {
     if (score->parsed()) {
       score_options.sources = score_flags.sources();
       return assay::eval::run_score_command(score_options, std::cout);
+    }
+    if (run->parsed()) {
+      run_options.sources = run_flags.sources();
+      auto& flags = run_options.sources.flags;
+      if (!run_model.empty()) flags.emplace_back("model", run_model);
+      if (run_dummy) flags.emplace_back("dummy", true);
+      if (!run_device.empty()) flags.emplace_back("device", run_device);
+      if (run_max_new_tokens >= 0)
+        flags.emplace_back("generation.max_new_tokens", run_max_new_tokens);
+      if (!run_chat_format.empty()) flags.emplace_back("prompt.chat_format", run_chat_format);
+      if (!run_prompt_template.empty()) flags.emplace_back("prompt.template", run_prompt_template);
+      return assay::eval::run_run_command(run_options, std::cout);
     }
     if (inspect->parsed()) return assay::eval::run_inspect_command(inspect_options, std::cout);
     if (generate->parsed()) return assay::eval::run_generate_command(generate_options, std::cout);

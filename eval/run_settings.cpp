@@ -1,5 +1,7 @@
 #include "eval/run_settings.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace assay::eval {
@@ -39,11 +41,13 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   if (j.provider == "openai") {
     if (j.model.empty()) throw_invalid(from("judge.model") + " is empty");
     if (j.api_key.empty() && cfg.at("judge.base_url").is_null()) {
-      throw_invalid("judge.provider is openai but no API key is set: set JUDGE_API_KEY or "
-                    "OPENAI_API_KEY (or judge.base_url for a local endpoint without a key)");
+      throw_invalid(
+          "judge.provider is openai but no API key is set: set JUDGE_API_KEY or "
+          "OPENAI_API_KEY (or judge.base_url for a local endpoint without a key)");
     }
     if (!j.base_url.starts_with("http://") && !j.base_url.starts_with("https://")) {
-      throw_invalid(from("judge.base_url") + ": '" + j.base_url + "' must start with http:// or https://");
+      throw_invalid(from("judge.base_url") + ": '" + j.base_url +
+                    "' must start with http:// or https://");
     }
   }
   if (!j.prices.is_object()) j.prices = json::object();
@@ -56,6 +60,70 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
     }
   }
   return j;
+}
+
+GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dummy) {
+  GenerationSettings g;
+  auto from = [&](const char* key) { return std::string(key) + " (from " + cfg.origin(key) + ")"; };
+  auto int_in = [&](const char* key, long long lo, long long hi) {
+    long long v = cfg.get_int(key);
+    if (v < lo || v > hi) {
+      throw_invalid(from(key) + " must be between " + std::to_string(lo) + " and " +
+                    std::to_string(hi) + ", got " + std::to_string(v));
+    }
+    return static_cast<int>(v);
+  };
+  g.max_new_tokens = int_in("generation.max_new_tokens", 0, 1 << 20);
+  g.temperature = cfg.get_number("generation.temperature");
+  if (!(g.temperature >= 0 && g.temperature <= 100)) {
+    throw_invalid(from("generation.temperature") + " must be in [0, 100]");
+  }
+  g.top_p = cfg.get_number("generation.top_p");
+  if (!(g.top_p > 0 && g.top_p <= 1))
+    throw_invalid(from("generation.top_p") + " must be in (0, 1]");
+  g.top_k = int_in("generation.top_k", 0, 1 << 24);
+  g.min_p = cfg.get_number("generation.min_p");
+  if (!(g.min_p >= 0 && g.min_p < 1))
+    throw_invalid(from("generation.min_p") + " must be in [0, 1)");
+  g.repetition_penalty = cfg.get_number("generation.repetition_penalty");
+  if (!(g.repetition_penalty > 0 && g.repetition_penalty <= 100)) {
+    throw_invalid(from("generation.repetition_penalty") + " must be in (0, 100]");
+  }
+  const json& stop = cfg.at("generation.stop");
+  for (size_t i = 0; i < stop.size(); ++i) {
+    if (!stop[i].is_string() || stop[i].get<std::string>().empty()) {
+      throw_invalid(from("generation.stop") + ": item " + std::to_string(i) +
+                    " must be a non-empty string");
+    }
+    g.stop.push_back(stop[i].get<std::string>());
+  }
+  long long seed = cfg.get_int("generation.seed");
+  if (seed < 0) throw_invalid(from("generation.seed") + " must be >= 0");
+  g.seed = static_cast<uint64_t>(seed);
+  g.max_batch_size = int_in("generation.max_batch_size", 1, 4096);
+  g.max_batch_tokens = int_in("generation.max_batch_tokens", 1, 1 << 26);
+  g.dtype = cfg.get_string("generation.dtype");
+  if (g.dtype != "float32" && g.dtype != "bfloat16" && g.dtype != "auto") {
+    throw_invalid(from("generation.dtype") + ": '" + g.dtype +
+                  "' must be float32, bfloat16 or auto");
+  }
+  g.threads = int_in("generation.threads", 0, 4096);
+  g.prompt_template = cfg.get_string("prompt.template");
+  g.prompt_template_key = from("prompt.template");
+  if (!cfg.at("prompt.template").is_null() && g.prompt_template.empty()) {
+    throw_invalid(g.prompt_template_key + " is empty");
+  }
+  g.chat_format = cfg.get_string("prompt.chat_format");
+  static const std::vector<std::string> kFormats = {"none",   "auto",   "chatml",
+                                                    "llama3", "llama2", "mistral"};
+  if (std::find(kFormats.begin(), kFormats.end(), g.chat_format) == kFormats.end()) {
+    throw_invalid(from("prompt.chat_format") + ": '" + g.chat_format +
+                  "' must be none, auto, chatml, llama3, llama2 or mistral");
+  }
+  g.dummy_samples = int_in("dummy_samples", 1, 1 << 30);
+  int dummy_cap = int_in("dummy_max_new_tokens", 0, 1 << 20);
+  if (dummy) g.max_new_tokens = std::min(g.max_new_tokens, dummy_cap);
+  return g;
 }
 
 }  // namespace
@@ -111,6 +179,7 @@ RunSettings run_settings_from(const ResolvedConfig& cfg) {
                   ") must be in (0, 1)");
   }
   s.judge = judge_settings_from(cfg, s.dummy);
+  s.generation = generation_settings_from(cfg, s.dummy);
   s.prediction_b_field = cfg.get_string("fields.prediction_b");
   return s;
 }

@@ -1,6 +1,7 @@
 // Typed settings read from a resolved config: what the commands use, validated once.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,18 +14,39 @@ namespace assay::eval {
 // The judge stage (config keys judge.*). Validated; the API key is already registered with the
 // log redactor by resolve_config.
 struct JudgeSettings {
-  std::string provider;       // "openai" or "dummy"; "" means no judge stage
+  std::string provider;  // "openai" or "dummy"; "" means no judge stage
   std::string base_url = "https://api.openai.com/v1";  // OpenAI-compatible endpoint
-  std::string api_key;        // secret; "" sends no Authorization header
-  std::string model;          // judge model id
-  std::string rubric;         // built-in rubric name or a rubric file path
-  int max_concurrency = 32;   // requests in flight
-  int max_retries = 6;        // HTTP retries per request
-  double timeout_s = 60;      // per HTTP attempt
-  double rpm = 0;             // requests per minute, 0 unlimited
-  double tpm = 0;             // tokens per minute, 0 unlimited
-  std::string cache_dir;      // shared judge cache folder; "" none
-  nlohmann::json prices;      // {"model": {"input_per_mtok", "output_per_mtok"}}
+  std::string api_key;                                 // secret; "" sends no Authorization header
+  std::string model;                                   // judge model id
+  std::string rubric;                                  // built-in rubric name or a rubric file path
+  int max_concurrency = 32;                            // requests in flight
+  int max_retries = 6;                                 // HTTP retries per request
+  double timeout_s = 60;                               // per HTTP attempt
+  double rpm = 0;                                      // requests per minute, 0 unlimited
+  double tpm = 0;                                      // tokens per minute, 0 unlimited
+  std::string cache_dir;                               // shared judge cache folder; "" none
+  nlohmann::json prices;  // {"model": {"input_per_mtok", "output_per_mtok"}}
+};
+
+// Generation and prompting for `evaluate run` (config keys generation.*, prompt.*, dummy.*).
+// Validated ranges; dummy caps are already applied by run_settings_from.
+struct GenerationSettings {
+  int max_new_tokens = 256;          // per sample (dummy: min(this, dummy_max_new_tokens))
+  double temperature = 0.0;          // 0 = greedy
+  double top_p = 1.0;                // (0, 1]
+  int top_k = 0;                     // 0 = off
+  double min_p = 0.0;                // [0, 1)
+  double repetition_penalty = 1.0;   // > 0
+  std::vector<std::string> stop;     // stop strings
+  uint64_t seed = 0;                 // run seed
+  int max_batch_size = 32;           // sequences at once
+  int max_batch_tokens = 8192;       // tokens in the batch at once
+  std::string dtype = "auto";        // float32, bfloat16, auto
+  int threads = 0;                   // CPU threads; 0 = all cores
+  std::string prompt_template;       // "" = none (use chat_format)
+  std::string prompt_template_key;   // "prompt.template (from ...)" for messages
+  std::string chat_format = "none";  // none, auto, chatml, llama3, llama2, mistral
+  int dummy_samples = 8;             // dummy mode: the first N samples
 };
 
 struct RunSettings {
@@ -37,6 +59,7 @@ struct RunSettings {
   std::vector<scoring::MetricRequest> metrics;
   scoring::BootstrapOptions bootstrap;
   JudgeSettings judge;
+  GenerationSettings generation;
   std::string prediction_b_field = "prediction_b";  // pairwise judging: the second answer B
 };
 

@@ -32,6 +32,9 @@ const ModelConfig& Engine::config() const {
 const ModelFiles& Engine::files() const {
   return impl_->files;
 }
+models::Transformer& Engine::transformer() {
+  return *impl_->model;
+}
 
 namespace {
 

@@ -14,6 +14,10 @@
 
 namespace assay::inference {
 
+namespace models {
+class Transformer;
+}
+
 struct EngineOptions {
   std::string device = "cpu";  // "cpu", or "cuda" / "cuda:N" (needs a build with ASSAY_WITH_CUDA)
   std::string dtype =
@@ -52,6 +56,9 @@ class Engine {
   // Float32 logits for every position of `ids` (row-major [ids.size(), vocab_size]); for tests and
   // log-likelihood scoring. Throws like generate.
   std::vector<float> logits(std::span<const int32_t> ids);
+
+  // The libtorch model, for inference/'s own batching code (batch_generator.cpp). Not for eval.
+  models::Transformer& transformer();
 
  private:
   struct Impl;

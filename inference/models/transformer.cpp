@@ -1,7 +1,12 @@
 #include "inference/models/transformer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <type_traits>
+
+#include <ATen/Parallel.h>
 
 #include "core/error.h"
 
@@ -24,6 +29,90 @@ at::ScalarType scalar_type(DType dtype) {
 at::Tensor rotate_half(const at::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// Decode attention (one query per row) straight over the KV cache rows: per (row, KV head), the
+// scores of its own keys 0 .. len-1 only (no padding, no mask tensor, no copy of the cache),
+// softmax and the weighted sum of values, in float. ATen's batched matmul runs one tiny GEMM per
+// (row, head) here and costs ~10x more (stories: 7-10 ms per call at batch 32 on this machine).
+template <typename KvT>
+float kv_to_float(KvT x) {
+  if constexpr (std::is_same_v<KvT, float>) {
+    return x;
+  } else {
+    const uint32_t bits = static_cast<uint32_t>(x.x) << 16;  // bfloat16 = high half of a float
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+  }
+}
+
+struct DecodeAttention {
+  const float* q;  // [B, H, D]
+  float* out;      // [B, H, D]
+  const void* k;   // cache rows of slot first_slot: [B, KV, C, D] with the cache's strides
+  const void* v;
+  const int64_t* len;  // [B] keys per row (position of the query + 1)
+  int64_t heads, kv_heads, dim, capacity, window;
+  float scale;
+};
+
+template <typename KvT>
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("arch=haswell", "default")))
+#endif
+void decode_attention_rows(const DecodeAttention& a, int64_t begin, int64_t end,
+                           std::vector<float>& scores, std::vector<float>& acc) {
+  const int64_t groups = a.heads / a.kv_heads, dim = a.dim;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t b = item / a.kv_heads, kvh = item % a.kv_heads;
+    const int64_t len = a.len[b];
+    const int64_t lo = a.window > 0 ? std::max<int64_t>(0, len - a.window) : 0;
+    const size_t head_offset = static_cast<size_t>((b * a.kv_heads + kvh) * a.capacity * dim);
+    const KvT* keys = static_cast<const KvT*>(a.k) + head_offset;
+    const KvT* values = static_cast<const KvT*>(a.v) + head_offset;
+    scores.resize(len);
+    acc.resize(dim);
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t h = kvh * groups + g;
+      const float* q = a.q + (b * a.heads + h) * dim;
+      float max = -std::numeric_limits<float>::infinity();
+      for (int64_t j = lo; j < len; ++j) {
+        const KvT* key = keys + j * dim;
+        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t d = 0;
+        for (; d + 8 <= dim; d += 8)
+          for (int u = 0; u < 8; ++u) part[u] += q[d + u] * kv_to_float(key[d + u]);
+        float s = 0;
+        for (; d < dim; ++d) s += q[d] * kv_to_float(key[d]);
+        s += ((part[0] + part[1]) + (part[2] + part[3])) +
+             ((part[4] + part[5]) + (part[6] + part[7]));
+        scores[j] = s * a.scale;
+        max = std::max(max, scores[j]);
+      }
+      float sum = 0;
+      for (int64_t j = lo; j < len; ++j) sum += (scores[j] = std::exp(scores[j] - max));
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t j = lo; j < len; ++j) {
+        const KvT* value = values + j * dim;
+        const float p = scores[j];
+        for (int64_t e = 0; e < dim; ++e) acc[e] += p * kv_to_float(value[e]);
+      }
+      float* o = a.out + (b * a.heads + h) * dim;
+      const float inv = 1.0f / sum;
+      for (int64_t e = 0; e < dim; ++e) o[e] = acc[e] * inv;
+    }
+  }
+}
+
+template <typename KvT>
+void decode_attention(const DecodeAttention& a, int64_t batch) {
+  const int64_t items = batch * a.kv_heads;
+  at::parallel_for(0, items, std::max<int64_t>(1, items / (2 * at::get_num_threads())),
+                   [&](int64_t begin, int64_t end) {
+                     std::vector<float> scores, acc;
+                     decode_attention_rows<KvT>(a, begin, end, scores, acc);
+                   });
 }
 
 }  // namespace
@@ -200,6 +289,155 @@ at::Tensor Transformer::forward(const at::Tensor& tokens_in, KvCache& cache, boo
   }
   cache.length = total;
   if (last_only) x = x.narrow(1, steps - 1, 1);
+  x = rms_norm(x, final_norm_);
+  return at::linear(x, lm_head_).to(at::kFloat);
+}
+
+}  // namespace assay::inference::models
+
+namespace assay::inference::models {
+
+at::Tensor Transformer::forward_slots(const at::Tensor& tokens_in, KvCache& cache,
+                                      const SlotBatch& sb) {
+  const int64_t batch = tokens_in.size(0);
+  const int64_t steps = tokens_in.size(1);
+  if (batch <= 0 || steps <= 0) throw_invalid("forward_slots: no tokens to run");
+  ASSAY_CHECK(static_cast<int64_t>(sb.start.size()) == batch &&
+              static_cast<int64_t>(sb.count.size()) == batch);
+  ASSAY_CHECK(sb.first_slot >= 0 && sb.first_slot + batch <= cache.k.front().size(0));
+  int64_t keys_len = 0;  // keys any real query can see: max over rows of start + count
+  bool padded = false;
+  for (int64_t b = 0; b < batch; ++b) {
+    ASSAY_CHECK(sb.count[b] >= 1 && sb.count[b] <= steps && sb.start[b] >= 0);
+    if (sb.start[b] + sb.count[b] > cache.capacity) {
+      throw_invalid("forward: " + std::to_string(sb.start[b] + sb.count[b]) +
+                    " positions exceed the cache capacity " + std::to_string(cache.capacity));
+    }
+    keys_len = std::max(keys_len, sb.start[b] + sb.count[b]);
+    padded = padded || sb.count[b] != steps;
+  }
+  const int64_t min_id = tokens_in.min().item<int64_t>();
+  const int64_t max_id = tokens_in.max().item<int64_t>();
+  if (min_id < 0 || max_id >= config_.vocab_size) {
+    throw_invalid("token id " + std::to_string(min_id < 0 ? min_id : max_id) +
+                  " is outside the vocabulary (size " + std::to_string(config_.vocab_size) + ")");
+  }
+  const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, dim = config_.head_dim;
+  const int64_t groups = heads / kv_heads;
+  const auto dev = options_.device;
+  const auto long_opts = at::TensorOptions().dtype(at::kLong);
+  const at::Tensor tokens = tokens_in.to(dev, at::kLong);
+
+  // Per-row positions, the rows/positions of the real tokens (where their K/V go) and the
+  // additive mask [B, 1, 1, T, L]: query t of row b sees keys j <= start[b] + t (and, with a
+  // sliding window, only j > start[b] + t - window).
+  std::vector<int64_t> pos(batch * steps), src, dst_slot, dst_pos;
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t t = 0; t < steps; ++t) {
+      pos[b * steps + t] = sb.start[b] + t;
+      if (t < sb.count[b]) {
+        src.push_back(b * steps + t);
+        dst_slot.push_back(sb.first_slot + b);
+        dst_pos.push_back(sb.start[b] + t);
+      }
+    }
+  }
+  const at::Tensor q_pos = at::tensor(pos, long_opts).to(dev).view({batch, steps, 1});
+  const at::Tensor src_idx = at::tensor(src, long_opts).to(dev);
+  const at::Tensor slot_idx = at::tensor(dst_slot, long_opts).to(dev);
+  const at::Tensor pos_idx = at::tensor(dst_pos, long_opts).to(dev);
+  at::Tensor mask;  // prefill only: decode steps use decode_attention
+  if (steps > 1) {
+    const at::Tensor k_pos = at::arange(0, keys_len, long_opts.device(dev)).view({1, 1, keys_len});
+    at::Tensor blocked = k_pos > q_pos;  // [B, T, L]
+    if (config_.sliding_window > 0)
+      blocked = blocked.logical_or(q_pos - k_pos >= config_.sliding_window);
+    mask = at::zeros({batch, steps, keys_len}, at::TensorOptions().dtype(at::kFloat).device(dev))
+               .masked_fill_(blocked, -std::numeric_limits<float>::infinity())
+               .view({batch, 1, 1, steps, keys_len});
+  }
+
+  at::Tensor freqs = q_pos.to(at::kFloat) * inv_freq_.view({1, 1, -1});  // [B, T, D/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);             // [B, 1, T, D]
+  const at::Tensor cos = emb.cos().to(options_.dtype);
+  const at::Tensor sin = emb.sin().to(options_.dtype);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+  std::vector<int64_t> row_len(batch);  // decode: keys each row's query sees
+  for (int64_t b = 0; b < batch; ++b) row_len[b] = sb.start[b] + 1;
+
+  at::Tensor x =
+      embed_.index_select(0, tokens.reshape({-1})).view({batch, steps, config_.hidden_size});
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = layers_[l];
+    at::Tensor h = rms_norm(x, layer.input_norm);
+    at::Tensor qkv = at::linear(h, layer.qkv_w, layer.qkv_b);
+    at::Tensor q = qkv.narrow(-1, 0, heads * dim).view({batch, steps, heads, dim});
+    at::Tensor k = qkv.narrow(-1, heads * dim, kv_heads * dim).view({batch, steps, kv_heads, dim});
+    at::Tensor v = qkv.narrow(-1, (heads + kv_heads) * dim, kv_heads * dim)
+                       .view({batch, steps, kv_heads, dim});
+    if (config_.qk_norm) {
+      q = rms_norm(q, layer.q_norm);
+      k = rms_norm(k, layer.k_norm);
+    }
+    q = q.transpose(1, 2);  // [B, H, T, D]
+    k = k.transpose(1, 2);  // [B, KV, T, D]
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    // Store the real tokens' K/V: cache viewed as [S, C, KV, D], indexed by (slot, position).
+    at::Tensor k_tok = k.transpose(1, 2).reshape({batch * steps, kv_heads, dim});
+    at::Tensor v_tok = v.reshape({batch * steps, kv_heads, dim});
+    if (padded) {
+      k_tok = k_tok.index_select(0, src_idx);
+      v_tok = v_tok.index_select(0, src_idx);
+    }
+    cache.k[l].permute({0, 2, 1, 3}).index_put_({slot_idx, pos_idx}, k_tok);
+    cache.v[l].permute({0, 2, 1, 3}).index_put_({slot_idx, pos_idx}, v_tok);
+    if (steps == 1) {
+      const at::Tensor qf = q.to(at::kFloat).contiguous();  // [B, H, 1, D]
+      at::Tensor out = at::empty({batch, 1, heads * dim}, qf.options());
+      DecodeAttention a{qf.data_ptr<float>(),
+                        out.data_ptr<float>(),
+                        nullptr,
+                        nullptr,
+                        row_len.data(),
+                        heads,
+                        kv_heads,
+                        dim,
+                        cache.capacity,
+                        config_.sliding_window,
+                        static_cast<float>(scale)};
+      const at::Tensor k_rows = cache.k[l].narrow(0, sb.first_slot, batch);
+      const at::Tensor v_rows = cache.v[l].narrow(0, sb.first_slot, batch);
+      a.k = k_rows.data_ptr();
+      a.v = v_rows.data_ptr();
+      if (options_.dtype == at::kBFloat16) {
+        decode_attention<c10::BFloat16>(a, batch);
+      } else {
+        decode_attention<float>(a, batch);
+      }
+      x = x + at::linear(out.to(options_.dtype), layer.o_w, layer.o_b);
+    } else {
+      const at::Tensor keys = cache.k[l].narrow(0, sb.first_slot, batch).narrow(2, 0, keys_len);
+      const at::Tensor values = cache.v[l].narrow(0, sb.first_slot, batch).narrow(2, 0, keys_len);
+      at::Tensor qg = q.reshape({batch, kv_heads, groups * steps, dim});
+      at::Tensor scores = at::matmul(qg, keys.transpose(-1, -2)).mul_(scale);  // [B, KV, G*T, L]
+      scores = (scores.to(at::kFloat).view({batch, kv_heads, groups, steps, keys_len}) + mask)
+                   .view({batch, kv_heads, groups * steps, keys_len});
+      at::Tensor probs = at::softmax(scores, -1).to(options_.dtype);
+      at::Tensor attn = at::matmul(probs, values)
+                            .view({batch, heads, steps, dim})
+                            .transpose(1, 2)
+                            .reshape({batch, steps, heads * dim});
+      x = x + at::linear(attn, layer.o_w, layer.o_b);
+    }
+    h = rms_norm(x, layer.post_norm);
+    at::Tensor gate_up = at::linear(h, layer.gate_up_w);
+    const int64_t ffn = config_.intermediate_size;
+    at::Tensor act = at::silu(gate_up.narrow(-1, 0, ffn)) * gate_up.narrow(-1, ffn, ffn);
+    x = x + at::linear(act, layer.down_w);
+  }
+  const at::Tensor rows = at::tensor(sb.logit_rows, long_opts).to(dev);
+  x = x.view({batch * steps, config_.hidden_size}).index_select(0, rows);
   x = rms_norm(x, final_norm_);
   return at::linear(x, lm_head_).to(at::kFloat);
 }

@@ -25,6 +25,17 @@ struct KvCache {
   int64_t capacity = 0;  // positions allocated
 };
 
+// One call of Transformer::forward_slots: row b of the tokens runs in cache slot first_slot + b,
+// at positions start[b] .. start[b] + count[b] - 1; tokens after count[b] in a row are padding
+// (their keys/values are not stored, their outputs unused). Each row has its own length, so
+// sequences of different lengths share one batched step (continuous batching).
+struct SlotBatch {
+  int64_t first_slot = 0;           // cache slot of row 0; rows use consecutive slots
+  std::vector<int64_t> start;       // per row: positions already in that slot's cache
+  std::vector<int64_t> count;       // per row: real tokens in this call (1..T)
+  std::vector<int64_t> logit_rows;  // flat indices b * T + t whose logits are returned, in order
+};
+
 struct TransformerOptions {
   at::ScalarType dtype = at::kFloat;  // compute/storage dtype of weights: kFloat or kBFloat16
   at::Device device = at::kCPU;       // where weights and activations live
@@ -47,6 +58,12 @@ class Transformer {
   // last position only when `last_only`. Throws assay::Error (invalid input) when the cache
   // would overflow or a token id is outside the vocabulary.
   at::Tensor forward(const at::Tensor& tokens, KvCache& cache, bool last_only);
+
+  // Runs tokens [B, T] (int64) as described by `batch` against a cache made by make_cache(S, C)
+  // (S >= first_slot + B), storing the real tokens' keys/values; slot lengths are the caller's
+  // business. Returns float32 logits [logit_rows.size(), vocab]. Throws assay::Error (invalid
+  // input) when a row would overflow the capacity or a token id is outside the vocabulary.
+  at::Tensor forward_slots(const at::Tensor& tokens, KvCache& cache, const SlotBatch& batch);
 
   const ModelConfig& config() const { return config_; }
 
