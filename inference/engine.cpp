@@ -5,6 +5,11 @@
 #include <random>
 #include <thread>
 
+#include <sched.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -96,7 +101,18 @@ std::unique_ptr<Engine> Engine::load(const fs::path& model, const EngineOptions&
       for (int64_t d : spec.shape) n *= d;
       params += n;
     }
-    const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // Available cores: the affinity mask (a container's cpuset), else the hardware count.
+    int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    cpu_set_t mask;
+    if (sched_getaffinity(0, sizeof mask, &mask) == 0) hardware = std::max(1, CPU_COUNT(&mask));
+#ifdef __GLIBC__
+    // Keep freed activation buffers in the heap instead of returning them to the kernel: every
+    // forward allocates the same large tensors, and re-faulting their pages cost 20-40% of the
+    // batched decode/prefill time here (bench_generate, batch 32 bf16, paired runs).
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    mallopt(M_TOP_PAD, 64 << 20);
+#endif
     const int threads =
         options.threads > 0 ? options.threads : (params < 10'000'000 ? 1 : hardware);
     at::set_num_threads(threads);

@@ -25,7 +25,8 @@ struct EngineOptions {
   std::filesystem::path
       base_model;  // base weights for a LoRA adapter; empty = base_model_name_or_path
   int threads =
-      0;  // torch intra-op threads on cpu; 0 = all hardware threads (1 below 10M parameters)
+      0;  // torch intra-op threads on cpu; 0 = all available cores (1 below 10M parameters).
+          // Loading on cpu also sets glibc malloc to keep freed buffers (see engine.cpp)
 };
 
 struct GenerateOptions {

@@ -12,8 +12,7 @@ namespace assay::inference {
 namespace {
 
 double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // Best rate of `fn` (work units per call) over repeated calls for about `seconds`.
