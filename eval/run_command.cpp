@@ -38,7 +38,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-constexpr int kSummarySchema = 1;
 // generations.jsonl is fsynced after this many new results or this much time, and at the end.
 constexpr size_t kSyncEveryResults = 16;
 constexpr double kSyncEverySeconds = 1.0;
@@ -386,42 +385,24 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
       return stop_signal() == SIGTERM ? kExitSigterm : kExitSigint;
     }
 
-    std::string lines;
-    std::vector<json> metric_rows(ds.samples.size(), json::object());
+    RunScores scores;
+    scores.metric_rows.assign(ds.samples.size(), json::object());
     if (scored) {
       for (size_t k = 0; k < with_ref.size(); ++k) {
         for (size_t c = 0; c < scored->columns.size(); ++c) {
-          metric_rows[with_ref[k]][scored->columns[c]] = scored->values[k][c];
+          scores.metric_rows[with_ref[k]][scored->columns[c]] = scored->values[k][c];
         }
       }
+      scores.metrics = scored->summary;
+      scores.corpus = scored->corpus;
     }
-    for (size_t i = 0; i < ds.samples.size(); ++i) {
-      json line = {{"id", ds.samples[i].id}, {"metrics", metric_rows[i]}};
-      if (judged) line.update(judged->per_sample[i]);
-      lines += to_jsonl_line(line);
-      lines += '\n';
-    }
-    atomic_write(folder.file("scores.jsonl"), lines);
-    json summary = {{"schema_version", kSummarySchema},
-                    {"command", "run"},
-                    {"n_samples", ds.samples.size()},
-                    {"metrics", scored ? scored->summary : json::object()},
-                    {"bootstrap",
-                     {{"resamples", settings.bootstrap.resamples},
-                      {"seed", settings.bootstrap.seed},
-                      {"confidence", settings.bootstrap.confidence},
-                      {"method", "percentile"}}},
-                    {"generation",
-                     {{"prompt_tokens", prompt_tokens},
-                      {"completion_tokens", completion_tokens},
-                      {"finish_reasons", finish_reasons},
-                      {"resumed", resumed}}}};
-    if (scored && !scored->corpus.empty()) summary["corpus"] = scored->corpus;
-    if (judged) {
-      summary["judges"] = judged->judges;
-      summary["judge_usage"] = judged->judge_usage;
-    }
-    atomic_write(folder.file("summary.json"), summary.dump(2) + "\n");
+    scores.judged = judged ? &*judged : nullptr;
+    json generation = {{"prompt_tokens", prompt_tokens},
+                       {"completion_tokens", completion_tokens},
+                       {"finish_reasons", finish_reasons},
+                       {"resumed", resumed}};
+    json summary = write_scores_and_summary(folder.dir(), "run", ds, scores, settings.bootstrap,
+                                            {{"generation", generation}});
     folder.update({{"timings",
                     {{"load_s", load_s},
                      {"generate_s", generate_s},

@@ -51,6 +51,36 @@ static void print_judge_summary(const json& summary, std::ostream& out) {
   }
 }
 
+json write_scores_and_summary(const std::filesystem::path& dir, const std::string& command,
+                              const Dataset& ds, const RunScores& scores,
+                              const scoring::BootstrapOptions& bootstrap, const json& extra) {
+  std::string lines;
+  for (size_t i = 0; i < ds.samples.size(); ++i) {
+    json line = {{"id", ds.samples[i].id}, {"metrics", scores.metric_rows[i]}};
+    if (scores.judged) line.update(scores.judged->per_sample[i]);
+    lines += to_jsonl_line(line);
+    lines += '\n';
+  }
+  atomic_write(dir / "scores.jsonl", lines);
+  json summary = {{"schema_version", kSummarySchema},
+                  {"command", command},
+                  {"n_samples", ds.samples.size()},
+                  {"metrics", scores.metrics},
+                  {"bootstrap",
+                   {{"resamples", bootstrap.resamples},
+                    {"seed", bootstrap.seed},
+                    {"confidence", bootstrap.confidence},
+                    {"method", "percentile"}}}};
+  summary.update(extra);
+  if (!scores.corpus.empty()) summary["corpus"] = scores.corpus;
+  if (scores.judged) {
+    summary["judges"] = scores.judged->judges;
+    summary["judge_usage"] = scores.judged->judge_usage;
+  }
+  atomic_write(dir / "summary.json", summary.dump(2) + "\n");
+  return summary;
+}
+
 void print_summary(const json& summary, std::ostream& out) {
   const json& metrics = summary.value("metrics", json::object());
   size_t width = 6;
@@ -118,31 +148,17 @@ int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
       return stop_signal() == SIGTERM ? kExitSigterm : kExitSigint;
     }
 
-    std::string lines;
+    RunScores scores;
+    scores.metric_rows.assign(ds.samples.size(), json::object());
     for (size_t i = 0; i < ds.samples.size(); ++i) {
-      json m = json::object();
-      for (size_t c = 0; c < scored.columns.size(); ++c) m[scored.columns[c]] = scored.values[i][c];
-      json line = {{"id", ds.samples[i].id}, {"metrics", m}};
-      if (judged) line.update(judged->per_sample[i]);
-      lines += to_jsonl_line(line);
-      lines += '\n';
+      for (size_t c = 0; c < scored.columns.size(); ++c) {
+        scores.metric_rows[i][scored.columns[c]] = scored.values[i][c];
+      }
     }
-    atomic_write(folder.file("scores.jsonl"), lines);
-    json summary = {{"schema_version", kSummarySchema},
-                    {"command", "score"},
-                    {"n_samples", ds.samples.size()},
-                    {"metrics", scored.summary},
-                    {"bootstrap",
-                     {{"resamples", settings.bootstrap.resamples},
-                      {"seed", settings.bootstrap.seed},
-                      {"confidence", settings.bootstrap.confidence},
-                      {"method", "percentile"}}}};
-    if (!scored.corpus.empty()) summary["corpus"] = scored.corpus;
-    if (judged) {
-      summary["judges"] = judged->judges;
-      summary["judge_usage"] = judged->judge_usage;
-    }
-    atomic_write(folder.file("summary.json"), summary.dump(2) + "\n");
+    scores.metrics = scored.summary;
+    scores.corpus = scored.corpus;
+    scores.judged = judged ? &*judged : nullptr;
+    json summary = write_scores_and_summary(folder.dir(), "score", ds, scores, settings.bootstrap);
     folder.update({{"timings", {{"load_s", load_s}, {"score_s", score_s},
                                 {"judge_s", judged ? seconds_since(t2) : 0.0}}}});
     folder.mark_completed();
