@@ -1,9 +1,5 @@
 #include "eval/submit/submit.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <thread>
 
@@ -11,6 +7,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "eval/submit/job_lock.h"
 
 namespace assay::submit {
 
@@ -41,25 +38,6 @@ json status_line(const json& d, const std::string& action) {
   }
   return line;
 }
-
-// An exclusive advisory lock on <dir>/<name>.lock for the describe→create window, so two
-// evalctl processes on one machine never both create; released on destruction.
-class JobLock {
- public:
-  JobLock(const fs::path& dir, const std::string& name) {
-    if (dir.empty()) return;
-    fs::create_directories(dir);
-    fd_ = ::open((dir / (name + ".lock")).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_io((dir / (name + ".lock")).string() + ": cannot open lock file");
-    if (::flock(fd_, LOCK_EX) != 0) throw_io((dir / (name + ".lock")).string() + ": cannot lock");
-  }
-  ~JobLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
- private:
-  int fd_ = -1;
-};
 
 }  // namespace
 
