@@ -148,6 +148,15 @@ int main(int argc, char** argv) {
                   "Prompt template with {instruction} and {input} (prompt.template)");
   run->add_flag("--overwrite", run_options.overwrite,
                 "Replace a different run already in the output folder");
+  run->add_option("--sm-root", run_options.container.sm_root,
+                  "SageMaker root folder (env SM_ROOT, default /opt/ml)");
+  run->add_option("--contract", run_options.container.contract,
+                  "SageMaker contract: auto (from the folders under the root), processing, "
+                  "training or none")
+      ->check(CLI::IsMember({"auto", "processing", "training", "none"}));
+  run->add_option("--shard", run_options.shard,
+                  "Evaluate only shard i of n (i/n, 0-based) into <output>/shard-<i>-of-<n>; "
+                  "default: from resourceconfig.json in a container, else the whole dataset");
 
   assay::eval::TokenizeCommandOptions tokenize_options;
   bool no_special = false;
