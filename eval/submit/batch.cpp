@@ -386,12 +386,15 @@ int print_batch_status(BatchApi& batch, const std::string& queue, const std::str
 
 namespace {
 
+// `first`, when given, is a description just taken (used as the first observation).
 int wait_by_id(BatchApi& batch, const std::string& job_id, const std::string& name,
-               const SubmitOptions& options, std::ostream& out) {
+               const SubmitOptions& options, std::ostream& out,
+               std::optional<json> first = std::nullopt) {
   auto start = std::chrono::steady_clock::now();
   std::string last;
   for (;;) {
-    auto d = batch.describe(job_id);
+    auto d = first ? std::move(first) : batch.describe(job_id);
+    first.reset();
     if (!d) throw_not_found("AWS Batch service job '" + name + "' (" + job_id + ") does not exist");
     std::string status = d->value("status", std::string());
     if (status != last) {
@@ -420,7 +423,7 @@ int wait_by_id(BatchApi& batch, const std::string& job_id, const std::string& na
 int wait_for_batch_job(BatchApi& batch, const std::string& queue, const std::string& name,
                        const SubmitOptions& options, std::ostream& out) {
   json d = describe_batch_job(batch, queue, name);
-  return wait_by_id(batch, d.value("jobId", std::string()), name, options, out);
+  return wait_by_id(batch, d.value("jobId", std::string()), name, options, out, d);
 }
 
 int stop_batch_job(BatchApi& batch, const std::string& queue, const std::string& name,
@@ -618,7 +621,7 @@ int run_batch_submit(const JobSpec& spec, const std::string& origin,
     out << status_line(d, action).dump() << "\n";
     if (options.wait) {
       return wait_by_id(batch, d.value("jobId", std::string()), d.value("jobName", base), options,
-                        out);
+                        out, d);
     }
     return kExitOk;
   };
