@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -506,6 +507,45 @@ TEST_F(BatchTest, DryRunMakesNoCallAndBodiesPassBotocoreModels) {
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_NE(refused.output.find("schedulingPriority"), std::string::npos) << refused.output;
   EXPECT_NE(refused.output.find("RoleArn"), std::string::npos) << refused.output;
+}
+
+// Every request evalctl really sends (submit, status, list per state, wait, stop, queue) passes
+// botocore's batch model; the payload passes sagemaker's CreateTrainingJob.
+TEST_F(BatchTest, AllRequestsSentPassBotocoreModels) {
+  auto probe = run_command(python() + " -c 'import botocore, regex'");
+  if (probe.exit_code != 0)
+    GTEST_SKIP() << "python3 with botocore and regex is missing: " << probe.output;
+  FakeBatchServer fake(kKey, kSecret);
+  fake.add_queue("gpu-fss", true);
+  fake.page_size = 1;
+  std::string args =
+      "submit --backend batch --queue gpu-fss --share-identifier research --priority 7 "
+      "--attempts 2 --attempt-timeout-s 3600 " +
+      write_spec(spec_);
+  ASSERT_EQ(run_command(evalctl(fake.port(), args)).exit_code, 0);
+  ASSERT_EQ(run_command(evalctl(fake.port(), args)).exit_code, 0);
+  std::string name = fake.jobs().at(0)["jobName"].get<std::string>();
+  std::string follow = " --backend batch --queue gpu-fss ";
+  for (const std::string& command :
+       std::vector<std::string>{"status" + follow + name, "list" + follow, "queue gpu-fss",
+                                "stop" + follow + name, "wait" + follow + name}) {
+    auto r = run_command(evalctl(fake.port(), command));
+    EXPECT_TRUE(r.exit_code == 0 || (command.rfind("wait", 0) == 0 && r.exit_code == 4))
+        << command << ": " << r.output;
+  }
+  std::string lines;
+  std::set<std::string> paths;
+  for (const auto& req : fake.requests()) {
+    lines += req.dump() + "\n";
+    paths.insert(req["path"].get<std::string>());
+  }
+  EXPECT_EQ(paths.size(), 5u) << lines;  // all five operations were exercised
+  assay::atomic_write(dir_ / "sent.jsonl", lines);
+  auto v = run_command(python() + " " + std::string(ASSAY_SOURCE_DIR) +
+                       "/tests/submit/validate_batch_request.py " + (dir_ / "sent.jsonl").string());
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  EXPECT_NE(v.output.find("ok " + std::to_string(fake.requests().size())), std::string::npos)
+      << v.output;
 }
 
 }  // namespace

@@ -104,6 +104,11 @@ std::vector<json> FakeBatchServer::jobs() {
   return jobs_;
 }
 
+std::vector<json> FakeBatchServer::requests() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
 bool FakeBatchServer::check_signature(const httplib::Request& req, httplib::Response& res) {
   auto refuse = [&](const std::string& type, const std::string& message) {
     {
@@ -231,6 +236,8 @@ void FakeBatchServer::handle(const std::string& op, const httplib::Request& req,
     std::this_thread::sleep_for(std::chrono::milliseconds(submit_delay_ms));
   std::lock_guard<std::mutex> lock(mu_);
   counts_[op]++;
+  requests_.push_back(
+      {{"service", "batch"}, {"method", req.method}, {"path", req.path}, {"body", body}});
   auto reply = [&](const json& j) { res.set_content(j.dump(), "application/json"); };
 
   if (op == "SubmitServiceJob") {

@@ -47,6 +47,9 @@ class FakeBatchServer {
   int auth_failures();
   // Every job's record (as DescribeServiceJob returns it), oldest first.
   std::vector<nlohmann::json> jobs();
+  // Every correctly signed request, in evalctl's dry-run line format
+  // {"service": "batch", "method", "path", "body"} (for validate_batch_request.py).
+  std::vector<nlohmann::json> requests();
 
   // Knobs, set before the calls they affect.
   bool advance_on_describe = false;     // each DescribeServiceJob moves the job one state on
@@ -70,6 +73,7 @@ class FakeBatchServer {
   std::mutex mu_;
   std::map<std::string, bool> queues_;             // name -> fair share
   std::vector<nlohmann::json> jobs_;               // oldest first
+  std::vector<nlohmann::json> requests_;           // signed requests as dry-run lines
   std::map<std::string, std::string> by_token_;    // clientToken -> jobId
   std::map<std::string, std::string> token_body_;  // clientToken -> request body (minus token)
   std::map<std::string, int> counts_;
