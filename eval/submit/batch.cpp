@@ -471,7 +471,7 @@ int list_batch_jobs(BatchApi& batch, const std::string& queue, const std::string
   return kExitOk;
 }
 
-int print_batch_queue(BatchApi& batch, const std::string& queue, std::ostream& out) {
+int print_batch_queue(BatchApi& batch, const std::string& queue, std::ostream& out, bool table) {
   // What runs now and what waits, by status (one ListServiceJobs per status, all pages).
   std::map<std::string, std::vector<json>> by_status;
   for (const char* s : {"SUBMITTED", "PENDING", "RUNNABLE", "SCHEDULED", "STARTING", "RUNNING"}) {
@@ -559,7 +559,7 @@ int print_batch_queue(BatchApi& batch, const std::string& queue, std::ostream& o
                {"order", have_snapshot ? "batch" : "created"}};
   if (have_snapshot && snapshot["frontOfQueue"].contains("lastUpdatedAt"))
     head["snapshot_at_ms"] = snapshot["frontOfQueue"]["lastUpdatedAt"];
-  out << head.dump() << "\n";
+  std::vector<json> lines;
   for (const auto& [name, share] : shares) {
     json line = {{"queue", queue},
                  {"share", name.empty() ? json(nullptr) : json(name)},
@@ -567,7 +567,40 @@ int print_batch_queue(BatchApi& batch, const std::string& queue, std::ostream& o
                  {"next", share.next},
                  {"pending", share.pending}};
     if (!share.capacity.empty()) line["capacity"] = share.capacity;
-    out << line.dump() << "\n";
+    lines.push_back(std::move(line));
+  }
+  if (!table) {
+    out << head.dump() << "\n";
+    for (const auto& line : lines) out << line.dump() << "\n";
+    return kExitOk;
+  }
+  // The same content for people: one row per job, shares together, running before waiting.
+  out << "queue " << queue << ": " << head["running"] << " running, " << head["runnable"]
+      << " runnable, " << head["pending"] << " submitted/pending; order: "
+      << (have_snapshot ? "AWS Batch's dispatch order" : "creation time (no queue snapshot)")
+      << "\n";
+  auto pad = [](std::string text, size_t width) {
+    if (text.size() < width) text.append(width - text.size(), ' ');
+    return text + "  ";
+  };
+  out << pad("SHARE", 12) << pad("STATE", 9) << pad("NEXT", 4) << pad("JOB", 40)
+      << "TRAINING JOB\n";
+  for (const auto& line : lines) {
+    std::string share = line["share"].is_null() ? "-" : line["share"].get<std::string>();
+    for (const auto& j : line["running"]) {
+      out << pad(share, 12) << pad(j.value("status", std::string()), 9) << pad("", 4)
+          << pad(j.value("job", std::string()), 40) << j.value("training_job", std::string("-"))
+          << "\n";
+    }
+    for (const auto& j : line["next"]) {
+      out << pad(share, 12) << pad("RUNNABLE", 9)
+          << pad(std::to_string(j["position"].get<size_t>()), 4)
+          << pad(j.value("job", std::string()), 40) << "-\n";
+    }
+    if (line["pending"].get<int>() > 0) {
+      out << pad(share, 12) << pad("PENDING", 9) << pad("", 4) << "(" << line["pending"].get<int>()
+          << " submitted, not yet runnable)\n";
+    }
   }
   return kExitOk;
 }

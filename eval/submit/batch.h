@@ -134,6 +134,8 @@ int list_batch_jobs(BatchApi& batch, const std::string& queue, const std::string
 // own), then one line per share with the jobs running now (SCHEDULED/STARTING/RUNNING), the
 // RUNNABLE jobs in dispatch order (GetJobQueueSnapshot's front of queue; by creation time when
 // that call is refused), the count of SUBMITTED/PENDING jobs and the share's capacity use.
-int print_batch_queue(BatchApi& batch, const std::string& queue, std::ostream& out);
+// With `table`, the same as a text table for people (one row per job).
+int print_batch_queue(BatchApi& batch, const std::string& queue, std::ostream& out,
+                      bool table = false);
 
 }  // namespace assay::submit

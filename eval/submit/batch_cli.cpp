@@ -28,6 +28,7 @@ BatchCli::BatchCli(CLI::App& app, CLI::App* submit, std::initializer_list<CLI::A
   queue_cmd_ = app.add_subcommand(
       "queue", "AWS Batch: per share, what queue Q runs now and what it will run next");
   queue_cmd_->add_option("queue", batch_.queue, "job queue name or ARN")->required();
+  queue_cmd_->add_flag("--table", queue_table_, "a text table instead of JSON lines");
 }
 
 bool BatchCli::selected(const std::string& submit_backend) const {
@@ -73,7 +74,7 @@ int BatchCli::run(const MainArgs& args) const {
   auto http = make_curl_aws_http();
   auto client = make_aws_client_from_env(http.get());
   auto batch = make_aws_batch(client.get());
-  if (queue_cmd_->parsed()) return print_batch_queue(*batch, batch_.queue, std::cout);
+  if (queue_cmd_->parsed()) return print_batch_queue(*batch, batch_.queue, std::cout, queue_table_);
   for (CLI::App* f : followers_) {
     if (!f->parsed()) continue;
     const std::string& command = f->get_name();

@@ -42,6 +42,7 @@ class BatchCli {
   std::vector<CLI::App*> followers_;
   std::string follower_backend_ = "sagemaker";
   BatchOptions batch_;
+  bool queue_table_ = false;  // evalctl queue --table
 };
 
 }  // namespace assay::submit

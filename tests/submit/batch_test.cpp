@@ -288,6 +288,17 @@ TEST_F(BatchTest, QueueViewPerShare) {
   EXPECT_EQ(shares["sweeps"]["next"][0]["position"], 2);
   EXPECT_EQ(shares["sweeps"]["pending"], 1);
 
+  // The table for people: one row per job; research's priority-90 job is first in the queue.
+  auto table = run_command(evalctl(fake.port(), "queue gpu-fss --table"));
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("1 running, 3 runnable, 1 submitted/pending"), std::string::npos)
+      << table.output;
+  EXPECT_NE(table.output.find("research      RUNNABLE   1     " + names[2]), std::string::npos)
+      << table.output;
+  EXPECT_NE(table.output.find("prod          RUNNING          " + names[0] + "  "),
+            std::string::npos)
+      << table.output;
+
   // Without GetJobQueueSnapshot (not allowed), RUNNABLE jobs are shown oldest first.
   fake.snapshot_denied = true;
   auto fallback = run_command(evalctl(fake.port(), "queue gpu-fss"));
