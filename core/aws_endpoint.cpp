@@ -13,6 +13,9 @@ AwsEndpoint resolve_aws_endpoint(const std::string& service, const std::string& 
   } else if (service == "s3") {
     variable = "AWS_ENDPOINT_URL_S3";
     host = "s3." + region + ".amazonaws.com";
+  } else if (service == "batch") {
+    variable = "AWS_ENDPOINT_URL_BATCH";
+    host = "batch." + region + ".amazonaws.com";
   } else if (service == "logs") {
     variable = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS";
     host = "logs." + region + ".amazonaws.com";

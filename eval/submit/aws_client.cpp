@@ -18,6 +18,7 @@ std::pair<std::string, std::string> parse_json_error(const AwsHttpResponse& resp
       code = body.value("__type", std::string());
       if (body.contains("message") && body["message"].is_string()) message = body["message"];
       if (body.contains("Message") && body["Message"].is_string()) message = body["Message"];
+      if (code.empty() && body.contains("code") && body["code"].is_string()) code = body["code"];
     }
   } catch (const nlohmann::json::exception&) {
     message = response.body.substr(0, 300);
@@ -152,6 +153,25 @@ nlohmann::json AwsClient::call_json(const std::string& service, const std::strin
   }
 }
 
+nlohmann::json AwsClient::call_rest_json(const std::string& service, const std::string& path,
+                                         const nlohmann::json& body) {
+  AwsHttpRequest request;
+  request.method = "POST";
+  request.url = options_.batch.url + path;
+  request.headers = {{"Content-Type", "application/json"}};
+  request.body = body.dump();
+  SigV4Options sign;
+  sign.region = options_.region;
+  sign.service = service;
+  AwsHttpResponse response = send_with_retry(request, sign, parse_json_error, {});
+  if (response.body.empty()) return nlohmann::json::object();
+  try {
+    return nlohmann::json::parse(response.body);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kRemote, path + ": answer is not JSON: " + e.what());
+  }
+}
+
 AwsHttpResponse AwsClient::call_s3(const std::string& method, const std::string& path_and_query,
                                    const std::string& body, const HttpHeaders& headers,
                                    std::initializer_list<long> accept_status) {
@@ -171,6 +191,7 @@ std::unique_ptr<AwsClient> make_aws_client_from_env(AwsHttp* http) {
   options.sagemaker = resolve_aws_endpoint("sagemaker", options.region, env);
   options.s3 = resolve_aws_endpoint("s3", options.region, env);
   options.logs = resolve_aws_endpoint("logs", options.region, env);
+  options.batch = resolve_aws_endpoint("batch", options.region, env);
   if (options.region.empty())
     throw_invalid("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile region)");
   return std::make_unique<AwsClient>(http, resolve_aws_credentials(env, http), options);

@@ -48,6 +48,7 @@ struct AwsClientOptions {
   AwsEndpoint sagemaker;  // base URLs per service
   AwsEndpoint s3;
   AwsEndpoint logs;
+  AwsEndpoint batch;
   RetryOptions retry;  // retry policy
 };
 
@@ -61,6 +62,12 @@ class AwsClient {
   // answer (after retries), assay::Error (remote) when no answer came.
   nlohmann::json call_json(const std::string& service, const std::string& target,
                            const nlohmann::json& body);
+
+  // POSTs a REST-JSON call (AWS Batch: `path` like "/v1/submitservicejob", Content-Type
+  // application/json) to `service`'s endpoint ("batch") and returns the parsed JSON answer.
+  // Errors as call_json.
+  nlohmann::json call_rest_json(const std::string& service, const std::string& path,
+                                const nlohmann::json& body);
 
   // Sends a signed S3 request to `path_and_query` (already encoded, starting with '/') on the S3
   // endpoint (path-style). Returns any answer whose status is < 300 or equals one of

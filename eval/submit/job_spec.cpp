@@ -17,7 +17,8 @@ const std::vector<std::string> kFields = {
     "name_prefix",    "image_uri",      "role_arn",          "instance_type",
     "instance_count", "volume_size_gb", "max_runtime_s",     "inputs",
     "staging",        "output",         "output_local_path", "environment",
-    "tags",           "entrypoint",     "arguments",         "judge_api_key_secret_id"};
+    "tags",           "entrypoint",     "arguments",         "judge_api_key_secret_id",
+    "hyperparameters"};
 
 [[noreturn]] void bad(const std::string& origin, const std::string& field, const std::string& why) {
   throw_invalid(origin + ": field '" + field + "' " + why);
@@ -115,6 +116,8 @@ JobSpec parse_job_spec(const std::string& text, const std::string& origin,
   if (has("environment"))
     spec.environment = get_string_map(j["environment"], origin, "environment");
   if (has("tags")) spec.tags = get_string_map(j["tags"], origin, "tags");
+  if (has("hyperparameters"))
+    spec.hyperparameters = get_string_map(j["hyperparameters"], origin, "hyperparameters");
   if (has("entrypoint")) spec.entrypoint = get_string_list(j["entrypoint"], origin, "entrypoint");
   if (has("arguments")) spec.arguments = get_string_list(j["arguments"], origin, "arguments");
   if (has("judge_api_key_secret_id")) {

@@ -37,6 +37,8 @@ struct JobSpec {
   std::vector<std::string> entrypoint;      // ContainerEntrypoint; empty: the image's
   std::vector<std::string> arguments;       // ContainerArguments; empty: none
   std::string judge_api_key_secret_id;      // Secrets Manager id; passed as JUDGE_API_KEY_SECRET_ID
+  std::map<std::string, std::string> hyperparameters;  // batch backend only: the training job's
+                                                       // HyperParameters (strings)
   std::filesystem::path base_dir;           // folder local input paths are relative to
 };
 

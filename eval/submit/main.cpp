@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "eval/submit/batch_cli.h"
 #include "eval/submit/submit.h"
 
 namespace {
@@ -44,8 +45,8 @@ int main(int argc, char** argv) {
   submit->add_flag(
       "--allow-plaintext-secrets", options.allow_plaintext_secrets,
       "allow secret-like environment values in the job (visible to DescribeProcessingJob)");
-  submit->add_option("--backend", backend, "sagemaker (local is not built yet)")
-      ->check(CLI::IsMember({"sagemaker", "local"}));
+  submit->add_option("--backend", backend, "sagemaker, batch (local is not built yet)")
+      ->check(CLI::IsMember({"sagemaker", "local", "batch"}));
   submit->add_option("--poll-s", options.poll_s, "seconds between status polls with --wait");
 
   std::string job;
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   list->add_option("--name-contains", name_contains, "substring of the job name");
   list->add_option("--status", status_equals, "InProgress|Completed|Failed|Stopping|Stopped");
   list->add_option("--max", max_results, "at most this many (1..100)")->check(CLI::Range(1, 100));
+  BatchCli batch_cli(app, submit, {status, wait, stop, list});  // --backend batch, `queue`
 
   try {
     app.parse(argc, argv);
@@ -79,6 +81,10 @@ int main(int argc, char** argv) {
   }
   try {
     assay::log::configure(assay::log::parse_level(log_level, "--log-level"));
+    if (batch_cli.selected(backend)) {
+      return batch_cli.run(
+          {spec_path, dry_run, options, job, status_equals, name_contains, max_results});
+    }
     if (submit->parsed()) {
       if (backend == "local") {
         assay::throw_invalid(

@@ -156,6 +156,11 @@ int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitO
 int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sagemaker, S3& s3,
                const SubmitOptions& options, std::ostream& out) {
   validate_job_spec(spec, origin, options.allow_plaintext_secrets);
+  if (!spec.hyperparameters.empty()) {
+    throw_invalid(origin +
+                  ": field 'hyperparameters' is for --backend batch (a training job); a "
+                  "processing job has none");
+  }
   for (const auto& [k, v] : spec.environment) {
     if (is_secret_env_name(k) && !v.empty()) {
       log::register_secret(v);
