@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "eval/submit/local_backend.h"
 #include "eval/submit/submit.h"
 
 namespace {
@@ -44,20 +45,38 @@ int main(int argc, char** argv) {
   submit->add_flag(
       "--allow-plaintext-secrets", options.allow_plaintext_secrets,
       "allow secret-like environment values in the job (visible to DescribeProcessingJob)");
-  submit->add_option("--backend", backend, "sagemaker (local is not built yet)")
+  submit->add_option("--backend", backend,
+                     "sagemaker (default) or local (runs the job on this machine, emulating SageMaker)")
       ->check(CLI::IsMember({"sagemaker", "local"}));
+  LocalOptions local;
+  local.jobs_dir = options.lock_dir / "local";
+  std::string evaluate_bin;
+  submit->add_option("--evaluate", evaluate_bin,
+                     "local backend: the evaluate binary (default: next to evalctl, "
+                     "$ASSAY_EVALUATE_BIN, or PATH)");
+  std::string jobs_dir;
+  app.add_option("--local-jobs-dir", jobs_dir,
+                 "local backend: where job folders live (default ~/.cache/assay/evalctl/local)");
   submit->add_option("--poll-s", options.poll_s, "seconds between status polls with --wait");
 
   std::string job;
   CLI::App* status = app.add_subcommand("status", "Print a job's status");
   status->add_option("name", job, "processing job name")->required();
+  std::string query_backend = "sagemaker";
+  auto backend_option = [&](CLI::App* cmd) {
+    cmd->add_option("--backend", query_backend, "sagemaker (default) or local")
+        ->check(CLI::IsMember({"sagemaker", "local"}));
+  };
+  backend_option(status);
   CLI::App* wait =
       app.add_subcommand("wait", "Follow a job until it ends (exit 0 Completed, 4 otherwise)");
   wait->add_option("name", job, "processing job name")->required();
   wait->add_option("--poll-s", options.poll_s, "seconds between polls");
   wait->add_option("--timeout-s", options.wait_timeout_s, "give up after this long (0 = never)");
+  backend_option(wait);
   CLI::App* stop = app.add_subcommand("stop", "Stop a job");
   stop->add_option("name", job, "processing job name")->required();
+  backend_option(stop);
   CLI::App* logs = app.add_subcommand("logs", "Print a job's CloudWatch logs");
   logs->add_option("name", job, "processing job name")->required();
   std::string dest;
@@ -70,6 +89,7 @@ int main(int argc, char** argv) {
   list->add_option("--name-contains", name_contains, "substring of the job name");
   list->add_option("--status", status_equals, "InProgress|Completed|Failed|Stopping|Stopped");
   list->add_option("--max", max_results, "at most this many (1..100)")->check(CLI::Range(1, 100));
+  backend_option(list);
 
   try {
     app.parse(argc, argv);
@@ -79,14 +99,27 @@ int main(int argc, char** argv) {
   }
   try {
     assay::log::configure(assay::log::parse_level(log_level, "--log-level"));
+    if (!jobs_dir.empty()) local.jobs_dir = jobs_dir;
     if (submit->parsed()) {
-      if (backend == "local") {
-        assay::throw_invalid(
-            "--backend local is not available yet (it needs the job runtime's container contract "
-            "in "
-            "`evaluate run`)");
-      }
       JobSpec spec = load_job_spec(spec_path);
+      if (backend == "local") {
+        if (dry_run) assay::throw_invalid("--dry-run is for the sagemaker backend");
+        validate_job_spec(spec, spec_path, options.allow_plaintext_secrets, true);
+        local.evaluate_bin =
+            evaluate_bin.empty() ? default_evaluate_bin() : std::filesystem::path(evaluate_bin);
+        // S3 is needed only when an input or the output is an s3:// URI.
+        bool needs_s3 = spec.output.rfind("s3://", 0) == 0;
+        for (const auto& input : spec.inputs) needs_s3 |= input.source.rfind("s3://", 0) == 0;
+        std::unique_ptr<assay::AwsHttp> http;
+        std::unique_ptr<AwsClient> client;
+        std::unique_ptr<S3> s3;
+        if (needs_s3) {
+          http = assay::make_curl_aws_http();
+          client = make_aws_client_from_env(http.get());
+          s3 = std::make_unique<S3>(client.get(), nullptr);
+        }
+        return run_local_submit(spec, spec_path, s3.get(), options, local, std::cout);
+      }
       if (dry_run) {
         validate_job_spec(spec, spec_path, options.allow_plaintext_secrets);
         auto sagemaker = make_dry_run_sagemaker(&std::cout);
@@ -101,6 +134,12 @@ int main(int argc, char** argv) {
       auto sagemaker = make_aws_sagemaker(client.get());
       S3 s3(client.get(), nullptr);
       return run_submit(spec, spec_path, *sagemaker, s3, options, std::cout);
+    }
+    if (query_backend == "local") {
+      if (status->parsed()) return print_local_status(local, job, std::cout);
+      if (stop->parsed()) return stop_local_job(local, job, std::cout);
+      if (list->parsed()) return list_local_jobs(local, std::cout);
+      if (wait->parsed()) return wait_for_local_job(local, job, options, std::cout);
     }
     auto http = assay::make_curl_aws_http();
     auto client = make_aws_client_from_env(http.get());
