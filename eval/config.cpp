@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -120,7 +121,9 @@ void flatten(const json& obj, const std::string& prefix, const std::string& labe
   }
 }
 
-json parse_env_value(const ConfigKey& key, const std::string& var, const std::string& text) {
+// `what` names the source ("environment variable X"); `var` is what parse_bool names.
+json parse_text_value(const ConfigKey& key, const std::string& what, const std::string& var,
+                      const std::string& text) {
   switch (key.type) {
     case ValueType::kString:
       return text;
@@ -131,7 +134,7 @@ json parse_env_value(const ConfigKey& key, const std::string& var, const std::st
       errno = 0;
       long long v = std::strtoll(text.c_str(), &end, 10);
       if (text.empty() || *end != '\0' || errno != 0) {
-        throw_invalid("environment variable " + var + "='" + text + "' is not an integer");
+        throw_invalid(what + "='" + text + "' is not an integer");
       }
       return v;
     }
@@ -139,7 +142,7 @@ json parse_env_value(const ConfigKey& key, const std::string& var, const std::st
       char* end = nullptr;
       double v = std::strtod(text.c_str(), &end);
       if (text.empty() || *end != '\0') {
-        throw_invalid("environment variable " + var + "='" + text + "' is not a number");
+        throw_invalid(what + "='" + text + "' is not a number");
       }
       return v;
     }
@@ -159,7 +162,7 @@ json parse_env_value(const ConfigKey& key, const std::string& var, const std::st
     case ValueType::kObject: {
       json obj = json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (!obj.is_object()) {
-        throw_invalid("environment variable " + var + " is not a JSON object");
+        throw_invalid(what + " is not a JSON object");
       }
       return obj;
     }
@@ -171,7 +174,9 @@ json parse_env_value(const ConfigKey& key, const std::string& var, const std::st
 
 const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = {
-      {"model", ValueType::kString, kUnset, {"MODEL_PATH"}, false, true,
+      // Not part of the config hash: the run identity has the model fingerprint instead, so the
+      // same model at another path (each host of a sharded job) is the same run.
+      {"model", ValueType::kString, kUnset, {"MODEL_PATH"}, false, false,
        "model folder (Hugging Face layout), LoRA adapter folder or model.tar.gz"},
       {"dataset", ValueType::kString, kUnset, {"DATASET_PATH"}, false, false,
        "test set: JSONL or a JSON array of objects"},
@@ -265,6 +270,23 @@ const std::vector<ConfigKey>& config_keys() {
   return keys;
 }
 
+json parse_config_text(const std::string& path, const std::string& text, const std::string& what) {
+  const ConfigKey* key = find_key(path);
+  if (key == nullptr) {
+    throw_invalid(what + ": unknown key '" + path + "'" + did_you_mean(path, all_paths()));
+  }
+  if (key->type == ValueType::kArray && !text.empty() && text.front() == '[') {
+    json arr = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!arr.is_array()) throw_invalid(what + "='" + text + "' is not a JSON array");
+    return arr;
+  }
+  json v = parse_text_value(*key, what, what, text);
+  if (v.is_number_float() && !std::isfinite(v.get<double>())) {
+    throw_invalid(what + "='" + text + "' is not a finite number");
+  }
+  return v;
+}
+
 bool parse_bool(const std::string& text, const std::string& what) {
   std::string lower = text;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -347,6 +369,19 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
       cfg.origins[key.path] = "default";
     }
   }
+  auto apply = [&](const std::vector<ConfigOverride>& layer) {
+    for (const auto& o : layer) {
+      const ConfigKey* key = find_key(o.path);
+      ASSAY_CHECK(key != nullptr);
+      if (o.value.is_null()) continue;
+      if (!type_matches(key->type, o.value)) {
+        throw_invalid(o.origin + ": '" + o.path + "' must be " + type_name(key->type));
+      }
+      cfg.values[o.path] = o.value;
+      cfg.origins[o.path] = o.origin;
+    }
+  };
+  apply(sources.container);
   if (sources.file) {
     std::string label = sources.file->string();
     std::string text = read_file(*sources.file);
@@ -368,6 +403,7 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
     }
     cfg.file_label = label;
   }
+  apply(sources.hyperparameters);
   auto getenv = sources.getenv ? sources.getenv : [](const std::string& name) {
     const char* v = std::getenv(name.c_str());
     return v == nullptr ? std::optional<std::string>() : std::optional<std::string>(v);
@@ -376,7 +412,7 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
     for (const auto& var : key.env) {
       auto v = getenv(var);
       if (!v || v->empty()) continue;
-      cfg.values[key.path] = parse_env_value(key, var, *v);
+      cfg.values[key.path] = parse_text_value(key, "environment variable " + var, var, *v);
       cfg.origins[key.path] = "env " + var;
       break;
     }

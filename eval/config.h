@@ -33,9 +33,21 @@ struct ConfigKey {
 // The schema: every key Assay accepts.
 const std::vector<ConfigKey>& config_keys();
 
-// Where a value came from, for messages.
+// A value set by a layer other than the file, the environment and the flags.
+struct ConfigOverride {
+  std::string path;       // dotted key path; must be a key of config_keys()
+  nlohmann::json value;   // already typed
+  std::string origin;     // for messages and ResolvedConfig::origin, e.g. "hyperparameter k"
+};
+
+// Where a value came from, for messages. Layers, lowest first: defaults < container < file <
+// hyperparameters < environment < flags.
 struct ConfigSources {
+  // The SageMaker container layout (eval/container.h): model, dataset, output folders.
+  std::vector<ConfigOverride> container;
   std::optional<std::filesystem::path> file;  // the JSON config file, if any
+  // SageMaker training-job hyperparameters (eval/container.h), parsed with parse_config_text.
+  std::vector<ConfigOverride> hyperparameters;
   // Reads an environment variable; returns nullopt when unset. Defaults to std::getenv.
   std::function<std::optional<std::string>(const std::string&)> getenv;
   // Flag values by dotted key path, already typed (a flag parser fills these).
@@ -70,6 +82,13 @@ class ResolvedConfig {
 // config file that is not valid JSON (file:line), an unknown key (with a suggestion), a value of
 // the wrong type (file:line and key), or an environment variable that does not parse (its name).
 ResolvedConfig resolve_config(const ConfigSources& sources);
+
+// Parses `text` as the value of key `path`, as an environment variable or a SageMaker
+// hyperparameter carries it (strings as they are, true/false/1/0, integers, numbers, comma lists
+// or a JSON array, a JSON object). `what` names the source in messages ("environment variable
+// X"). Throws assay::Error (invalid input): an unknown key (with a suggestion) or a bad value.
+nlohmann::json parse_config_text(const std::string& path, const std::string& text,
+                                 const std::string& what);
 
 // Strict boolean parsing for environment variables and flags: true/false/1/0 (case-insensitive
 // for the words). Throws assay::Error (invalid input) naming `what` otherwise.

@@ -88,6 +88,23 @@ json pairwise_summary(const std::vector<judges::Judgment>& js, const json& error
 
 }  // namespace
 
+json summarize_judgments(const judges::Rubric& rubric,
+                         const std::vector<judges::Judgment>& judgments,
+                         const scoring::BootstrapOptions& bootstrap) {
+  std::map<std::string, size_t> by_kind;
+  size_t n_errors = 0;
+  for (const auto& j : judgments) {
+    if (j.ok) continue;
+    ++n_errors;
+    ++by_kind[j.error ? j.error->kind : std::string("unknown")];
+  }
+  json errors_by_kind = json::object();
+  for (const auto& [k, v] : by_kind) errors_by_kind[k] = v;
+  return rubric.kind == judges::RubricKind::kPairwise
+             ? pairwise_summary(judgments, errors_by_kind, n_errors, bootstrap)
+             : criteria_summary(rubric, judgments, errors_by_kind, n_errors, bootstrap);
+}
+
 std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, const Dataset& ds,
                                                 const fs::path& run_dir) {
   const JudgeSettings& js = settings.judge;
@@ -155,7 +172,6 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
 
   JudgeStageOutput out;
   out.interrupted = global_stop_flag().load();
-  std::map<std::string, size_t> by_kind;
   size_t n_errors = 0;
   for (const auto& j : judgments) {
     if (j.ok) {
@@ -173,19 +189,13 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
       out.per_sample.push_back({{"judges", entry}});
     } else {
       ++n_errors;
-      ++by_kind[j.error->kind];
       out.per_sample.push_back({{"judge_error",
                                  {{"reason", j.error->reason},
                                   {"kind", j.error->kind},
                                   {"attempts", j.error->attempts}}}});
     }
   }
-  json errors_by_kind = json::object();
-  for (const auto& [k, v] : by_kind) errors_by_kind[k] = v;
-  out.judges =
-      rubric.kind == judges::RubricKind::kPairwise
-          ? pairwise_summary(judgments, errors_by_kind, n_errors, settings.bootstrap)
-          : criteria_summary(rubric, judgments, errors_by_kind, n_errors, settings.bootstrap);
+  out.judges = summarize_judgments(rubric, judgments, settings.bootstrap);
   const judges::JudgeUsage& u = runner.usage();
   out.judge_usage = {{"provider", provider->name()},
                      {"model", provider->model()},

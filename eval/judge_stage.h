@@ -11,6 +11,9 @@
 
 #include "eval/dataset.h"
 #include "eval/run_settings.h"
+#include "judges/judge_runner.h"
+#include "judges/rubric.h"
+#include "scoring/aggregate.h"
 
 namespace assay::eval {
 
@@ -28,5 +31,12 @@ struct JudgeStageOutput {
 // endpoint that refuses every request (remote).
 std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, const Dataset& ds,
                                                 const std::filesystem::path& run_dir);
+
+// summary.json's "judges" from the judgments of every sample, as run_judge_stage computes it
+// (per criterion: mean, CI, distribution, errors; pairwise: win/tie/loss rates). `evaluate merge`
+// recomputes it over the union of shards with this.
+nlohmann::json summarize_judgments(const judges::Rubric& rubric,
+                                   const std::vector<judges::Judgment>& judgments,
+                                   const scoring::BootstrapOptions& bootstrap);
 
 }  // namespace assay::eval

@@ -10,6 +10,7 @@
 #include "core/version.h"
 #include "eval/generate_command.h"
 #include "eval/inspect_command.h"
+#include "eval/merge_command.h"
 #include "eval/run_command.h"
 #include "eval/score_command.h"
 #include "eval/tokenize_command.h"
@@ -148,6 +149,30 @@ int main(int argc, char** argv) {
                   "Prompt template with {instruction} and {input} (prompt.template)");
   run->add_flag("--overwrite", run_options.overwrite,
                 "Replace a different run already in the output folder");
+  run->add_option("--sm-root", run_options.container.sm_root,
+                  "SageMaker root folder (env SM_ROOT, default /opt/ml)");
+  run->add_option("--contract", run_options.container.contract,
+                  "SageMaker contract: auto (from the folders under the root), processing, "
+                  "training or none")
+      ->check(CLI::IsMember({"auto", "processing", "training", "none"}));
+  run->add_option("--shard", run_options.shard,
+                  "Evaluate only shard i of n (i/n, 0-based) into <output>/shard-<i>-of-<n>; "
+                  "default: from resourceconfig.json in a container, else the whole dataset");
+
+  assay::eval::MergeCommandOptions merge_options;
+  std::string merge_output, merge_dataset;
+  std::vector<std::string> merge_inputs;
+  CLI::App* merge = app.add_subcommand(
+      "merge", "Merge the shard folders of a sharded run into one run folder: results in dataset "
+               "order, metrics recomputed over all samples");
+  merge->add_option("--output,-o", merge_output, "Merged run folder to write")->required();
+  merge->add_option("--dataset,-d", merge_dataset,
+                    "The dataset the shards ran on (default: the path in their manifest.json)");
+  merge->add_flag("--overwrite", merge_options.overwrite,
+                  "Replace a different run already in the output folder");
+  merge->add_option("shards", merge_inputs,
+                    "Shard folders, or folders holding shard-<i>-of-<n> folders")
+      ->required();
 
   assay::eval::TokenizeCommandOptions tokenize_options;
   bool no_special = false;
@@ -235,6 +260,12 @@ int main(int argc, char** argv) {
       if (!run_chat_format.empty()) flags.emplace_back("prompt.chat_format", run_chat_format);
       if (!run_prompt_template.empty()) flags.emplace_back("prompt.template", run_prompt_template);
       return assay::eval::run_run_command(run_options, std::cout);
+    }
+    if (merge->parsed()) {
+      merge_options.output = merge_output;
+      merge_options.dataset = merge_dataset;
+      merge_options.inputs.assign(merge_inputs.begin(), merge_inputs.end());
+      return assay::eval::run_merge_command(merge_options, std::cout);
     }
     if (inspect->parsed()) return assay::eval::run_inspect_command(inspect_options, std::cout);
     if (generate->parsed()) return assay::eval::run_generate_command(generate_options, std::cout);

@@ -23,6 +23,7 @@
 #include "eval/run_folder.h"
 #include "eval/run_settings.h"
 #include "eval/score_command.h"
+#include "eval/shard.h"
 #include "inference/batch_generator.h"
 #include "inference/engine.h"
 #include "inference/tokenizer.h"
@@ -137,17 +138,29 @@ std::string model_fingerprint(const fs::path& model) {
   return h.hex_digest();
 }
 
-int run_run_command(const RunCommandOptions& options, std::ostream& out) {
+namespace {
+// The job itself, once the container layout has filled `sources`; sets `run_dir`.
+int run_job(const RunCommandOptions& options, const ConfigSources& sources,
+            const ContainerLayout& container, const ShardSpec& shard, fs::path& run_dir,
+            std::ostream& out) {
   auto t0 = Clock::now();
-  ResolvedConfig cfg = resolve_config(options.sources);
+  ResolvedConfig cfg = resolve_config(sources);
   RunSettings settings = run_settings_from(cfg);
   const GenerationSettings& gen = settings.generation;
+  if (settings.dataset.empty() && !container.dataset_error.empty()) {
+    throw_invalid(container.dataset_error);
+  }
+  if (settings.model.empty() && !container.model_error.empty()) {
+    throw_invalid(container.model_error);
+  }
   if (settings.dataset.empty()) {
     throw_invalid("no dataset: pass --dataset, set DATASET_PATH, or set `dataset` in the config");
   }
   if (settings.output.empty()) {
     throw_invalid("no output folder: pass --output, set OUTPUT_DIR, or set `output` in the config");
   }
+  settings.output = shard_output_dir(settings.output, shard).string();
+  run_dir = settings.output;
   // The prompt template is checked before anything is loaded.
   std::optional<PromptBuilder> prompts;
   if (!gen.prompt_template.empty()) {
@@ -174,11 +187,13 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
   if (settings.dummy && ds.samples.size() > static_cast<size_t>(gen.dummy_samples)) {
     ds.samples.resize(static_cast<size_t>(gen.dummy_samples));
   }
+  keep_shard(ds.samples, shard);  // after the dummy cut: the shards of a dummy run split its N
   std::string fingerprint = model_fingerprint(model_path);
 
   RunIdentity identity{"run",
                        cfg.identity_hash(),
                        {{"dataset_sha256", ds.sha256}, {"model_fingerprint", fingerprint}}};
+  if (shard.count > 1) identity.inputs["shard"] = shard_dir_name(shard);
   RunFolder folder(settings.output, identity, cfg.redacted(), options.overwrite);
   if (folder.state() == RunState::kCompleted) {
     json summary = json::parse(read_file(folder.file("summary.json")));
@@ -196,6 +211,8 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
                      {"n_samples", ds.samples.size()},
                      {"n_in_file", n_in_file}}},
                    {"model", {{"path", model_path.string()}, {"fingerprint", fingerprint}}}});
+    if (shard.count > 1) folder.update({{"shard", {{"index", shard.index}, {"count", shard.count}}}});
+    if (container.contract != Contract::kNone) folder.update({{"container", container.info}});
 
     // Resume: keep every complete line of generations.jsonl, drop a torn tail.
     const fs::path gen_path = folder.file("generations.jsonl");
@@ -418,6 +435,27 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
     throw;
   }
   return kExitOk;
+}
+}  // namespace
+
+int run_run_command(const RunCommandOptions& options, std::ostream& out) {
+  ContainerLayout container = detect_container(options.container);
+  try {
+    ConfigSources sources = options.sources;
+    read_container_inputs(container, sources);
+    ShardSpec shard = options.shard.empty() ? container.shard.value_or(ShardSpec{})
+                                            : parse_shard(options.shard);
+    fs::path run_dir;
+    int rc = run_job(options, sources, container, shard, run_dir, out);
+    if (rc == kExitOk) export_results(container, run_dir, shard);
+    return rc;
+  } catch (const Error& e) {
+    write_failure_reason(container, std::string(error_kind_name(e.kind())) + ": " + e.what());
+    throw;
+  } catch (const std::exception& e) {
+    write_failure_reason(container, std::string("internal error: ") + e.what());
+    throw;
+  }
 }
 
 }  // namespace assay::eval

@@ -8,17 +8,23 @@
 #include <ostream>
 
 #include "eval/config.h"
+#include "eval/container.h"
 
 namespace assay::eval {
 
 struct RunCommandOptions {
   ConfigSources sources;   // config file, environment, flags
   bool overwrite = false;  // replace a different run in the output folder
+  ContainerOptions container;  // SageMaker layout: --sm-root, --contract
+  std::string shard;           // "i/n" (--shard): this run's slice; "" = resourceconfig.json or all
 };
 
 // Runs the command; prints progress to the log and the summary table to `out`. Returns the exit
 // code: 0 ok, 130/143 when SIGINT/SIGTERM stopped it (outputs flushed, a rerun resumes). Throws
 // assay::Error for bad input (exit 2) or runtime failures (the manifest records the failure).
+// In a SageMaker container (container.h) the layout supplies the inputs and the output folder,
+// a failure's reason is also written where SageMaker reads it, and a run over several hosts
+// evaluates this host's shard (shard.h) into <output>/shard-<i>-of-<n>.
 int run_run_command(const RunCommandOptions& options, std::ostream& out);
 
 // The bundled tiny model (models/stories260K) used by dummy runs without a model. Looks in, in

@@ -1,0 +1,420 @@
+#include "eval/merge_command.h"
+
+#include <algorithm>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/jsonl.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "eval/config.h"
+#include "eval/dataset.h"
+#include "eval/judge_stage.h"
+#include "eval/run_folder.h"
+#include "eval/run_settings.h"
+#include "eval/score_command.h"
+#include "eval/shard.h"
+#include "scoring/scorer.h"
+
+namespace assay::eval {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Shard {
+  fs::path dir;
+  ShardSpec spec;
+  json manifest;
+  json summary;
+};
+
+std::string label(const Shard& s) {
+  return s.dir.string();
+}
+
+json read_json(const fs::path& file) {
+  try {
+    return json::parse(read_file(file));
+  } catch (const json::exception& e) {
+    throw_invalid(file.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+Shard open_shard(const fs::path& dir) {
+  Shard s;
+  s.dir = dir;
+  s.manifest = read_json(dir / "manifest.json");
+  const json& m = s.manifest;
+  if (!m.is_object() || m.value("command", "") != "run") {
+    throw_invalid(dir.string() +
+                  ": not an `evaluate run` folder (manifest.json command is not run)");
+  }
+  if (m.value("status", "") != "completed") {
+    throw_invalid(dir.string() + ": the shard is not completed (status " +
+                  m.value("status", std::string("?")) + "); rerun it to finish it first");
+  }
+  if (m.contains("shard")) {
+    const json& sh = m["shard"];
+    if (!sh.is_object() || !sh.value("index", json()).is_number_integer() ||
+        !sh.value("count", json()).is_number_integer()) {
+      throw_invalid(dir.string() +
+                    "/manifest.json: `shard` must be {\"index\": int, \"count\": int}");
+    }
+    s.spec = {sh["index"].get<int>(), sh["count"].get<int>()};
+    if (s.spec.count < 1 || s.spec.index < 0 || s.spec.index >= s.spec.count) {
+      throw_invalid(dir.string() + "/manifest.json: `shard` index/count out of range");
+    }
+  }
+  if (auto named = parse_shard_dir_name(dir.filename().string()); named && *named != s.spec) {
+    throw_invalid(dir.string() + ": the folder name says " + shard_dir_name(*named) +
+                  " but manifest.json says " + shard_dir_name(s.spec));
+  }
+  s.summary = read_json(dir / "summary.json");
+  return s;
+}
+
+// The shard folders named by the arguments: a folder with manifest.json is a shard; a folder
+// without one contributes its shard-<i>-of-<n> sub-folders.
+std::vector<Shard> find_shards(const std::vector<fs::path>& inputs) {
+  std::vector<Shard> shards;
+  std::error_code ec;
+  for (const auto& in : inputs) {
+    if (!fs::is_directory(in, ec)) throw_not_found(in.string() + ": no such folder");
+    if (fs::exists(in / "manifest.json", ec)) {
+      shards.push_back(open_shard(in));
+      continue;
+    }
+    std::vector<fs::path> subs;
+    for (const auto& e : fs::directory_iterator(in, ec)) {
+      if (e.is_directory(ec) && parse_shard_dir_name(e.path().filename().string())) {
+        subs.push_back(e.path());
+      }
+    }
+    if (subs.empty()) {
+      throw_invalid(in.string() +
+                    ": neither a shard folder (no manifest.json) nor a folder of shard-<i>-of-<n> "
+                    "folders");
+    }
+    std::sort(subs.begin(), subs.end());
+    for (const auto& sub : subs) shards.push_back(open_shard(sub));
+  }
+  if (shards.empty()) throw_invalid("evaluate merge: no shard folders given");
+  return shards;
+}
+
+// Every shard of one run, each once, all alike; sorted by index.
+void check_shards(std::vector<Shard>& shards) {
+  const Shard& first = shards[0];
+  const int n = first.spec.count;
+  for (const auto& s : shards) {
+    if (s.spec.count != n) {
+      throw_invalid("the shards come from different splits: " + label(first) + " is one of " +
+                    std::to_string(n) + ", " + label(s) + " one of " +
+                    std::to_string(s.spec.count));
+    }
+    for (const char* key : {"config_hash"}) {
+      if (s.manifest.value(key, json()) != first.manifest.value(key, json())) {
+        auto changed = ResolvedConfig::changed_keys(first.manifest.value("config", json::object()),
+                                                    s.manifest.value("config", json::object()));
+        std::string keys;
+        for (const auto& k : changed) keys += (keys.empty() ? "" : ", ") + k;
+        throw_invalid(label(s) + " was run with a different config than " + label(first) +
+                      (keys.empty() ? std::string() : " (changed: " + keys + ")"));
+      }
+    }
+    const json& a = first.manifest.value("inputs", json::object());
+    const json& b = s.manifest.value("inputs", json::object());
+    if (a.value("model_fingerprint", json()) != b.value("model_fingerprint", json())) {
+      throw_invalid(label(s) + " evaluated a different model than " + label(first) +
+                    " (model fingerprints differ)");
+    }
+    if (a.value("dataset_sha256", json()) != b.value("dataset_sha256", json())) {
+      throw_invalid(label(s) + " ran on a different dataset than " + label(first) +
+                    " (dataset SHA-256 differs)");
+    }
+  }
+  std::sort(shards.begin(), shards.end(),
+            [](const Shard& x, const Shard& y) { return x.spec.index < y.spec.index; });
+  for (size_t k = 1; k < shards.size(); ++k) {
+    if (shards[k].spec.index == shards[k - 1].spec.index) {
+      throw_invalid("shard " + shard_dir_name(shards[k].spec) +
+                    " given twice: " + label(shards[k - 1]) + " and " + label(shards[k]));
+    }
+  }
+  std::string missing;
+  for (int i = 0, k = 0; i < n; ++i) {
+    if (k < static_cast<int>(shards.size()) && shards[k].spec.index == i) {
+      ++k;
+    } else {
+      missing += (missing.empty() ? "" : ", ") + shard_dir_name({i, n});
+    }
+  }
+  if (!missing.empty()) throw_invalid("missing shards: " + missing);
+}
+
+// The run's config, rebuilt from a manifest's resolved (redacted) config.
+ResolvedConfig config_of(const json& manifest_config) {
+  ConfigSources sources;
+  sources.getenv = [](const std::string&) { return std::optional<std::string>(); };
+  for (const auto& key : config_keys()) {
+    std::string ptr = "/" + key.path;
+    std::replace(ptr.begin(), ptr.end(), '.', '/');
+    json::json_pointer jp(ptr);
+    if (manifest_config.contains(jp)) sources.flags.emplace_back(key.path, manifest_config.at(jp));
+  }
+  return resolve_config(sources);
+}
+
+// One judgment back from its scores.jsonl fields, for the rubric's summary.
+judges::Judgment judgment_of(const json& line, const judges::Rubric& rubric) {
+  judges::Judgment j;
+  if (line.contains("judge_error")) {
+    const json& e = line["judge_error"];
+    j.error =
+        judges::JudgeError{e.value("reason", ""), e.value("kind", ""), e.value("attempts", 0)};
+    return j;
+  }
+  const json& js = line.value("judges", json::object());
+  j.ok = true;
+  if (rubric.kind == judges::RubricKind::kPairwise) {
+    const json& p = js.value("pairwise", json::object());
+    j.outcome = p.value("outcome", "");
+    j.verdict_ab = p.value("verdict_ab", std::string(" "))[0];
+    j.verdict_ba = p.value("verdict_ba", std::string(" "))[0];
+  }
+  for (const auto& c : rubric.criteria) {
+    const json& score = js.value(c.name, json::object()).value("score", json());
+    if (!score.is_number()) {
+      throw_invalid("scores.jsonl: sample '" + line.value("id", std::string("?")) +
+                    "' has no score for judge criterion '" + c.name + "'");
+    }
+    j.scores.push_back({c.name, score.get<double>(), ""});
+  }
+  return j;
+}
+
+// The judge rubric's shape (criteria with their ranges, or pairwise) from a shard summary.
+judges::Rubric rubric_of(const json& judges_summary) {
+  judges::Rubric r;
+  if (judges_summary.contains("pairwise") &&
+      judges_summary["pairwise"].value("distribution", json::object()).contains("win")) {
+    r.kind = judges::RubricKind::kPairwise;
+    return r;
+  }
+  for (auto it = judges_summary.begin(); it != judges_summary.end(); ++it) {
+    r.criteria.push_back({it.key(), it.value().value("min", 1), it.value().value("max", 3)});
+  }
+  return r;
+}
+
+json sum_usage(const std::vector<Shard>& shards) {
+  json total;
+  for (const auto& s : shards) {
+    if (!s.summary.contains("judge_usage")) continue;
+    const json& u = s.summary["judge_usage"];
+    if (total.is_null()) {
+      total = u;
+      continue;
+    }
+    for (const char* k : {"calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens"}) {
+      total[k] = total.value(k, 0LL) + u.value(k, 0LL);
+    }
+    if (total["cost_usd"].is_number() && u.value("cost_usd", json()).is_number()) {
+      total["cost_usd"] = total["cost_usd"].get<double>() + u["cost_usd"].get<double>();
+    } else {
+      total["cost_usd"] = nullptr;
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
+int run_merge_command(const MergeCommandOptions& options, std::ostream& out) {
+  if (options.output.empty()) throw_invalid("evaluate merge: --output is required");
+  std::vector<Shard> shards = find_shards(options.inputs);
+  check_shards(shards);
+  const json& first = shards[0].manifest;
+  const int n = shards[0].spec.count;
+
+  ResolvedConfig cfg = config_of(first.value("config", json::object()));
+  RunSettings settings = run_settings_from(cfg);
+  std::string dataset_path = options.dataset.string();
+  if (dataset_path.empty()) dataset_path = first.value("dataset", json::object()).value("path", "");
+  if (dataset_path.empty()) {
+    throw_invalid(shards[0].dir.string() + "/manifest.json names no dataset; pass --dataset");
+  }
+  DatasetNeeds needs;
+  needs.instruction = true;
+  needs.reference = false;
+  Dataset ds = load_dataset(dataset_path, settings.fields, needs);
+  const json& inputs = first.value("inputs", json::object());
+  if (ds.sha256 != inputs.value("dataset_sha256", "")) {
+    throw_invalid(dataset_path + ": not the dataset the shards ran on (SHA-256 " + ds.sha256 +
+                  ", the shards': " + inputs.value("dataset_sha256", std::string("?")) +
+                  "); pass the right one with --dataset");
+  }
+  if (settings.dummy &&
+      ds.samples.size() > static_cast<size_t>(settings.generation.dummy_samples)) {
+    ds.samples.resize(static_cast<size_t>(settings.generation.dummy_samples));
+  }
+
+  // Every sample's generation and score line, from the one shard it belongs to.
+  std::map<std::string, size_t> position;
+  for (size_t i = 0; i < ds.samples.size(); ++i) position[ds.samples[i].id] = i;
+  std::vector<json> gens(ds.samples.size()), score_lines(ds.samples.size());
+  std::vector<std::string> owner(ds.samples.size());
+  for (const auto& s : shards) {
+    for (const char* file : {"generations.jsonl", "scores.jsonl"}) {
+      const bool is_gen = std::string(file) == "generations.jsonl";
+      fs::path path = s.dir / file;
+      for (auto& r : read_jsonl(path, TornTail::kError).records) {
+        std::string where = path.string() + ":" + std::to_string(r.line);
+        if (!r.value.is_object() || !r.value.value("id", json()).is_string()) {
+          throw_invalid(where + ": a record without a string `id`");
+        }
+        std::string id = r.value["id"].get<std::string>();
+        auto it = position.find(id);
+        if (it == position.end())
+          throw_invalid(where + ": sample '" + id + "' is not in " + dataset_path);
+        if (!in_shard(id, s.spec)) {
+          throw_invalid(where + ": sample '" + id + "' does not belong to " +
+                        shard_dir_name(s.spec));
+        }
+        json& slot = is_gen ? gens[it->second] : score_lines[it->second];
+        if (!slot.is_null()) {
+          throw_invalid(where + ": sample '" + id + "' appears twice (also in " +
+                        owner[it->second] + ")");
+        }
+        if (is_gen && !r.value.value("output", json()).is_string()) {
+          throw_invalid(where + ": sample '" + id + "' has no string `output`");
+        }
+        slot = std::move(r.value);
+        owner[it->second] = s.dir.string();
+      }
+    }
+  }
+  size_t n_missing = 0;
+  std::string example;
+  for (size_t i = 0; i < ds.samples.size(); ++i) {
+    if (gens[i].is_null() || score_lines[i].is_null()) {
+      if (n_missing++ == 0) example = ds.samples[i].id;
+    }
+  }
+  if (n_missing > 0) {
+    throw_invalid(std::to_string(n_missing) + " of " + std::to_string(ds.samples.size()) +
+                  " samples have no result in the shards (e.g. '" + example + "')");
+  }
+
+  RunIdentity identity{"merge",
+                       first.value("config_hash", ""),
+                       {{"dataset_sha256", ds.sha256},
+                        {"model_fingerprint", inputs.value("model_fingerprint", "")},
+                        {"shards", n}}};
+  RunFolder folder(options.output, identity, first.value("config", json::object()),
+                   options.overwrite);
+  folder.mark_running();
+  try {
+    json merged_from = json::array();
+    for (const auto& s : shards) {
+      merged_from.push_back(
+          {{"path", fs::absolute(s.dir).string()},
+           {"shard", shard_dir_name(s.spec)},
+           {"host", s.manifest.value("container", json::object()).value("current_host", json())}});
+    }
+    folder.update(
+        {{"dataset",
+          {{"path", dataset_path}, {"sha256", ds.sha256}, {"n_samples", ds.samples.size()}}},
+         {"model", first.value("model", json())},
+         {"merged_from", merged_from}});
+
+    std::string gen_text;
+    size_t prompt_tokens = 0, completion_tokens = 0, resumed = 0;
+    json finish_reasons = json::object();
+    for (size_t i = 0; i < ds.samples.size(); ++i) {
+      const json& g = gens[i];
+      ds.samples[i].prediction = g["output"].get<std::string>();
+      prompt_tokens += g.value("prompt_tokens", size_t{0});
+      completion_tokens += g.value("completion_tokens", size_t{0});
+      std::string fr = g.value("finish_reason", std::string("unknown"));
+      finish_reasons[fr] = finish_reasons.value(fr, 0) + 1;
+      gen_text += to_jsonl_line(g) + "\n";
+    }
+    for (const auto& s : shards) {
+      resumed += s.summary.value("generation", json::object()).value("resumed", size_t{0});
+    }
+    atomic_write(folder.file("generations.jsonl"), gen_text);
+
+    // Local metrics over the union, exactly as one host would compute them.
+    std::vector<size_t> with_ref;
+    for (size_t i = 0; i < ds.samples.size(); ++i) {
+      if (!ds.samples[i].reference.empty()) with_ref.push_back(i);
+    }
+    RunScores scores;
+    scores.metric_rows.assign(ds.samples.size(), json::object());
+    if (!with_ref.empty()) {
+      std::vector<std::string> predictions, references;
+      for (size_t i : with_ref) {
+        predictions.push_back(*ds.samples[i].prediction);
+        references.push_back(ds.samples[i].reference);
+      }
+      scoring::ScoredDataset scored =
+          scoring::score_dataset(predictions, references, settings.metrics, settings.bootstrap);
+      for (size_t k = 0; k < with_ref.size(); ++k) {
+        for (size_t c = 0; c < scored.columns.size(); ++c) {
+          scores.metric_rows[with_ref[k]][scored.columns[c]] = scored.values[k][c];
+        }
+      }
+      scores.metrics = scored.summary;
+      scores.corpus = scored.corpus;
+    }
+
+    // Judges: the per-sample judgments as the shards wrote them, summarised over the union.
+    std::optional<JudgeStageOutput> judged;
+    const Shard* judged_shard = nullptr;
+    for (const auto& s : shards) {
+      if (s.summary.contains("judges")) judged_shard = &s;
+    }
+    if (judged_shard != nullptr) {
+      judges::Rubric rubric = rubric_of(judged_shard->summary["judges"]);
+      std::vector<judges::Judgment> judgments;
+      judged.emplace();
+      for (const auto& line : score_lines) {
+        if (!line.contains("judges") && !line.contains("judge_error")) {
+          throw_invalid(owner[judgments.size()] + "/scores.jsonl: sample '" +
+                        line.value("id", std::string("?")) + "' has no judge result");
+        }
+        judgments.push_back(judgment_of(line, rubric));
+        json entry = json::object();
+        for (const char* k : {"judges", "judge_error"}) {
+          if (line.contains(k)) entry[k] = line[k];
+        }
+        judged->per_sample.push_back(std::move(entry));
+      }
+      judged->judges = summarize_judgments(rubric, judgments, settings.bootstrap);
+      judged->judge_usage = sum_usage(shards);
+    }
+    scores.judged = judged ? &*judged : nullptr;
+
+    json generation = {{"prompt_tokens", prompt_tokens},
+                       {"completion_tokens", completion_tokens},
+                       {"finish_reasons", finish_reasons},
+                       {"resumed", resumed}};
+    json summary = write_scores_and_summary(folder.dir(), "run", ds, scores, settings.bootstrap,
+                                            {{"generation", generation}, {"merged_shards", n}});
+    folder.mark_completed();
+    out << "Merged " << shards.size() << " shards, " << ds.samples.size() << " samples -> "
+        << folder.dir().string() << "\n";
+    print_summary(summary, out);
+  } catch (const std::exception& e) {
+    folder.mark_failed(e.what());
+    throw;
+  }
+  return kExitOk;
+}
+
+}  // namespace assay::eval
