@@ -21,8 +21,8 @@ BatchCli::BatchCli(CLI::App& app, CLI::App* submit, std::initializer_list<CLI::A
   submit->add_option("--attempt-timeout-s", batch_.attempt_timeout_s,
                      "--backend batch: timeoutConfig.attemptDurationSeconds (0 = none)");
   for (CLI::App* f : followers_) {
-    f->add_option("--backend", follower_backend_, "sagemaker (default) or batch")
-        ->check(CLI::IsMember({"sagemaker", "batch"}));
+    f->add_option("--backend", follower_backend_, "sagemaker (default), batch or local")
+        ->check(CLI::IsMember({"sagemaker", "batch", "local"}));
     f->add_option("--queue", batch_.queue, "--backend batch: the AWS Batch job queue");
   }
   queue_cmd_ = app.add_subcommand(

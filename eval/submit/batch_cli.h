@@ -36,6 +36,9 @@ class BatchCli {
   // Runs the selected command; returns its exit code. Throws assay::Error as the library does.
   int run(const MainArgs& args) const;
 
+  // The --backend given to status/wait/stop/list ("sagemaker", "batch" or "local").
+  const std::string& follower_backend() const { return follower_backend_; }
+
  private:
   CLI::App* submit_;
   CLI::App* queue_cmd_;

@@ -175,7 +175,7 @@ void validate_environment(const std::map<std::string, std::string>& env,
 }
 
 void validate_job_spec(const JobSpec& spec, const std::string& origin,
-                       bool allow_plaintext_secrets) {
+                       bool allow_plaintext_secrets, bool local_backend) {
   if (spec.name_prefix.empty() || spec.name_prefix.size() > kMaxNamePrefix ||
       !full_match(spec.name_prefix, "[a-zA-Z0-9](-*[a-zA-Z0-9])*")) {
     bad(origin, "name_prefix",
@@ -183,12 +183,14 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin,
             " letters, digits and inner hyphens (job names are <prefix>-<16-char hash>[-rN], "
             "at most 63 characters)");
   }
-  if (spec.image_uri.empty()) bad(origin, "image_uri", "is required");
+  if (spec.image_uri.empty() && !local_backend) bad(origin, "image_uri", "is required");
   if (spec.image_uri.size() > 255) bad(origin, "image_uri", "is longer than 255 characters");
-  if (spec.role_arn.empty())
+  if (spec.role_arn.empty() && !local_backend)
     bad(origin, "role_arn", "is required (the SageMaker execution role ARN)");
-  if (spec.role_arn.size() < 20 || spec.role_arn.size() > 2048 ||
-      !full_match(spec.role_arn, "arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+")) {
+  bool check_role = !local_backend || !spec.role_arn.empty();
+  if (check_role &&
+      (spec.role_arn.size() < 20 || spec.role_arn.size() > 2048 ||
+       !full_match(spec.role_arn, "arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"))) {
     bad(origin, "role_arn",
         "'" + spec.role_arn + "' is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)");
   }
@@ -227,7 +229,7 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin,
     if (!local_paths.insert(lp).second)
       bad(origin, field + ".local_path", "'" + lp + "' is used by another input");
   }
-  if (any_local) {
+  if (any_local && !local_backend) {
     if (spec.staging.empty())
       bad(origin, "staging", "is required when an input is a local path (an s3:// prefix)");
     check_s3_uri(spec.staging, origin, "staging");
@@ -235,7 +237,7 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin,
     check_s3_uri(spec.staging, origin, "staging");
   }
   if (spec.output.empty()) bad(origin, "output", "is required (an s3:// prefix for the results)");
-  check_s3_uri(spec.output, origin, "output");
+  if (!local_backend || spec.output.rfind("s3://", 0) == 0) check_s3_uri(spec.output, origin, "output");
   if (spec.output_local_path.rfind("/opt/ml/processing/", 0) != 0 ||
       spec.output_local_path.size() > 256) {
     bad(origin, "output_local_path",

@@ -57,9 +57,11 @@ bool is_secret_env_name(const std::string& name);
 // pattern, instance type/count/volume, max runtime, inputs (≤10, LocalPath under
 // /opt/ml/processing/), staging/output URIs, environment (≤100 entries, names and values ≤256,
 // name pattern, no raw secrets unless `allow_plaintext_secrets`), tags. Throws assay::Error
-// (invalid input) whose message names `origin` and the field.
+// (invalid input) whose message names `origin` and the field. For the local backend
+// (`local_backend`), image and role are optional, local inputs need no staging prefix and the
+// output may be a local folder.
 void validate_job_spec(const JobSpec& spec, const std::string& origin,
-                       bool allow_plaintext_secrets);
+                       bool allow_plaintext_secrets, bool local_backend = false);
 
 // Environment the container gets: the spec's, plus MODEL_PATH / DATASET_PATH / EVAL_CONFIG for
 // inputs named model / data / config (pointing at `container_paths`), OUTPUT_DIR and

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "eval/submit/batch_cli.h"
+#include "eval/submit/local_backend.h"
 #include "eval/submit/submit.h"
 
 namespace {
@@ -45,8 +46,18 @@ int main(int argc, char** argv) {
   submit->add_flag(
       "--allow-plaintext-secrets", options.allow_plaintext_secrets,
       "allow secret-like environment values in the job (visible to DescribeProcessingJob)");
-  submit->add_option("--backend", backend, "sagemaker, batch (local is not built yet)")
+  submit->add_option("--backend", backend,
+                     "sagemaker (default), batch (AWS Batch queue) or local (this machine, emulating SageMaker)")
       ->check(CLI::IsMember({"sagemaker", "local", "batch"}));
+  LocalOptions local;
+  local.jobs_dir = options.lock_dir / "local";
+  std::string evaluate_bin;
+  submit->add_option("--evaluate", evaluate_bin,
+                     "local backend: the evaluate binary (default: next to evalctl, "
+                     "$ASSAY_EVALUATE_BIN, or PATH)");
+  std::string jobs_dir;
+  app.add_option("--local-jobs-dir", jobs_dir,
+                 "local backend: where job folders live (default ~/.cache/assay/evalctl/local)");
   submit->add_option("--poll-s", options.poll_s, "seconds between status polls with --wait");
 
   std::string job;
@@ -81,18 +92,31 @@ int main(int argc, char** argv) {
   }
   try {
     assay::log::configure(assay::log::parse_level(log_level, "--log-level"));
+    if (!jobs_dir.empty()) local.jobs_dir = jobs_dir;
     if (batch_cli.selected(backend)) {
       return batch_cli.run(
           {spec_path, dry_run, options, job, status_equals, name_contains, max_results});
     }
     if (submit->parsed()) {
-      if (backend == "local") {
-        assay::throw_invalid(
-            "--backend local is not available yet (it needs the job runtime's container contract "
-            "in "
-            "`evaluate run`)");
-      }
       JobSpec spec = load_job_spec(spec_path);
+      if (backend == "local") {
+        if (dry_run) assay::throw_invalid("--dry-run is for the sagemaker backend");
+        validate_job_spec(spec, spec_path, options.allow_plaintext_secrets, true);
+        local.evaluate_bin =
+            evaluate_bin.empty() ? default_evaluate_bin() : std::filesystem::path(evaluate_bin);
+        // S3 is needed only when an input or the output is an s3:// URI.
+        bool needs_s3 = spec.output.rfind("s3://", 0) == 0;
+        for (const auto& input : spec.inputs) needs_s3 |= input.source.rfind("s3://", 0) == 0;
+        std::unique_ptr<assay::AwsHttp> http;
+        std::unique_ptr<AwsClient> client;
+        std::unique_ptr<S3> s3;
+        if (needs_s3) {
+          http = assay::make_curl_aws_http();
+          client = make_aws_client_from_env(http.get());
+          s3 = std::make_unique<S3>(client.get(), nullptr);
+        }
+        return run_local_submit(spec, spec_path, s3.get(), options, local, std::cout);
+      }
       if (dry_run) {
         validate_job_spec(spec, spec_path, options.allow_plaintext_secrets);
         auto sagemaker = make_dry_run_sagemaker(&std::cout);
@@ -107,6 +131,12 @@ int main(int argc, char** argv) {
       auto sagemaker = make_aws_sagemaker(client.get());
       S3 s3(client.get(), nullptr);
       return run_submit(spec, spec_path, *sagemaker, s3, options, std::cout);
+    }
+    if (batch_cli.follower_backend() == "local") {
+      if (status->parsed()) return print_local_status(local, job, std::cout);
+      if (stop->parsed()) return stop_local_job(local, job, std::cout);
+      if (list->parsed()) return list_local_jobs(local, std::cout);
+      if (wait->parsed()) return wait_for_local_job(local, job, options, std::cout);
     }
     auto http = assay::make_curl_aws_http();
     auto client = make_aws_client_from_env(http.get());
