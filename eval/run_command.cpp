@@ -235,6 +235,7 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
       eo.device = settings.device;
       eo.dtype = gen.dtype;
       eo.threads = gen.threads;
+      eo.base_model = settings.base_model;
       auto engine = inference::Engine::load(model_path, eo);
       const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
       if (!prompts) {
