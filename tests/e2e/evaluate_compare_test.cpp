@@ -287,10 +287,8 @@ TEST_F(EvaluateCompareTest, SampleSetsMetricSelectionAndBadInput) {
   r = evaluate(compare_args(a_, b_, dir_ / "m") + " -m squad_f1,corpus.bleu,judge");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::set<std::string> names;
-  for (auto it = read_json(dir_ / "m" / "compare.json")["metrics"].begin();
-       it != read_json(dir_ / "m" / "compare.json")["metrics"].end(); ++it) {
-    names.insert(it.key());
-  }
+  json selected = read_json(dir_ / "m" / "compare.json")["metrics"];
+  for (auto it = selected.begin(); it != selected.end(); ++it) names.insert(it.key());
   EXPECT_EQ(names,
             (std::set<std::string>{"squad_f1", "corpus.bleu", "judge.accuracy", "judge.style"}));
   r = evaluate(compare_args(a_, b_, dir_ / "m2") + " -m squad_f2");
