@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
       "run",
       "Generate an answer for every sample with the model, then score them (local metrics "
       "and judges); writes generations.jsonl, scores.jsonl, summary.json, manifest.json. "
-      "A rerun resumes a stopped run");
+      "A rerun resumes a stopped run. With `models` in the config: each model into "
+      "<output>/<name>/, compared with the baseline. Then the config's gates (exit 3)");
   run_flags.add_to(run);
   run->add_option("--model", run_model,
                   "Model folder, LoRA adapter folder or model.tar.gz (env MODEL_PATH); with "

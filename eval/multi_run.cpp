@@ -24,6 +24,10 @@ constexpr int kMultiSummarySchema = 1;
 
 bool valid_name(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.size() > 100) return false;
+  // Not one of the parent folder's own files (summary.json, compare.json, report.md, ...).
+  for (const char* ext : {".json", ".jsonl", ".md", ".html"}) {
+    if (name.ends_with(ext)) return false;
+  }
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
@@ -194,8 +198,8 @@ std::vector<ModelEntry> models_from_config(const ResolvedConfig& cfg) {
     m.base_model = e.value("base_model", "");
     if (!valid_name(m.name)) {
       throw_invalid(at +
-                    ": 'name' must be a folder name of letters, digits, '.', '_' and '-', "
-                    "got '" +
+                    ": 'name' must be a folder name of letters, digits, '.', '_' and '-', not "
+                    "ending in .json/.jsonl/.md/.html, got '" +
                     m.name + "'");
     }
     if (!seen.insert(m.name).second) throw_invalid(at + ": duplicate name '" + m.name + "'");

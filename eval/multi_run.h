@@ -15,8 +15,8 @@ namespace assay::eval {
 
 // One entry of the config key `models`.
 struct ModelEntry {
-  std::string name;        // sub-folder name: letters, digits, '.', '_', '-' (not "." or "..")
-  std::string path;        // model folder, LoRA adapter or model.tar.gz ("" with dummy: bundled)
+  std::string name;  // sub-folder name: letters, digits, '.', '_', '-' (not "." / ".." / *.json)
+  std::string path;  // model folder, LoRA adapter or model.tar.gz ("" with dummy: bundled)
   std::string base_model;  // base model for a LoRA adapter; "" = the config's base_model
 };
 

@@ -435,6 +435,7 @@ TEST_F(EvaluateMultiRunTest, GateTyposAndBadModelListsFailBeforeAnythingIsGenera
       {R"({"gates": {"ft/squad_f1": ">= 0.1"}})", "MODEL/"},
       {R"({"models": [{"name": "ft", "pth": "x"}]})", "did you mean 'path'"},
       {R"({"models": [{"name": "a/b"}]})", "'name'"},
+      {R"({"models": [{"name": "summary.json"}]})", "'name'"},
       {R"({"models": [{"name": "x"}, {"name": "x"}]})", "duplicate name 'x'"},
       {R"({"models": [{"name": "ft"}, {"name": "base"}], "baseline": "bse"})",
        "did you mean 'base'"},
@@ -461,12 +462,16 @@ TEST_F(EvaluateMultiRunTest, SingleModelRunChecksItsGates) {
   fs::path cfg = dir_.write("one.json", R"({"dummy_samples": 2, "dummy_max_new_tokens": 4,
       "metrics": ["squad"], "gates": {"squad_f1.n": "== 2", "judge.accuracy.n": "== 2"}})");
   fs::path out = dir_ / "one";
-  auto r = run("--config " + shell_quote(cfg.string()) + " --output " + shell_quote(out.string()));
+  // --base-model is recorded (stories260K is not an adapter, so it is not used).
+  const std::string args = "--config " + shell_quote(cfg.string()) + " --output " +
+                           shell_quote(out.string()) + " --base-model /models/base";
+  auto r = run(args);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("all 2 gates passed"), std::string::npos) << r.output;
-  r = run("--config " + shell_quote(cfg.string()) + " --output " + shell_quote(out.string()),
-          "EVAL_GATES='{\"squad_f1\": \">= 0.99\"}'");
+  EXPECT_EQ(read_json(out / "manifest.json")["config"]["base_model"], "/models/base");
+  r = run(args, "EVAL_GATES='{\"squad_f1\": \">= 0.99\"}'");
   EXPECT_EQ(r.exit_code, 3) << "stories260K does not answer llmtwin questions\n" << r.output;
+  EXPECT_NE(r.output.find("Already completed"), std::string::npos) << "gates are not identity";
 }
 
 }  // namespace
