@@ -266,6 +266,16 @@ const std::vector<ConfigKey>& config_keys() {
       {"dummy_samples", ValueType::kInt, 8, {}, false, true, "dummy mode: the first N samples"},
       {"dummy_max_new_tokens", ValueType::kInt, 32, {}, false, true,
        "dummy mode: cap on generation.max_new_tokens (a top-level key: `dummy` is a boolean)"},
+      // Several models in one run and CI gates (eval/multi_run.h, eval/gates.h).
+      {"base_model", ValueType::kString, kUnset, {}, false, true,
+       "base model folder for a LoRA adapter (default: the adapter's base_model_name_or_path)"},
+      {"models", ValueType::kArray, kUnset, {}, false, false,
+       "models to evaluate in turn: [{\"name\", \"path\", \"base_model\"}], each into "
+       "<output>/<name>/"},
+      {"baseline", ValueType::kString, kUnset, {}, false, false,
+       "the model of `models` the others are compared against (default: the last one)"},
+      {"gates", ValueType::kObject, kUnset, {"EVAL_GATES"}, false, false,
+       "CI gates {\"key\": \"condition\"}, e.g. {\"rougeL_f\": \">= 0.30\"}; exit 3 if one fails"},
   };
   return keys;
 }

@@ -8,9 +8,12 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "eval/compare_command.h"
+#include "eval/gates.h"
 #include "eval/generate_command.h"
 #include "eval/inspect_command.h"
 #include "eval/merge_command.h"
+#include "eval/multi_run.h"
 #include "eval/run_command.h"
 #include "eval/score_command.h"
 #include "eval/tokenize_command.h"
@@ -123,18 +126,20 @@ int main(int argc, char** argv) {
 
   ConfigFlags run_flags;
   assay::eval::RunCommandOptions run_options;
-  std::string run_model, run_device, run_chat_format, run_prompt_template;
+  std::string run_model, run_device, run_chat_format, run_prompt_template, run_base_model;
   bool run_dummy = false;
   int run_max_new_tokens = -1;
   CLI::App* run = app.add_subcommand(
       "run",
       "Generate an answer for every sample with the model, then score them (local metrics "
       "and judges); writes generations.jsonl, scores.jsonl, summary.json, manifest.json. "
-      "A rerun resumes a stopped run");
+      "A rerun resumes a stopped run. With `models` in the config: each model into "
+      "<output>/<name>/, compared with the baseline. Then the config's gates (exit 3)");
   run_flags.add_to(run);
   run->add_option("--model", run_model,
                   "Model folder, LoRA adapter folder or model.tar.gz (env MODEL_PATH); with "
                   "--dummy and no model: the bundled stories260K");
+  run->add_option("--base-model", run_base_model, "Base model folder for a LoRA adapter (base_model)");
   run->add_flag("--dummy", run_dummy,
                 "Smoke test: the first dummy_samples (8) samples, at most dummy_max_new_tokens "
                 "(32) new tokens (env IS_DUMMY=true|false|1|0)");
@@ -173,6 +178,29 @@ int main(int argc, char** argv) {
   merge->add_option("shards", merge_inputs,
                     "Shard folders, or folders holding shard-<i>-of-<n> folders")
       ->required();
+
+  assay::eval::CompareCommandOptions compare_options;
+  std::string compare_config, compare_metrics;
+  CLI::App* compare = app.add_subcommand(
+      "compare", "Compare two runs sample by sample: per-metric A-B with paired-bootstrap CIs and "
+                 "p-values; writes compare.json, then checks the config's gates");
+  compare->add_option("run_a", compare_options.compare.run_a, "Run folder of model A")->required();
+  compare->add_option("run_b", compare_options.compare.run_b, "Run folder of model B")->required();
+  compare->add_option("--output,-o", compare_options.output,
+                      "Folder for compare.json (default: RUN_A)");
+  compare->add_option("--metrics,-m", compare_metrics,
+                      "Comma-separated: metric names, judge[.NAME], corpus[.NAME] (default: all "
+                      "both runs have)");
+  compare->add_option("--config,-c", compare_config,
+                      "Config with bootstrap.* and gates (env EVAL_CONFIG, EVAL_GATES)");
+  compare->add_flag("--force", compare_options.compare.force,
+                    "Compare runs that are not completed; replace a "
+                    "compare.json of another pair");
+  std::string gate_dir, gate_config;
+  CLI::App* gate = app.add_subcommand(
+      "gate", "Check the config's CI gates against a finished run folder (exit 3 if one fails)");
+  gate->add_option("dir", gate_dir, "Run folder (or compare output folder)")->required();
+  gate->add_option("--config,-c", gate_config, "Config with gates (env EVAL_CONFIG, EVAL_GATES)");
 
   assay::eval::TokenizeCommandOptions tokenize_options;
   bool no_special = false;
@@ -259,7 +287,21 @@ int main(int argc, char** argv) {
         flags.emplace_back("generation.max_new_tokens", run_max_new_tokens);
       if (!run_chat_format.empty()) flags.emplace_back("prompt.chat_format", run_chat_format);
       if (!run_prompt_template.empty()) flags.emplace_back("prompt.template", run_prompt_template);
-      return assay::eval::run_run_command(run_options, std::cout);
+      if (!run_base_model.empty()) flags.emplace_back("base_model", run_base_model);
+      return assay::eval::run_evaluation(run_options, std::cout);
+    }
+    if (compare->parsed() || gate->parsed()) {
+      ConfigFlags cf;
+      cf.config = compare->parsed() ? compare_config : gate_config;
+      ConfigSources sources = cf.sources();
+      if (gate->parsed()) return assay::eval::run_gate_command(gate_dir, sources, std::cout);
+      compare_options.sources = sources;
+      for (size_t pos = 0; pos <= compare_metrics.size();) {
+        size_t comma = std::min(compare_metrics.find(',', pos), compare_metrics.size());
+        if (comma > pos) compare_options.compare.metrics.push_back(compare_metrics.substr(pos, comma - pos));
+        pos = comma + 1;
+      }
+      return assay::eval::run_compare_command(compare_options, std::cout);
     }
     if (merge->parsed()) {
       merge_options.output = merge_output;

@@ -252,6 +252,7 @@ int run_job(const RunCommandOptions& options, const ConfigSources& sources,
       eo.device = settings.device;
       eo.dtype = gen.dtype;
       eo.threads = gen.threads;
+      eo.base_model = settings.base_model;
       auto engine = inference::Engine::load(model_path, eo);
       const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
       if (!prompts) {

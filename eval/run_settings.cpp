@@ -131,6 +131,7 @@ GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dumm
 RunSettings run_settings_from(const ResolvedConfig& cfg) {
   RunSettings s;
   s.model = cfg.get_string("model");
+  s.base_model = cfg.get_string("base_model");
   s.dataset = cfg.get_string("dataset");
   s.output = cfg.get_string("output");
   s.dummy = cfg.get_bool("dummy");

@@ -51,6 +51,7 @@ struct GenerationSettings {
 
 struct RunSettings {
   std::string model;    // "" when unset
+  std::string base_model;  // base model folder for a LoRA adapter; "" when unset
   std::string dataset;  // "" when unset
   std::string output;   // "" when unset
   bool dummy = false;

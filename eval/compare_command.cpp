@@ -1,0 +1,473 @@
+#include "eval/compare_command.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/jsonl.h"
+#include "core/log.h"
+#include "core/suggest.h"
+#include "eval/dataset.h"
+#include "eval/gates.h"
+#include "scoring/bleu.h"
+#include "scoring/chrf.h"
+#include "scoring/compare.h"
+#include "scoring/ter.h"
+
+namespace assay::eval {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Corpus metric -> the per-sample column whose presence marks a sample as scored for it.
+const std::map<std::string, std::string> kCorpusColumn = {
+    {"bleu", "sentence_bleu"}, {"chrf", "chrf"}, {"chrf_pp", "chrf_pp"}, {"ter", "ter"}};
+
+struct LoadedRun {
+  fs::path dir;
+  json manifest;                        // null when the folder has none
+  json summary;                         // null when the folder has none
+  std::vector<json> rows;               // scores.jsonl lines
+  std::map<std::string, size_t> index;  // id -> row
+};
+
+json read_json_file(const fs::path& p) {
+  std::string text = read_file(p);
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw_invalid(p.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+LoadedRun load_run(const fs::path& dir) {
+  LoadedRun r;
+  r.dir = fs::absolute(dir).lexically_normal();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw_not_found(dir.string() + ": run folder not found");
+  fs::path scores = dir / "scores.jsonl";
+  if (!fs::exists(scores, ec)) {
+    throw_not_found(scores.string() + ": not found (is " + dir.string() + " a finished run?)");
+  }
+  if (fs::exists(dir / "manifest.json", ec)) r.manifest = read_json_file(dir / "manifest.json");
+  if (fs::exists(dir / "summary.json", ec)) r.summary = read_json_file(dir / "summary.json");
+  for (auto& rec : read_jsonl(scores, TornTail::kError).records) {
+    if (!rec.value.is_object() || !rec.value.contains("id") || !rec.value["id"].is_string()) {
+      throw_invalid(scores.string() + ":" + std::to_string(rec.line) + ": needs a string 'id'");
+    }
+    std::string id = rec.value["id"].get<std::string>();
+    if (!r.index.emplace(id, r.rows.size()).second) {
+      throw_invalid(scores.string() + ":" + std::to_string(rec.line) + ": duplicate id '" + id +
+                    "'");
+    }
+    r.rows.push_back(std::move(rec.value));
+  }
+  return r;
+}
+
+// (prediction, reference) per id, from the run's dataset (manifest dataset.path, checked against
+// its sha256) and, for `evaluate run`, generations.jsonl. nullopt (with the reason) when the
+// texts cannot be recovered.
+std::optional<std::map<std::string, std::pair<std::string, std::string>>> load_texts(
+    const LoadedRun& r, std::string& why) {
+  if (!r.manifest.is_object()) {
+    why = r.dir.string() + " has no manifest.json";
+    return std::nullopt;
+  }
+  const json ds_info = r.manifest.value("dataset", json::object());
+  const std::string path = ds_info.value("path", "");
+  const std::string command = r.manifest.value("command", "");
+  if (path.empty() || (command != "run" && command != "score")) {
+    why = r.dir.string() + "/manifest.json names no dataset";
+    return std::nullopt;
+  }
+  DatasetFields fields;
+  const json f = r.manifest.value("config", json::object()).value("fields", json::object());
+  fields.id = f.value("id", fields.id);
+  fields.instruction = f.value("instruction", fields.instruction);
+  fields.input = f.value("input", fields.input);
+  fields.reference = f.value("reference", fields.reference);
+  fields.prediction = f.value("prediction", fields.prediction);
+  DatasetNeeds needs;
+  needs.reference = false;
+  needs.prediction = command == "score";
+  Dataset ds;
+  try {
+    ds = load_dataset(path, fields, needs);
+  } catch (const Error& e) {
+    why = std::string("cannot read the dataset of ") + r.dir.string() + ": " + e.what();
+    return std::nullopt;
+  }
+  if (ds.sha256 != ds_info.value("sha256", ds.sha256)) {
+    why = path + " changed since " + r.dir.string() + " was scored";
+    return std::nullopt;
+  }
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  if (command == "score") {
+    for (const auto& s : ds.samples) out[s.id] = {*s.prediction, s.reference};
+    return out;
+  }
+  std::map<std::string, std::string> refs;
+  for (const auto& s : ds.samples) refs[s.id] = s.reference;
+  fs::path gens = r.dir / "generations.jsonl";
+  std::error_code ec;
+  if (!fs::exists(gens, ec)) {
+    why = gens.string() + " not found";
+    return std::nullopt;
+  }
+  for (const auto& rec : read_jsonl(gens, TornTail::kDrop).records) {
+    const json& g = rec.value;
+    if (!g.is_object() || !g.contains("id") || !g["id"].is_string() || !g.contains("output") ||
+        !g["output"].is_string()) {
+      continue;
+    }
+    auto it = refs.find(g["id"].get<std::string>());
+    if (it != refs.end()) out[it->first] = {g["output"].get<std::string>(), it->second};
+  }
+  return out;
+}
+
+double metric_value(const json& row, const std::string& name) {
+  const json& m = row.value("metrics", json::object());
+  auto it = m.find(name);
+  return it != m.end() && it->is_number() ? it->get<double>() : kNaN;
+}
+
+double judge_value(const json& row, const std::string& name) {
+  if (!row.contains("judges") || !row["judges"].is_object()) return kNaN;
+  const json& j = row["judges"];
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_object()) return kNaN;
+  if (name == "pairwise" && it->contains("outcome")) {  // win 1, tie 0.5, loss 0
+    std::string o = it->value("outcome", "");
+    return o == "win" ? 1.0 : o == "tie" ? 0.5 : o == "loss" ? 0.0 : kNaN;
+  }
+  auto s = it->find("score");
+  return s != it->end() && s->is_number() ? s->get<double>() : kNaN;
+}
+
+// Names present in any row's `section` object (metrics or judges).
+std::set<std::string> names_in(const LoadedRun& r, const char* section) {
+  std::set<std::string> out;
+  for (const auto& row : r.rows) {
+    auto it = row.find(section);
+    if (it == row.end() || !it->is_object()) continue;
+    for (auto m = it->begin(); m != it->end(); ++m) out.insert(m.key());
+  }
+  return out;
+}
+
+std::set<std::string> intersect(const std::set<std::string>& a, const std::set<std::string>& b) {
+  std::set<std::string> out;
+  for (const auto& s : a) {
+    if (b.count(s)) out.insert(s);
+  }
+  return out;
+}
+
+json entry(const scoring::PairedComparison& c) {
+  // The paired bootstrap computes B' − A' with (A', B') = (B, A), so its delta is A − B.
+  return {{"a", c.score_b},       {"b", c.score_a},       {"diff", c.delta}, {"ci_low", c.ci_low},
+          {"ci_high", c.ci_high}, {"p_value", c.p_value}, {"n", c.n}};
+}
+
+template <typename Stats, typename StatsFn, typename ScoreFn>
+json corpus_entry(const std::vector<std::pair<const std::pair<std::string, std::string>*,
+                                              const std::pair<std::string, std::string>*>>& texts,
+                  StatsFn stats_of, ScoreFn score, bool skip_nan,
+                  const scoring::BootstrapOptions& opt) {
+  std::vector<Stats> sa, sb;
+  sa.reserve(texts.size());
+  sb.reserve(texts.size());
+  for (const auto& [ta, tb] : texts) {
+    Stats a = stats_of(ta->first, ta->second);
+    Stats b = stats_of(tb->first, tb->second);
+    if (skip_nan && (std::isnan(score(a)) || std::isnan(score(b)))) continue;
+    sa.push_back(a);
+    sb.push_back(b);
+  }
+  if (sa.empty()) return json();
+  return entry(scoring::paired_bootstrap_corpus<Stats>(sb, sa, score, opt));
+}
+
+std::string fmt(double v, const char* f = "%.4f") {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string label_of(const fs::path& dir) {
+  fs::path p = fs::absolute(dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+}  // namespace
+
+json compare_runs(const CompareOptions& opt) {
+  LoadedRun a = load_run(opt.run_a);
+  LoadedRun b = load_run(opt.run_b);
+  for (const LoadedRun* r : {&a, &b}) {
+    if (r->manifest.is_object() && r->manifest.value("status", "") != "completed" && !opt.force) {
+      throw_invalid(r->dir.string() + ": the run is " + r->manifest.value("status", "?") +
+                    ", not completed; finish it (rerun) or pass --force to compare anyway");
+    }
+  }
+  auto sha_of = [](const LoadedRun& r) {
+    return r.manifest.is_object() ? r.manifest.value("dataset", json::object()).value("sha256", "")
+                                  : std::string();
+  };
+  auto command_of = [](const LoadedRun& r) {
+    return r.manifest.is_object() ? r.manifest.value("command", "") : std::string();
+  };
+  // `evaluate score` runs hold their predictions in the dataset file, so only two `evaluate
+  // run` folders are expected to share it.
+  if (command_of(a) == "run" && command_of(b) == "run" && sha_of(a) != sha_of(b)) {
+    log::warn(
+        "the runs generated answers for different dataset files; pairing by sample id "
+        "assumes the same questions and references",
+        {{"a", a.dir.string()}, {"b", b.dir.string()}});
+  }
+
+  // Pair by id, in A's order.
+  std::vector<std::pair<size_t, size_t>> pairs;
+  for (size_t i = 0; i < a.rows.size(); ++i) {
+    auto it = b.index.find(a.rows[i]["id"].get<std::string>());
+    if (it != b.index.end()) pairs.emplace_back(i, it->second);
+  }
+  if (pairs.empty()) {
+    auto first = [](const LoadedRun& r) {
+      return r.rows.empty() ? std::string("none") : "'" + r.rows[0]["id"].get<std::string>() + "'";
+    };
+    throw_invalid("the runs share no sample id: " + a.dir.string() + " has " +
+                  std::to_string(a.rows.size()) + " (first " + first(a) + "), " + b.dir.string() +
+                  " has " + std::to_string(b.rows.size()) + " (first " + first(b) + ")");
+  }
+  if (pairs.size() != a.rows.size() || pairs.size() != b.rows.size()) {
+    log::warn("the runs have different sample sets; comparing the samples they share",
+              {{"shared", pairs.size()},
+               {"only_a", a.rows.size() - pairs.size()},
+               {"only_b", b.rows.size() - pairs.size()}});
+  }
+
+  // What both runs have.
+  std::set<std::string> per_sample = intersect(names_in(a, "metrics"), names_in(b, "metrics"));
+  std::set<std::string> judged = intersect(names_in(a, "judges"), names_in(b, "judges"));
+  std::set<std::string> corpus;
+  auto corpus_keys = [](const LoadedRun& r) {
+    std::set<std::string> out;
+    if (r.summary.is_object() && r.summary.contains("corpus") && r.summary["corpus"].is_object()) {
+      for (auto it = r.summary["corpus"].begin(); it != r.summary["corpus"].end(); ++it) {
+        if (kCorpusColumn.count(it.key())) out.insert(it.key());
+      }
+    }
+    return out;
+  };
+  corpus = intersect(corpus_keys(a), corpus_keys(b));
+
+  // The selection (-m).
+  std::set<std::string> want_metric, want_judge, want_corpus;
+  if (opt.metrics.empty()) {
+    want_metric = per_sample;
+    want_judge = judged;
+    want_corpus = corpus;
+  }
+  for (const auto& m : opt.metrics) {
+    std::vector<std::string> available(per_sample.begin(), per_sample.end());
+    for (const auto& j : judged) available.push_back("judge." + j);
+    for (const auto& c : corpus) available.push_back("corpus." + c);
+    auto missing = [&]() {
+      std::string list;
+      for (const auto& s : available) list += (list.empty() ? "" : ", ") + s;
+      throw_invalid("--metrics: '" + m + "' is not in both runs" + did_you_mean(m, available) +
+                    " (both have: " + (list.empty() ? std::string("nothing") : list) + ")");
+    };
+    if (m == "judge") {
+      want_judge = judged;
+    } else if (m == "corpus") {
+      want_corpus = corpus;
+    } else if (m.rfind("judge.", 0) == 0) {
+      if (!judged.count(m.substr(6))) missing();
+      want_judge.insert(m.substr(6));
+    } else if (m.rfind("corpus.", 0) == 0) {
+      if (!corpus.count(m.substr(7))) missing();
+      want_corpus.insert(m.substr(7));
+    } else {
+      if (!per_sample.count(m)) missing();
+      want_metric.insert(m);
+    }
+  }
+
+  json metrics = json::object();
+  auto paired_mean = [&](auto value_of, const std::string& name, const std::string& key) {
+    std::vector<double> va, vb;
+    va.reserve(pairs.size());
+    vb.reserve(pairs.size());
+    for (auto [ia, ib] : pairs) {
+      va.push_back(value_of(a.rows[ia], name));
+      vb.push_back(value_of(b.rows[ib], name));
+    }
+    scoring::PairedComparison c = scoring::paired_bootstrap_mean(vb, va, opt.bootstrap);
+    if (c.n == 0) {
+      log::warn("no sample has this metric in both runs; left out", {{"metric", key}});
+      return;
+    }
+    metrics[key] = entry(c);
+  };
+  for (const auto& m : want_metric) paired_mean(metric_value, m, m);
+  for (const auto& j : want_judge) paired_mean(judge_value, j, "judge." + j);
+
+  if (!want_corpus.empty()) {
+    std::string why_a, why_b;
+    auto ta = load_texts(a, why_a);
+    auto tb = load_texts(b, why_b);
+    if (!ta || !tb) {
+      log::warn("corpus metrics are left out: the answers and references cannot be read back",
+                {{"reason", ta ? why_b : why_a}});
+    } else {
+      for (const auto& name : want_corpus) {
+        const std::string& column = kCorpusColumn.at(name);
+        // The samples each run scored for this metric (its per-sample column is present).
+        std::vector<std::pair<const std::pair<std::string, std::string>*,
+                              const std::pair<std::string, std::string>*>>
+            texts;
+        for (auto [ia, ib] : pairs) {
+          const json& ra = a.rows[ia];
+          const json& rb = b.rows[ib];
+          if (!ra.value("metrics", json::object()).contains(column) ||
+              !rb.value("metrics", json::object()).contains(column)) {
+            continue;
+          }
+          auto pa = ta->find(ra["id"].get<std::string>());
+          auto pb = tb->find(rb["id"].get<std::string>());
+          if (pa == ta->end() || pb == tb->end()) continue;
+          texts.emplace_back(&pa->second, &pb->second);
+        }
+        json e;
+        if (name == "bleu") {
+          e = corpus_entry<scoring::BleuStats>(
+              texts,
+              [](const std::string& h, const std::string& r) { return scoring::bleu_stats(h, r); },
+              [](const scoring::BleuStats& s) { return scoring::compute_bleu(s, false).score; },
+              false, opt.bootstrap);
+        } else if (name == "chrf" || name == "chrf_pp") {
+          int order = name == "chrf" ? 0 : 2;
+          e = corpus_entry<scoring::ChrfStats>(
+              texts,
+              [order](const std::string& h, const std::string& r) {
+                return scoring::chrf_stats(h, r, order);
+              },
+              [order](scoring::ChrfStats s) {
+                s.word_order = order;
+                return scoring::chrf_score(s);
+              },
+              false, opt.bootstrap);
+        } else {
+          e = corpus_entry<scoring::TerStats>(
+              texts,
+              [](const std::string& h, const std::string& r) { return scoring::ter_stats(h, r); },
+              [](const scoring::TerStats& s) {
+                return std::isnan(s.num_edits) ? kNaN : scoring::ter_score(s);
+              },
+              true, opt.bootstrap);
+        }
+        if (e.is_null()) {
+          log::warn("no paired sample for this corpus metric; left out", {{"metric", name}});
+        } else {
+          metrics["corpus." + name] = e;
+        }
+      }
+    }
+  }
+
+  return {
+      {"schema_version", kCompareSchema},
+      {"kind", "compare"},
+      {"a",
+       {{"name", opt.name_a.empty() ? label_of(opt.run_a) : opt.name_a}, {"path", a.dir.string()}}},
+      {"b",
+       {{"name", opt.name_b.empty() ? label_of(opt.run_b) : opt.name_b}, {"path", b.dir.string()}}},
+      {"n_paired", pairs.size()},
+      {"resamples", opt.bootstrap.resamples},
+      {"seed", opt.bootstrap.seed},
+      {"metrics", metrics}};
+}
+
+void print_comparison(const json& c, std::ostream& out) {
+  const json& metrics = c.value("metrics", json::object());
+  out << "\nA = " << c["a"].value("name", "") << " (" << c["a"].value("path", "")
+      << ")\nB = " << c["b"].value("name", "") << " (" << c["b"].value("path", "") << ")\n"
+      << c.value("n_paired", 0) << " paired samples; paired bootstrap, " << c.value("resamples", 0)
+      << " resamples, seed " << c.value("seed", 0) << "\n";
+  size_t width = 6;
+  for (auto it = metrics.begin(); it != metrics.end(); ++it)
+    width = std::max(width, it.key().size());
+  auto pad = [](std::string s, size_t w) {
+    s.resize(std::max(s.size(), w), ' ');
+    return s;
+  };
+  out << pad("metric", width) << "  " << pad("A", 9) << "  " << pad("B", 9) << "  " << pad("A-B", 9)
+      << "  " << pad("CI of A-B", 21) << "  " << pad("p", 7) << "  n\n";
+  for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+    const json& m = it.value();
+    auto num = [&](const char* k) { return m[k].is_number() ? m[k].get<double>() : kNaN; };
+    out << pad(it.key(), width) << "  " << pad(fmt(num("a")), 9) << "  " << pad(fmt(num("b")), 9)
+        << "  " << pad(fmt(num("diff"), "%+.4f"), 9) << "  "
+        << pad("[" + fmt(num("ci_low"), "%+.4f") + ", " + fmt(num("ci_high"), "%+.4f") + "]", 21)
+        << "  " << pad(fmt(num("p_value")), 7) << "  " << m.value("n", 0) << "\n";
+  }
+}
+
+int run_compare_command(CompareCommandOptions options, std::ostream& out) {
+  ResolvedConfig cfg = resolve_config(options.sources);
+  std::vector<Gate> gates = gates_from_config(cfg);
+  auto& bs = options.compare.bootstrap;
+  long long resamples = cfg.get_int("bootstrap.resamples");
+  if (resamples < 0 || resamples > 1000000) {
+    throw_invalid("bootstrap.resamples (from " + cfg.origin("bootstrap.resamples") +
+                  ") must be 0..1000000");
+  }
+  bs.resamples = static_cast<int>(resamples);
+  bs.seed = static_cast<std::uint64_t>(cfg.get_int("bootstrap.seed"));
+  bs.confidence = cfg.get_number("bootstrap.confidence");
+  if (!(bs.confidence > 0 && bs.confidence < 1)) {
+    throw_invalid("bootstrap.confidence (from " + cfg.origin("bootstrap.confidence") +
+                  ") must be in (0, 1)");
+  }
+  fs::path out_dir = options.output.empty() ? options.compare.run_a : options.output;
+  json comparison = compare_runs(options.compare);
+
+  fs::path file = out_dir / "compare.json";
+  std::error_code ec;
+  if (fs::exists(file, ec) && !options.compare.force) {
+    json old;
+    try {
+      old = json::parse(read_file(file));
+    } catch (const json::exception&) {
+    }
+    auto path_of = [](const json& doc, const char* side) {
+      return doc.is_object() && doc.contains(side) ? doc[side].value("path", "") : "";
+    };
+    if (path_of(old, "a") != path_of(comparison, "a") ||
+        path_of(old, "b") != path_of(comparison, "b")) {
+      throw_invalid(file.string() + " compares other runs (" + path_of(old, "a") + " vs " +
+                    path_of(old, "b") + "); pass --force to replace it, or choose another -o");
+    }
+  }
+  fs::create_directories(out_dir, ec);
+  if (ec) throw_io(out_dir.string() + ": cannot create: " + ec.message());
+  atomic_write(file, comparison.dump(2) + "\n");
+  // TODO(reports): write_reports(out_dir) once eval/report.h lands.
+  print_comparison(comparison, out);
+  out << "-> " << file.string() << "\n";
+  return report_gates(evaluate_gates(gates, out_dir), out);
+}
+
+}  // namespace assay::eval
