@@ -302,9 +302,9 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
               unsynced = 0;
               last_sync = now;
             }
-            progress.update(resumed + finished,
-                            {{"tokens_per_s",
-                              new_completion_tokens / std::max(seconds_since(tg), 1e-9)}});
+            progress.update(
+                resumed + finished,
+                {{"tokens_per_s", new_completion_tokens / std::max(seconds_since(tg), 1e-9)}});
           },
           &global_stop_flag());
       progress.finish();
