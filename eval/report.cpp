@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
+#include "eval/dataset.h"
 #include "eval/report_charts.h"
 
 namespace assay::eval {
@@ -226,14 +227,65 @@ std::vector<std::string> rationales(const json& line) {
   return out;
 }
 
+// The answer shown for a sample: its generation, else the dataset's prediction (evaluate score).
 std::string answer_of(const ReportInputs& in, const json& line) {
-  auto it = in.generations.find(str_at(line, "id"));
-  if (it == in.generations.end()) return "";
-  return str_at(it->second, "output");
+  std::string id = str_at(line, "id");
+  if (auto it = in.generations.find(id); it != in.generations.end()) {
+    return str_at(it->second, "output");
+  }
+  auto it = in.dataset_rows.find(id);
+  return it == in.dataset_rows.end() ? "" : str_at(it->second, "prediction");
 }
 
-bool has_generations_file(const ReportInputs& in) {
-  return !in.generations.empty();
+std::string dataset_field(const ReportInputs& in, const json& line, const char* field) {
+  auto it = in.dataset_rows.find(str_at(line, "id"));
+  return it == in.dataset_rows.end() ? "" : str_at(it->second, field);
+}
+
+// Which optional columns the worst-samples table has.
+struct WorstColumns {
+  bool question = false, reference = false, answer = false;
+};
+
+WorstColumns worst_columns(const ReportInputs& in, const std::vector<size_t>& worst) {
+  WorstColumns c;
+  for (size_t i : worst) {
+    const json& line = in.scores[i];
+    c.question = c.question || !dataset_field(in, line, "question").empty();
+    c.reference = c.reference || !dataset_field(in, line, "reference").empty();
+    c.answer = c.answer || !answer_of(in, line).empty();
+  }
+  return c;
+}
+
+// Fills in.dataset_rows for `wanted` from the dataset named in the manifest. Best effort: a
+// dataset that moved, changed or no longer parses leaves the rows empty.
+void read_dataset_rows(ReportInputs& in, const std::set<std::string>& wanted) {
+  const json& ds = obj_at(in.manifest, "dataset");
+  std::string path = str_at(ds, "path"), sha = str_at(ds, "sha256");
+  std::error_code ec;
+  if (wanted.empty() || path.empty() || sha.empty() || !fs::is_regular_file(path, ec)) return;
+  const json& cf = obj_at(obj_at(in.manifest, "config"), "fields");
+  DatasetFields fields;
+  fields.id = str_at(cf, "id", fields.id);
+  fields.instruction = str_at(cf, "instruction", fields.instruction);
+  fields.input = str_at(cf, "input", fields.input);
+  fields.reference = str_at(cf, "reference", fields.reference);
+  fields.prediction = str_at(cf, "prediction", fields.prediction);
+  DatasetNeeds needs;
+  needs.reference = false;
+  try {
+    Dataset d = load_dataset(path, fields, needs);
+    if (d.sha256 != sha) return;
+    for (const Sample& s : d.samples) {
+      if (!wanted.count(s.id)) continue;
+      in.dataset_rows[s.id] = {
+          {"question", s.input.empty() ? s.instruction : s.instruction + "\n\n" + s.input},
+          {"reference", s.reference},
+          {"prediction", s.prediction.value_or("")}};
+    }
+  } catch (const std::exception&) {
+  }
 }
 
 std::string model_text(const json& manifest) {
@@ -404,10 +456,11 @@ ReportInputs read_report_inputs(const fs::path& run_dir) {
     }
   }
   // generations.jsonl can be large: keep only the lines of the samples the report shows.
+  std::set<std::string> wanted;
+  for (size_t i : worst_samples(in.scores, in.summary)) wanted.insert(str_at(in.scores[i], "id"));
+  read_dataset_rows(in, wanted);
   fs::path gen = run_dir / "generations.jsonl";
-  if (!in.scores.empty() && fs::exists(gen, ec)) {
-    std::set<std::string> wanted;
-    for (size_t i : worst_samples(in.scores, in.summary)) wanted.insert(str_at(in.scores[i], "id"));
+  if (!wanted.empty() && fs::exists(gen, ec)) {
     std::ifstream f(gen, std::ios::binary);
     if (!f) throw_io(gen.string() + ": cannot open");
     std::string line;
@@ -494,12 +547,14 @@ std::string render_report_markdown(const ReportInputs& in) {
   std::vector<size_t> worst = worst_samples(in.scores, s);
   if (!worst.empty()) {
     std::string metric = primary_metric(s);
-    const bool answers = has_generations_file(in);
+    const WorstColumns cols = worst_columns(in, worst);
     o += "## Worst samples\n\nThe " + std::to_string(worst.size()) +
          " lowest-scoring samples (by judge score, then " + md(metric.empty() ? "-" : metric) +
          ").\n\n| # | id | judge | " + md(metric.empty() ? "metric" : metric) +
-         (answers ? " | answer" : "") + " | judge rationale |\n| ---: | --- | --- | ---: |" +
-         (answers ? " --- |" : "") + " --- |\n";
+         (cols.question ? " | question" : "") + (cols.reference ? " | reference" : "") +
+         (cols.answer ? " | answer" : "") + " | judge rationale |\n| ---: | --- | --- | ---: |" +
+         (cols.question ? " --- |" : "") + (cols.reference ? " --- |" : "") +
+         (cols.answer ? " --- |" : "") + " --- |\n";
     for (size_t r = 0; r < worst.size(); ++r) {
       const json& line = in.scores[worst[r]];
       std::string why;
@@ -507,7 +562,13 @@ std::string render_report_markdown(const ReportInputs& in) {
       o += "| " + std::to_string(r + 1) + " | " + md(str_at(line, "id")) + " | " +
            md(judge_scores_text(line, s)) + " | " +
            format_number(num_at(obj_at(line, "metrics"), metric)) + " | " +
-           (answers ? md(truncate_utf8(answer_of(in, line), kCellChars)) + " | " : "") +
+           (cols.question
+                ? md(truncate_utf8(dataset_field(in, line, "question"), kCellChars)) + " | "
+                : "") +
+           (cols.reference
+                ? md(truncate_utf8(dataset_field(in, line, "reference"), kCellChars)) + " | "
+                : "") +
+           (cols.answer ? md(truncate_utf8(answer_of(in, line), kCellChars)) + " | " : "") +
            md(truncate_utf8(why, kCellChars)) + " |\n";
     }
     o += "\n";
@@ -726,9 +787,11 @@ std::string render_report_html(const ReportInputs& in) {
     o += "<h2 id=\"worst\">Worst samples</h2>\n<p class=\"note\">The " +
          std::to_string(worst.size()) + " lowest-scoring samples (by judge score, then " +
          html_escape(metric.empty() ? "-" : metric) + ").</p>\n";
+    const WorstColumns cols = worst_columns(in, worst);
     o += "<table class=\"worst\"><tr><th>#</th><th>id</th><th>judge</th><th>" +
          html_escape(metric.empty() ? "metric" : metric) + "</th>" +
-         (has_generations_file(in) ? "<th>answer</th>" : "") + "<th>judge rationale</th></tr>\n";
+         (cols.question ? "<th>question</th>" : "") + (cols.reference ? "<th>reference</th>" : "") +
+         (cols.answer ? "<th>answer</th>" : "") + "<th>judge rationale</th></tr>\n";
     for (size_t r = 0; r < worst.size(); ++r) {
       const json& line = in.scores[worst[r]];
       std::string why;
@@ -736,8 +799,14 @@ std::string render_report_html(const ReportInputs& in) {
       o += "<tr>" + td(std::to_string(r + 1), "n") + td(str_at(line, "id")) +
            td(judge_scores_text(line, s)) +
            td(format_number(num_at(obj_at(line, "metrics"), metric)), "n") +
-           (has_generations_file(in) ? td(truncate_utf8(answer_of(in, line), kCellChars), "text")
-                                     : std::string()) +
+           (cols.question
+                ? td(truncate_utf8(dataset_field(in, line, "question"), kCellChars), "text")
+                : std::string()) +
+           (cols.reference
+                ? td(truncate_utf8(dataset_field(in, line, "reference"), kCellChars), "text")
+                : std::string()) +
+           (cols.answer ? td(truncate_utf8(answer_of(in, line), kCellChars), "text")
+                        : std::string()) +
            td(truncate_utf8(why, kCellChars), "text") + "</tr>\n";
     }
     o += "</table>\n";

@@ -33,6 +33,9 @@ struct ReportInputs {
   std::vector<nlohmann::json> scores;  // scores.jsonl lines (empty when absent)
   // generations.jsonl lines of the samples the report lists, by id (others are not kept).
   std::map<std::string, nlohmann::json> generations;
+  // From the dataset, when it is still at the manifest's path with the same SHA-256: the listed
+  // samples' {"question", "reference", "prediction"} by id (empty otherwise).
+  std::map<std::string, nlohmann::json> dataset_rows;
 };
 
 // Reads the inputs (see write_reports for errors).

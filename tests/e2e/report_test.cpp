@@ -24,7 +24,7 @@ const char* kDataset =
     "{\"id\": \"<script>alert(1)</script>\", \"instruction\": \"q3\", \"output\": \"Paris\", "
     "\"prediction\": \"Paris!\"}\n"
     "{\"id\": \"s4\", \"instruction\": \"q4\", \"output\": \"Paris\", \"prediction\": "
-    "\"London\"}\n";
+    "\"<img src=x onerror=alert(2)>London\"}\n";
 
 size_t count(const std::string& s, const std::string& what) {
   size_t n = 0;
@@ -85,6 +85,8 @@ TEST(ReportE2eTest, ScoreWritesReportsAndReportCommandRewritesThem) {
   std::string first = read_file(out / "report.html");
   EXPECT_EQ(first.find("<script>alert"), std::string::npos);
   EXPECT_NE(first.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  // The answers come from the dataset (evaluate score writes no generations.jsonl).
+  EXPECT_NE(first.find("&lt;img src=x onerror=alert(2)&gt;London"), std::string::npos);
 
   fs::remove(out / "report.html");
   fs::remove(out / "report.md");
@@ -131,6 +133,8 @@ TEST(ReportE2eTest, ChromiumLoadsTheReportWithoutErrorsAndDrawsTheCharts) {
   EXPECT_NE(page.dom.find("<table class=\"worst\">"), std::string::npos);
   // The hostile sample id stayed text: no script element came out of it.
   EXPECT_EQ(page.dom.find("<script"), std::string::npos);
+  EXPECT_EQ(page.dom.find("<img"), std::string::npos);
+  EXPECT_NE(page.dom.find("&lt;img src=x onerror=alert(2)&gt;London"), std::string::npos);
 }
 
 TEST(ReportE2eTest, TheConsoleCheckCatchesABrokenPage) {

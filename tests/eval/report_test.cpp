@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/sha256.h"
 #include "eval/report_charts.h"
 #include "tests/support/temp_dir.h"
 
@@ -17,6 +20,7 @@ namespace assay::eval {
 namespace {
 using nlohmann::json;
 using testing::TempDir;
+namespace fs = std::filesystem;
 
 const char* const kHostile = "<script>alert('x')</script> & \"q\" | `tick`";
 
@@ -295,6 +299,47 @@ TEST(ReportTest, WithoutJudgesWorstSamplesFollowThePrimaryMetric) {
   EXPECT_LT(rows.find("| 1 | b |"), rows.find("| 2 | a |"));
   EXPECT_EQ(rows.find("| c |"), std::string::npos);
   EXPECT_EQ(read_file(dir / "report.html").find("id=\"compare\""), std::string::npos);
+}
+
+TEST(ReportTest, WorstSamplesShowQuestionReferenceAndAnswerFromAnUnchangedDataset) {
+  // `evaluate score` has no generations.jsonl: the answers come from the dataset, found through
+  // the manifest, and only while its SHA-256 is the one recorded.
+  TempDir dir;
+  fs::path data =
+      dir.write("data.jsonl",
+                "{\"id\": \"a\", \"instruction\": \"What is <b>2+2</b>?\", "
+                "\"output\": \"4\", \"prediction\": \"five\"}\n"
+                "{\"id\": \"b\", \"instruction\": \"Capital of France?\", "
+                "\"input\": \"one word\", \"output\": \"Paris\", \"prediction\": \"Paris\"}\n");
+  json manifest = {
+      {"command", "score"},
+      {"dataset", {{"path", data.string()}, {"sha256", sha256_file(data)}}},
+      {"config", {{"fields", {{"prediction", "prediction"}, {"reference", "output"}}}}}};
+  dir.write("manifest.json", manifest.dump());
+  dir.write("summary.json", json{{"metrics", {{"squad_f1", {{"mean", 0.5}}}}}}.dump());
+  dir.write(
+      "scores.jsonl",
+      "{\"id\":\"a\",\"metrics\":{\"squad_f1\":0}}\n{\"id\":\"b\",\"metrics\":{\"squad_f1\":1}}\n");
+  write_reports(dir.path());
+  std::string table =
+      between(read_file(dir / "report.html"), "<table class=\"worst\">", "</table>");
+  EXPECT_NE(table.find("<th>question</th><th>reference</th><th>answer</th>"), std::string::npos);
+  EXPECT_NE(table.find("<td class=\"text\">What is &lt;b&gt;2+2&lt;/b&gt;?</td><td "
+                       "class=\"text\">4</td><td class=\"text\">five</td>"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("Capital of France?\n\none word"), std::string::npos);
+  std::string md = read_file(dir / "report.md");
+  EXPECT_NE(md.find("| 1 | a |  | 0 | What is &lt;b&gt;2+2&lt;/b&gt;? | 4 | five |"),
+            std::string::npos)
+      << md;
+
+  // The dataset changed since the run: its rows are not trusted.
+  std::ofstream(data, std::ios::app) << "\n";
+  write_reports(dir.path());
+  table = between(read_file(dir / "report.html"), "<table class=\"worst\">", "</table>");
+  EXPECT_EQ(table.find("<th>question</th>"), std::string::npos);
+  EXPECT_EQ(table.find("five"), std::string::npos);
 }
 
 TEST(ReportTest, ComparisonSectionWhenCompareJsonExists) {
