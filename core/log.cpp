@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/progress.h"
 
 namespace assay::log {
 namespace {
@@ -18,6 +19,7 @@ struct State {
   bool json = !isatty(STDERR_FILENO);
   std::vector<std::string> secrets;
   std::string* sink = nullptr;
+  std::string status;  // the status line on the terminal, "" when none
 };
 
 State& state() {
@@ -122,12 +124,23 @@ void write(Level level, std::string_view message, const nlohmann::json& fields) 
   }
   line = redact_locked(s, line);
   line += '\n';
+  if (!s.status.empty() && s.sink == nullptr) line = "\r\033[K" + line + s.status;
   if (s.sink != nullptr) {
     *s.sink += line;
   } else {
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
   }
+}
+
+void set_status_line(std::string_view text) {
+  State& s = state();
+  std::lock_guard lock(s.mu);
+  if (s.sink != nullptr || !isatty(STDERR_FILENO)) return;
+  std::string out = "\r\033[K" + redact_locked(s, text);
+  s.status = redact_locked(s, text);
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
 }
 
 void set_sink_for_testing(std::string* sink) {

@@ -13,6 +13,7 @@
 #include "core/suggest.h"
 #include "eval/dataset.h"
 #include "eval/gates.h"
+#include "eval/report.h"
 #include "scoring/bleu.h"
 #include "scoring/chrf.h"
 #include "scoring/compare.h"
@@ -464,7 +465,11 @@ int run_compare_command(CompareCommandOptions options, std::ostream& out) {
   fs::create_directories(out_dir, ec);
   if (ec) throw_io(out_dir.string() + ": cannot create: " + ec.message());
   atomic_write(file, comparison.dump(2) + "\n");
-  // TODO(reports): write_reports(out_dir) once eval/report.h lands.
+  try {  // derived files: a failure is worth a warning, not the comparison
+    write_reports(out_dir);
+  } catch (const std::exception& e) {
+    log::warn("could not write report.md / report.html", {{"error", e.what()}});
+  }
   print_comparison(comparison, out);
   out << "-> " << file.string() << "\n";
   return report_gates(evaluate_gates(gates, out_dir), out);

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/http_client.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "judges/dummy_judge.h"
 #include "judges/judge_cache.h"
 #include "judges/judge_runner.h"
@@ -159,7 +160,10 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
   std::optional<fs::path> shared;
   if (!js.cache_dir.empty()) shared = fs::path(js.cache_dir);
   judges::JudgeCache cache(run_dir / "judge_cache.jsonl", shared);
-  judges::JudgeRunner runner(rubric, *provider, &cache);
+  Progress progress("judging", items.size());
+  judges::JudgeRunnerOptions ro;
+  ro.on_progress = [&progress](size_t settled, size_t) { progress.update(settled); };
+  judges::JudgeRunner runner(rubric, *provider, &cache, ro);
   log::info("judging", {{"samples", items.size()},
                         {"provider", provider->name()},
                         {"model", provider->model()},
@@ -169,6 +173,7 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
   // are cached) instead of killing the process; the command then exits 130/143, resumable.
   install_stop_signal_handlers();
   std::vector<judges::Judgment> judgments = runner.judge(items);
+  progress.finish();
 
   JudgeStageOutput out;
   out.interrupted = global_stop_flag().load();

@@ -14,6 +14,7 @@
 #include "eval/inspect_command.h"
 #include "eval/merge_command.h"
 #include "eval/multi_run.h"
+#include "eval/report.h"
 #include "eval/run_command.h"
 #include "eval/score_command.h"
 #include "eval/tokenize_command.h"
@@ -257,6 +258,11 @@ int main(int argc, char** argv) {
   generate->add_option("--dtype", generate_options.engine.dtype, "float32, bfloat16 or auto");
   generate->add_option("--threads", generate_options.engine.threads, "CPU threads (0: all)");
   generate->add_flag("--json", generate_options.json, "Print {\"ids\": [...], \"text\": ...}");
+  std::string report_dir;
+  CLI::App* report = app.add_subcommand(
+      "report", "Rewrite report.md and report.html of a run (or compare) folder from its files");
+  report->add_option("dir", report_dir, "Run folder")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -308,6 +314,12 @@ int main(int argc, char** argv) {
       merge_options.dataset = merge_dataset;
       merge_options.inputs.assign(merge_inputs.begin(), merge_inputs.end());
       return assay::eval::run_merge_command(merge_options, std::cout);
+    }
+    if (report->parsed()) {
+      assay::eval::write_reports(report_dir);
+      std::cout << "Wrote " << (std::filesystem::path(report_dir) / "report.md").string() << " and "
+                << (std::filesystem::path(report_dir) / "report.html").string() << "\n";
+      return assay::kExitOk;
     }
     if (inspect->parsed()) return assay::eval::run_inspect_command(inspect_options, std::cout);
     if (generate->parsed()) return assay::eval::run_generate_command(generate_options, std::cout);

@@ -12,6 +12,7 @@
 #include "eval/container.h"
 #include "eval/shard.h"
 #include "eval/gates.h"
+#include "eval/report.h"
 #include "eval/run_folder.h"
 #include "eval/run_settings.h"
 #include "judges/rubric.h"
@@ -162,7 +163,11 @@ int run_several(const RunCommandOptions& options, const ResolvedConfig& cfg,
                     {"models", entries},
                     {"comparisons", comparisons}};
     atomic_write(parent / "summary.json", summary.dump(2) + "\n");
-    // TODO(reports): write_reports(parent) once eval/report.h lands.
+    try {  // derived files: a failure is worth a warning, not the run
+      write_reports(parent);
+    } catch (const std::exception& e) {
+      log::warn("could not write report.md / report.html", {{"error", e.what()}});
+    }
     folder.mark_completed();
     out << "\nEvaluated " << models.size() << " models -> " << parent.string() << "\n";
   } catch (const std::exception& e) {

@@ -16,6 +16,7 @@
 #include "core/http_client.h"
 #include "core/jsonl.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/sha256.h"
 #include "eval/dataset.h"
 #include "eval/judge_stage.h"
@@ -42,7 +43,6 @@ namespace {
 // generations.jsonl is fsynced after this many new results or this much time, and at the end.
 constexpr size_t kSyncEveryResults = 16;
 constexpr double kSyncEverySeconds = 1.0;
-constexpr double kProgressEverySeconds = 5.0;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -68,14 +68,6 @@ void hash_safetensors_header(const fs::path& file, Sha256& h) {
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(len[i]);
   h.update(read_at(in, 8, std::min<std::uint64_t>(n, size > 8 ? size - 8 : 0)));
-}
-
-std::string fmt_duration(double s) {
-  if (!(s >= 0) || s > 1e7) return "?";
-  int t = static_cast<int>(s + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
-  return buf;
 }
 
 }  // namespace
@@ -299,9 +291,10 @@ int run_job(const RunCommandOptions& options, const ConfigSources& sources,
       install_stop_signal_handlers();
       AppendFile file(gen_path);
       auto tg = Clock::now();
-      auto last_sync = tg, last_progress = tg;
+      auto last_sync = tg;
       size_t unsynced = 0, finished = 0;
       const size_t total = ds.samples.size();
+      Progress progress("generation", total, resumed);
       log::info("generating", {{"samples", pending.size()},
                                {"resumed", resumed},
                                {"max_new_tokens", gen.max_new_tokens},
@@ -327,20 +320,12 @@ int run_job(const RunCommandOptions& options, const ConfigSources& sources,
               unsynced = 0;
               last_sync = now;
             }
-            if (std::chrono::duration<double>(now - last_progress).count() >=
-                kProgressEverySeconds) {
-              last_progress = now;
-              double el = seconds_since(tg);
-              double rate = finished / std::max(el, 1e-9);
-              log::info("generation progress",
-                        {{"done", resumed + finished},
-                         {"total", total},
-                         {"samples_per_s", rate},
-                         {"tokens_per_s", new_completion_tokens / std::max(el, 1e-9)},
-                         {"eta", fmt_duration((pending.size() - finished) / rate)}});
-            }
+            progress.update(
+                resumed + finished,
+                {{"tokens_per_s", new_completion_tokens / std::max(seconds_since(tg), 1e-9)}});
           },
           &global_stop_flag());
+      progress.finish();
       file.sync();
       generate_s = seconds_since(tg);
       if (global_stop_flag().load()) {

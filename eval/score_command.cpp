@@ -3,6 +3,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <iostream>
 
 #include "core/error.h"
 #include "core/http_client.h"
@@ -10,7 +11,9 @@
 #include "core/jsonl.h"
 #include "core/log.h"
 #include "eval/dataset.h"
+#include "eval/emf.h"
 #include "eval/judge_stage.h"
+#include "eval/report.h"
 #include "eval/run_folder.h"
 #include "eval/run_settings.h"
 #include "scoring/scorer.h"
@@ -78,6 +81,16 @@ json write_scores_and_summary(const std::filesystem::path& dir, const std::strin
     summary["judge_usage"] = scores.judged->judge_usage;
   }
   atomic_write(dir / "summary.json", summary.dump(2) + "\n");
+  try {  // the reports are derived files: a failure is worth a warning, not the run
+    write_reports(dir);
+  } catch (const std::exception& e) {
+    log::warn("could not write report.md / report.html", {{"error", e.what()}});
+  }
+  try {  // CloudWatch Embedded Metric Format lines on stdout, when on (eval/emf.h)
+    emit_emf_if_enabled(dir, std::cout);
+  } catch (const std::exception& e) {
+    log::warn("could not write the EMF metric lines", {{"error", e.what()}});
+  }
   return summary;
 }
 

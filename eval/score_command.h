@@ -35,7 +35,8 @@ struct RunScores {
 
 // Writes scores.jsonl (id, metrics, judge fields per sample) and summary.json (schema version,
 // command, metrics, bootstrap settings, corpus, judges, plus `extra` fields) atomically into
-// `dir`. Returns the summary written. Throws assay::Error (i/o).
+// `dir`, then report.md and report.html (eval/report.h; a failure there is only logged).
+// Returns the summary written. Throws assay::Error (i/o).
 nlohmann::json write_scores_and_summary(const std::filesystem::path& dir,
                                         const std::string& command, const Dataset& ds,
                                         const RunScores& scores,

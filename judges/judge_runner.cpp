@@ -63,6 +63,13 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
   }
   std::optional<std::string> fatal;
   std::vector<Call> next;
+  // Progress: an item is settled when each of its orders has a parsed reply or a final error.
+  std::vector<int> open_orders(items.size(), orders);
+  size_t settled = 0;
+  auto settle = [&](size_t slot) {
+    if (--open_orders[slot / orders] == 0) ++settled;
+    if (options_.on_progress) options_.on_progress(settled, items.size());
+  };
 
   auto use_content = [&](const Call& call, const std::string& content, bool cached, int attempts) {
     SlotState& s = slots[call.slot];
@@ -72,6 +79,7 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
     if (parsed.ok) {
       s.done = true;
       s.parsed = std::move(parsed);
+      settle(call.slot);
     } else if (call.round < options_.max_repairs) {
       json messages = call.messages;
       messages.push_back({{"role", "assistant"}, {"content", content}});
@@ -84,6 +92,7 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
       s.error = JudgeError{
           "unparsable reply after " + std::to_string(call.round + 1) + " replies: " + parsed.error,
           "parse", s.attempts};
+      settle(call.slot);
     }
   };
   auto use_failure = [&](const Call& call, const ChatReply& reply) {
@@ -94,6 +103,7 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
       next.push_back({call.slot, call.round + 1, call.messages, ""});
     } else {
       s.error = JudgeError{reply.error, reply.error_kind, s.attempts};
+      settle(call.slot);
     }
   };
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,9 @@ struct JudgeUsage {
 
 struct JudgeRunnerOptions {
   int max_repairs = 1;  // extra requests after an unparsable reply or a broken body (0: none)
+  // Called on judge()'s thread each time an item is settled (judged, or failed for good), with
+  // the items settled so far and the total. Empty: no progress reports.
+  std::function<void(size_t settled, size_t total)> on_progress;
 };
 
 class JudgeRunner {

@@ -255,6 +255,30 @@ TEST(JudgeRunnerTest, PairwiseJudgesBothOrdersAndCountsDisagreementAsTie) {
   EXPECT_EQ(runner.usage().calls, 8u);
 }
 
+TEST(JudgeRunnerTest, ProgressCountsAnItemOnceBothPairwiseOrdersAreSettled) {
+  FakeOpenAiServer server(FakeServerOptions{});
+  auto http = make_curl_http_client(client_options(2));
+  OpenAiJudge provider({server.base_url(), "sk-test-key", "m", {}}, *http);
+  std::vector<std::pair<size_t, size_t>> calls;
+  JudgeRunnerOptions ro;
+  ro.on_progress = [&](size_t settled, size_t total) { calls.emplace_back(settled, total); };
+  JudgeRunner runner(load_rubric("pairwise"), provider, nullptr, ro);
+  std::vector<JudgeItem> it = {{"a", "SAMPLE-1", "BETTER answer", "", "plain answer"},
+                               {"b", "SAMPLE-2", "plain answer", "", "BETTER answer"},
+                               {"c", "SAMPLE-3", "plain", "", "plain too"}};
+  runner.judge(it);
+  ASSERT_EQ(calls.size(), 6u);  // one report per settled order (2 per item)
+  size_t prev = 0;
+  for (const auto& [settled, total] : calls) {
+    EXPECT_EQ(total, 3u);
+    EXPECT_GE(settled, prev);
+    EXPECT_LE(settled, prev + 1);
+    prev = settled;
+  }
+  EXPECT_EQ(calls.back().first, 3u);
+  EXPECT_EQ(calls.front().first, 0u);  // the first settled order never completes an item
+}
+
 TEST(DummyJudgeTest, DeterministicInRangeAndLabelled) {
   DummyJudge dummy;
   Rubric r = load_rubric("handbook");
