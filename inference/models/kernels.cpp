@@ -1,0 +1,403 @@
+#include "inference/models/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+// GCC 12 flags its own intrinsics headers (_mm512_undefined_*) as maybe-uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace assay::inference::kernels {
+
+#define ASSAY_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define ASSAY_AVX512BF16 \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,avx512bf16")))
+
+bool has_f32_kernels() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return ok;
+}
+
+bool has_bf16_kernels() {
+  static const bool ok = has_f32_kernels() && __builtin_cpu_supports("avx512bf16");
+  return ok;
+}
+
+namespace {
+
+uint16_t to_bf16(float f) {  // round to nearest even, as torch does
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if (std::isnan(f)) return 0x7fc0;
+  bits += 0x7fff + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+ASSAY_AVX512 inline __mmask16 tail_mask(int64_t count) {
+  return count >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << count) - 1);
+}
+
+ASSAY_AVX512 inline __m512 load16(const void* p, Type t, __mmask16 m) {
+  if (t == Type::kF32) return _mm512_maskz_loadu_ps(m, p);
+  const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Rounds float lanes to bf16 (nearest even) and returns them widened back to float.
+ASSAY_AVX512 inline __m512i bf16_bits(__m512 v) {
+  __m512i b = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  b = _mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  return _mm512_srli_epi32(b, 16);
+}
+
+ASSAY_AVX512 inline __m512 round_bf16(__m512 v) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(bf16_bits(v), 16));
+}
+
+ASSAY_AVX512 inline void store16(void* p, Type t, __m512 v, __mmask16 m) {
+  if (t == Type::kF32) {
+    _mm512_mask_storeu_ps(p, m, v);
+  } else {
+    _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(bf16_bits(v)));
+  }
+}
+
+inline size_t type_size(Type t) {
+  return t == Type::kF32 ? 4 : 2;
+}
+
+// exp(x) for float lanes: 2^n * p(r), r = x - n ln2, |r| <= ln2 / 2, degree-6 Taylor polynomial
+// (relative error ~2e-7); scalef handles under- and overflow.
+ASSAY_AVX512 inline __m512 exp16(__m512 x) {
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// --- GEMM tiles: MR rows x NB column blocks of 16, accumulators in registers -------------------
+constexpr int kMR = 6;
+constexpr int kNB = 4;
+constexpr int64_t kMC = 96;  // rows per chunk: the x chunk stays in L2 while panels stream
+
+using TileFn = void (*)(const void* x, int64_t ldx, const void* w, int64_t depth, float* acc);
+
+template <int MR, int NB>
+ASSAY_AVX512 void tile_f32(const void* xv, int64_t ldx, const void* wv, int64_t k, float* acc) {
+  const float* x = static_cast<const float*>(xv);
+  const float* w = static_cast<const float*>(wv);
+  __m512 c[MR][NB];
+  for (int r = 0; r < MR; ++r)
+    for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    __m512 wreg[NB];
+    for (int b = 0; b < NB; ++b) wreg[b] = _mm512_loadu_ps(w + (b * k + kk) * 16);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 xb = _mm512_set1_ps(x[r * ldx + kk]);
+      for (int b = 0; b < NB; ++b) c[r][b] = _mm512_fmadd_ps(xb, wreg[b], c[r][b]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc + (r * kNB + b) * 16, c[r][b]);
+}
+
+template <int MR, int NB>
+ASSAY_AVX512BF16 void tile_bf16(const void* xv, int64_t ldx, const void* wv, int64_t kp,
+                                float* acc) {
+  const uint16_t* x = static_cast<const uint16_t*>(xv);
+  const uint16_t* w = static_cast<const uint16_t*>(wv);
+  __m512 c[MR][NB];
+  for (int r = 0; r < MR; ++r)
+    for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < kp; ++q) {
+    __m512i wreg[NB];
+    for (int b = 0; b < NB; ++b) wreg[b] = _mm512_loadu_si512(w + (b * kp + q) * 32);
+    for (int r = 0; r < MR; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, x + r * ldx + 2 * q, sizeof pair);
+      const __m512i xb = _mm512_set1_epi32(pair);
+      for (int b = 0; b < NB; ++b)
+        c[r][b] = _mm512_dpbf16_ps(c[r][b], (__m512bh)xb, (__m512bh)wreg[b]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc + (r * kNB + b) * 16, c[r][b]);
+}
+
+#define ASSAY_TILES(fn)                                                                     \
+  {                                                                                         \
+    {fn<1, 1>, fn<1, 2>, fn<1, 3>, fn<1, 4>}, {fn<2, 1>, fn<2, 2>, fn<2, 3>, fn<2, 4>},     \
+        {fn<3, 1>, fn<3, 2>, fn<3, 3>, fn<3, 4>}, {fn<4, 1>, fn<4, 2>, fn<4, 3>, fn<4, 4>}, \
+        {fn<5, 1>, fn<5, 2>, fn<5, 3>, fn<5, 4>}, {                                         \
+      fn<6, 1>, fn<6, 2>, fn<6, 3>, fn<6, 4>                                                \
+    }                                                                                       \
+  }
+const TileFn kTilesF32[kMR][kNB] = ASSAY_TILES(tile_f32);
+const TileFn kTilesBf16[kMR][kNB] = ASSAY_TILES(tile_bf16);
+#undef ASSAY_TILES
+
+// Adds bias, rounds, accumulates into and stores one tile's results.
+ASSAY_AVX512 void tile_epilogue(const float* acc, int mr, int64_t col0, int64_t n, void* y,
+                                int64_t ldy, Type yt, const float* bias, bool accumulate) {
+  const size_t es = type_size(yt);
+  for (int64_t c = col0; c < std::min(n, col0 + kNB * 16); c += 16) {
+    const __mmask16 m = tail_mask(n - c);
+    const __m512 b = bias != nullptr ? _mm512_maskz_loadu_ps(m, bias + c) : _mm512_setzero_ps();
+    for (int r = 0; r < mr; ++r) {
+      __m512 v = _mm512_add_ps(_mm512_loadu_ps(acc + (r * kNB + (c - col0) / 16) * 16), b);
+      std::byte* dst = static_cast<std::byte*>(y) + (r * ldy + c) * es;
+      if (accumulate) {
+        if (yt == Type::kBF16) v = round_bf16(v);
+        v = _mm512_add_ps(v, load16(dst, yt, m));
+      }
+      store16(dst, yt, v, m);
+    }
+  }
+}
+
+}  // namespace
+
+PackedWeight pack_weight(const float* w, int64_t n, int64_t k, Type type) {
+  PackedWeight p;
+  p.n = n;
+  p.k = k;
+  p.type = type;
+  const int64_t blocks = (n + 15) / 16;
+  size_t bytes = static_cast<size_t>(blocks * 16 * k) * type_size(type);
+  bytes = (bytes + 63) / 64 * 64;
+  p.data = {static_cast<std::byte*>(std::aligned_alloc(64, bytes)), std::free};
+  std::memset(p.data.get(), 0, bytes);
+  if (type == Type::kF32) {
+    float* dst = reinterpret_cast<float*>(p.data.get());
+    for (int64_t j = 0; j < blocks; ++j)
+      for (int64_t c = 0; c < 16 && j * 16 + c < n; ++c)
+        for (int64_t kk = 0; kk < k; ++kk) dst[(j * k + kk) * 16 + c] = w[(j * 16 + c) * k + kk];
+  } else {
+    const int64_t kp = k / 2;
+    uint16_t* dst = reinterpret_cast<uint16_t*>(p.data.get());
+    for (int64_t j = 0; j < blocks; ++j)
+      for (int64_t c = 0; c < 16 && j * 16 + c < n; ++c)
+        for (int64_t q = 0; q < kp; ++q)
+          for (int e = 0; e < 2; ++e)
+            dst[((j * kp + q) * 16 + c) * 2 + e] = to_bf16(w[(j * 16 + c) * k + 2 * q + e]);
+  }
+  return p;
+}
+
+void linear(const PackedWeight& w, const void* x, int64_t m, int64_t ldx, void* y, int64_t ldy,
+            Type y_type, const float* bias, bool accumulate) {
+  const int64_t blocks = (w.n + 15) / 16;
+  const int64_t panels = (blocks + kNB - 1) / kNB;
+  const bool bf16 = w.type == Type::kBF16;
+  const int64_t depth = bf16 ? w.k / 2 : w.k;  // k steps of a tile
+  const int64_t block_elems = 16 * w.k;        // packed elements per column block
+  const size_t wes = type_size(w.type), yes = type_size(y_type);
+  const auto& tiles = bf16 ? kTilesBf16 : kTilesF32;
+  for (int64_t m0 = 0; m0 < m; m0 += kMC) {
+    const int64_t mc = std::min(kMC, m - m0);
+    at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
+      alignas(64) float acc[kMR * kNB * 16];
+      for (int64_t p = begin; p < end; ++p) {
+        const int nb = static_cast<int>(std::min<int64_t>(kNB, blocks - p * kNB));
+        const std::byte* wp = w.data.get() + p * kNB * block_elems * wes;
+        for (int64_t r = 0; r < mc; r += kMR) {
+          const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - r));
+          const int64_t row = m0 + r;
+          tiles[mr - 1][nb - 1](static_cast<const std::byte*>(x) + row * ldx * wes, ldx, wp, depth,
+                                acc);
+          tile_epilogue(acc, mr, p * kNB * 16, w.n, static_cast<std::byte*>(y) + row * ldy * yes,
+                        ldy, y_type, bias, accumulate);
+        }
+      }
+    });
+  }
+}
+
+namespace {
+
+ASSAY_AVX512 void rms_norm_rows(const void* x, int64_t ldx, void* out, int64_t ldo, int64_t begin,
+                                int64_t end, int64_t n, const void* weight, float eps, Type t) {
+  const size_t es = type_size(t);
+  for (int64_t r = begin; r < end; ++r) {
+    const std::byte* src = static_cast<const std::byte*>(x) + r * ldx * es;
+    std::byte* dst = static_cast<std::byte*>(out) + r * ldo * es;
+    __m512 ss = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+      const __m512 v = load16(src + i * es, t, tail_mask(n - i));
+      ss = _mm512_fmadd_ps(v, v, ss);
+    }
+    const float scale = 1.0f / std::sqrt(_mm512_reduce_add_ps(ss) / static_cast<float>(n) + eps);
+    const __m512 s = _mm512_set1_ps(scale);
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = tail_mask(n - i);
+      __m512 v = _mm512_mul_ps(load16(src + i * es, t, m), s);
+      if (t == Type::kBF16) v = round_bf16(v);
+      v = _mm512_mul_ps(v, load16(static_cast<const std::byte*>(weight) + i * es, t, m));
+      store16(dst + i * es, t, v, m);
+    }
+  }
+}
+
+ASSAY_AVX512 void silu_mul_rows(const void* gu, int64_t ldg, void* out, int64_t ldo, int64_t begin,
+                                int64_t end, int64_t f, Type t) {
+  const size_t es = type_size(t);
+  for (int64_t r = begin; r < end; ++r) {
+    const std::byte* g = static_cast<const std::byte*>(gu) + r * ldg * es;
+    std::byte* dst = static_cast<std::byte*>(out) + r * ldo * es;
+    for (int64_t i = 0; i < f; i += 16) {
+      const __mmask16 m = tail_mask(f - i);
+      const __m512 gate = load16(g + i * es, t, m);
+      const __m512 up = load16(g + (f + i) * es, t, m);
+      const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), gate));
+      const __m512 silu = _mm512_div_ps(gate, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+      store16(dst + i * es, t, _mm512_mul_ps(silu, up), m);
+    }
+  }
+}
+
+// out[i] = a cos - b sin, out[i + half] = b cos + a sin over one head.
+ASSAY_AVX512 inline void rope_head(const std::byte* src, Type t, const float* cs, const float* sn,
+                                   int64_t half, void* dst, Type dt) {
+  const size_t es = type_size(t), des = type_size(dt);
+  for (int64_t i = 0; i < half; i += 16) {
+    const __mmask16 m = tail_mask(half - i);
+    const __m512 a = load16(src + i * es, t, m), b = load16(src + (half + i) * es, t, m);
+    const __m512 c = _mm512_maskz_loadu_ps(m, cs + i), s = _mm512_maskz_loadu_ps(m, sn + i);
+    store16(static_cast<std::byte*>(dst) + i * des, dt,
+            _mm512_sub_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(b, s)), m);
+    store16(static_cast<std::byte*>(dst) + (half + i) * des, dt,
+            _mm512_add_ps(_mm512_mul_ps(b, c), _mm512_mul_ps(a, s)), m);
+  }
+}
+
+ASSAY_AVX512 void rope_rows(const RopeStore& a, const float* cos_tab, const float* sin_tab,
+                            int64_t begin, int64_t end) {
+  const size_t es = type_size(a.type);
+  const int64_t half = a.dim / 2;
+  for (int64_t r = begin; r < end; ++r) {
+    const std::byte* row = static_cast<const std::byte*>(a.qkv) + r * a.ld_qkv * es;
+    const float* cs = cos_tab + r * half;
+    const float* sn = sin_tab + r * half;
+    for (int64_t h = 0; h < a.heads; ++h)
+      rope_head(row + h * a.dim * es, a.type, cs, sn, half, a.q_out + (r * a.heads + h) * a.dim,
+                Type::kF32);
+    if (!a.store[r]) continue;
+    for (int64_t h = 0; h < a.kv_heads; ++h) {
+      const int64_t off = a.slot[r] * a.slot_stride + h * a.head_stride + a.pos[r] * a.dim;
+      rope_head(row + (a.heads + h) * a.dim * es, a.type, cs, sn, half,
+                static_cast<std::byte*>(a.k_cache) + off * es, a.type);
+      std::memcpy(static_cast<std::byte*>(a.v_cache) + off * es,
+                  row + (a.heads + a.kv_heads + h) * a.dim * es, a.dim * es);
+    }
+  }
+}
+
+// Rows per task: at least ~16k elements of work, so small batches stay on one thread.
+ASSAY_AVX512 void attention_items(const Attention& a, int64_t begin, int64_t end, float* scores) {
+  const size_t es = type_size(a.type);
+  const int64_t groups = a.heads / a.kv_heads, dim = a.dim;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t r = item / a.kv_heads, kvh = item % a.kv_heads;
+    const int64_t len = a.len[r];
+    const int64_t lo = a.window > 0 ? std::max<int64_t>(0, len - a.window) : 0;
+    const int64_t head = (a.slot[r] * a.kv_heads + kvh) * a.capacity * dim;
+    const std::byte* keys = static_cast<const std::byte*>(a.k) + head * es;
+    const std::byte* values = static_cast<const std::byte*>(a.v) + head * es;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t h = kvh * groups + g;
+      const float* q = a.q + (r * a.heads + h) * dim;
+      float max = -INFINITY;
+      for (int64_t j = lo; j < len; ++j) {
+        const std::byte* key = keys + j * dim * es;
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t d = 0; d < dim; d += 16) {
+          const __mmask16 m = tail_mask(dim - d);
+          acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load16(key + d * es, a.type, m),
+                                acc);
+        }
+        scores[j] = _mm512_reduce_add_ps(acc) * a.scale;
+        max = std::max(max, scores[j]);
+      }
+      float sum = 0;
+      for (int64_t j = lo; j < len; ++j) sum += (scores[j] = std::exp(scores[j] - max));
+      std::byte* out = static_cast<std::byte*>(a.out) + (r * a.heads + h) * dim * es;
+      const float inv = 1.0f / sum;
+      for (int64_t d = 0; d < dim; d += 64) {  // 4 accumulators of 16 lanes per pass
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                         _mm512_setzero_ps()};
+        const int blocks = static_cast<int>(std::min<int64_t>(4, (dim - d + 15) / 16));
+        for (int64_t j = lo; j < len; ++j) {
+          const __m512 p = _mm512_set1_ps(scores[j]);
+          const std::byte* value = values + (j * dim + d) * es;
+          for (int b = 0; b < blocks; ++b)
+            acc[b] = _mm512_fmadd_ps(
+                p, load16(value + b * 16 * es, a.type, tail_mask(dim - d - b * 16)), acc[b]);
+        }
+        for (int b = 0; b < blocks; ++b)
+          store16(out + (d + b * 16) * es, a.type, _mm512_mul_ps(acc[b], _mm512_set1_ps(inv)),
+                  tail_mask(dim - d - b * 16));
+      }
+    }
+  }
+}
+
+int64_t grain(int64_t work_per_row) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_row));
+}
+
+}  // namespace
+
+void rms_norm(const void* x, int64_t ldx, void* out, int64_t ldo, int64_t rows, int64_t n,
+              const void* weight, float eps, Type type) {
+  at::parallel_for(0, rows, grain(n), [&](int64_t b, int64_t e) {
+    rms_norm_rows(x, ldx, out, ldo, b, e, n, weight, eps, type);
+  });
+}
+
+void silu_mul(const void* gu, int64_t ldg, void* out, int64_t ldo, int64_t rows, int64_t f,
+              Type type) {
+  at::parallel_for(0, rows, grain(f),
+                   [&](int64_t b, int64_t e) { silu_mul_rows(gu, ldg, out, ldo, b, e, f, type); });
+}
+
+void attention(const Attention& a, int64_t rows) {
+  const int64_t items = rows * a.kv_heads;
+  at::parallel_for(0, items, std::max<int64_t>(1, items / (4 * at::get_num_threads())),
+                   [&](int64_t begin, int64_t end) {
+                     std::vector<float> scores(a.capacity);
+                     attention_items(a, begin, end, scores.data());
+                   });
+}
+
+void rope_tables(const int64_t* pos, int64_t rows, const float* inv_freq, int64_t half,
+                 float* cos_tab, float* sin_tab) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < half; ++i) {
+      const float angle = static_cast<float>(pos[r]) * inv_freq[i];
+      cos_tab[r * half + i] = std::cos(angle);
+      sin_tab[r * half + i] = std::sin(angle);
+    }
+  }
+}
+
+void rope_store(const RopeStore& a, int64_t rows) {
+  at::parallel_for(0, rows, grain((a.heads + 2 * a.kv_heads) * a.dim),
+                   [&](int64_t b, int64_t e) { rope_rows(a, a.cos, a.sin, b, e); });
+}
+
+}  // namespace assay::inference::kernels
