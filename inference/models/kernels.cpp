@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include <ATen/Parallel.h>
 #include <immintrin.h>
+#include <sys/mman.h>
 
 // GCC 12 flags its own intrinsics headers (_mm512_undefined_*) as maybe-uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -172,16 +174,24 @@ ASSAY_AVX512 void tile_epilogue(const float* acc, int mr, int64_t col0, int64_t 
 
 }  // namespace
 
+std::byte* alloc_zeroed(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  bytes = (bytes + align - 1) / align * align;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(align, bytes));
+  if (p == nullptr) throw std::bad_alloc();
+  if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // a hint: fewer TLB misses on streams
+  std::memset(p, 0, bytes);
+  return p;
+}
+
 PackedWeight pack_weight(const float* w, int64_t n, int64_t k, Type type) {
   PackedWeight p;
   p.n = n;
   p.k = k;
   p.type = type;
   const int64_t blocks = (n + 15) / 16;
-  size_t bytes = static_cast<size_t>(blocks * 16 * k) * type_size(type);
-  bytes = (bytes + 63) / 64 * 64;
-  p.data = {static_cast<std::byte*>(std::aligned_alloc(64, bytes)), std::free};
-  std::memset(p.data.get(), 0, bytes);
+  p.data = {alloc_zeroed(static_cast<size_t>(blocks * 16 * k) * type_size(type)), std::free};
   if (type == Type::kF32) {
     float* dst = reinterpret_cast<float*>(p.data.get());
     for (int64_t j = 0; j < blocks; ++j)
@@ -308,9 +318,51 @@ ASSAY_AVX512 void rope_rows(const RopeStore& a, const float* cos_tab, const floa
 }
 
 // Rows per task: at least ~16k elements of work, so small batches stay on one thread.
+// Sums of four vectors' lanes: {sum a, sum b, sum c, sum d}.
+ASSAY_AVX512 inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+  const __m512 x = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm_add_ps(_mm_add_ps(_mm512_extractf32x4_ps(x, 0), _mm512_extractf32x4_ps(x, 1)),
+                    _mm_add_ps(_mm512_extractf32x4_ps(x, 2), _mm512_extractf32x4_ps(x, 3)));
+}
+
+// q . key over `dim` lanes, into a vector of partial sums.
+ASSAY_AVX512 inline __m512 dot_partial(const float* q, const std::byte* key, int64_t dim, Type t,
+                                       size_t es) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t d = 0; d < dim; d += 16) {
+    const __mmask16 m = tail_mask(dim - d);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load16(key + d * es, t, m), acc);
+  }
+  return acc;
+}
+
+// out[0 .. B*16) = sum_j p[j] * values[j] for B blocks of 16 lanes (registers, no spills).
+template <int B>
+ASSAY_AVX512 inline void weighted_sum(const float* p, const std::byte* values, int64_t lo,
+                                      int64_t len, int64_t dim, int64_t d, Type t, size_t es,
+                                      float inv, std::byte* out) {
+  __m512 acc[B];
+  for (int b = 0; b < B; ++b) acc[b] = _mm512_setzero_ps();
+  for (int64_t j = lo; j < len; ++j) {
+    const __m512 w = _mm512_set1_ps(p[j]);
+    const std::byte* value = values + (j * dim + d) * es;
+    _mm_prefetch(reinterpret_cast<const char*>(value + 8 * dim * es), _MM_HINT_T0);
+    for (int b = 0; b < B; ++b)
+      acc[b] =
+          _mm512_fmadd_ps(w, load16(value + b * 16 * es, t, tail_mask(dim - d - b * 16)), acc[b]);
+  }
+  const __m512 scale = _mm512_set1_ps(inv);
+  for (int b = 0; b < B; ++b)
+    store16(out + (d + b * 16) * es, t, _mm512_mul_ps(acc[b], scale), tail_mask(dim - d - b * 16));
+}
+
 ASSAY_AVX512 void attention_items(const Attention& a, int64_t begin, int64_t end, float* scores) {
   const size_t es = type_size(a.type);
   const int64_t groups = a.heads / a.kv_heads, dim = a.dim;
+  const int64_t key_bytes = dim * static_cast<int64_t>(es);
   for (int64_t item = begin; item < end; ++item) {
     const int64_t r = item / a.kv_heads, kvh = item % a.kv_heads;
     const int64_t len = a.len[r];
@@ -321,36 +373,55 @@ ASSAY_AVX512 void attention_items(const Attention& a, int64_t begin, int64_t end
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t h = kvh * groups + g;
       const float* q = a.q + (r * a.heads + h) * dim;
-      float max = -INFINITY;
-      for (int64_t j = lo; j < len; ++j) {
-        const std::byte* key = keys + j * dim * es;
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t d = 0; d < dim; d += 16) {
-          const __mmask16 m = tail_mask(dim - d);
-          acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load16(key + d * es, a.type, m),
-                                acc);
-        }
-        scores[j] = _mm512_reduce_add_ps(acc) * a.scale;
+      // Scores, four keys at a time (one shuffle-reduce for four), prefetching ahead.
+      __m128 max4 = _mm_set1_ps(-INFINITY);
+      int64_t j = lo;
+      for (; j + 4 <= len; j += 4) {
+        const std::byte* key = keys + j * key_bytes;
+        _mm_prefetch(reinterpret_cast<const char*>(key + 8 * key_bytes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(key + 10 * key_bytes), _MM_HINT_T0);
+        const __m128 s = _mm_mul_ps(reduce4(dot_partial(q, key, dim, a.type, es),
+                                            dot_partial(q, key + key_bytes, dim, a.type, es),
+                                            dot_partial(q, key + 2 * key_bytes, dim, a.type, es),
+                                            dot_partial(q, key + 3 * key_bytes, dim, a.type, es)),
+                                    _mm_set1_ps(a.scale));
+        _mm_storeu_ps(scores + j, s);
+        max4 = _mm_max_ps(max4, s);
+      }
+      alignas(16) float m4[4];
+      _mm_store_ps(m4, max4);
+      float max = std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
+      for (; j < len; ++j) {
+        scores[j] =
+            _mm512_reduce_add_ps(dot_partial(q, keys + j * key_bytes, dim, a.type, es)) * a.scale;
         max = std::max(max, scores[j]);
       }
-      float sum = 0;
-      for (int64_t j = lo; j < len; ++j) sum += (scores[j] = std::exp(scores[j] - max));
+      // Softmax numerators, 16 at a time.
+      __m512 sum16 = _mm512_setzero_ps();
+      const __m512 maxv = _mm512_set1_ps(max);
+      for (int64_t i = lo; i < len; i += 16) {
+        const __mmask16 m = tail_mask(len - i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + i), maxv));
+        _mm512_mask_storeu_ps(scores + i, m, e);
+        sum16 = _mm512_add_ps(sum16, _mm512_maskz_mov_ps(m, e));
+      }
+      const float inv = 1.0f / _mm512_reduce_add_ps(sum16);
       std::byte* out = static_cast<std::byte*>(a.out) + (r * a.heads + h) * dim * es;
-      const float inv = 1.0f / sum;
-      for (int64_t d = 0; d < dim; d += 64) {  // 4 accumulators of 16 lanes per pass
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                         _mm512_setzero_ps()};
-        const int blocks = static_cast<int>(std::min<int64_t>(4, (dim - d + 15) / 16));
-        for (int64_t j = lo; j < len; ++j) {
-          const __m512 p = _mm512_set1_ps(scores[j]);
-          const std::byte* value = values + (j * dim + d) * es;
-          for (int b = 0; b < blocks; ++b)
-            acc[b] = _mm512_fmadd_ps(
-                p, load16(value + b * 16 * es, a.type, tail_mask(dim - d - b * 16)), acc[b]);
+      for (int64_t d = 0; d < dim; d += 64) {
+        switch (std::min<int64_t>(4, (dim - d + 15) / 16)) {
+          case 1:
+            weighted_sum<1>(scores, values, lo, len, dim, d, a.type, es, inv, out);
+            break;
+          case 2:
+            weighted_sum<2>(scores, values, lo, len, dim, d, a.type, es, inv, out);
+            break;
+          case 3:
+            weighted_sum<3>(scores, values, lo, len, dim, d, a.type, es, inv, out);
+            break;
+          default:
+            weighted_sum<4>(scores, values, lo, len, dim, d, a.type, es, inv, out);
+            break;
         }
-        for (int b = 0; b < blocks; ++b)
-          store16(out + (d + b * 16) * es, a.type, _mm512_mul_ps(acc[b], _mm512_set1_ps(inv)),
-                  tail_mask(dim - d - b * 16));
       }
     }
   }
@@ -379,7 +450,7 @@ void attention(const Attention& a, int64_t rows) {
   const int64_t items = rows * a.kv_heads;
   at::parallel_for(0, items, std::max<int64_t>(1, items / (4 * at::get_num_threads())),
                    [&](int64_t begin, int64_t end) {
-                     std::vector<float> scores(a.capacity);
+                     std::vector<float> scores(a.capacity + 16);
                      attention_items(a, begin, end, scores.data());
                    });
 }

@@ -26,6 +26,10 @@ struct PackedWeight {
   std::unique_ptr<std::byte[], void (*)(void*)> data{nullptr, nullptr};
 };
 
+// Zeroed memory for a buffer streamed every step (weights, KV cache): 2 MiB-aligned and advised
+// for transparent huge pages when that large. Free with std::free. Throws std::bad_alloc.
+std::byte* alloc_zeroed(size_t bytes);
+
 // Packs float32 W [n, k] (row stride k) into `type`. bf16 needs k even. Throws nothing.
 PackedWeight pack_weight(const float* w, int64_t n, int64_t k, Type type);
 

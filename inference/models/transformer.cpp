@@ -216,9 +216,19 @@ KvCache Transformer::make_cache(int64_t batch, int64_t capacity) const {
   KvCache cache;
   cache.capacity = capacity;
   const auto opts = at::TensorOptions().dtype(options_.dtype).device(options_.device);
+  const std::vector<int64_t> shape = {batch, config_.num_kv_heads, capacity, config_.head_dim};
+  auto zeros = [&] {
+    if (!fast_) return at::zeros(shape, opts);
+    // Read every decode step: on huge pages where the kernel allows (kernels::alloc_zeroed).
+    const size_t bytes =
+        static_cast<size_t>(batch * config_.num_kv_heads * capacity * config_.head_dim) *
+        at::elementSize(options_.dtype);
+    return at::from_blob(
+        kernels::alloc_zeroed(bytes), shape, [](void* p) { std::free(p); }, opts);
+  };
   for (int64_t l = 0; l < config_.num_layers; ++l) {
-    cache.k.push_back(at::zeros({batch, config_.num_kv_heads, capacity, config_.head_dim}, opts));
-    cache.v.push_back(at::zeros({batch, config_.num_kv_heads, capacity, config_.head_dim}, opts));
+    cache.k.push_back(zeros());
+    cache.v.push_back(zeros());
   }
   return cache;
 }
