@@ -97,16 +97,29 @@ constexpr int kMR = 6;
 constexpr int kNB = 4;
 constexpr int64_t kMC = 96;  // rows per chunk: the x chunk stays in L2 while panels stream
 
-using TileFn = void (*)(const void* x, int64_t ldx, const void* w, int64_t depth, float* acc);
+// A tile also prefetches `pf_lines` cache lines from `pf` (a slice of the next panel's weights)
+// into L2, spread over its k loop, so the next panel's DRAM reads overlap this one's arithmetic.
+using TileFn = void (*)(const void* x, int64_t ldx, const void* w, int64_t depth, float* acc,
+                        const std::byte* pf, int64_t pf_lines);
+
+// Prefetches lines [q * per, (q + 1) * per) of pf (clamped to pf_lines).
+ASSAY_AVX512 inline void prefetch_slice(const std::byte* pf, int64_t pf_lines, int64_t q,
+                                        int64_t per) {
+  for (int64_t l = q * per; l < std::min(pf_lines, (q + 1) * per); ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(pf + l * 64), _MM_HINT_T1);
+}
 
 template <int MR, int NB>
-ASSAY_AVX512 void tile_f32(const void* xv, int64_t ldx, const void* wv, int64_t k, float* acc) {
+ASSAY_AVX512 void tile_f32(const void* xv, int64_t ldx, const void* wv, int64_t k, float* acc,
+                           const std::byte* pf, int64_t pf_lines) {
+  const int64_t per = (pf_lines + k - 1) / k;
   const float* x = static_cast<const float*>(xv);
   const float* w = static_cast<const float*>(wv);
   __m512 c[MR][NB];
   for (int r = 0; r < MR; ++r)
     for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
   for (int64_t kk = 0; kk < k; ++kk) {
+    if (pf != nullptr) prefetch_slice(pf, pf_lines, kk, per);
     __m512 wreg[NB];
     for (int b = 0; b < NB; ++b) wreg[b] = _mm512_loadu_ps(w + (b * k + kk) * 16);
     for (int r = 0; r < MR; ++r) {
@@ -119,14 +132,16 @@ ASSAY_AVX512 void tile_f32(const void* xv, int64_t ldx, const void* wv, int64_t 
 }
 
 template <int MR, int NB>
-ASSAY_AVX512BF16 void tile_bf16(const void* xv, int64_t ldx, const void* wv, int64_t kp,
-                                float* acc) {
+ASSAY_AVX512BF16 void tile_bf16(const void* xv, int64_t ldx, const void* wv, int64_t kp, float* acc,
+                                const std::byte* pf, int64_t pf_lines) {
+  const int64_t per = (pf_lines + kp - 1) / kp;
   const uint16_t* x = static_cast<const uint16_t*>(xv);
   const uint16_t* w = static_cast<const uint16_t*>(wv);
   __m512 c[MR][NB];
   for (int r = 0; r < MR; ++r)
     for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
   for (int64_t q = 0; q < kp; ++q) {
+    if (pf != nullptr) prefetch_slice(pf, pf_lines, q, per);
     __m512i wreg[NB];
     for (int b = 0; b < NB; ++b) wreg[b] = _mm512_loadu_si512(w + (b * kp + q) * 32);
     for (int r = 0; r < MR; ++r) {
@@ -222,14 +237,24 @@ void linear(const PackedWeight& w, const void* x, int64_t m, int64_t ldx, void* 
     const int64_t mc = std::min(kMC, m - m0);
     at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
       alignas(64) float acc[kMR * kNB * 16];
+      const int64_t n_tiles = (mc + kMR - 1) / kMR;
       for (int64_t p = begin; p < end; ++p) {
         const int nb = static_cast<int>(std::min<int64_t>(kNB, blocks - p * kNB));
         const std::byte* wp = w.data.get() + p * kNB * block_elems * wes;
+        // The next panel of this thread, prefetched in slices by this panel's tiles.
+        const std::byte* next = p + 1 < end ? wp + kNB * block_elems * wes : nullptr;
+        const int64_t next_lines =
+            next != nullptr
+                ? std::min<int64_t>(kNB, blocks - (p + 1) * kNB) * block_elems * wes / 64
+                : 0;
+        const int64_t slice = (next_lines + n_tiles - 1) / n_tiles;
         for (int64_t r = 0; r < mc; r += kMR) {
           const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - r));
           const int64_t row = m0 + r;
+          const int64_t first = r / kMR * slice;
+          const std::byte* pf = next != nullptr && first < next_lines ? next + first * 64 : nullptr;
           tiles[mr - 1][nb - 1](static_cast<const std::byte*>(x) + row * ldx * wes, ldx, wp, depth,
-                                acc);
+                                acc, pf, std::min(slice, next_lines - first));
           tile_epilogue(acc, mr, p * kNB * 16, w.n, static_cast<std::byte*>(y) + row * ldy * yes,
                         ldy, y_type, bias, accumulate);
         }
