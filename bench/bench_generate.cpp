@@ -270,7 +270,8 @@ int main(int argc, char** argv) {
                     model.string().c_str(), params / 1e6, prompt, gen);
         std::printf(
             "| dtype | batch | prefill tok/s | %% of GEMM roof | decode tok/s | roof tok/s "
-            "| %% of roof | roof bound |\n|---|---|---|---|---|---|---|---|\n");
+            "| %% of roof | roof bound | prefill tok/CPU-s | decode tok/CPU-s |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n");
       }
       for (int batch : batches) {
         const Figures f = measure(*engine, *tokenizer, batch, prompt, gen, repeat);
@@ -281,10 +282,11 @@ int main(int argc, char** argv) {
         const double t_bytes = (params * elem + kv_bytes) / (bw * 1e9);
         const double t_flops = 2 * params * batch / gemm;
         const double decode_roof = batch / std::max(t_bytes, t_flops);
-        std::printf("| %s | %d | %.0f | %.0f%% | %.0f | %.0f | %.0f%% | %s |\n",
+        std::printf("| %s | %d | %.0f | %.0f%% | %.1f | %.0f | %.0f%% | %s | %.0f | %.1f |\n",
                     dtype == "float32" ? "fp32" : "bf16", batch, f.prefill_tok_s,
                     100 * f.prefill_tok_s / prefill_roof, f.decode_tok_s, decode_roof,
-                    100 * f.decode_tok_s / decode_roof, t_bytes > t_flops ? "memory" : "GEMM");
+                    100 * f.decode_tok_s / decode_roof, t_bytes > t_flops ? "memory" : "GEMM",
+                    f.prefill_tok_cpu_s, f.decode_tok_cpu_s);
         std::fflush(stdout);
       }
     }
