@@ -12,7 +12,9 @@
 #include <sys/mman.h>
 
 // GCC 12 flags its own intrinsics headers (_mm512_undefined_*) as maybe-uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace assay::inference::kernels {
 
