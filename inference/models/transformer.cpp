@@ -145,8 +145,29 @@ Transformer::Transformer(const ModelConfig& config, const WeightSet& weights,
     return present ? load(name) : at::Tensor();
   };
 
+  const bool dims_ok = config.hidden_size % 2 == 0 && config.intermediate_size % 2 == 0 &&
+                       config.head_dim % 2 == 0 && config.num_heads * config.head_dim % 2 == 0;
+  fast_ = options.device.is_cpu() && dims_ok && std::getenv("ASSAY_NO_KERNELS") == nullptr &&
+          ((options.dtype == at::kFloat && kernels::has_f32_kernels()) ||
+           (options.dtype == at::kBFloat16 && kernels::has_bf16_kernels()));
+  ktype_ = options.dtype == at::kBFloat16 ? kernels::Type::kBF16 : kernels::Type::kF32;
+  // Packs a float32 [n, k] weight for kernels::linear.
+  auto pack = [&](const at::Tensor& w) {
+    const at::Tensor c = w.contiguous();
+    return kernels::pack_weight(c.data_ptr<float>(), c.size(0), c.size(1), ktype_);
+  };
+  auto bias = [&](const at::Tensor& b) {
+    const at::Tensor c = b.contiguous();
+    return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  };
+
   embed_ = load("model.embed_tokens.weight");
-  lm_head_ = config.tie_word_embeddings ? embed_ : load("lm_head.weight");
+  if (fast_) {
+    lm_head_packed_ = pack(config.tie_word_embeddings ? load_f32("model.embed_tokens.weight")
+                                                      : load_f32("lm_head.weight"));
+  } else {
+    lm_head_ = config.tie_word_embeddings ? embed_ : load("lm_head.weight");
+  }
   final_norm_ = load("model.norm.weight");
   std::vector<double> inv = rope_inv_freq(config);
   std::vector<float> inv_f(inv.begin(), inv.end());
@@ -158,24 +179,35 @@ Transformer::Transformer(const ModelConfig& config, const WeightSet& weights,
     Layer layer;
     layer.input_norm = load(p + "input_layernorm.weight");
     layer.post_norm = load(p + "post_attention_layernorm.weight");
-    layer.qkv_w =
-        at::cat({load_f32(p + "self_attn.q_proj.weight"), load_f32(p + "self_attn.k_proj.weight"),
-                 load_f32(p + "self_attn.v_proj.weight")})
-            .to(target);
-    if (config.qkv_bias) {
-      layer.qkv_b =
-          at::cat({load_f32(p + "self_attn.q_proj.bias"), load_f32(p + "self_attn.k_proj.bias"),
-                   load_f32(p + "self_attn.v_proj.bias")})
-              .to(target);
-    }
     layer.q_norm = load_opt(p + "self_attn.q_norm.weight", config.qk_norm);
     layer.k_norm = load_opt(p + "self_attn.k_norm.weight", config.qk_norm);
-    layer.o_w = load(p + "self_attn.o_proj.weight");
-    layer.o_b = load_opt(p + "self_attn.o_proj.bias", config.o_bias);
-    layer.gate_up_w =
-        at::cat({load_f32(p + "mlp.gate_proj.weight"), load_f32(p + "mlp.up_proj.weight")})
-            .to(target);
-    layer.down_w = load(p + "mlp.down_proj.weight");
+    const at::Tensor qkv_w =
+        at::cat({load_f32(p + "self_attn.q_proj.weight"), load_f32(p + "self_attn.k_proj.weight"),
+                 load_f32(p + "self_attn.v_proj.weight")});
+    at::Tensor qkv_b;
+    if (config.qkv_bias) {
+      qkv_b = at::cat({load_f32(p + "self_attn.q_proj.bias"), load_f32(p + "self_attn.k_proj.bias"),
+                       load_f32(p + "self_attn.v_proj.bias")});
+    }
+    const at::Tensor gate_up_w =
+        at::cat({load_f32(p + "mlp.gate_proj.weight"), load_f32(p + "mlp.up_proj.weight")});
+    if (fast_) {
+      PackedLayer pl;
+      pl.qkv = pack(qkv_w);
+      if (qkv_b.defined()) pl.qkv_b = bias(qkv_b);
+      pl.o = pack(load_f32(p + "self_attn.o_proj.weight"));
+      if (config.o_bias) pl.o_b = bias(load_f32(p + "self_attn.o_proj.bias"));
+      pl.gate_up = pack(gate_up_w);
+      pl.down = pack(load_f32(p + "mlp.down_proj.weight"));
+      packed_.push_back(std::move(pl));
+    } else {
+      layer.qkv_w = qkv_w.to(target);
+      if (qkv_b.defined()) layer.qkv_b = qkv_b.to(target);
+      layer.o_w = load(p + "self_attn.o_proj.weight");
+      layer.o_b = load_opt(p + "self_attn.o_proj.bias", config.o_bias);
+      layer.gate_up_w = gate_up_w.to(target);
+      layer.down_w = load(p + "mlp.down_proj.weight");
+    }
     layers_.push_back(std::move(layer));
   }
 }
@@ -184,9 +216,19 @@ KvCache Transformer::make_cache(int64_t batch, int64_t capacity) const {
   KvCache cache;
   cache.capacity = capacity;
   const auto opts = at::TensorOptions().dtype(options_.dtype).device(options_.device);
+  const std::vector<int64_t> shape = {batch, config_.num_kv_heads, capacity, config_.head_dim};
+  auto zeros = [&] {
+    if (!fast_) return at::zeros(shape, opts);
+    // Read every decode step: on huge pages where the kernel allows (kernels::alloc_zeroed).
+    const size_t bytes =
+        static_cast<size_t>(batch * config_.num_kv_heads * capacity * config_.head_dim) *
+        at::elementSize(options_.dtype);
+    return at::from_blob(
+        kernels::alloc_zeroed(bytes), shape, [](void* p) { std::free(p); }, opts);
+  };
   for (int64_t l = 0; l < config_.num_layers; ++l) {
-    cache.k.push_back(at::zeros({batch, config_.num_kv_heads, capacity, config_.head_dim}, opts));
-    cache.v.push_back(at::zeros({batch, config_.num_kv_heads, capacity, config_.head_dim}, opts));
+    cache.k.push_back(zeros());
+    cache.v.push_back(zeros());
   }
   return cache;
 }
@@ -215,6 +257,18 @@ at::Tensor Transformer::forward(const at::Tensor& tokens_in, KvCache& cache, boo
   const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, dim = config_.head_dim;
   const int64_t groups = heads / kv_heads;
   const int64_t total = start + steps;
+  if (fast_) {  // the same kernels as the batched path: one row's result never depends on batch
+    SlotBatch sb;
+    for (int64_t b = 0; b < batch; ++b) {
+      sb.start.push_back(start);
+      sb.count.push_back(steps);
+      for (int64_t t = last_only ? steps - 1 : 0; t < steps; ++t)
+        sb.logit_rows.push_back(b * steps + t);
+    }
+    at::Tensor logits = forward_slots(tokens_in, cache, sb);
+    cache.length = total;
+    return logits.view({batch, last_only ? 1 : steps, config_.vocab_size});
+  }
   const at::Tensor tokens = tokens_in.to(options_.device, at::kLong);
 
   at::Tensor x =
@@ -297,8 +351,8 @@ at::Tensor Transformer::forward(const at::Tensor& tokens_in, KvCache& cache, boo
 
 namespace assay::inference::models {
 
-at::Tensor Transformer::forward_slots(const at::Tensor& tokens_in, KvCache& cache,
-                                      const SlotBatch& sb) {
+int64_t Transformer::check_slots(const at::Tensor& tokens_in, const KvCache& cache,
+                                 const SlotBatch& sb, bool* padded) const {
   const int64_t batch = tokens_in.size(0);
   const int64_t steps = tokens_in.size(1);
   if (batch <= 0 || steps <= 0) throw_invalid("forward_slots: no tokens to run");
@@ -306,7 +360,7 @@ at::Tensor Transformer::forward_slots(const at::Tensor& tokens_in, KvCache& cach
               static_cast<int64_t>(sb.count.size()) == batch);
   ASSAY_CHECK(sb.first_slot >= 0 && sb.first_slot + batch <= cache.k.front().size(0));
   int64_t keys_len = 0;  // keys any real query can see: max over rows of start + count
-  bool padded = false;
+  *padded = false;
   for (int64_t b = 0; b < batch; ++b) {
     ASSAY_CHECK(sb.count[b] >= 1 && sb.count[b] <= steps && sb.start[b] >= 0);
     if (sb.start[b] + sb.count[b] > cache.capacity) {
@@ -314,14 +368,26 @@ at::Tensor Transformer::forward_slots(const at::Tensor& tokens_in, KvCache& cach
                     " positions exceed the cache capacity " + std::to_string(cache.capacity));
     }
     keys_len = std::max(keys_len, sb.start[b] + sb.count[b]);
-    padded = padded || sb.count[b] != steps;
+    *padded = *padded || sb.count[b] != steps;
   }
-  const int64_t min_id = tokens_in.min().item<int64_t>();
-  const int64_t max_id = tokens_in.max().item<int64_t>();
-  if (min_id < 0 || max_id >= config_.vocab_size) {
-    throw_invalid("token id " + std::to_string(min_id < 0 ? min_id : max_id) +
-                  " is outside the vocabulary (size " + std::to_string(config_.vocab_size) + ")");
+  const at::Tensor flat = tokens_in.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* ids = flat.data_ptr<int64_t>();
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
+      throw_invalid("token id " + std::to_string(ids[i]) + " is outside the vocabulary (size " +
+                    std::to_string(config_.vocab_size) + ")");
+    }
   }
+  return keys_len;
+}
+
+at::Tensor Transformer::forward_slots(const at::Tensor& tokens_in, KvCache& cache,
+                                      const SlotBatch& sb) {
+  bool padded = false;
+  const int64_t keys_len = check_slots(tokens_in, cache, sb, &padded);
+  if (fast_) return forward_slots_fast(tokens_in, cache, sb);
+  const int64_t batch = tokens_in.size(0);
+  const int64_t steps = tokens_in.size(1);
   const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, dim = config_.head_dim;
   const int64_t groups = heads / kv_heads;
   const auto dev = options_.device;
@@ -440,6 +506,132 @@ at::Tensor Transformer::forward_slots(const at::Tensor& tokens_in, KvCache& cach
   x = x.view({batch * steps, config_.hidden_size}).index_select(0, rows);
   x = rms_norm(x, final_norm_);
   return at::linear(x, lm_head_).to(at::kFloat);
+}
+
+}  // namespace assay::inference::models
+
+namespace assay::inference::models {
+
+constexpr int64_t kRowChunk = 256;  // rows per pass of a layer in forward_slots_fast
+
+at::Tensor Transformer::forward_slots_fast(const at::Tensor& tokens_in, KvCache& cache,
+                                           const SlotBatch& sb) {
+  const int64_t batch = tokens_in.size(0), steps = tokens_in.size(1), rows = batch * steps;
+  const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, dim = config_.head_dim;
+  const int64_t hidden = config_.hidden_size;
+  const int64_t ffn = config_.intermediate_size, qkv_width = (heads + 2 * kv_heads) * dim;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  const kernels::Type kt = ktype_;
+  const auto opts = at::TensorOptions().dtype(options_.dtype);
+  const auto long_opts = at::TensorOptions().dtype(at::kLong);
+
+  // Per row (b, t): position, cache slot, whether it is a real token; RoPE tables.
+  std::vector<int64_t> pos(rows), slot(rows);
+  std::unique_ptr<bool[]> store(new bool[rows]);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t t = 0; t < steps; ++t) {
+      pos[b * steps + t] = sb.start[b] + t;
+      slot[b * steps + t] = sb.first_slot + b;
+      store[b * steps + t] = t < sb.count[b];
+    }
+  }
+  const int64_t half = dim / 2;
+  std::vector<float> cos_tab(rows * half), sin_tab(rows * half);
+  kernels::rope_tables(pos.data(), rows, inv_freq_.data_ptr<float>(), half, cos_tab.data(),
+                       sin_tab.data());
+
+  // Attention: keys each query row sees (padding rows: one, their outputs are never used).
+  std::vector<int64_t> row_len(rows), row_slot(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    row_len[r] = store[r] ? pos[r] + 1 : 1;
+    row_slot[r] = r / steps;
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+
+  const at::Tensor tokens = tokens_in.to(at::kLong).reshape({-1});
+  at::Tensor x = embed_.index_select(0, tokens);  // [rows, hidden], the residual stream
+  // Each layer runs over chunks of rows in order: a chunk's keys/values are stored before its
+  // queries attend, and a row (b, t) only sees rows (b, <= t), so chunks never wait on later ones.
+  // Chunk-sized buffers stay in cache and below malloc's mmap threshold (no page faults).
+  const int64_t chunk = std::min<int64_t>(rows, kRowChunk);
+  at::Tensor h = at::empty({chunk, hidden}, opts);
+  at::Tensor qkv = at::empty({chunk, qkv_width}, opts);
+  at::Tensor q = at::empty({chunk, heads * dim}, opts.dtype(at::kFloat));
+  at::Tensor attn = at::empty({chunk, heads * dim}, opts);
+  at::Tensor gate_up = at::empty({chunk, 2 * ffn}, opts);
+  at::Tensor act = at::empty({chunk, ffn}, opts);
+  const int64_t capacity = cache.capacity;
+  const size_t es = kt == kernels::Type::kF32 ? 4 : 2;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = layers_[l];
+    const PackedLayer& pl = packed_[l];
+    for (int64_t c0 = 0; c0 < rows; c0 += chunk) {
+      const int64_t n = std::min(chunk, rows - c0);
+      std::byte* xc = static_cast<std::byte*>(x.data_ptr()) + c0 * hidden * es;
+      kernels::rms_norm(xc, hidden, h.data_ptr(), hidden, n, hidden, layer.input_norm.data_ptr(),
+                        eps, kt);
+      kernels::linear(pl.qkv, h.data_ptr(), n, hidden, qkv.data_ptr(), qkv_width, kt,
+                      pl.qkv_b.empty() ? nullptr : pl.qkv_b.data(), false);
+      if (config_.qk_norm) {  // per head, before RoPE (Qwen3)
+        auto* base = static_cast<std::byte*>(qkv.data_ptr());
+        for (int64_t r = 0; r < n; ++r) {
+          std::byte* row = base + r * qkv_width * es;
+          kernels::rms_norm(row, dim, row, dim, heads, dim, layer.q_norm.data_ptr(), eps, kt);
+          kernels::rms_norm(row + heads * dim * es, dim, row + heads * dim * es, dim, kv_heads, dim,
+                            layer.k_norm.data_ptr(), eps, kt);
+        }
+      }
+      const kernels::RopeStore rs{qkv.data_ptr(),
+                                  qkv_width,
+                                  pos.data() + c0,
+                                  slot.data() + c0,
+                                  store.get() + c0,
+                                  cos_tab.data() + c0 * half,
+                                  sin_tab.data() + c0 * half,
+                                  q.data_ptr<float>(),
+                                  cache.k[l].data_ptr(),
+                                  cache.v[l].data_ptr(),
+                                  kv_heads * capacity * dim,
+                                  capacity * dim,
+                                  heads,
+                                  kv_heads,
+                                  dim,
+                                  kt};
+      kernels::rope_store(rs, n);
+      // Every query row over its own slot's keys 0 .. pos (causal, no padding, no mask).
+      const kernels::Attention a{q.data_ptr<float>(),
+                                 attn.data_ptr(),
+                                 cache.k[l].narrow(0, sb.first_slot, batch).data_ptr(),
+                                 cache.v[l].narrow(0, sb.first_slot, batch).data_ptr(),
+                                 row_slot.data() + c0,
+                                 row_len.data() + c0,
+                                 heads,
+                                 kv_heads,
+                                 dim,
+                                 capacity,
+                                 config_.sliding_window,
+                                 static_cast<float>(scale),
+                                 kt};
+      kernels::attention(a, n);
+      kernels::linear(pl.o, attn.data_ptr(), n, heads * dim, xc, hidden, kt,
+                      pl.o_b.empty() ? nullptr : pl.o_b.data(), true);
+      kernels::rms_norm(xc, hidden, h.data_ptr(), hidden, n, hidden, layer.post_norm.data_ptr(),
+                        eps, kt);
+      kernels::linear(pl.gate_up, h.data_ptr(), n, hidden, gate_up.data_ptr(), 2 * ffn, kt, nullptr,
+                      false);
+      kernels::silu_mul(gate_up.data_ptr(), 2 * ffn, act.data_ptr(), ffn, n, ffn, kt);
+      kernels::linear(pl.down, act.data_ptr(), n, ffn, xc, hidden, kt, nullptr, true);
+    }
+  }
+  const int64_t n_out = static_cast<int64_t>(sb.logit_rows.size());
+  if (n_out != rows) x = x.index_select(0, at::tensor(sb.logit_rows, long_opts));
+  at::Tensor hf = at::empty({n_out, hidden}, opts);
+  kernels::rms_norm(x.data_ptr(), hidden, hf.data_ptr(), hidden, n_out, hidden,
+                    final_norm_.data_ptr(), eps, kt);
+  at::Tensor logits = at::empty({n_out, config_.vocab_size}, opts.dtype(at::kFloat));
+  kernels::linear(lm_head_packed_, hf.data_ptr(), n_out, hidden, logits.data_ptr(),
+                  config_.vocab_size, kernels::Type::kF32, nullptr, false);
+  return logits;
 }
 
 }  // namespace assay::inference::models

@@ -11,6 +11,7 @@
 
 #include "inference/lora.h"
 #include "inference/model_config.h"
+#include "inference/models/kernels.h"
 #include "inference/safetensors.h"
 
 namespace assay::inference::models {
@@ -68,6 +69,17 @@ class Transformer {
   const ModelConfig& config() const { return config_; }
 
  private:
+  // The forward on packed weights and fused kernels (kernels.h): CPU with AVX-512 (BF16 for
+  // bfloat16); the plain ATen forward otherwise, or when ASSAY_NO_KERNELS is set.
+  at::Tensor forward_slots_fast(const at::Tensor& tokens, KvCache& cache, const SlotBatch& batch);
+  // Checks a SlotBatch against the cache and the tokens; returns the keys any query can see.
+  int64_t check_slots(const at::Tensor& tokens, const KvCache& cache, const SlotBatch& batch,
+                      bool* padded) const;
+
+  struct PackedLayer {
+    kernels::PackedWeight qkv, o, gate_up, down;
+    std::vector<float> qkv_b, o_b;  // empty when the model has no bias
+  };
   struct Layer {
     at::Tensor input_norm, post_norm;
     at::Tensor qkv_w, qkv_b;  // [(H + 2 KV) * D, hidden], bias or undefined
@@ -85,6 +97,10 @@ class Transformer {
   at::Tensor final_norm_;
   at::Tensor inv_freq_;  // [head_dim / 2] float32
   std::vector<Layer> layers_;
+  bool fast_ = false;
+  kernels::Type ktype_ = kernels::Type::kF32;
+  std::vector<PackedLayer> packed_;
+  kernels::PackedWeight lm_head_packed_;
 };
 
 // A view of a safetensors tensor as an at::Tensor (no copy; CPU; lives as long as the file map).

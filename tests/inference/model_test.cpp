@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "core/error.h"
 #include "inference/engine.h"
@@ -59,6 +60,40 @@ TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
   }
   EXPECT_LT(max_diff, 0.05 * max_abs);  // bf16 has 8 bits of mantissa
   EXPECT_GT(max_diff, 0.0);             // and really computed in bf16
+}
+
+// The AVX-512 kernel forward (models/kernels.h) against the plain ATen forward, which shares no
+// arithmetic code with it, over a sequence longer than one 256-row chunk.
+std::vector<float> logits_of(const EngineOptions& options, bool aten,
+                             const std::vector<int32_t>& ids) {
+  if (aten) setenv("ASSAY_NO_KERNELS", "1", 1);
+  auto engine = Engine::load(kStories, options);
+  if (aten) unsetenv("ASSAY_NO_KERNELS");
+  return engine->logits(ids);
+}
+
+TEST(ModelTest, KernelForwardMatchesAtenForwardAcrossRowChunks) {
+  if (!__builtin_cpu_supports("avx512f"))
+    GTEST_SKIP() << "no AVX-512 on this CPU: both engines would run the ATen forward";
+  std::vector<int32_t> ids = {1};
+  uint32_t state = 12345;
+  while (ids.size() < 300) {
+    state = state * 1664525u + 1013904223u;
+    ids.push_back(3 + static_cast<int32_t>((state >> 8) % 509));
+  }
+  for (const std::string dtype : {"float32", "bfloat16"}) {
+    EngineOptions options;
+    options.dtype = dtype;
+    const std::vector<float> a = logits_of(options, false, ids), b = logits_of(options, true, ids);
+    ASSERT_EQ(a.size(), b.size());
+    double max_diff = 0, max_abs = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      max_diff = std::max(max_diff, std::abs(double(a[i]) - b[i]));
+      max_abs = std::max(max_abs, std::abs(double(b[i])));
+    }
+    // fp32: rounding order only; bf16: both round activations to 8 mantissa bits, differently.
+    EXPECT_LT(max_diff, (dtype == "float32" ? 1e-4 : 0.05) * max_abs) << dtype;
+  }
 }
 
 json tiny_config(const std::string& arch) {

@@ -1,0 +1,501 @@
+#include "inference/models/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+#include <sys/mman.h>
+
+// GCC 12 flags its own intrinsics headers (_mm512_undefined_*) as maybe-uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace assay::inference::kernels {
+
+#define ASSAY_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define ASSAY_AVX512BF16 \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,avx512bf16")))
+
+bool has_f32_kernels() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return ok;
+}
+
+bool has_bf16_kernels() {
+  static const bool ok = has_f32_kernels() && __builtin_cpu_supports("avx512bf16");
+  return ok;
+}
+
+namespace {
+
+uint16_t to_bf16(float f) {  // round to nearest even, as torch does
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if (std::isnan(f)) return 0x7fc0;
+  bits += 0x7fff + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+ASSAY_AVX512 inline __mmask16 tail_mask(int64_t count) {
+  return count >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << count) - 1);
+}
+
+ASSAY_AVX512 inline __m512 load16(const void* p, Type t, __mmask16 m) {
+  if (t == Type::kF32) return _mm512_maskz_loadu_ps(m, p);
+  const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Rounds float lanes to bf16 (nearest even) and returns them widened back to float.
+ASSAY_AVX512 inline __m512i bf16_bits(__m512 v) {
+  __m512i b = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  b = _mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  return _mm512_srli_epi32(b, 16);
+}
+
+ASSAY_AVX512 inline __m512 round_bf16(__m512 v) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(bf16_bits(v), 16));
+}
+
+ASSAY_AVX512 inline void store16(void* p, Type t, __m512 v, __mmask16 m) {
+  if (t == Type::kF32) {
+    _mm512_mask_storeu_ps(p, m, v);
+  } else {
+    _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(bf16_bits(v)));
+  }
+}
+
+inline size_t type_size(Type t) {
+  return t == Type::kF32 ? 4 : 2;
+}
+
+// exp(x) for float lanes: 2^n * p(r), r = x - n ln2, |r| <= ln2 / 2, degree-6 Taylor polynomial
+// (relative error ~2e-7); scalef handles under- and overflow.
+ASSAY_AVX512 inline __m512 exp16(__m512 x) {
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// --- GEMM tiles: MR rows x NB column blocks of 16, accumulators in registers -------------------
+constexpr int kMR = 6;
+constexpr int kNB = 4;
+constexpr int64_t kMC = 96;  // rows per chunk: the x chunk stays in L2 while panels stream
+
+// A tile also prefetches `pf_lines` cache lines from `pf` (a slice of the next panel's weights)
+// into L2, spread over its k loop, so the next panel's DRAM reads overlap this one's arithmetic.
+using TileFn = void (*)(const void* x, int64_t ldx, const void* w, int64_t depth, float* acc,
+                        const std::byte* pf, int64_t pf_lines);
+
+// Prefetches lines [q * per, (q + 1) * per) of pf (clamped to pf_lines).
+ASSAY_AVX512 inline void prefetch_slice(const std::byte* pf, int64_t pf_lines, int64_t q,
+                                        int64_t per) {
+  for (int64_t l = q * per; l < std::min(pf_lines, (q + 1) * per); ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(pf + l * 64), _MM_HINT_T1);
+}
+
+template <int MR, int NB>
+ASSAY_AVX512 void tile_f32(const void* xv, int64_t ldx, const void* wv, int64_t k, float* acc,
+                           const std::byte* pf, int64_t pf_lines) {
+  const int64_t per = (pf_lines + k - 1) / k;
+  const float* x = static_cast<const float*>(xv);
+  const float* w = static_cast<const float*>(wv);
+  __m512 c[MR][NB];
+  for (int r = 0; r < MR; ++r)
+    for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    if (pf != nullptr) prefetch_slice(pf, pf_lines, kk, per);
+    __m512 wreg[NB];
+    for (int b = 0; b < NB; ++b) wreg[b] = _mm512_loadu_ps(w + (b * k + kk) * 16);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 xb = _mm512_set1_ps(x[r * ldx + kk]);
+      for (int b = 0; b < NB; ++b) c[r][b] = _mm512_fmadd_ps(xb, wreg[b], c[r][b]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc + (r * kNB + b) * 16, c[r][b]);
+}
+
+template <int MR, int NB>
+ASSAY_AVX512BF16 void tile_bf16(const void* xv, int64_t ldx, const void* wv, int64_t kp, float* acc,
+                                const std::byte* pf, int64_t pf_lines) {
+  const int64_t per = (pf_lines + kp - 1) / kp;
+  const uint16_t* x = static_cast<const uint16_t*>(xv);
+  const uint16_t* w = static_cast<const uint16_t*>(wv);
+  __m512 c[MR][NB];
+  for (int r = 0; r < MR; ++r)
+    for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < kp; ++q) {
+    if (pf != nullptr) prefetch_slice(pf, pf_lines, q, per);
+    __m512i wreg[NB];
+    for (int b = 0; b < NB; ++b) wreg[b] = _mm512_loadu_si512(w + (b * kp + q) * 32);
+    for (int r = 0; r < MR; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, x + r * ldx + 2 * q, sizeof pair);
+      const __m512i xb = _mm512_set1_epi32(pair);
+      for (int b = 0; b < NB; ++b)
+        c[r][b] = _mm512_dpbf16_ps(c[r][b], (__m512bh)xb, (__m512bh)wreg[b]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc + (r * kNB + b) * 16, c[r][b]);
+}
+
+#define ASSAY_TILES(fn)                                                                     \
+  {                                                                                         \
+    {fn<1, 1>, fn<1, 2>, fn<1, 3>, fn<1, 4>}, {fn<2, 1>, fn<2, 2>, fn<2, 3>, fn<2, 4>},     \
+        {fn<3, 1>, fn<3, 2>, fn<3, 3>, fn<3, 4>}, {fn<4, 1>, fn<4, 2>, fn<4, 3>, fn<4, 4>}, \
+        {fn<5, 1>, fn<5, 2>, fn<5, 3>, fn<5, 4>}, {                                         \
+      fn<6, 1>, fn<6, 2>, fn<6, 3>, fn<6, 4>                                                \
+    }                                                                                       \
+  }
+const TileFn kTilesF32[kMR][kNB] = ASSAY_TILES(tile_f32);
+const TileFn kTilesBf16[kMR][kNB] = ASSAY_TILES(tile_bf16);
+#undef ASSAY_TILES
+
+// Adds bias, rounds, accumulates into and stores one tile's results.
+ASSAY_AVX512 void tile_epilogue(const float* acc, int mr, int64_t col0, int64_t n, void* y,
+                                int64_t ldy, Type yt, const float* bias, bool accumulate) {
+  const size_t es = type_size(yt);
+  for (int64_t c = col0; c < std::min(n, col0 + kNB * 16); c += 16) {
+    const __mmask16 m = tail_mask(n - c);
+    const __m512 b = bias != nullptr ? _mm512_maskz_loadu_ps(m, bias + c) : _mm512_setzero_ps();
+    for (int r = 0; r < mr; ++r) {
+      __m512 v = _mm512_add_ps(_mm512_loadu_ps(acc + (r * kNB + (c - col0) / 16) * 16), b);
+      std::byte* dst = static_cast<std::byte*>(y) + (r * ldy + c) * es;
+      if (accumulate) {
+        if (yt == Type::kBF16) v = round_bf16(v);
+        v = _mm512_add_ps(v, load16(dst, yt, m));
+      }
+      store16(dst, yt, v, m);
+    }
+  }
+}
+
+}  // namespace
+
+std::byte* alloc_zeroed(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  bytes = (bytes + align - 1) / align * align;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(align, bytes));
+  if (p == nullptr) throw std::bad_alloc();
+  if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // a hint: fewer TLB misses on streams
+  std::memset(p, 0, bytes);
+  return p;
+}
+
+PackedWeight pack_weight(const float* w, int64_t n, int64_t k, Type type) {
+  PackedWeight p;
+  p.n = n;
+  p.k = k;
+  p.type = type;
+  const int64_t blocks = (n + 15) / 16;
+  p.data = {alloc_zeroed(static_cast<size_t>(blocks * 16 * k) * type_size(type)), std::free};
+  if (type == Type::kF32) {
+    float* dst = reinterpret_cast<float*>(p.data.get());
+    for (int64_t j = 0; j < blocks; ++j)
+      for (int64_t c = 0; c < 16 && j * 16 + c < n; ++c)
+        for (int64_t kk = 0; kk < k; ++kk) dst[(j * k + kk) * 16 + c] = w[(j * 16 + c) * k + kk];
+  } else {
+    const int64_t kp = k / 2;
+    uint16_t* dst = reinterpret_cast<uint16_t*>(p.data.get());
+    for (int64_t j = 0; j < blocks; ++j)
+      for (int64_t c = 0; c < 16 && j * 16 + c < n; ++c)
+        for (int64_t q = 0; q < kp; ++q)
+          for (int e = 0; e < 2; ++e)
+            dst[((j * kp + q) * 16 + c) * 2 + e] = to_bf16(w[(j * 16 + c) * k + 2 * q + e]);
+  }
+  return p;
+}
+
+void linear(const PackedWeight& w, const void* x, int64_t m, int64_t ldx, void* y, int64_t ldy,
+            Type y_type, const float* bias, bool accumulate) {
+  const int64_t blocks = (w.n + 15) / 16;
+  const int64_t panels = (blocks + kNB - 1) / kNB;
+  const bool bf16 = w.type == Type::kBF16;
+  const int64_t depth = bf16 ? w.k / 2 : w.k;  // k steps of a tile
+  const int64_t block_elems = 16 * w.k;        // packed elements per column block
+  const size_t wes = type_size(w.type), yes = type_size(y_type);
+  const auto& tiles = bf16 ? kTilesBf16 : kTilesF32;
+  for (int64_t m0 = 0; m0 < m; m0 += kMC) {
+    const int64_t mc = std::min(kMC, m - m0);
+    at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
+      alignas(64) float acc[kMR * kNB * 16];
+      const int64_t n_tiles = (mc + kMR - 1) / kMR;
+      for (int64_t p = begin; p < end; ++p) {
+        const int nb = static_cast<int>(std::min<int64_t>(kNB, blocks - p * kNB));
+        const std::byte* wp = w.data.get() + p * kNB * block_elems * wes;
+        // The next panel of this thread, prefetched in slices by this panel's tiles.
+        const std::byte* next = p + 1 < end ? wp + kNB * block_elems * wes : nullptr;
+        const int64_t next_lines =
+            next != nullptr
+                ? std::min<int64_t>(kNB, blocks - (p + 1) * kNB) * block_elems * wes / 64
+                : 0;
+        const int64_t slice = (next_lines + n_tiles - 1) / n_tiles;
+        for (int64_t r = 0; r < mc; r += kMR) {
+          const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - r));
+          const int64_t row = m0 + r;
+          const int64_t first = r / kMR * slice;
+          const std::byte* pf = next != nullptr && first < next_lines ? next + first * 64 : nullptr;
+          tiles[mr - 1][nb - 1](static_cast<const std::byte*>(x) + row * ldx * wes, ldx, wp, depth,
+                                acc, pf, std::min(slice, next_lines - first));
+          tile_epilogue(acc, mr, p * kNB * 16, w.n, static_cast<std::byte*>(y) + row * ldy * yes,
+                        ldy, y_type, bias, accumulate);
+        }
+      }
+    });
+  }
+}
+
+namespace {
+
+ASSAY_AVX512 void rms_norm_rows(const void* x, int64_t ldx, void* out, int64_t ldo, int64_t begin,
+                                int64_t end, int64_t n, const void* weight, float eps, Type t) {
+  const size_t es = type_size(t);
+  for (int64_t r = begin; r < end; ++r) {
+    const std::byte* src = static_cast<const std::byte*>(x) + r * ldx * es;
+    std::byte* dst = static_cast<std::byte*>(out) + r * ldo * es;
+    __m512 ss = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+      const __m512 v = load16(src + i * es, t, tail_mask(n - i));
+      ss = _mm512_fmadd_ps(v, v, ss);
+    }
+    const float scale = 1.0f / std::sqrt(_mm512_reduce_add_ps(ss) / static_cast<float>(n) + eps);
+    const __m512 s = _mm512_set1_ps(scale);
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = tail_mask(n - i);
+      __m512 v = _mm512_mul_ps(load16(src + i * es, t, m), s);
+      if (t == Type::kBF16) v = round_bf16(v);
+      v = _mm512_mul_ps(v, load16(static_cast<const std::byte*>(weight) + i * es, t, m));
+      store16(dst + i * es, t, v, m);
+    }
+  }
+}
+
+ASSAY_AVX512 void silu_mul_rows(const void* gu, int64_t ldg, void* out, int64_t ldo, int64_t begin,
+                                int64_t end, int64_t f, Type t) {
+  const size_t es = type_size(t);
+  for (int64_t r = begin; r < end; ++r) {
+    const std::byte* g = static_cast<const std::byte*>(gu) + r * ldg * es;
+    std::byte* dst = static_cast<std::byte*>(out) + r * ldo * es;
+    for (int64_t i = 0; i < f; i += 16) {
+      const __mmask16 m = tail_mask(f - i);
+      const __m512 gate = load16(g + i * es, t, m);
+      const __m512 up = load16(g + (f + i) * es, t, m);
+      const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), gate));
+      const __m512 silu = _mm512_div_ps(gate, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+      store16(dst + i * es, t, _mm512_mul_ps(silu, up), m);
+    }
+  }
+}
+
+// out[i] = a cos - b sin, out[i + half] = b cos + a sin over one head.
+ASSAY_AVX512 inline void rope_head(const std::byte* src, Type t, const float* cs, const float* sn,
+                                   int64_t half, void* dst, Type dt) {
+  const size_t es = type_size(t), des = type_size(dt);
+  for (int64_t i = 0; i < half; i += 16) {
+    const __mmask16 m = tail_mask(half - i);
+    const __m512 a = load16(src + i * es, t, m), b = load16(src + (half + i) * es, t, m);
+    const __m512 c = _mm512_maskz_loadu_ps(m, cs + i), s = _mm512_maskz_loadu_ps(m, sn + i);
+    store16(static_cast<std::byte*>(dst) + i * des, dt,
+            _mm512_sub_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(b, s)), m);
+    store16(static_cast<std::byte*>(dst) + (half + i) * des, dt,
+            _mm512_add_ps(_mm512_mul_ps(b, c), _mm512_mul_ps(a, s)), m);
+  }
+}
+
+ASSAY_AVX512 void rope_rows(const RopeStore& a, const float* cos_tab, const float* sin_tab,
+                            int64_t begin, int64_t end) {
+  const size_t es = type_size(a.type);
+  const int64_t half = a.dim / 2;
+  for (int64_t r = begin; r < end; ++r) {
+    const std::byte* row = static_cast<const std::byte*>(a.qkv) + r * a.ld_qkv * es;
+    const float* cs = cos_tab + r * half;
+    const float* sn = sin_tab + r * half;
+    for (int64_t h = 0; h < a.heads; ++h)
+      rope_head(row + h * a.dim * es, a.type, cs, sn, half, a.q_out + (r * a.heads + h) * a.dim,
+                Type::kF32);
+    if (!a.store[r]) continue;
+    for (int64_t h = 0; h < a.kv_heads; ++h) {
+      const int64_t off = a.slot[r] * a.slot_stride + h * a.head_stride + a.pos[r] * a.dim;
+      rope_head(row + (a.heads + h) * a.dim * es, a.type, cs, sn, half,
+                static_cast<std::byte*>(a.k_cache) + off * es, a.type);
+      std::memcpy(static_cast<std::byte*>(a.v_cache) + off * es,
+                  row + (a.heads + a.kv_heads + h) * a.dim * es, a.dim * es);
+    }
+  }
+}
+
+// Rows per task: at least ~16k elements of work, so small batches stay on one thread.
+// Sums of four vectors' lanes: {sum a, sum b, sum c, sum d}.
+ASSAY_AVX512 inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+  const __m512 x = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm_add_ps(_mm_add_ps(_mm512_extractf32x4_ps(x, 0), _mm512_extractf32x4_ps(x, 1)),
+                    _mm_add_ps(_mm512_extractf32x4_ps(x, 2), _mm512_extractf32x4_ps(x, 3)));
+}
+
+// q . key over `dim` lanes, into a vector of partial sums.
+ASSAY_AVX512 inline __m512 dot_partial(const float* q, const std::byte* key, int64_t dim, Type t,
+                                       size_t es) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t d = 0; d < dim; d += 16) {
+    const __mmask16 m = tail_mask(dim - d);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load16(key + d * es, t, m), acc);
+  }
+  return acc;
+}
+
+// out[0 .. B*16) = sum_j p[j] * values[j] for B blocks of 16 lanes (registers, no spills).
+template <int B>
+ASSAY_AVX512 inline void weighted_sum(const float* p, const std::byte* values, int64_t lo,
+                                      int64_t len, int64_t dim, int64_t d, Type t, size_t es,
+                                      float inv, std::byte* out) {
+  __m512 acc[B];
+  for (int b = 0; b < B; ++b) acc[b] = _mm512_setzero_ps();
+  for (int64_t j = lo; j < len; ++j) {
+    const __m512 w = _mm512_set1_ps(p[j]);
+    const std::byte* value = values + (j * dim + d) * es;
+    _mm_prefetch(reinterpret_cast<const char*>(value + 8 * dim * es), _MM_HINT_T0);
+    for (int b = 0; b < B; ++b)
+      acc[b] =
+          _mm512_fmadd_ps(w, load16(value + b * 16 * es, t, tail_mask(dim - d - b * 16)), acc[b]);
+  }
+  const __m512 scale = _mm512_set1_ps(inv);
+  for (int b = 0; b < B; ++b)
+    store16(out + (d + b * 16) * es, t, _mm512_mul_ps(acc[b], scale), tail_mask(dim - d - b * 16));
+}
+
+ASSAY_AVX512 void attention_items(const Attention& a, int64_t begin, int64_t end, float* scores) {
+  const size_t es = type_size(a.type);
+  const int64_t groups = a.heads / a.kv_heads, dim = a.dim;
+  const int64_t key_bytes = dim * static_cast<int64_t>(es);
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t r = item / a.kv_heads, kvh = item % a.kv_heads;
+    const int64_t len = a.len[r];
+    const int64_t lo = a.window > 0 ? std::max<int64_t>(0, len - a.window) : 0;
+    const int64_t head = (a.slot[r] * a.kv_heads + kvh) * a.capacity * dim;
+    const std::byte* keys = static_cast<const std::byte*>(a.k) + head * es;
+    const std::byte* values = static_cast<const std::byte*>(a.v) + head * es;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t h = kvh * groups + g;
+      const float* q = a.q + (r * a.heads + h) * dim;
+      // Scores, four keys at a time (one shuffle-reduce for four), prefetching ahead.
+      __m128 max4 = _mm_set1_ps(-INFINITY);
+      int64_t j = lo;
+      for (; j + 4 <= len; j += 4) {
+        const std::byte* key = keys + j * key_bytes;
+        _mm_prefetch(reinterpret_cast<const char*>(key + 8 * key_bytes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(key + 10 * key_bytes), _MM_HINT_T0);
+        const __m128 s = _mm_mul_ps(reduce4(dot_partial(q, key, dim, a.type, es),
+                                            dot_partial(q, key + key_bytes, dim, a.type, es),
+                                            dot_partial(q, key + 2 * key_bytes, dim, a.type, es),
+                                            dot_partial(q, key + 3 * key_bytes, dim, a.type, es)),
+                                    _mm_set1_ps(a.scale));
+        _mm_storeu_ps(scores + j, s);
+        max4 = _mm_max_ps(max4, s);
+      }
+      alignas(16) float m4[4];
+      _mm_store_ps(m4, max4);
+      float max = std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
+      for (; j < len; ++j) {
+        scores[j] =
+            _mm512_reduce_add_ps(dot_partial(q, keys + j * key_bytes, dim, a.type, es)) * a.scale;
+        max = std::max(max, scores[j]);
+      }
+      // Softmax numerators, 16 at a time.
+      __m512 sum16 = _mm512_setzero_ps();
+      const __m512 maxv = _mm512_set1_ps(max);
+      for (int64_t i = lo; i < len; i += 16) {
+        const __mmask16 m = tail_mask(len - i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + i), maxv));
+        _mm512_mask_storeu_ps(scores + i, m, e);
+        sum16 = _mm512_add_ps(sum16, _mm512_maskz_mov_ps(m, e));
+      }
+      const float inv = 1.0f / _mm512_reduce_add_ps(sum16);
+      std::byte* out = static_cast<std::byte*>(a.out) + (r * a.heads + h) * dim * es;
+      for (int64_t d = 0; d < dim; d += 64) {
+        switch (std::min<int64_t>(4, (dim - d + 15) / 16)) {
+          case 1:
+            weighted_sum<1>(scores, values, lo, len, dim, d, a.type, es, inv, out);
+            break;
+          case 2:
+            weighted_sum<2>(scores, values, lo, len, dim, d, a.type, es, inv, out);
+            break;
+          case 3:
+            weighted_sum<3>(scores, values, lo, len, dim, d, a.type, es, inv, out);
+            break;
+          default:
+            weighted_sum<4>(scores, values, lo, len, dim, d, a.type, es, inv, out);
+            break;
+        }
+      }
+    }
+  }
+}
+
+int64_t grain(int64_t work_per_row) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_row));
+}
+
+}  // namespace
+
+void rms_norm(const void* x, int64_t ldx, void* out, int64_t ldo, int64_t rows, int64_t n,
+              const void* weight, float eps, Type type) {
+  at::parallel_for(0, rows, grain(n), [&](int64_t b, int64_t e) {
+    rms_norm_rows(x, ldx, out, ldo, b, e, n, weight, eps, type);
+  });
+}
+
+void silu_mul(const void* gu, int64_t ldg, void* out, int64_t ldo, int64_t rows, int64_t f,
+              Type type) {
+  at::parallel_for(0, rows, grain(f),
+                   [&](int64_t b, int64_t e) { silu_mul_rows(gu, ldg, out, ldo, b, e, f, type); });
+}
+
+void attention(const Attention& a, int64_t rows) {
+  const int64_t items = rows * a.kv_heads;
+  at::parallel_for(0, items, std::max<int64_t>(1, items / (4 * at::get_num_threads())),
+                   [&](int64_t begin, int64_t end) {
+                     std::vector<float> scores(a.capacity + 16);
+                     attention_items(a, begin, end, scores.data());
+                   });
+}
+
+void rope_tables(const int64_t* pos, int64_t rows, const float* inv_freq, int64_t half,
+                 float* cos_tab, float* sin_tab) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < half; ++i) {
+      const float angle = static_cast<float>(pos[r]) * inv_freq[i];
+      cos_tab[r * half + i] = std::cos(angle);
+      sin_tab[r * half + i] = std::sin(angle);
+    }
+  }
+}
+
+void rope_store(const RopeStore& a, int64_t rows) {
+  at::parallel_for(0, rows, grain((a.heads + 2 * a.kv_heads) * a.dim),
+                   [&](int64_t b, int64_t e) { rope_rows(a, a.cos, a.sin, b, e); });
+}
+
+}  // namespace assay::inference::kernels
