@@ -20,6 +20,12 @@ bool is_13a_symbol(char c) {
          (u >= 0x28 && u <= 0x2B) || (u >= 0x3A && u <= 0x40) || u == 0x2F;
 }
 
+bool ascii_space_13a(unsigned char c) {  // Python str.isspace() on ASCII
+  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20);
+}
+
+void digit_punct_passes(std::string& a, std::string& b);
+
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
   size_t pos = s.find(from);
   if (pos == std::string::npos) return;
@@ -66,9 +72,100 @@ std::string tokenized_13a(std::string_view text) {
   }
   *p++ = ' ';
   a.resize(static_cast<size_t>(p - a.data()));
+  std::string b;
+  digit_punct_passes(a, b);
+  return a;
+}
+
+// Tokens of valid UTF-8 `text` in one pass, as views into `line` (the text itself, or a copy in
+// `storage` after the rare entity/newline replacements), equal to
+// py_split(tokenized_13a(text)). Why that holds: the first regex puts spaces around each 13a
+// symbol, so symbols are single tokens and separate the rest; the three digit/punctuation
+// regexes only insert spaces and look at one neighbour, which at a chunk's edge is a space or
+// other non-digit, non-[.,-] byte; so each whitespace/symbol-delimited chunk can be processed
+// alone, and only a chunk holding '.', ',' or '-' can split. Equality with tokenize_13a and with
+// the literal regexes is tested (bleu_tokenizer_test) and fuzzed.
+void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a, std::string& pad_b,
+                std::vector<std::string_view>& out) {
+  out.clear();
+  std::string_view line = text;
+  if (text.find_first_of("<\n&") != std::string_view::npos) {
+    storage.assign(text);
+    replace_all(storage, "<skipped>", "");
+    replace_all(storage, "-\n", "");
+    replace_all(storage, "\n", " ");
+    replace_all(storage, "&quot;", "\"");
+    replace_all(storage, "&amp;", "&");
+    replace_all(storage, "&lt;", "<");
+    replace_all(storage, "&gt;", ">");
+    line = storage;
+  }
+  const char* d = line.data();
+  const size_t n = line.size();
+  size_t start = 0;
+  bool special = false;  // the chunk holds '.', ',' or '-'
+  auto close = [&](size_t end) {
+    if (end == start) return;
+    if (!special) {
+      out.emplace_back(d + start, end - start);
+      return;
+    }
+    // Run the digit/punctuation passes on " chunk " and map the runs back onto the chunk.
+    pad_a.assign(1, ' ');
+    pad_a.append(d + start, end - start);
+    pad_a.push_back(' ');
+    digit_punct_passes(pad_a, pad_b);
+    size_t src = start, run = 0;
+    bool in_run = false;
+    for (char ch : pad_a) {
+      if (ch == ' ') {
+        if (in_run) out.emplace_back(d + run, src - run);
+        in_run = false;
+      } else {
+        if (!in_run) run = src;
+        in_run = true;
+        ++src;
+      }
+    }
+    if (in_run) out.emplace_back(d + run, src - run);
+  };
+  size_t i = 0;
+  while (i < n) {
+    auto c = static_cast<unsigned char>(d[i]);
+    if (c < 0x80) {
+      if (ascii_space_13a(c)) {
+        close(i);
+        start = ++i;
+        special = false;
+      } else if (is_13a_symbol(static_cast<char>(c))) {
+        close(i);
+        out.emplace_back(d + i, 1);
+        start = ++i;
+        special = false;
+      } else {
+        special |= c == '.' || c == ',' || c == '-';
+        ++i;
+      }
+      continue;
+    }
+    size_t len = 1;
+    if (py_space_at(line, i, len)) {
+      close(i);
+      i += len;
+      start = i;
+      special = false;
+    } else {
+      i += len;
+    }
+  }
+  close(n);
+}
+
+// The last three 13a regexes, applied in place to `a` (b is scratch).
+void digit_punct_passes(std::string& a, std::string& b) {
   // ([^0-9])([\.,]) -> '\1 \2 '
-  std::string b(a.size() * 2, '\0');
-  p = b.data();
+  b.resize(a.size() * 2);
+  char* p = b.data();
   for (size_t i = 0, n = a.size(); i < n;) {
     if (i + 1 < n && (a[i + 1] == '.' || a[i + 1] == ',') && !is_digit(a[i])) {
       p[0] = a[i];
@@ -114,16 +211,16 @@ std::string tokenized_13a(std::string_view text) {
     }
   }
   b.resize(static_cast<size_t>(p - b.data()));
-  return b;
+  a.swap(b);
 }
 
 struct Scratch {
-  std::string hyp_storage, ref_storage, hyp_text, ref_text;
+  std::string hyp_storage, ref_storage, hyp_line, ref_line, pad_a, pad_b;
   std::vector<std::string_view> hyp_tokens, ref_tokens;
   std::vector<std::uint32_t> hyp_ids, ref_ids;
   Interner interner;
   NgramTable table;
-  NgramTable64 table64;
+  FlatNgramCounter counter;
 };
 
 NgramKey ngram_key(const std::uint32_t* ids, int n) {
@@ -152,14 +249,17 @@ std::vector<std::string> tokenize_13a(std::string_view text) {
   return {views.begin(), views.end()};
 }
 
+std::vector<std::string> tokenize_13a_fast(std::string_view text) {
+  std::string storage, line, pad_a, pad_b;
+  std::vector<std::string_view> views;
+  tokens_13a(valid_utf8(text, storage), line, pad_a, pad_b, views);
+  return {views.begin(), views.end()};
+}
+
 BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   thread_local Scratch s;
-  s.hyp_text = tokenized_13a(valid_utf8(hypothesis, s.hyp_storage));
-  s.ref_text = tokenized_13a(valid_utf8(reference, s.ref_storage));
-  s.hyp_tokens.clear();
-  s.ref_tokens.clear();
-  py_split(s.hyp_text, s.hyp_tokens);
-  py_split(s.ref_text, s.ref_tokens);
+  tokens_13a(valid_utf8(hypothesis, s.hyp_storage), s.hyp_line, s.pad_a, s.pad_b, s.hyp_tokens);
+  tokens_13a(valid_utf8(reference, s.ref_storage), s.ref_line, s.pad_a, s.pad_b, s.ref_tokens);
   s.interner.clear();
   s.ref_ids.clear();
   s.hyp_ids.clear();
@@ -173,19 +273,19 @@ BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
     // All orders in one table: n ids + 1 packed into 16 bits each are unique across orders.
     const auto nr = static_cast<std::int64_t>(s.ref_ids.size());
     const auto nh = static_cast<std::int64_t>(s.hyp_ids.size());
-    s.table64.reset(static_cast<size_t>(nr) * kBleuOrder);
+    s.counter.reset(static_cast<size_t>(nr) * kBleuOrder);
     for (std::int64_t i = 0; i < nr; ++i) {
       std::uint64_t key = 0;
       for (std::int64_t n = 0; n < kBleuOrder && i + n < nr; ++n) {
         key = (key << 16) | (s.ref_ids[static_cast<size_t>(i + n)] + 1);
-        s.table64.add(key);
+        s.counter.add(key);
       }
     }
     for (std::int64_t i = 0; i < nh; ++i) {
       std::uint64_t key = 0;
       for (std::int64_t n = 0; n < kBleuOrder && i + n < nh; ++n) {
         key = (key << 16) | (s.hyp_ids[static_cast<size_t>(i + n)] + 1);
-        st.counts[static_cast<size_t>(n)] += s.table64.take(key);
+        st.counts[static_cast<size_t>(n)] += s.counter.take(key);
       }
     }
     for (int n = 1; n <= kBleuOrder; ++n) st.totals[n - 1] = std::max<std::int64_t>(0, nh - n + 1);

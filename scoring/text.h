@@ -110,6 +110,55 @@ class BasicNgramTable {
   size_t mask_ = 0;
 };
 
+// Multiset of non-zero 64-bit keys with the same add()/take() contract as BasicNgramTable, laid
+// out for the hot paths: one 16-byte slot per key (one cache line per probe), Fibonacci hashing,
+// and reset() that clears only the slots the previous pair used, so a small pair touches a
+// small, cache-resident prefix of the table whatever came before.
+class FlatNgramCounter {
+ public:
+  // Empties the table and sizes it for up to `expected` add() calls.
+  void reset(size_t expected) {
+    for (std::uint32_t slot : used_) slots_[slot] = Slot{};
+    used_.clear();
+    int bits = 4;
+    while ((size_t{1} << bits) < expected * 2) ++bits;
+    if ((size_t{1} << bits) > slots_.size()) slots_.assign(size_t{1} << bits, Slot{});
+    shift_ = 64 - bits;
+    mask_ = (size_t{1} << bits) - 1;
+  }
+  // `key` must not be 0 (the empty marker).
+  void add(std::uint64_t key) {
+    size_t slot = find_slot(key);
+    if (slots_[slot].key == 0) {
+      slots_[slot].key = key;
+      used_.push_back(static_cast<std::uint32_t>(slot));
+    }
+    ++slots_[slot].count;
+  }
+  // True (and one occurrence consumed) when `key` is still available.
+  bool take(std::uint64_t key) {
+    Slot& s = slots_[find_slot(key)];
+    if (s.count == 0) return false;  // also the empty slot
+    --s.count;
+    return true;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t key = 0;
+    std::int64_t count = 0;
+  };
+  size_t find_slot(std::uint64_t key) const {
+    size_t slot = static_cast<size_t>((key * 0x9e3779b97f4a7c15ULL) >> shift_);
+    while (slots_[slot].key != key && slots_[slot].key != 0) slot = (slot + 1) & mask_;
+    return slot;
+  }
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> used_;  // slots that hold a key
+  int shift_ = 60;
+  size_t mask_ = 15;
+};
+
 using NgramTable = BasicNgramTable<NgramKey>;
 using NgramTable64 = BasicNgramTable<std::uint64_t>;
 
