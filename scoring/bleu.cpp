@@ -1,6 +1,7 @@
 #include "scoring/bleu.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "core/error.h"
@@ -85,34 +86,70 @@ std::string tokenized_13a(std::string_view text) {
 // other non-digit, non-[.,-] byte; so each whitespace/symbol-delimited chunk can be processed
 // alone, and only a chunk holding '.', ',' or '-' can split. Equality with tokenize_13a and with
 // the literal regexes is tested (bleu_tokenizer_test) and fuzzed.
-void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a, std::string& pad_b,
-                std::vector<std::string_view>& out) {
-  out.clear();
-  std::string_view line = text;
-  if (text.find_first_of("<\n&") != std::string_view::npos) {
-    storage.assign(text);
-    replace_all(storage, "<skipped>", "");
-    replace_all(storage, "-\n", "");
-    replace_all(storage, "\n", " ");
-    replace_all(storage, "&quot;", "\"");
-    replace_all(storage, "&amp;", "&");
-    replace_all(storage, "&lt;", "<");
-    replace_all(storage, "&gt;", ">");
-    line = storage;
+// Byte classes of the one-pass scan (ASCII only; bytes >= 0x80 are looked at as code points).
+enum ByteClass : std::uint8_t { kPlain, kSpace, kSymbol, kDotCommaDash, kRewrite };
+
+constexpr std::array<std::uint8_t, 128> make_byte_classes() {
+  std::array<std::uint8_t, 128> t{};
+  for (int c = 0; c < 128; ++c) {
+    if ((c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20)) {  // Python str.isspace()
+      t[c] = kSpace;
+    } else if ((c >= 0x7B && c <= 0x7E) || (c >= 0x5B && c <= 0x60) || (c >= 0x21 && c <= 0x26) ||
+               (c >= 0x28 && c <= 0x2B) || (c >= 0x3A && c <= 0x40) || c == 0x2F) {
+      t[c] = kSymbol;  // the first TokenizerRegexp class (its ' ' is whitespace anyway)
+    } else if (c == '.' || c == ',' || c == '-') {
+      t[c] = kDotCommaDash;
+    }
   }
-  const char* d = line.data();
-  const size_t n = line.size();
+  t['<'] = kRewrite;  // "<skipped>", "&quot;" ... : a rewritten copy is scanned instead
+  t['&'] = kRewrite;
+  return t;
+}
+constexpr std::array<std::uint8_t, 128> kByteClass = make_byte_classes();
+
+void rewrite_13a(std::string_view text, std::string& storage) {
+  storage.assign(text);
+  replace_all(storage, "<skipped>", "");
+  replace_all(storage, "-\n", "");
+  replace_all(storage, "\n", " ");
+  replace_all(storage, "&quot;", "\"");
+  replace_all(storage, "&amp;", "&");
+  replace_all(storage, "&lt;", "<");
+  replace_all(storage, "&gt;", ">");
+}
+
+// Tokens of valid UTF-8 `text` in one pass, as views into the text (or into `storage`, a copy
+// after the rare entity/"<skipped>"/"-\n" rewrites), equal to py_split(tokenized_13a(text)).
+// Why that holds: the first regex puts spaces around each 13a symbol, so symbols are single
+// tokens and separate the rest; the three digit/punctuation regexes only insert spaces and look
+// at one neighbour, which at a chunk's edge is a space or other non-digit, non-[.,-] byte; so
+// each whitespace/symbol-delimited chunk can be processed alone, and only a chunk holding '.',
+// ',' or '-' can split. Equality with tokenize_13a and with the literal regexes is tested
+// (bleu_tokenizer_test) and fuzzed.
+void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a, std::string& pad_b,
+                std::vector<std::string_view>& out, bool rewritten = false) {
+  out.clear();
+  const char* d = text.data();
+  const size_t n = text.size();
   size_t start = 0;
-  bool special = false;  // the chunk holds '.', ',' or '-'
+  int specials = 0;  // '.', ',' or '-' in the chunk
   auto close = [&](size_t end) {
     if (end == start) return;
-    if (!special) {
-      out.emplace_back(d + start, end - start);
+    const size_t len = end - start;
+    if (specials == 0) {
+      out.emplace_back(d + start, len);
       return;
     }
-    // Run the digit/punctuation passes on " chunk " and map the runs back onto the chunk.
+    // The common "word." / "word,": both regexes split off the final mark, nothing else.
+    if (specials == 1 && len >= 2 && (d[end - 1] == '.' || d[end - 1] == ',') &&
+        !is_digit(d[end - 2])) {
+      out.emplace_back(d + start, len - 1);
+      out.emplace_back(d + end - 1, 1);
+      return;
+    }
+    // Otherwise run the digit/punctuation passes on " chunk " and map the runs back.
     pad_a.assign(1, ' ');
-    pad_a.append(d + start, end - start);
+    pad_a.append(d + start, len);
     pad_a.push_back(' ');
     digit_punct_passes(pad_a, pad_b);
     size_t src = start, run = 0;
@@ -133,27 +170,47 @@ void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a,
   while (i < n) {
     auto c = static_cast<unsigned char>(d[i]);
     if (c < 0x80) {
-      if (ascii_space_13a(c)) {
-        close(i);
-        start = ++i;
-        special = false;
-      } else if (is_13a_symbol(static_cast<char>(c))) {
-        close(i);
-        out.emplace_back(d + i, 1);
-        start = ++i;
-        special = false;
-      } else {
-        special |= c == '.' || c == ',' || c == '-';
-        ++i;
+      switch (kByteClass[c]) {
+        case kPlain:
+          ++i;
+          continue;
+        case kDotCommaDash:
+          if (c == '-' && i + 1 < n && d[i + 1] == '\n' && !rewritten) break;
+          ++specials;
+          ++i;
+          continue;
+        case kSpace:
+          close(i);
+          start = ++i;
+          specials = 0;
+          continue;
+        case kSymbol:
+          close(i);
+          out.emplace_back(d + i, 1);
+          start = ++i;
+          specials = 0;
+          continue;
+        default:  // kRewrite
+          if (rewritten) {
+            close(i);
+            out.emplace_back(d + i, 1);
+            start = ++i;
+            specials = 0;
+            continue;
+          }
+          break;
       }
-      continue;
+      // "-\n", '<' or '&' in the original text: scan the rewritten copy instead.
+      rewrite_13a(text, storage);
+      tokens_13a(storage, storage, pad_a, pad_b, out, true);
+      return;
     }
     size_t len = 1;
-    if (py_space_at(line, i, len)) {
+    if (py_space_at(text, i, len)) {
       close(i);
       i += len;
       start = i;
-      special = false;
+      specials = 0;
     } else {
       i += len;
     }
