@@ -159,6 +159,49 @@ class FlatNgramCounter {
   size_t mask_ = 15;
 };
 
+// FlatNgramCounter for keys below 2^48 and counts below 2^16 (callers check: no pair adds more
+// than 65535 keys): key and count share one 8-byte slot, so the table is half the size.
+class PackedNgramCounter {
+ public:
+  static constexpr std::uint64_t kMaxKey = (std::uint64_t{1} << 48) - 1;
+  static constexpr size_t kMaxAdds = 65535;
+  void reset(size_t expected) {
+    for (std::uint32_t slot : used_) slots_[slot] = 0;
+    used_.clear();
+    int bits = 4;
+    while ((size_t{1} << bits) < expected * 2) ++bits;
+    if ((size_t{1} << bits) > slots_.size()) slots_.assign(size_t{1} << bits, 0);
+    shift_ = 64 - bits;
+    mask_ = (size_t{1} << bits) - 1;
+  }
+  // 0 < key <= kMaxKey.
+  void add(std::uint64_t key) {
+    size_t slot = find_slot(key);
+    if (slots_[slot] == 0) {
+      slots_[slot] = key << 16;
+      used_.push_back(static_cast<std::uint32_t>(slot));
+    }
+    ++slots_[slot];
+  }
+  bool take(std::uint64_t key) {
+    std::uint64_t& v = slots_[find_slot(key)];
+    if ((v & 0xFFFF) == 0) return false;  // also the empty slot
+    --v;
+    return true;
+  }
+
+ private:
+  size_t find_slot(std::uint64_t key) const {
+    size_t slot = static_cast<size_t>((key * 0x9e3779b97f4a7c15ULL) >> shift_);
+    while (slots_[slot] != 0 && (slots_[slot] >> 16) != key) slot = (slot + 1) & mask_;
+    return slot;
+  }
+  std::vector<std::uint64_t> slots_;  // key << 16 | count; 0 = empty
+  std::vector<std::uint32_t> used_;
+  int shift_ = 60;
+  size_t mask_ = 15;
+};
+
 using NgramTable = BasicNgramTable<NgramKey>;
 using NgramTable64 = BasicNgramTable<std::uint64_t>;
 
