@@ -19,6 +19,7 @@
 #include "core/sha256.h"
 #include "eval/dataset.h"
 #include "eval/judge_stage.h"
+#include "eval/loglik_stage.h"
 #include "eval/prompt.h"
 #include "eval/run_folder.h"
 #include "eval/run_settings.h"
@@ -141,6 +142,7 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
   auto t0 = Clock::now();
   ResolvedConfig cfg = resolve_config(options.sources);
   RunSettings settings = run_settings_from(cfg);
+  const LoglikStage loglik(settings.metrics);  // answer_tokens, perplexity: need the model
   const GenerationSettings& gen = settings.generation;
   if (settings.dataset.empty()) {
     throw_invalid("no dataset: pass --dataset, set DATASET_PATH, or set `dataset` in the config");
@@ -228,6 +230,7 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
     double load_s = seconds_since(t0);
     double generate_s = 0;
     size_t new_completion_tokens = 0;
+    std::unique_ptr<inference::Engine> engine;  // kept for the perplexity stage
 
     if (!pending.empty()) {
       auto tl = Clock::now();
@@ -235,7 +238,7 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
       eo.device = settings.device;
       eo.dtype = gen.dtype;
       eo.threads = gen.threads;
-      auto engine = inference::Engine::load(model_path, eo);
+      engine = inference::Engine::load(model_path, eo);
       const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
       if (!prompts) {
         ChatFormat f = detect_chat_format_in(engine->files().tokenizer_dir);
@@ -397,6 +400,7 @@ int run_run_command(const RunCommandOptions& options, std::ostream& out) {
       scores.corpus = scored->corpus;
     }
     scores.judged = judged ? &*judged : nullptr;
+    loglik.add_to(scores, ds, done, engine.get(), model_path, settings);
     json generation = {{"prompt_tokens", prompt_tokens},
                        {"completion_tokens", completion_tokens},
                        {"finish_reasons", finish_reasons},

@@ -21,9 +21,6 @@ bool is_13a_symbol(char c) {
          (u >= 0x28 && u <= 0x2B) || (u >= 0x3A && u <= 0x40) || u == 0x2F;
 }
 
-bool ascii_space_13a(unsigned char c) {  // Python str.isspace() on ASCII
-  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20);
-}
 
 void digit_punct_passes(std::string& a, std::string& b);
 
