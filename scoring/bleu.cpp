@@ -21,7 +21,6 @@ bool is_13a_symbol(char c) {
          (u >= 0x28 && u <= 0x2B) || (u >= 0x3A && u <= 0x40) || u == 0x2F;
 }
 
-
 void digit_punct_passes(std::string& a, std::string& b);
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
@@ -275,6 +274,8 @@ struct Scratch {
   Interner interner;
   NgramTable table;
   FlatNgramCounter counter;
+  std::vector<std::int32_t> unigrams;  // reference unigram counts by id
+  std::uint32_t n_ref_ids = 0;         // distinct reference tokens: ids below are reference ids
 };
 
 NgramKey ngram_key(const std::uint32_t* ids, int n) {
@@ -318,28 +319,42 @@ BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   s.ref_ids.clear();
   s.hyp_ids.clear();
   for (auto t : s.ref_tokens) s.ref_ids.push_back(s.interner.id(t));
+  s.n_ref_ids = s.interner.size();
   for (auto t : s.hyp_tokens) s.hyp_ids.push_back(s.interner.id(t));
 
   BleuStats st;
   st.sys_len = static_cast<std::int64_t>(s.hyp_ids.size());
   st.ref_len = static_cast<std::int64_t>(s.ref_ids.size());
   if (s.interner.size() < 0xFFFF) {
-    // All orders in one table: n ids + 1 packed into 16 bits each are unique across orders.
+    // Unigrams: ids are dense and the reference's come first (ids < n_ref_ids), so a count array
+    // does. Orders 2-4 in one table: n ids + 1 packed into 16 bits each are unique across
+    // orders. A hypothesis n-gram the reference never had ends the search at that position (no
+    // longer n-gram starting there can be in the reference either).
     const auto nr = static_cast<std::int64_t>(s.ref_ids.size());
     const auto nh = static_cast<std::int64_t>(s.hyp_ids.size());
-    s.counter.reset(static_cast<size_t>(nr) * kBleuOrder);
-    for (std::int64_t i = 0; i < nr; ++i) {
-      std::uint64_t key = 0;
-      for (std::int64_t n = 0; n < kBleuOrder && i + n < nr; ++n) {
+    s.unigrams.assign(s.n_ref_ids, 0);
+    for (std::uint32_t id : s.ref_ids) ++s.unigrams[id];
+    s.counter.reset(static_cast<size_t>(nr) * (kBleuOrder - 1));
+    for (std::int64_t i = 0; i + 1 < nr; ++i) {
+      std::uint64_t key = s.ref_ids[static_cast<size_t>(i)] + 1;
+      for (std::int64_t n = 1; n < kBleuOrder && i + n < nr; ++n) {
         key = (key << 16) | (s.ref_ids[static_cast<size_t>(i + n)] + 1);
         s.counter.add(key);
       }
     }
     for (std::int64_t i = 0; i < nh; ++i) {
-      std::uint64_t key = 0;
-      for (std::int64_t n = 0; n < kBleuOrder && i + n < nh; ++n) {
+      const std::uint32_t id = s.hyp_ids[static_cast<size_t>(i)];
+      if (id >= s.n_ref_ids) continue;
+      if (s.unigrams[id] > 0) {
+        --s.unigrams[id];
+        ++st.counts[0];
+      }
+      std::uint64_t key = id + 1;
+      for (std::int64_t n = 1; n < kBleuOrder && i + n < nh; ++n) {
         key = (key << 16) | (s.hyp_ids[static_cast<size_t>(i + n)] + 1);
-        st.counts[static_cast<size_t>(n)] += s.counter.take(key);
+        int took = s.counter.take_or_absent(key);
+        if (took < 0) break;
+        st.counts[static_cast<size_t>(n)] += took;
       }
     }
     for (int n = 1; n <= kBleuOrder; ++n) st.totals[n - 1] = std::max<std::int64_t>(0, nh - n + 1);

@@ -142,6 +142,16 @@ class FlatNgramCounter {
     --s.count;
     return true;
   }
+  // 1 (and one occurrence consumed) when `key` is still available, 0 when it was added but is
+  // used up, -1 when it was never added.
+  int take_or_absent(std::uint64_t key) {
+    Slot& s = slots_[find_slot(key)];
+    if (s.count > 0) {
+      --s.count;
+      return 1;
+    }
+    return s.key == 0 ? -1 : 0;
+  }
 
  private:
   struct Slot {
