@@ -102,7 +102,9 @@ void char_stats_dense(Scratch& s, Counter& counter, std::int64_t* values) {
     std::uint64_t key = (std::uint64_t{c0} << 8) | c1;
     for (std::int64_t n = 2; n < kChrfCharOrder && i + n < nh; ++n) {
       key = (key << 8) | hyp[static_cast<size_t>(i + n)];
-      matched[n] += counter.take(key);
+      int took = counter.take_or_absent(key);
+      if (took < 0) break;  // no longer n-gram starting here is in the reference either
+      matched[n] += took;
     }
   }
   // Leave the bigram array all zero for the next pair.

@@ -199,6 +199,15 @@ class PackedNgramCounter {
     --v;
     return true;
   }
+  // 1 (and one occurrence consumed) when available, 0 when used up, -1 when never added.
+  int take_or_absent(std::uint64_t key) {
+    std::uint64_t& v = slots_[find_slot(key)];
+    if ((v & 0xFFFF) != 0) {
+      --v;
+      return 1;
+    }
+    return v == 0 ? -1 : 0;
+  }
 
  private:
   size_t find_slot(std::uint64_t key) const {
