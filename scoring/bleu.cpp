@@ -315,7 +315,7 @@ BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   thread_local Scratch s;
   tokens_13a(valid_utf8(hypothesis, s.hyp_storage), s.hyp_line, s.pad_a, s.pad_b, s.hyp_tokens);
   tokens_13a(valid_utf8(reference, s.ref_storage), s.ref_line, s.pad_a, s.pad_b, s.ref_tokens);
-  s.interner.clear();
+  s.interner.clear(s.ref_tokens.size() + s.hyp_tokens.size());
   s.ref_ids.clear();
   s.hyp_ids.clear();
   for (auto t : s.ref_tokens) s.ref_ids.push_back(s.interner.id(t));

@@ -235,7 +235,7 @@ TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference
   normalized_tokens(prediction, s.lowered, s.buf_a, s.tok_a);
   normalized_tokens(reference, s.lowered, s.buf_b, s.tok_b);
   // Multiset intersection through interned ids.
-  s.interner.clear();
+  s.interner.clear(s.tok_a.size() + s.tok_b.size());
   s.counts.clear();
   for (auto t : s.tok_a) {
     std::uint32_t id = s.interner.id(t);

@@ -58,12 +58,16 @@ std::uint64_t hash_bytes(std::string_view s) {
 
 std::string_view valid_utf8(std::string_view text, std::string& storage) {
   bool ascii = true;
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {  // 8 bytes at a time: any high bit?
+    std::uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);
+    if (w & 0x8080808080808080ULL) {
       ascii = false;
       break;
     }
   }
+  for (; ascii && i < text.size(); ++i) ascii = static_cast<unsigned char>(text[i]) < 0x80;
   if (ascii || utf8::is_valid(text)) return text;
   storage.clear();
   storage.reserve(text.size() + 8);
@@ -110,7 +114,7 @@ size_t count_code_points(std::string_view text) {
 }
 
 std::uint32_t Interner::id(std::string_view token) {
-  if ((keys_.size() + 1) * 2 > slots_.size()) grow();
+  if ((keys_.size() + 1) * 2 > mask_ + 1) grow();
   std::uint64_t h = hash_bytes(token);
   for (std::uint64_t slot = h & mask_;; slot = (slot + 1) & mask_) {
     std::uint32_t v = slots_[slot];
@@ -118,26 +122,35 @@ std::uint32_t Interner::id(std::string_view token) {
       keys_.push_back(token);
       hashes_.push_back(h);
       slots_[slot] = static_cast<std::uint32_t>(keys_.size());
+      used_.push_back(static_cast<std::uint32_t>(slot));
       return static_cast<std::uint32_t>(keys_.size() - 1);
     }
     if (hashes_[v - 1] == h && keys_[v - 1] == token) return v - 1;
   }
 }
 
-void Interner::clear() {
+void Interner::clear(size_t expected) {
+  for (std::uint32_t slot : used_) slots_[slot] = 0;
+  used_.clear();
   keys_.clear();
   hashes_.clear();
-  std::fill(slots_.begin(), slots_.end(), 0);
+  size_t cap = 64;
+  while (cap < expected * 2) cap *= 2;
+  if (cap > slots_.size()) slots_.assign(cap, 0);
+  mask_ = cap - 1;
 }
 
 void Interner::grow() {
-  size_t cap = std::max<size_t>(64, slots_.size() * 2);
-  slots_.assign(cap, 0);
+  size_t cap = std::max<size_t>(64, (mask_ + 1) * 2);
+  for (std::uint32_t slot : used_) slots_[slot] = 0;
+  used_.clear();
+  if (cap > slots_.size()) slots_.assign(cap, 0);
   mask_ = cap - 1;
   for (size_t i = 0; i < keys_.size(); ++i) {
     std::uint64_t slot = hashes_[i] & mask_;
     while (slots_[slot] != 0) slot = (slot + 1) & mask_;
     slots_[slot] = static_cast<std::uint32_t>(i + 1);
+    used_.push_back(static_cast<std::uint32_t>(slot));
   }
 }
 

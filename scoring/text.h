@@ -36,13 +36,16 @@ class Interner {
   std::uint32_t id(std::string_view token);
   // Number of distinct strings seen since the last clear().
   std::uint32_t size() const { return static_cast<std::uint32_t>(keys_.size()); }
-  void clear();
+  // Forgets every string; `expected` (a hint: how many id() calls follow) sizes the table, so a
+  // small pair uses a small, cache-resident prefix whatever came before. Costs O(strings held).
+  void clear(size_t expected = 0);
 
  private:
   void grow();
   std::vector<std::string_view> keys_;
   std::vector<std::uint64_t> hashes_;
-  std::vector<std::uint32_t> slots_;  // index+1 into keys_, 0 = empty
+  std::vector<std::uint32_t> slots_;  // index+1 into keys_, 0 = empty; prefix [0, mask_] in use
+  std::vector<std::uint32_t> used_;   // slots holding a key
   std::uint64_t mask_ = 0;
 };
 
