@@ -118,6 +118,19 @@ constexpr std::array<std::uint8_t, 256> make_squad_classes() {
 }
 constexpr std::array<std::uint8_t, 256> kSquadClass = make_squad_classes();
 
+// Bytes that continue an ASCII word run (word characters and the punctuation removed inside it)
+// and, of those, the ones written out.
+constexpr std::array<std::uint8_t, 256> make_in_run(bool keep_only) {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const std::uint8_t k = kSquadClass[static_cast<size_t>(c)];
+    t[static_cast<size_t>(c)] = (k == kWord || k == kUpper || (!keep_only && k == kPunct)) ? 1 : 0;
+  }
+  return t;
+}
+constexpr std::array<std::uint8_t, 256> kInRun = make_in_run(false);
+constexpr std::array<std::uint8_t, 256> kKeep = make_in_run(true);
+
 // Normalised tokens (squad_normalize(text).split()) as views into `buf`, in one pass: punctuation
 // dropped, letters lower-cased, each maximal run of word characters that is exactly "a", "an" or
 // "the" acting as a space (that is \b(a|an|the)\b on the punctuation-free text), tokens split
@@ -161,29 +174,32 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     const size_t run_start = n;
     std::uint8_t cls = kOther;
     size_t len = 1;
-    while (i < size) {
-      auto c = static_cast<unsigned char>(d[i]);
-      cls = kSquadClass[c];
-      if (cls == kWord || cls == kUpper) {
-        w[n++] = kLower[c];
+    for (;;) {
+      // ASCII part of the run without a branch per byte: every byte is stored lower-cased and
+      // kept unless it is punctuation.
+      while (i < size) {
+        auto c = static_cast<unsigned char>(d[i]);
+        if (!kInRun[c]) break;
+        w[n] = kLower[c];
+        n += kKeep[c];
         ++i;
-      } else if (cls == kPunct) {
-        ++i;
-      } else if (cls == kNonAscii) {
-        size_t next = i;
-        char32_t cp = utf8::decode(src, next);
-        len = next - i;
-        if (!utf8::py_isword(cp)) {
-          cls = utf8::py_isspace(cp) ? kSpace : kOther;
-          break;
-        }
-        std::memcpy(w + n, d + i, len);
-        n += len;
-        i = next;
-      } else {
+      }
+      if (i >= size) break;
+      cls = kSquadClass[static_cast<unsigned char>(d[i])];
+      if (cls != kNonAscii) {
         len = 1;
         break;
       }
+      size_t next = i;
+      char32_t cp = utf8::decode(src, next);
+      len = next - i;
+      if (!utf8::py_isword(cp)) {
+        cls = utf8::py_isspace(cp) ? kSpace : kOther;
+        break;
+      }
+      std::memcpy(w + n, d + i, len);
+      n += len;
+      i = next;
     }
     if (n > run_start) {
       if (is_article(w + run_start, n - run_start)) {  // the run becomes a space
