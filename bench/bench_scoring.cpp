@@ -3,7 +3,8 @@
 // tests/data/metrics/README.md (same machine class); then the parallel score_dataset path and a
 // 10,000-sample bootstrap (1000 resamples) of corpus BLEU. Prints a table; no assertions.
 //
-// Usage: bench_scoring [pairs.jsonl] [n_pairs]
+// Usage: bench_scoring [pairs.jsonl] [n_pairs] [metric-substring]
+// (a metric substring runs only the single-thread rows whose name contains it, for profiling)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   std::string path =
       argc > 1 ? argv[1] : std::string(ASSAY_SOURCE_DIR) + "/tests/data/metrics/pairs.jsonl";
   size_t n = argc > 2 ? std::stoul(argv[2]) : 10000;
+  std::string only = argc > 3 ? argv[3] : "";
   std::ifstream in(path);
   if (!in) {
     std::fprintf(stderr, "bench_scoring: cannot open %s\n", path.c_str());
@@ -140,6 +142,7 @@ int main(int argc, char** argv) {
   {
     tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
     for (const auto& row : rows) {
+      if (!only.empty() && std::string(row.name).find(only) == std::string::npos) continue;
       size_t m = row.pairs;
       auto [wall, cpu] = median3_wall_cpu([&] { row.run(0, m); });
       double pps = static_cast<double>(m) / cpu;
@@ -149,6 +152,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (!only.empty()) return 0;
   int threads = tbb::info::default_concurrency();
   std::printf("\nscore_dataset (oneTBB, %d threads), %zu pairs, bootstrap off\n\n", threads, n);
   std::printf("| metrics | pairs/s |\n|---|---:|\n");

@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "eval/dataset.h"
 #include "eval/judge_stage.h"
+#include "eval/loglik_stage.h"
 #include "eval/prompt.h"
 #include "eval/run_folder.h"
 #include "eval/run_settings.h"
@@ -138,6 +139,7 @@ int run_job(const RunCommandOptions& options, const ConfigSources& sources,
   auto t0 = Clock::now();
   ResolvedConfig cfg = resolve_config(sources);
   RunSettings settings = run_settings_from(cfg);
+  const LoglikStage loglik(settings.metrics);  // answer_tokens, perplexity: need the model
   const GenerationSettings& gen = settings.generation;
   if (settings.dataset.empty() && !container.dataset_error.empty()) {
     throw_invalid(container.dataset_error);
@@ -237,6 +239,7 @@ int run_job(const RunCommandOptions& options, const ConfigSources& sources,
     double load_s = seconds_since(t0);
     double generate_s = 0;
     size_t new_completion_tokens = 0;
+    std::unique_ptr<inference::Engine> engine;  // kept for the perplexity stage
 
     if (!pending.empty()) {
       auto tl = Clock::now();
@@ -245,7 +248,7 @@ int run_job(const RunCommandOptions& options, const ConfigSources& sources,
       eo.dtype = gen.dtype;
       eo.threads = gen.threads;
       eo.base_model = settings.base_model;
-      auto engine = inference::Engine::load(model_path, eo);
+      engine = inference::Engine::load(model_path, eo);
       const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
       if (!prompts) {
         ChatFormat f = detect_chat_format_in(engine->files().tokenizer_dir);
@@ -400,6 +403,7 @@ int run_job(const RunCommandOptions& options, const ConfigSources& sources,
       scores.corpus = scored->corpus;
     }
     scores.judged = judged ? &*judged : nullptr;
+    loglik.add_to(scores, ds, done, engine.get(), model_path, settings);
     json generation = {{"prompt_tokens", prompt_tokens},
                        {"completion_tokens", completion_tokens},
                        {"finish_reasons", finish_reasons},

@@ -162,7 +162,9 @@ RunSettings run_settings_from(const ResolvedConfig& cfg) {
   }
   if (s.metrics.empty()) throw_invalid("metrics (from " + cfg.origin("metrics") + ") is empty");
   try {
-    scoring::resolve_metrics(s.metrics);
+    std::vector<scoring::MetricRequest> string_metrics = s.metrics;
+    scoring::take_model_metrics(string_metrics);  // `evaluate run` computes those (loglik_stage)
+    scoring::resolve_metrics(string_metrics);
   } catch (const Error& e) {
     throw_invalid("metrics (from " + cfg.origin("metrics") + "): " + e.what());
   }

@@ -123,6 +123,7 @@ int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
   if (settings.output.empty()) {
     throw_invalid("no output folder: pass --output, set OUTPUT_DIR, or set `output` in the config");
   }
+  scoring::resolve_metrics(settings.metrics);  // rejects model metrics (answer_tokens, perplexity)
   DatasetNeeds needs;
   needs.reference = true;
   needs.prediction = true;

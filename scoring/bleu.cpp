@@ -1,6 +1,7 @@
 #include "scoring/bleu.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "core/error.h"
@@ -19,6 +20,8 @@ bool is_13a_symbol(char c) {
   return (u >= 0x7B && u <= 0x7E) || (u >= 0x5B && u <= 0x60) || (u >= 0x20 && u <= 0x26) ||
          (u >= 0x28 && u <= 0x2B) || (u >= 0x3A && u <= 0x40) || u == 0x2F;
 }
+
+void digit_punct_passes(std::string& a, std::string& b);
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
   size_t pos = s.find(from);
@@ -66,9 +69,156 @@ std::string tokenized_13a(std::string_view text) {
   }
   *p++ = ' ';
   a.resize(static_cast<size_t>(p - a.data()));
+  std::string b;
+  digit_punct_passes(a, b);
+  return a;
+}
+
+// Tokens of valid UTF-8 `text` in one pass, as views into `line` (the text itself, or a copy in
+// `storage` after the rare entity/newline replacements), equal to
+// py_split(tokenized_13a(text)). Why that holds: the first regex puts spaces around each 13a
+// symbol, so symbols are single tokens and separate the rest; the three digit/punctuation
+// regexes only insert spaces and look at one neighbour, which at a chunk's edge is a space or
+// other non-digit, non-[.,-] byte; so each whitespace/symbol-delimited chunk can be processed
+// alone, and only a chunk holding '.', ',' or '-' can split. Equality with tokenize_13a and with
+// the literal regexes is tested (bleu_tokenizer_test) and fuzzed.
+// Byte classes of the one-pass scan (ASCII only; bytes >= 0x80 are looked at as code points).
+enum ByteClass : std::uint8_t { kPlain, kSpace, kSymbol, kDotCommaDash, kRewrite };
+
+constexpr std::array<std::uint8_t, 128> make_byte_classes() {
+  std::array<std::uint8_t, 128> t{};
+  for (int c = 0; c < 128; ++c) {
+    if ((c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20)) {  // Python str.isspace()
+      t[c] = kSpace;
+    } else if ((c >= 0x7B && c <= 0x7E) || (c >= 0x5B && c <= 0x60) || (c >= 0x21 && c <= 0x26) ||
+               (c >= 0x28 && c <= 0x2B) || (c >= 0x3A && c <= 0x40) || c == 0x2F) {
+      t[c] = kSymbol;  // the first TokenizerRegexp class (its ' ' is whitespace anyway)
+    } else if (c == '.' || c == ',' || c == '-') {
+      t[c] = kDotCommaDash;
+    }
+  }
+  t['<'] = kRewrite;  // "<skipped>", "&quot;" ... : a rewritten copy is scanned instead
+  t['&'] = kRewrite;
+  return t;
+}
+constexpr std::array<std::uint8_t, 128> kByteClass = make_byte_classes();
+
+void rewrite_13a(std::string_view text, std::string& storage) {
+  storage.assign(text);
+  replace_all(storage, "<skipped>", "");
+  replace_all(storage, "-\n", "");
+  replace_all(storage, "\n", " ");
+  replace_all(storage, "&quot;", "\"");
+  replace_all(storage, "&amp;", "&");
+  replace_all(storage, "&lt;", "<");
+  replace_all(storage, "&gt;", ">");
+}
+
+// Tokens of valid UTF-8 `text` in one pass, as views into the text (or into `storage`, a copy
+// after the rare entity/"<skipped>"/"-\n" rewrites), equal to py_split(tokenized_13a(text)).
+// Why that holds: the first regex puts spaces around each 13a symbol, so symbols are single
+// tokens and separate the rest; the three digit/punctuation regexes only insert spaces and look
+// at one neighbour, which at a chunk's edge is a space or other non-digit, non-[.,-] byte; so
+// each whitespace/symbol-delimited chunk can be processed alone, and only a chunk holding '.',
+// ',' or '-' can split. Equality with tokenize_13a and with the literal regexes is tested
+// (bleu_tokenizer_test) and fuzzed.
+void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a, std::string& pad_b,
+                std::vector<std::string_view>& out, bool rewritten = false) {
+  out.clear();
+  const char* d = text.data();
+  const size_t n = text.size();
+  size_t start = 0;
+  int specials = 0;  // '.', ',' or '-' in the chunk
+  auto close = [&](size_t end) {
+    if (end == start) return;
+    const size_t len = end - start;
+    if (specials == 0) {
+      out.emplace_back(d + start, len);
+      return;
+    }
+    // The common "word." / "word,": both regexes split off the final mark, nothing else.
+    if (specials == 1 && len >= 2 && (d[end - 1] == '.' || d[end - 1] == ',') &&
+        !is_digit(d[end - 2])) {
+      out.emplace_back(d + start, len - 1);
+      out.emplace_back(d + end - 1, 1);
+      return;
+    }
+    // Otherwise run the digit/punctuation passes on " chunk " and map the runs back.
+    pad_a.assign(1, ' ');
+    pad_a.append(d + start, len);
+    pad_a.push_back(' ');
+    digit_punct_passes(pad_a, pad_b);
+    size_t src = start, run = 0;
+    bool in_run = false;
+    for (char ch : pad_a) {
+      if (ch == ' ') {
+        if (in_run) out.emplace_back(d + run, src - run);
+        in_run = false;
+      } else {
+        if (!in_run) run = src;
+        in_run = true;
+        ++src;
+      }
+    }
+    if (in_run) out.emplace_back(d + run, src - run);
+  };
+  size_t i = 0;
+  while (i < n) {
+    auto c = static_cast<unsigned char>(d[i]);
+    if (c < 0x80) {
+      switch (kByteClass[c]) {
+        case kPlain:
+          ++i;
+          continue;
+        case kDotCommaDash:
+          if (c == '-' && i + 1 < n && d[i + 1] == '\n' && !rewritten) break;
+          ++specials;
+          ++i;
+          continue;
+        case kSpace:
+          close(i);
+          start = ++i;
+          specials = 0;
+          continue;
+        case kSymbol:
+          close(i);
+          out.emplace_back(d + i, 1);
+          start = ++i;
+          specials = 0;
+          continue;
+        default:  // kRewrite
+          if (rewritten) {
+            close(i);
+            out.emplace_back(d + i, 1);
+            start = ++i;
+            specials = 0;
+            continue;
+          }
+          break;
+      }
+      // "-\n", '<' or '&' in the original text: scan the rewritten copy instead.
+      rewrite_13a(text, storage);
+      tokens_13a(storage, storage, pad_a, pad_b, out, true);
+      return;
+    }
+    size_t len = 1;
+    if (py_space_at(text, i, len)) {
+      close(i);
+      i += len;
+      start = i;
+      specials = 0;
+    } else {
+      i += len;
+    }
+  }
+  close(n);
+}
+
+// The last three 13a regexes, applied in place to `a` (b is scratch).
+void digit_punct_passes(std::string& a, std::string& b) {
   // ([^0-9])([\.,]) -> '\1 \2 '
-  std::string b(a.size() * 2, '\0');
-  p = b.data();
+  b.resize(a.size() * 2);
+  char* p = b.data();
   for (size_t i = 0, n = a.size(); i < n;) {
     if (i + 1 < n && (a[i + 1] == '.' || a[i + 1] == ',') && !is_digit(a[i])) {
       p[0] = a[i];
@@ -114,16 +264,18 @@ std::string tokenized_13a(std::string_view text) {
     }
   }
   b.resize(static_cast<size_t>(p - b.data()));
-  return b;
+  a.swap(b);
 }
 
 struct Scratch {
-  std::string hyp_storage, ref_storage, hyp_text, ref_text;
+  std::string hyp_storage, ref_storage, hyp_line, ref_line, pad_a, pad_b;
   std::vector<std::string_view> hyp_tokens, ref_tokens;
   std::vector<std::uint32_t> hyp_ids, ref_ids;
   Interner interner;
   NgramTable table;
-  NgramTable64 table64;
+  FlatNgramCounter counter;
+  std::vector<std::int32_t> unigrams;  // reference unigram counts by id
+  std::uint32_t n_ref_ids = 0;         // distinct reference tokens: ids below are reference ids
 };
 
 NgramKey ngram_key(const std::uint32_t* ids, int n) {
@@ -152,40 +304,57 @@ std::vector<std::string> tokenize_13a(std::string_view text) {
   return {views.begin(), views.end()};
 }
 
+std::vector<std::string> tokenize_13a_fast(std::string_view text) {
+  std::string storage, line, pad_a, pad_b;
+  std::vector<std::string_view> views;
+  tokens_13a(valid_utf8(text, storage), line, pad_a, pad_b, views);
+  return {views.begin(), views.end()};
+}
+
 BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   thread_local Scratch s;
-  s.hyp_text = tokenized_13a(valid_utf8(hypothesis, s.hyp_storage));
-  s.ref_text = tokenized_13a(valid_utf8(reference, s.ref_storage));
-  s.hyp_tokens.clear();
-  s.ref_tokens.clear();
-  py_split(s.hyp_text, s.hyp_tokens);
-  py_split(s.ref_text, s.ref_tokens);
-  s.interner.clear();
+  tokens_13a(valid_utf8(hypothesis, s.hyp_storage), s.hyp_line, s.pad_a, s.pad_b, s.hyp_tokens);
+  tokens_13a(valid_utf8(reference, s.ref_storage), s.ref_line, s.pad_a, s.pad_b, s.ref_tokens);
+  s.interner.clear(s.ref_tokens.size() + s.hyp_tokens.size());
   s.ref_ids.clear();
   s.hyp_ids.clear();
   for (auto t : s.ref_tokens) s.ref_ids.push_back(s.interner.id(t));
+  s.n_ref_ids = s.interner.size();
   for (auto t : s.hyp_tokens) s.hyp_ids.push_back(s.interner.id(t));
 
   BleuStats st;
   st.sys_len = static_cast<std::int64_t>(s.hyp_ids.size());
   st.ref_len = static_cast<std::int64_t>(s.ref_ids.size());
   if (s.interner.size() < 0xFFFF) {
-    // All orders in one table: n ids + 1 packed into 16 bits each are unique across orders.
+    // Unigrams: ids are dense and the reference's come first (ids < n_ref_ids), so a count array
+    // does. Orders 2-4 in one table: n ids + 1 packed into 16 bits each are unique across
+    // orders. A hypothesis n-gram the reference never had ends the search at that position (no
+    // longer n-gram starting there can be in the reference either).
     const auto nr = static_cast<std::int64_t>(s.ref_ids.size());
     const auto nh = static_cast<std::int64_t>(s.hyp_ids.size());
-    s.table64.reset(static_cast<size_t>(nr) * kBleuOrder);
-    for (std::int64_t i = 0; i < nr; ++i) {
-      std::uint64_t key = 0;
-      for (std::int64_t n = 0; n < kBleuOrder && i + n < nr; ++n) {
+    s.unigrams.assign(s.n_ref_ids, 0);
+    for (std::uint32_t id : s.ref_ids) ++s.unigrams[id];
+    s.counter.reset(static_cast<size_t>(nr) * (kBleuOrder - 1));
+    for (std::int64_t i = 0; i + 1 < nr; ++i) {
+      std::uint64_t key = s.ref_ids[static_cast<size_t>(i)] + 1;
+      for (std::int64_t n = 1; n < kBleuOrder && i + n < nr; ++n) {
         key = (key << 16) | (s.ref_ids[static_cast<size_t>(i + n)] + 1);
-        s.table64.add(key);
+        s.counter.add(key);
       }
     }
     for (std::int64_t i = 0; i < nh; ++i) {
-      std::uint64_t key = 0;
-      for (std::int64_t n = 0; n < kBleuOrder && i + n < nh; ++n) {
+      const std::uint32_t id = s.hyp_ids[static_cast<size_t>(i)];
+      if (id >= s.n_ref_ids) continue;
+      if (s.unigrams[id] > 0) {
+        --s.unigrams[id];
+        ++st.counts[0];
+      }
+      std::uint64_t key = id + 1;
+      for (std::int64_t n = 1; n < kBleuOrder && i + n < nh; ++n) {
         key = (key << 16) | (s.hyp_ids[static_cast<size_t>(i + n)] + 1);
-        st.counts[static_cast<size_t>(n)] += s.table64.take(key);
+        int took = s.counter.take_or_absent(key);
+        if (took < 0) break;
+        st.counts[static_cast<size_t>(n)] += took;
       }
     }
     for (int n = 1; n <= kBleuOrder; ++n) st.totals[n - 1] = std::max<std::int64_t>(0, nh - n + 1);

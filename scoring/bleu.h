@@ -16,7 +16,13 @@ inline constexpr int kBleuOrder = 4;
 
 // sacrebleu's Tokenizer13a: unescapes a few entities, drops "<skipped>" and "-\n", splits off
 // punctuation (mteval-v13a rules), and returns the tokens (Python str.split() of the result).
+// This is the literal multi-pass form (one pass per regex over the whole line), kept as the
+// reference the fast path is tested against.
 std::vector<std::string> tokenize_13a(std::string_view text);
+
+// The same tokens as tokenize_13a computed in one pass over the text, chunk by chunk (the path
+// bleu_stats takes). Public so tests and the fuzzer can check the two agree.
+std::vector<std::string> tokenize_13a_fast(std::string_view text);
 
 // Sufficient statistics of one or more (hypothesis, reference) pairs; they add up over a corpus.
 struct BleuStats {

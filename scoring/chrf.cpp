@@ -25,59 +25,91 @@ struct Scratch {
   std::vector<std::uint32_t> hyp_ids, ref_ids;
   std::vector<std::uint8_t> hyp_dense, ref_dense;
   std::unordered_map<char32_t, std::uint8_t> non_ascii;
+  std::array<std::uint8_t, 128> ascii_ids{};
+  std::vector<std::int32_t> bigram_counts;  // [id << 8 | id], all zero between pairs
   Interner interner;
   NgramTable table;
-  NgramTable64 table64;
+  PackedNgramCounter counter;    // pairs whose reference has at most 65535 bytes
+  FlatNgramCounter big_counter;  // longer ones
 };
 
-// Maps the pair's code points to dense ids 1..255; false when the pair has more distinct ones.
-bool dense_ids(const std::vector<char32_t>& hyp, const std::vector<char32_t>& ref, Scratch& s) {
-  std::array<std::uint8_t, 128> ascii{};
-  s.non_ascii.clear();
-  unsigned next = 1;
-  auto map = [&](const std::vector<char32_t>& in, std::vector<std::uint8_t>& out) {
-    out.resize(in.size());
-    for (size_t i = 0; i < in.size(); ++i) {
-      char32_t cp = in[i];
-      std::uint8_t* id;
-      if (cp < 128) {
-        id = &ascii[cp];
-      } else {
-        id = &s.non_ascii[cp];
-      }
-      if (*id == 0) {
-        if (next > 255) return false;
-        *id = static_cast<std::uint8_t>(next++);
-      }
-      out[i] = *id;
+// Maps the code points of `text` without whitespace (sacrebleu: ''.join(line.split())) to
+// dense ids 1..255 shared by the pair, straight from the UTF-8; false when the pair has more
+// distinct code points than that (the caller then takes the general path).
+bool dense_ids_from_text(std::string_view text, Scratch& s, unsigned& next,
+                         std::vector<std::uint8_t>& out) {
+  out.resize(text.size());
+  size_t n = 0;
+  const char* d = text.data();
+  for (size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(d[i]);
+    std::uint8_t* id;
+    if (c < 0x80) {
+      ++i;
+      if ((c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20)) continue;
+      id = &s.ascii_ids[c];
+    } else {
+      char32_t cp = utf8::decode(text, i);
+      if (utf8::py_isspace(cp)) continue;
+      id = &s.non_ascii[cp];
     }
-    return true;
-  };
-  return map(ref, s.ref_dense) && map(hyp, s.hyp_dense);
+    if (*id == 0) {
+      if (next > 255) return false;
+      *id = static_cast<std::uint8_t>(next++);
+    }
+    out[n++] = *id;
+  }
+  out.resize(n);
+  return true;
 }
 
-// All six character orders in one table: an n-gram of non-zero byte ids packed into n bytes is
-// unique across orders.
-void char_stats_dense(Scratch& s, std::int64_t* values) {
+// All six character orders: orders 1 and 2 in direct-indexed count arrays, orders 3..6 in one
+// flat table (an n-gram of non-zero byte ids packed into n bytes is unique across orders).
+template <typename Counter>
+void char_stats_dense(Scratch& s, Counter& counter, std::int64_t* values) {
   const auto& ref = s.ref_dense;
   const auto& hyp = s.hyp_dense;
   const auto nr = static_cast<std::int64_t>(ref.size()), nh = static_cast<std::int64_t>(hyp.size());
-  s.table64.reset(static_cast<size_t>(nr) * kChrfCharOrder);
-  for (std::int64_t i = 0; i < nr; ++i) {
-    std::uint64_t key = 0;
-    for (std::int64_t n = 0; n < kChrfCharOrder && i + n < nr; ++n) {
-      key = (key << 8) | ref[static_cast<size_t>(i + n)];
-      s.table64.add(key);
-    }
-  }
   std::int64_t matched[kChrfCharOrder] = {};
-  for (std::int64_t i = 0; i < nh; ++i) {
-    std::uint64_t key = 0;
-    for (std::int64_t n = 0; n < kChrfCharOrder && i + n < nh; ++n) {
-      key = (key << 8) | hyp[static_cast<size_t>(i + n)];
-      matched[n] += s.table64.take(key);
+  std::int32_t uni[256] = {};
+  auto& bi = s.bigram_counts;
+  if (bi.empty()) bi.assign(1 << 16, 0);
+  counter.reset(static_cast<size_t>(nr) * (kChrfCharOrder - 2));
+  for (std::int64_t i = 0; i < nr; ++i) {
+    ++uni[ref[static_cast<size_t>(i)]];
+    if (i + 1 < nr) ++bi[(ref[static_cast<size_t>(i)] << 8) | ref[static_cast<size_t>(i + 1)]];
+    if (i + 2 >= nr) continue;
+    std::uint64_t key =
+        (std::uint64_t{ref[static_cast<size_t>(i)]} << 8) | ref[static_cast<size_t>(i + 1)];
+    for (std::int64_t n = 2; n < kChrfCharOrder && i + n < nr; ++n) {
+      key = (key << 8) | ref[static_cast<size_t>(i + n)];
+      counter.add(key);
     }
   }
+  for (std::int64_t i = 0; i < nh; ++i) {
+    const std::uint8_t c0 = hyp[static_cast<size_t>(i)];
+    if (uni[c0] > 0) {
+      --uni[c0];
+      ++matched[0];
+    }
+    if (i + 1 >= nh) continue;
+    const std::uint8_t c1 = hyp[static_cast<size_t>(i + 1)];
+    auto& b = bi[(c0 << 8) | c1];
+    if (b > 0) {
+      --b;
+      ++matched[1];
+    }
+    std::uint64_t key = (std::uint64_t{c0} << 8) | c1;
+    for (std::int64_t n = 2; n < kChrfCharOrder && i + n < nh; ++n) {
+      key = (key << 8) | hyp[static_cast<size_t>(i + n)];
+      int took = counter.take_or_absent(key);
+      if (took < 0) break;  // no longer n-gram starting here is in the reference either
+      matched[n] += took;
+    }
+  }
+  // Leave the bigram array all zero for the next pair.
+  for (std::int64_t i = 0; i + 1 < nr; ++i)
+    bi[(ref[static_cast<size_t>(i)] << 8) | ref[static_cast<size_t>(i + 1)]] = 0;
   for (int n = 1; n <= kChrfCharOrder; ++n) {
     const std::int64_t h = std::max<std::int64_t>(0, nh - n + 1),
                        r = std::max<std::int64_t>(0, nr - n + 1);
@@ -164,16 +196,24 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
   std::string_view ref = valid_utf8(reference, s.ref_storage);
   ChrfStats st;
   st.word_order = word_order;
-  chars_without_space(hyp, s.words, s.hyp_chars);
-  chars_without_space(ref, s.words, s.ref_chars);
   auto char_key = [](const char32_t* c, int n) {
     NgramKey k = 0;
     for (int i = 0; i < n; ++i) k = (k << 21) | c[i];  // code points need 21 bits; 6*21 < 128
     return k;
   };
-  if (dense_ids(s.hyp_chars, s.ref_chars, s)) {
-    char_stats_dense(s, st.values.data());
+  s.ascii_ids.fill(0);
+  s.non_ascii.clear();
+  unsigned next_id = 1;
+  if (dense_ids_from_text(ref, s, next_id, s.ref_dense) &&
+      dense_ids_from_text(hyp, s, next_id, s.hyp_dense)) {
+    if (ref.size() <= PackedNgramCounter::kMaxAdds) {
+      char_stats_dense(s, s.counter, st.values.data());
+    } else {
+      char_stats_dense(s, s.big_counter, st.values.data());
+    }
   } else {
+    chars_without_space(hyp, s.words, s.hyp_chars);
+    chars_without_space(ref, s.words, s.ref_chars);
     for (int n = 1; n <= kChrfCharOrder; ++n) {
       order_stats(s.hyp_chars, s.ref_chars, n, s.table, char_key, &st.values[3 * (n - 1)]);
     }

@@ -307,9 +307,56 @@ std::vector<std::string> known_groups() {
   return out;
 }
 
+const std::vector<std::string>& model_metrics() {
+  static const std::vector<std::string> names = {"answer_tokens", "ref_perplexity",
+                                                 "ref_bits_per_byte"};
+  return names;
+}
+
+namespace {
+
+bool is_model_metric(const std::string& name) {
+  const auto& m = model_metrics();
+  return name == kPerplexityGroup || std::find(m.begin(), m.end(), name) != m.end();
+}
+
+}  // namespace
+
+std::vector<std::string> take_model_metrics(std::vector<MetricRequest>& requests) {
+  std::vector<std::string> wanted;
+  std::vector<MetricRequest> rest;
+  for (auto& req : requests) {
+    if (!is_model_metric(req.name)) {
+      rest.push_back(std::move(req));
+      continue;
+    }
+    if (!req.options.is_null() && !(req.options.is_object() && req.options.empty())) {
+      throw_invalid("metric '" + req.name + "' takes no options");
+    }
+    if (req.name == kPerplexityGroup) {
+      wanted.insert(wanted.end(), {"ref_perplexity", "ref_bits_per_byte"});
+    } else {
+      wanted.push_back(req.name);
+    }
+  }
+  requests = std::move(rest);
+  std::vector<std::string> out;
+  for (const auto& name : model_metrics()) {
+    if (std::find(wanted.begin(), wanted.end(), name) != wanted.end()) out.push_back(name);
+  }
+  return out;
+}
+
 std::vector<std::string> resolve_metrics(const std::vector<MetricRequest>& requests) {
   std::vector<std::string> wanted;
   for (const auto& req : requests) {
+    if (is_model_metric(req.name)) {
+      throw_invalid("metric '" + req.name +
+                    "' needs the model: answer_tokens counts the generated tokens and the "
+                    "perplexity group (ref_perplexity, ref_bits_per_byte) scores the reference "
+                    "with the model, so only `evaluate run` computes them; `evaluate score` "
+                    "scores strings only (remove it from the metrics)");
+    }
     auto g = groups().find(req.name);
     if (g != groups().end()) {
       if (!req.options.is_null() && !(req.options.is_object() && req.options.empty())) {

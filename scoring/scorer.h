@@ -23,6 +23,20 @@ const std::vector<std::string>& known_metrics();
 // Group names (e.g. "squad", "all") this build knows.
 std::vector<std::string> known_groups();
 
+// Metrics whose values come from the model run, not from the (prediction, reference) strings:
+// "answer_tokens" (the generation's completion token count) and the group "perplexity" =
+// "ref_perplexity", "ref_bits_per_byte" (log-likelihood of the reference given the prompt; the
+// corpus perplexity goes to summary.json "corpus"."perplexity"). scoring only knows their names;
+// `evaluate run` computes them (eval/loglik_stage.h). resolve_metrics and score_dataset reject
+// them with a message saying that they need the model.
+const std::vector<std::string>& model_metrics();
+inline constexpr const char* kPerplexityGroup = "perplexity";
+
+// Removes model metric names and the "perplexity" group from `requests`; returns the model
+// columns they asked for, in model_metrics() order, deduplicated (empty when none). Throws
+// assay::Error (invalid input) when one of them is given options.
+std::vector<std::string> take_model_metrics(std::vector<MetricRequest>& requests);
+
 // Expands groups and checks names; throws assay::Error (invalid input) naming an unknown metric
 // with a "did you mean" hint. Returns per-sample column names in canonical order, deduplicated.
 std::vector<std::string> resolve_metrics(const std::vector<MetricRequest>& requests);

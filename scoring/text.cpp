@@ -11,33 +11,63 @@ bool ascii_space(unsigned char c) {
   return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20);
 }
 
+std::uint64_t load_le(const char* p, size_t n) {  // n <= 8 bytes
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, n);
+  return w;
+}
+
+std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
+  unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
+}
+
 std::uint64_t hash_bytes(std::string_view s) {
-  // FNV-1a over 8-byte blocks then a final mix; only used to pick slots (keys compared exactly).
-  std::uint64_t h = 0xcbf29ce484222325ULL ^ s.size();
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    h = (h ^ w) * 0x100000001b3ULL;
-    h ^= h >> 29;
+  // Only picks slots (keys are compared exactly). Tokens are short: up to 16 bytes take two
+  // overlapping loads and one multiply, no per-byte loop.
+  const char* p = s.data();
+  const size_t n = s.size();
+  constexpr std::uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL;
+  std::uint64_t a, b;
+  if (n <= 8) {
+    if (n >= 4) {
+      a = load_le(p, 4);
+      b = load_le(p + n - 4, 4);
+    } else if (n > 0) {
+      a = (static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
+          (static_cast<std::uint64_t>(static_cast<unsigned char>(p[n >> 1])) << 8) |
+          static_cast<unsigned char>(p[n - 1]);
+      b = 0;
+    } else {
+      a = b = 0;
+    }
+  } else if (n <= 16) {
+    a = load_le(p, 8);
+    b = load_le(p + n - 8, 8);
+  } else {
+    std::uint64_t h = k0 ^ n;
+    size_t i = 0;
+    for (; i + 16 < n; i += 16) h = mix(load_le(p + i, 8) ^ k1, load_le(p + i + 8, 8) ^ h);
+    a = load_le(p + n - 16, 8) ^ h;
+    b = load_le(p + n - 8, 8);
   }
-  for (; i < s.size(); ++i) h = (h ^ static_cast<unsigned char>(s[i])) * 0x100000001b3ULL;
-  h ^= h >> 32;
-  h *= 0xd6e8feb86659fd93ULL;
-  h ^= h >> 32;
-  return h;
+  return mix(a ^ k1 ^ n, b ^ k0);
 }
 
 }  // namespace
 
 std::string_view valid_utf8(std::string_view text, std::string& storage) {
   bool ascii = true;
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {  // 8 bytes at a time: any high bit?
+    std::uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);
+    if (w & 0x8080808080808080ULL) {
       ascii = false;
       break;
     }
   }
+  for (; ascii && i < text.size(); ++i) ascii = static_cast<unsigned char>(text[i]) < 0x80;
   if (ascii || utf8::is_valid(text)) return text;
   storage.clear();
   storage.reserve(text.size() + 8);
@@ -84,7 +114,7 @@ size_t count_code_points(std::string_view text) {
 }
 
 std::uint32_t Interner::id(std::string_view token) {
-  if ((keys_.size() + 1) * 2 > slots_.size()) grow();
+  if ((keys_.size() + 1) * 2 > mask_ + 1) grow();
   std::uint64_t h = hash_bytes(token);
   for (std::uint64_t slot = h & mask_;; slot = (slot + 1) & mask_) {
     std::uint32_t v = slots_[slot];
@@ -92,26 +122,35 @@ std::uint32_t Interner::id(std::string_view token) {
       keys_.push_back(token);
       hashes_.push_back(h);
       slots_[slot] = static_cast<std::uint32_t>(keys_.size());
+      used_.push_back(static_cast<std::uint32_t>(slot));
       return static_cast<std::uint32_t>(keys_.size() - 1);
     }
     if (hashes_[v - 1] == h && keys_[v - 1] == token) return v - 1;
   }
 }
 
-void Interner::clear() {
+void Interner::clear(size_t expected) {
+  for (std::uint32_t slot : used_) slots_[slot] = 0;
+  used_.clear();
   keys_.clear();
   hashes_.clear();
-  std::fill(slots_.begin(), slots_.end(), 0);
+  size_t cap = 64;
+  while (cap < expected * 2) cap *= 2;
+  if (cap > slots_.size()) slots_.assign(cap, 0);
+  mask_ = cap - 1;
 }
 
 void Interner::grow() {
-  size_t cap = std::max<size_t>(64, slots_.size() * 2);
-  slots_.assign(cap, 0);
+  size_t cap = std::max<size_t>(64, (mask_ + 1) * 2);
+  for (std::uint32_t slot : used_) slots_[slot] = 0;
+  used_.clear();
+  if (cap > slots_.size()) slots_.assign(cap, 0);
   mask_ = cap - 1;
   for (size_t i = 0; i < keys_.size(); ++i) {
     std::uint64_t slot = hashes_[i] & mask_;
     while (slots_[slot] != 0) slot = (slot + 1) & mask_;
     slots_[slot] = static_cast<std::uint32_t>(i + 1);
+    used_.push_back(static_cast<std::uint32_t>(slot));
   }
 }
 

@@ -36,13 +36,16 @@ class Interner {
   std::uint32_t id(std::string_view token);
   // Number of distinct strings seen since the last clear().
   std::uint32_t size() const { return static_cast<std::uint32_t>(keys_.size()); }
-  void clear();
+  // Forgets every string; `expected` (a hint: how many id() calls follow) sizes the table, so a
+  // small pair uses a small, cache-resident prefix whatever came before. Costs O(strings held).
+  void clear(size_t expected = 0);
 
  private:
   void grow();
   std::vector<std::string_view> keys_;
   std::vector<std::uint64_t> hashes_;
-  std::vector<std::uint32_t> slots_;  // index+1 into keys_, 0 = empty
+  std::vector<std::uint32_t> slots_;  // index+1 into keys_, 0 = empty; prefix [0, mask_] in use
+  std::vector<std::uint32_t> used_;   // slots holding a key
   std::uint64_t mask_ = 0;
 };
 
@@ -108,6 +111,117 @@ class BasicNgramTable {
   std::vector<std::uint32_t> stamps_;  // a slot is live when its stamp equals stamp_
   std::uint32_t stamp_ = 0;
   size_t mask_ = 0;
+};
+
+// Multiset of non-zero 64-bit keys with the same add()/take() contract as BasicNgramTable, laid
+// out for the hot paths: one 16-byte slot per key (one cache line per probe), Fibonacci hashing,
+// and reset() that clears only the slots the previous pair used, so a small pair touches a
+// small, cache-resident prefix of the table whatever came before.
+class FlatNgramCounter {
+ public:
+  // Empties the table and sizes it for up to `expected` add() calls.
+  void reset(size_t expected) {
+    for (std::uint32_t slot : used_) slots_[slot] = Slot{};
+    used_.clear();
+    int bits = 4;
+    while ((size_t{1} << bits) < expected * 2) ++bits;
+    if ((size_t{1} << bits) > slots_.size()) slots_.assign(size_t{1} << bits, Slot{});
+    shift_ = 64 - bits;
+    mask_ = (size_t{1} << bits) - 1;
+  }
+  // `key` must not be 0 (the empty marker).
+  void add(std::uint64_t key) {
+    size_t slot = find_slot(key);
+    if (slots_[slot].key == 0) {
+      slots_[slot].key = key;
+      used_.push_back(static_cast<std::uint32_t>(slot));
+    }
+    ++slots_[slot].count;
+  }
+  // True (and one occurrence consumed) when `key` is still available.
+  bool take(std::uint64_t key) {
+    Slot& s = slots_[find_slot(key)];
+    if (s.count == 0) return false;  // also the empty slot
+    --s.count;
+    return true;
+  }
+  // 1 (and one occurrence consumed) when `key` is still available, 0 when it was added but is
+  // used up, -1 when it was never added.
+  int take_or_absent(std::uint64_t key) {
+    Slot& s = slots_[find_slot(key)];
+    if (s.count > 0) {
+      --s.count;
+      return 1;
+    }
+    return s.key == 0 ? -1 : 0;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t key = 0;
+    std::int64_t count = 0;
+  };
+  size_t find_slot(std::uint64_t key) const {
+    size_t slot = static_cast<size_t>((key * 0x9e3779b97f4a7c15ULL) >> shift_);
+    while (slots_[slot].key != key && slots_[slot].key != 0) slot = (slot + 1) & mask_;
+    return slot;
+  }
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> used_;  // slots that hold a key
+  int shift_ = 60;
+  size_t mask_ = 15;
+};
+
+// FlatNgramCounter for keys below 2^48 and counts below 2^16 (callers check: no pair adds more
+// than 65535 keys): key and count share one 8-byte slot, so the table is half the size.
+class PackedNgramCounter {
+ public:
+  static constexpr std::uint64_t kMaxKey = (std::uint64_t{1} << 48) - 1;
+  static constexpr size_t kMaxAdds = 65535;
+  void reset(size_t expected) {
+    for (std::uint32_t slot : used_) slots_[slot] = 0;
+    used_.clear();
+    int bits = 4;
+    while ((size_t{1} << bits) < expected * 2) ++bits;
+    if ((size_t{1} << bits) > slots_.size()) slots_.assign(size_t{1} << bits, 0);
+    shift_ = 64 - bits;
+    mask_ = (size_t{1} << bits) - 1;
+  }
+  // 0 < key <= kMaxKey.
+  void add(std::uint64_t key) {
+    size_t slot = find_slot(key);
+    if (slots_[slot] == 0) {
+      slots_[slot] = key << 16;
+      used_.push_back(static_cast<std::uint32_t>(slot));
+    }
+    ++slots_[slot];
+  }
+  bool take(std::uint64_t key) {
+    std::uint64_t& v = slots_[find_slot(key)];
+    if ((v & 0xFFFF) == 0) return false;  // also the empty slot
+    --v;
+    return true;
+  }
+  // 1 (and one occurrence consumed) when available, 0 when used up, -1 when never added.
+  int take_or_absent(std::uint64_t key) {
+    std::uint64_t& v = slots_[find_slot(key)];
+    if ((v & 0xFFFF) != 0) {
+      --v;
+      return 1;
+    }
+    return v == 0 ? -1 : 0;
+  }
+
+ private:
+  size_t find_slot(std::uint64_t key) const {
+    size_t slot = static_cast<size_t>((key * 0x9e3779b97f4a7c15ULL) >> shift_);
+    while (slots_[slot] != 0 && (slots_[slot] >> 16) != key) slot = (slot + 1) & mask_;
+    return slot;
+  }
+  std::vector<std::uint64_t> slots_;  // key << 16 | count; 0 = empty
+  std::vector<std::uint32_t> used_;
+  int shift_ = 60;
+  size_t mask_ = 15;
 };
 
 using NgramTable = BasicNgramTable<NgramKey>;

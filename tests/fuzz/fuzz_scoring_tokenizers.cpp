@@ -1,7 +1,8 @@
 // Fuzzes the tokenisers and metrics of scoring/ (13a/BLEU, chrF/chrF++, TER, ROUGE with and
 // without the stemmer, SQuAD normalisation, JSON/word checks) on arbitrary bytes: the input is
 // split at its first NUL into prediction and reference. Checks that every score is defined and
-// in range; ASan/UBSan catch memory and UB errors.
+// in range and that the one-pass fast paths (13a tokens, SQuAD normalisation) equal their
+// step-by-step references; ASan/UBSan catch memory and UB errors.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -34,7 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   std::string_view hyp = cut == std::string_view::npos ? all : all.substr(0, cut);
   std::string_view ref = cut == std::string_view::npos ? all : all.substr(cut + 1);
 
-  (void)tokenize_13a(hyp);
+  // The one-pass fast paths equal their step-by-step references.
+  check(tokenize_13a_fast(hyp) == tokenize_13a(hyp));
+  check(squad_exact_match(hyp, ref) == (squad_normalize(hyp) == squad_normalize(ref) ? 1.0 : 0.0));
   BleuScore bleu = sentence_bleu(hyp, ref);
   in_range(bleu.score, 100.0 + 1e-6);
   check(bleu.sys_len >= 0 && bleu.counts[0] <= bleu.totals[0]);

@@ -158,5 +158,29 @@ TEST(ScorerTest, NoCorpusForMeanOnlyMetrics) {
   EXPECT_EQ(out.values[0][0], 1.0);
 }
 
+TEST(ScorerTest, ModelMetricsAreTakenOutOrRejected) {
+  std::vector<MetricRequest> req = {
+      {"squad", nullptr}, {"perplexity", nullptr}, {"answer_tokens", nullptr}, {"chrf", nullptr}};
+  std::vector<MetricRequest> rest = req;
+  EXPECT_EQ(take_model_metrics(rest),
+            (std::vector<std::string>{"answer_tokens", "ref_perplexity", "ref_bits_per_byte"}));
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].name, "squad");
+  EXPECT_EQ(rest[1].name, "chrf");
+  EXPECT_NO_THROW(resolve_metrics(rest));
+  // Left in, they are an error that says why (evaluate score maps it to exit 2).
+  try {
+    resolve_metrics(req);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs the model"), std::string::npos) << e.what();
+  }
+  std::vector<MetricRequest> with_opts = {{"ref_perplexity", {{"x", 1}}}};
+  EXPECT_THROW(take_model_metrics(with_opts), Error);
+  // "all" stays string-only.
+  auto all = resolve_metrics({{"all", nullptr}});
+  EXPECT_EQ(std::find(all.begin(), all.end(), "ref_perplexity"), all.end());
+}
+
 }  // namespace
 }  // namespace assay::scoring

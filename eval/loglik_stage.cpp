@@ -1,0 +1,160 @@
+#include "eval/loglik_stage.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "inference/batch_generator.h"
+#include "inference/tokenizer.h"
+#include "scoring/aggregate.h"
+#include "scoring/compare.h"
+#include "scoring/perplexity.h"
+
+namespace assay::eval {
+namespace {
+
+using json = nlohmann::json;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+json mean_json(const std::vector<double>& column, const scoring::BootstrapOptions& bootstrap) {
+  scoring::MeanSummary s = scoring::summarize_mean(column, bootstrap);
+  return {{"mean", s.mean},
+          {"n", s.n},
+          {"stderr", s.stderr_},
+          {"ci_low", s.ci_low},
+          {"ci_high", s.ci_high}};
+}
+
+bool wants(const std::vector<std::string>& cols, const char* name) {
+  return std::find(cols.begin(), cols.end(), name) != cols.end();
+}
+
+// Context and continuation ids of (prompt, reference) as lm-evaluation-harness splits them: the
+// pair encoded together, the context's own ids taken off the front when they are a prefix (so the
+// continuation tokens are those the model would see), else the reference encoded alone.
+inference::LoglikelihoodRequest encode_pair(const inference::Tokenizer& tok,
+                                            const std::string& prompt,
+                                            const std::string& reference) {
+  inference::LoglikelihoodRequest req;
+  req.context = tok.encode(prompt, /*add_special_tokens=*/true);
+  std::vector<int32_t> whole = tok.encode(prompt + reference, true);
+  if (whole.size() > req.context.size() &&
+      std::equal(req.context.begin(), req.context.end(), whole.begin())) {
+    req.continuation.assign(whole.begin() + static_cast<std::ptrdiff_t>(req.context.size()),
+                            whole.end());
+  } else {
+    req.continuation = tok.encode(reference, false);
+  }
+  return req;
+}
+
+}  // namespace
+
+LoglikStage::LoglikStage(std::vector<scoring::MetricRequest>& metrics)
+    : columns_(scoring::take_model_metrics(metrics)) {}
+
+void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
+                         const std::map<std::string, json>& generations, inference::Engine* engine,
+                         const std::filesystem::path& model_path,
+                         const RunSettings& settings) const {
+  if (columns_.empty()) return;
+  const size_t n = ds.samples.size();
+  if (scores.metric_rows.size() != n) scores.metric_rows.assign(n, json::object());
+  auto record = [&](size_t i) -> const json& {
+    auto it = generations.find(ds.samples[i].id);
+    if (it == generations.end()) {
+      throw_internal("sample '" + ds.samples[i].id + "' has no generation record");
+    }
+    return it->second;
+  };
+
+  if (wants(columns_, "answer_tokens")) {
+    std::vector<double> col(n);
+    for (size_t i = 0; i < n; ++i) {
+      const json& g = record(i);
+      col[i] = g.contains("completion_tokens") && g["completion_tokens"].is_number()
+                   ? g["completion_tokens"].get<double>()
+                   : kNaN;
+      scores.metric_rows[i]["answer_tokens"] = col[i];
+    }
+    scores.metrics["answer_tokens"] = mean_json(col, settings.bootstrap);
+  }
+
+  const bool ppl = wants(columns_, "ref_perplexity"), bpb = wants(columns_, "ref_bits_per_byte");
+  if (!ppl && !bpb) return;
+  std::unique_ptr<inference::Engine> owned;
+  if (engine == nullptr) {
+    inference::EngineOptions eo;
+    eo.device = settings.device;
+    eo.dtype = settings.generation.dtype;
+    eo.threads = settings.generation.threads;
+    owned = inference::Engine::load(model_path, eo);
+    engine = owned.get();
+  }
+  const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
+  const int64_t context = engine->config().max_position_embeddings;
+  std::vector<inference::LoglikelihoodRequest> requests;
+  std::vector<size_t> sample_of;  // request -> sample index
+  size_t too_long = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& ref = ds.samples[i].reference;
+    if (ref.empty()) continue;
+    const json& g = record(i);
+    std::string prompt = g.value("prompt", std::string());
+    inference::LoglikelihoodRequest req = encode_pair(*tokenizer, prompt, ref);
+    if (req.continuation.empty()) continue;
+    if (context > 0 &&
+        static_cast<int64_t>(req.context.size() + req.continuation.size()) > context) {
+      ++too_long;
+      continue;
+    }
+    requests.push_back(std::move(req));
+    sample_of.push_back(i);
+  }
+  if (too_long > 0) {
+    log::warn("perplexity: prompt + reference longer than the model's context; not computed",
+              {{"samples", too_long}, {"context", context}});
+  }
+  log::info("scoring references with the model", {{"samples", requests.size()}});
+  std::vector<inference::LoglikelihoodResult> results =
+      inference::loglikelihood(*engine, requests, std::max(1, settings.generation.max_batch_size));
+
+  std::vector<double> ppl_col(n, kNaN), bpb_col(n, kNaN);
+  std::vector<scoring::LogLikelihood> stats;
+  stats.reserve(results.size());
+  for (size_t k = 0; k < results.size(); ++k) {
+    const size_t i = sample_of[k];
+    scoring::LogLikelihood ll = scoring::log_likelihood(
+        results[k].token_logprobs, static_cast<std::int64_t>(ds.samples[i].reference.size()));
+    ppl_col[i] = scoring::perplexity(ll);
+    bpb_col[i] = scoring::bits_per_byte(ll);
+    stats.push_back(ll);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (ppl) scores.metric_rows[i]["ref_perplexity"] = ppl_col[i];
+    if (bpb) scores.metric_rows[i]["ref_bits_per_byte"] = bpb_col[i];
+  }
+  if (ppl) scores.metrics["ref_perplexity"] = mean_json(ppl_col, settings.bootstrap);
+  if (bpb) scores.metrics["ref_bits_per_byte"] = mean_json(bpb_col, settings.bootstrap);
+  if (stats.empty()) return;
+  scoring::LogLikelihood total;
+  for (const auto& s : stats) total += s;
+  // Corpus perplexity: exp of the mean log-probability over all reference tokens (not the mean
+  // of per-sample perplexities), with a bootstrap CI over samples.
+  scoring::Interval ci = scoring::corpus_bootstrap<scoring::LogLikelihood>(
+      stats, [](const scoring::LogLikelihood& s) { return scoring::perplexity(s); },
+      settings.bootstrap);
+  scores.corpus["perplexity"] = {{"score", scoring::perplexity(total)},
+                                 {"bits_per_byte", scoring::bits_per_byte(total)},
+                                 {"tokens", total.tokens},
+                                 {"bytes", total.bytes},
+                                 {"n", stats.size()},
+                                 {"not_computed", n - stats.size()},
+                                 {"ci_low", ci.low},
+                                 {"ci_high", ci.high}};
+}
+
+}  // namespace assay::eval

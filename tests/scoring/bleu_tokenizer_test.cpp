@@ -1,0 +1,138 @@
+// The one-pass 13a tokenizer that bleu_stats uses (tokenize_13a_fast) against two references:
+// the whole-line multi-pass form (tokenize_13a) and sacrebleu's regexes transcribed literally
+// into std::regex (tokenizer_13a.py + tokenizer_re.py of sacrebleu 2.6.0), on seeded random
+// strings built from the characters the rules care about (digits, '.', ',', '-', the symbol
+// class, entities, "<skipped>", newlines, Unicode whitespace, non-ASCII letters).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "scoring/bleu.h"
+#include "scoring/text.h"
+
+namespace assay::scoring {
+namespace {
+
+void py_replace(std::string& s, const std::string& from, const std::string& to) {
+  std::string out;
+  size_t last = 0, pos;
+  while ((pos = s.find(from, last)) != std::string::npos) {
+    out.append(s, last, pos - last);
+    out += to;
+    last = pos + from.size();
+  }
+  out.append(s, last);
+  s = out;
+}
+
+// sacrebleu Tokenizer13a.__call__ followed by TokenizerRegexp, then str.split().
+std::vector<std::string> regex_13a(std::string line) {
+  py_replace(line, "<skipped>", "");
+  py_replace(line, "-\n", "");
+  py_replace(line, "\n", " ");
+  if (line.find('&') != std::string::npos) {
+    py_replace(line, "&quot;", "\"");
+    py_replace(line, "&amp;", "&");
+    py_replace(line, "&lt;", "<");
+    py_replace(line, "&gt;", ">");
+  }
+  line = " " + line + " ";
+  static const std::regex kSymbols(R"(([{-~\[-` -&(-+:-@/]))");
+  static const std::regex kPeriodComma1(R"(([^0-9])([\.,]))");
+  static const std::regex kPeriodComma2(R"(([\.,])([^0-9]))");
+  static const std::regex kDash(R"(([0-9])(-))");
+  line = std::regex_replace(line, kSymbols, " $1 ");
+  line = std::regex_replace(line, kPeriodComma1, "$1 $2 ");
+  line = std::regex_replace(line, kPeriodComma2, " $1 $2");
+  line = std::regex_replace(line, kDash, "$1 $2 ");
+  std::vector<std::string_view> views;
+  py_split(line, views);
+  return {views.begin(), views.end()};
+}
+
+TEST(BleuTokenizerTest, OnePassEqualsMultiPassAndTheRegexes) {
+  const std::vector<std::string> pieces = {"a",
+                                           "Zed",
+                                           "0",
+                                           "9",
+                                           "12",
+                                           ".",
+                                           ",",
+                                           "-",
+                                           "'",
+                                           "&",
+                                           "<",
+                                           ">",
+                                           "/",
+                                           ":",
+                                           "$",
+                                           "(",
+                                           "]",
+                                           "`",
+                                           "~",
+                                           "_",
+                                           " ",
+                                           "  ",
+                                           "\t",
+                                           "\n",
+                                           "\r",
+                                           "\x1c",
+                                           "\xC2\xA0",
+                                           "\xE3\x80\x80",
+                                           "\xE2\x80\x8B",
+                                           "\xC3\xA9",
+                                           "\xE4\xB8\xAD",
+                                           "&amp;",
+                                           "&quot;",
+                                           "&lt;",
+                                           "&gt;",
+                                           "<skipped>",
+                                           "-\n",
+                                           "x.y",
+                                           "1,000",
+                                           "3-4",
+                                           "e.g.",
+                                           "...",
+                                           "U.S.",
+                                           "--",
+                                           "-1",
+                                           "1.",
+                                           ".5",
+                                           ",a",
+                                           "a,"};
+  std::mt19937 rng(20261202);
+  std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> len(0, 24);
+  int checked = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s;
+    for (int k = len(rng); k > 0; --k) s += pieces[pick(rng)];
+    auto expected = regex_13a(s);
+    ASSERT_EQ(tokenize_13a(s), expected) << "multi-pass, input: [" << s << "]";
+    ASSERT_EQ(tokenize_13a_fast(s), expected) << "one-pass, input: [" << s << "]";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 20000);
+}
+
+TEST(BleuTokenizerTest, KnownSplits) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(tokenize_13a_fast("Hello, world. 1,000.5 3-4 x-y"),
+            (V{"Hello", ",", "world", ".", "1,000.5", "3", "-", "4", "x-y"}));
+  EXPECT_EQ(tokenize_13a_fast("a&amp;b <skipped> c-\nd"), (V{"a", "&", "b", "cd"}));
+  EXPECT_EQ(tokenize_13a_fast(""), V{});
+  // Invalid UTF-8 becomes U+FFFD, as everywhere in scoring/.
+  EXPECT_EQ(tokenize_13a_fast("caf\xE9."), (V{"caf\xEF\xBF\xBD", "."}));
+}
+
+TEST(BleuTokenizerTest, LongLineEqualsMultiPass) {
+  std::string s;
+  for (int i = 0; i < 20000; ++i) s += (i % 7 == 0 ? "1,2-3. " : "word, x.y- ");
+  EXPECT_EQ(tokenize_13a_fast(s), tokenize_13a(s));
+}
+
+}  // namespace
+}  // namespace assay::scoring

@@ -1,0 +1,78 @@
+// chrF character statistics (dense-id fast path, and the general path for pairs with more than
+// 255 distinct code points) against a plain std::map count of code-point n-grams, as sacrebleu's
+// extract_all_char_ngrams + _get_match_statistics compute them, on seeded random strings.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/utf8.h"
+#include "scoring/chrf.h"
+#include "scoring/text.h"
+
+namespace assay::scoring {
+namespace {
+
+std::u32string without_space(const std::string& s) {
+  std::vector<std::string_view> words;
+  py_split(s, words);
+  std::u32string out;
+  for (auto w : words) out += utf8::to_u32(w);
+  return out;
+}
+
+// [hyp n-grams, ref n-grams, matches] for char orders 1..6.
+std::vector<std::int64_t> map_stats(const std::string& hyp, const std::string& ref) {
+  std::u32string h = without_space(hyp), r = without_space(ref);
+  std::vector<std::int64_t> out;
+  for (size_t n = 1; n <= 6; ++n) {
+    std::map<std::u32string, std::int64_t> hc, rc;
+    for (size_t i = 0; i + n <= h.size(); ++i) ++hc[h.substr(i, n)];
+    for (size_t i = 0; i + n <= r.size(); ++i) ++rc[r.substr(i, n)];
+    std::int64_t nh = h.size() >= n ? static_cast<std::int64_t>(h.size() - n + 1) : 0;
+    std::int64_t nr = r.size() >= n ? static_cast<std::int64_t>(r.size() - n + 1) : 0;
+    std::int64_t match = 0;
+    for (const auto& [g, c] : hc) {
+      auto it = rc.find(g);
+      if (it != rc.end()) match += std::min(c, it->second);
+    }
+    out.push_back(nr > 0 ? nh : 0);
+    out.push_back(nr);
+    out.push_back(nh > 0 && nr > 0 ? match : 0);
+  }
+  return out;
+}
+
+void expect_same(const std::string& hyp, const std::string& ref) {
+  ChrfStats st = chrf_stats(hyp, ref, 0);
+  std::vector<std::int64_t> got(st.values.begin(), st.values.begin() + 18);
+  ASSERT_EQ(got, map_stats(hyp, ref)) << "[" << hyp << "] vs [" << ref << "]";
+}
+
+TEST(ChrfFastTest, CharStatisticsEqualPlainCounting) {
+  std::mt19937 rng(7);
+  // Small alphabets (dense path, many repeats) and 400 CJK code points (general path).
+  std::vector<std::string> small = {"a", "b", "c", " ", "\xC3\xA9", "\xC2\xA0", ".", "ab"};
+  std::vector<std::string> big;
+  for (char32_t cp = 0x4E00; cp < 0x4E00 + 400; ++cp) {
+    std::string s;
+    utf8::append(s, cp);
+    big.push_back(s);
+  }
+  big.push_back(" ");
+  for (int iter = 0; iter < 3000; ++iter) {
+    const auto& pool = iter % 3 == 2 ? big : small;
+    std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
+    size_t len = iter % 3 == 2 ? 300 + rng() % 200 : rng() % 40;
+    std::string ref, hyp;
+    for (size_t k = 0; k < len; ++k) ref += pool[pick(rng)];
+    hyp = ref.substr(0, ref.size() / 2);
+    for (size_t k = 0; k < len / 2; ++k) hyp += pool[pick(rng)];
+    expect_same(hyp, ref);
+  }
+}
+
+}  // namespace
+}  // namespace assay::scoring

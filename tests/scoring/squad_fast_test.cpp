@@ -1,0 +1,107 @@
+// The one-pass SQuAD normalisation behind squad_exact_match / squad_token_prf against the
+// step-by-step squad_normalize (lower, remove_punc, remove_articles, white_space_fix, as in
+// evaluate-v1.1.py) on seeded random strings: ASCII and non-ASCII, articles glued to
+// punctuation and to non-ASCII letters, Unicode whitespace, special casing, invalid UTF-8.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "scoring/squad.h"
+
+namespace assay::scoring {
+namespace {
+
+TokenPrf reference_prf(std::string_view pred, std::string_view ref) {
+  std::vector<std::string> p = squad_tokens(pred), r = squad_tokens(ref);
+  std::map<std::string, int> count;
+  for (const auto& t : p) ++count[t];
+  int same = 0;
+  for (const auto& t : r) {
+    auto it = count.find(t);
+    if (it != count.end() && it->second > 0) {
+      --it->second;
+      ++same;
+    }
+  }
+  TokenPrf out;
+  if (same == 0) return out;
+  out.precision = 1.0 * same / static_cast<double>(p.size());
+  out.recall = 1.0 * same / static_cast<double>(r.size());
+  out.f1 = (2 * out.precision * out.recall) / (out.precision + out.recall);
+  return out;
+}
+
+TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
+  const std::vector<std::string> pieces = {"a",
+                                           "an",
+                                           "the",
+                                           "The",
+                                           "THE",
+                                           "A",
+                                           "x",
+                                           "cat",
+                                           "Dog",
+                                           "9",
+                                           "_",
+                                           ".",
+                                           ",",
+                                           "'",
+                                           "-",
+                                           "!",
+                                           "(",
+                                           " ",
+                                           "  ",
+                                           "\t",
+                                           "\n",
+                                           "\x01",
+                                           "\x7f",
+                                           "\xC2\xA0",
+                                           "\xE3\x80\x80",
+                                           "\xE2\x80\x8B",
+                                           "\xC3\xA9",
+                                           "\xC3\x89",
+                                           "\xC4\xB0",
+                                           "\xCE\xA3",
+                                           "\xE2\x80\x99",
+                                           "\xE2\x80\x94",
+                                           "\xE4\xB8\xAD",
+                                           "\xEF\xBC\xA1",
+                                           "\xE2\x84\xAA",
+                                           "\xE9",
+                                           "\xF0\x9F"};
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> len(0, 14);
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string a, b;
+    for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
+    // b shares most of a's pieces so that overlaps are common.
+    b = a;
+    for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
+    double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
+    ASSERT_EQ(squad_exact_match(a, b), em) << "[" << a << "] vs [" << b << "]";
+    ASSERT_EQ(squad_exact_match(a, a), 1.0) << "[" << a << "]";
+    TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
+    ASSERT_EQ(got.precision, want.precision) << "[" << a << "] vs [" << b << "]";
+    ASSERT_EQ(got.recall, want.recall) << "[" << a << "] vs [" << b << "]";
+    ASSERT_EQ(got.f1, want.f1) << "[" << a << "] vs [" << b << "]";
+  }
+}
+
+TEST(SquadFastTest, LongAndMixedStrings) {
+  std::string ascii, mixed;
+  for (int i = 0; i < 5000; ++i) {
+    ascii += "The cat, an owl and a dog's bone. ";
+    mixed += "The caf\xC3\xA9, an \xC3\x89t\xC3\xA9 a\xC2\xA0the bone. ";
+  }
+  EXPECT_EQ(squad_exact_match(ascii, ascii + " the"), 1.0);
+  TokenPrf p = squad_token_prf(mixed, ascii), q = reference_prf(mixed, ascii);
+  EXPECT_EQ(p.f1, q.f1);
+  EXPECT_GT(q.f1, 0.0);
+}
+
+}  // namespace
+}  // namespace assay::scoring
