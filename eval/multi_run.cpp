@@ -43,7 +43,12 @@ bool valid_name(const std::string& name) {
 // What the run will produce, for checking gates before generation starts.
 GateContext gate_context(const RunSettings& settings, const std::vector<ModelEntry>& models) {
   GateContext ctx;
-  for (const auto& column : scoring::resolve_metrics(settings.metrics)) {
+  std::vector<scoring::MetricRequest> string_metrics = settings.metrics;
+  for (const auto& column : scoring::take_model_metrics(string_metrics)) {
+    ctx.metrics.insert(column);
+    if (column == "ref_perplexity") ctx.corpus.insert("perplexity");
+  }
+  for (const auto& column : scoring::resolve_metrics(string_metrics)) {
     ctx.metrics.insert(column);
     if (column == "sentence_bleu") ctx.corpus.insert("bleu");
     if (column == "chrf" || column == "chrf_pp" || column == "ter") ctx.corpus.insert(column);

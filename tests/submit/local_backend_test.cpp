@@ -38,7 +38,9 @@ json result_line(const std::string& output) {
     size_t end = output.find('\n', pos);
     if (end == std::string::npos) end = output.size();
     std::string line = output.substr(pos, end - pos);
-    if (line.rfind("{\"job\"", 0) == 0) last = json::parse(line);
+    if (line.empty() || line[0] != '{') continue;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("backend") && !j.contains("level")) last = j;
     pos = end + 1;
   }
   return last;
