@@ -10,11 +10,11 @@
 #include "core/suggest.h"
 #include "eval/compare_command.h"
 #include "eval/container.h"
-#include "eval/shard.h"
 #include "eval/gates.h"
 #include "eval/report.h"
 #include "eval/run_folder.h"
 #include "eval/run_settings.h"
+#include "eval/shard.h"
 #include "judges/rubric.h"
 #include "scoring/scorer.h"
 
@@ -257,7 +257,8 @@ int run_evaluation(const RunCommandOptions& options, std::ostream& out) {
   std::optional<ResolvedConfig> resolved;
   try {
     read_container_inputs(container, sources);
-    shard = options.shard.empty() ? container.shard.value_or(ShardSpec{}) : parse_shard(options.shard);
+    shard =
+        options.shard.empty() ? container.shard.value_or(ShardSpec{}) : parse_shard(options.shard);
     resolved.emplace(resolve_config(sources));
     settings = run_settings_from(*resolved);
     models = models_from_config(*resolved);
@@ -277,7 +278,8 @@ int run_evaluation(const RunCommandOptions& options, std::ostream& out) {
     int rc = run_run_command(options, out);
     if (rc != kExitOk) return rc;
     if (shard.count > 1) {
-      if (!gates.empty()) log::info("gates are checked on the merged run (evaluate merge, then evaluate gate)");
+      if (!gates.empty())
+        log::info("gates are checked on the merged run (evaluate merge, then evaluate gate)");
       return kExitOk;
     }
     return report_gates(evaluate_gates(gates, settings.output), out);

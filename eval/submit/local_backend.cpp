@@ -57,7 +57,9 @@ void write_state(const LocalOptions& local, const std::string& name, const json&
   atomic_write(job_dir(local, name) / "state.json", state.dump(2) + "\n");
 }
 
-bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+bool pid_alive(long pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 json status_line(const json& state, const std::string& action) {
   json line = {{"job", state.value("job", std::string())},
@@ -112,7 +114,8 @@ int deliver_tree(S3* s3, const fs::path& from, const std::string& to) {
     if (!entry.is_regular_file()) continue;
     std::string rel = fs::relative(entry.path(), from).generic_string();
     if (to.rfind("s3://", 0) == 0) {
-      if (s3 == nullptr) throw_invalid("output '" + to + "' is an s3:// URI but no S3 client is set up");
+      if (s3 == nullptr)
+        throw_invalid("output '" + to + "' is an s3:// URI but no S3 client is set up");
       S3Uri base = parse_s3_uri(to);
       s3->put_file({base.bucket, base.key + rel}, entry.path());
     } else {
@@ -233,10 +236,12 @@ std::vector<HostPlan> prepare_hosts(const JobSpec& spec, const std::string& name
       uris[input.name] = input.source;
     } else {
       fs::path p = absolute_source(spec, input);
-      if (!fs::exists(p)) throw_not_found("inputs." + input.name + ": '" + p.string() + "' does not exist");
+      if (!fs::exists(p))
+        throw_not_found("inputs." + input.name + ": '" + p.string() + "' does not exist");
       sources[input.name] = p;
       uris[input.name] = "file://" + p.string();
-      if (fs::is_regular_file(p)) paths[input.name] = input.local_path + "/" + p.filename().string();
+      if (fs::is_regular_file(p))
+        paths[input.name] = input.local_path + "/" + p.filename().string();
     }
   }
   json request = build_create_request(spec, name, spec_hash, uris, paths);
@@ -257,8 +262,8 @@ std::vector<HostPlan> prepare_hosts(const JobSpec& spec, const std::string& name
         replace_with_symlink(where, src);
       }
     }
-    json resource = {{"current_host", plan.host}, {"hosts", hosts},
-                     {"network_interface_name", "eth0"}};
+    json resource = {
+        {"current_host", plan.host}, {"hosts", hosts}, {"network_interface_name", "eth0"}};
     atomic_write(plan.root / "config/resourceconfig.json", resource.dump(2) + "\n");
     atomic_write(plan.root / "config/processingjobconfig.json", request.dump(2) + "\n");
     plan.output = in_root(plan.root, spec.output_local_path);
@@ -302,7 +307,8 @@ int run_job(const JobSpec& spec, const std::string& name, const std::string& spe
   struct sigaction sa {};
   sa.sa_handler = forward_signal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   ::sigaction(SIGINT, &sa, &old_int);
   ::sigaction(SIGTERM, &sa, &old_term);
   g_stop_signal = 0;
@@ -316,7 +322,9 @@ int run_job(const JobSpec& spec, const std::string& name, const std::string& spe
     g_children[g_child_count] = pid;
     g_child_count = g_child_count + 1;
     pids.push_back(pid);
-    log::info("host started", {{"job", name}, {"host", plan.host}, {"pid", pid},
+    log::info("host started", {{"job", name},
+                               {"host", plan.host},
+                               {"pid", pid},
                                {"log", (dir / "logs" / (plan.host + ".log")).string()}});
   }
   std::vector<int> codes = wait_all(pids);
@@ -389,8 +397,8 @@ fs::path default_evaluate_bin() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    for (const fs::path& candidate : {self.parent_path() / "evaluate",
-                                      self.parent_path().parent_path() / "evaluate"}) {
+    for (const fs::path& candidate :
+         {self.parent_path() / "evaluate", self.parent_path().parent_path() / "evaluate"}) {
       if (fs::is_regular_file(candidate)) return candidate;
     }
   }
@@ -479,13 +487,14 @@ int run_local_submit(const JobSpec& spec, const std::string& origin, S3* s3,
     fs::create_directories(job_dir(local, name));
     write_state(local, name, state);
   }
-  log::info("local job running", {{"job", name}, {"hosts", spec.instance_count},
-                                   {"folder", job_dir(local, name).string()}});
+  log::info(
+      "local job running",
+      {{"job", name}, {"hosts", spec.instance_count}, {"folder", job_dir(local, name).string()}});
   return run_job(spec, name, id.hash, s3, local, state, action, out);
 }
 
-int wait_for_local_job(const LocalOptions& local, const std::string& name, const SubmitOptions& options,
-           std::ostream& out) {
+int wait_for_local_job(const LocalOptions& local, const std::string& name,
+                       const SubmitOptions& options, std::ostream& out) {
   auto start = std::chrono::steady_clock::now();
   for (;;) {
     auto state = local_job_state(local, name);
@@ -508,7 +517,8 @@ int wait_for_local_job(const LocalOptions& local, const std::string& name, const
 
 int print_local_status(const LocalOptions& local, const std::string& name, std::ostream& out) {
   auto state = local_job_state(local, name);
-  if (!state) throw_not_found("local job '" + name + "' does not exist in " + local.jobs_dir.string());
+  if (!state)
+    throw_not_found("local job '" + name + "' does not exist in " + local.jobs_dir.string());
   json s = *state;
   if (s.value("status", "") == "InProgress" && !pid_alive(s.value("pid", 0L))) {
     s["note"] = "its runner is gone; submit again to resume it";
@@ -535,7 +545,8 @@ int list_local_jobs(const LocalOptions& local, std::ostream& out) {
 
 int stop_local_job(const LocalOptions& local, const std::string& name, std::ostream& out) {
   auto state = local_job_state(local, name);
-  if (!state) throw_not_found("local job '" + name + "' does not exist in " + local.jobs_dir.string());
+  if (!state)
+    throw_not_found("local job '" + name + "' does not exist in " + local.jobs_dir.string());
   long pid = state->value("pid", 0L);
   if (state->value("status", "") == "InProgress" && pid_alive(pid)) {
     ::kill(static_cast<pid_t>(pid), SIGTERM);

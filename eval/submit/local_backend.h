@@ -20,8 +20,8 @@
 namespace assay::submit {
 
 struct LocalOptions {
-  std::filesystem::path jobs_dir;       // where job folders (roots, logs, state) live
-  std::filesystem::path evaluate_bin;   // the `evaluate` binary to run
+  std::filesystem::path jobs_dir;      // where job folders (roots, logs, state) live
+  std::filesystem::path evaluate_bin;  // the `evaluate` binary to run
 };
 
 // The `evaluate` binary next to the running executable, else $ASSAY_EVALUATE_BIN, else

@@ -25,10 +25,7 @@ using testing::run_command;
 using testing::shell_quote;
 
 const fs::path kSampleDataset = fs::path(ASSAY_SOURCE_DIR) / "configs/sample/llmtwin_test.jsonl";
-const std::string kCleanEnv =
-    "env -u MODEL_PATH -u IS_DUMMY -u EVAL_CONFIG -u JUDGE_PROVIDER -u JUDGE_BASE_URL "
-    "-u OPENAI_BASE_URL -u JUDGE_API_KEY -u OPENAI_API_KEY -u ASSAY_MODEL_DIR -u DATASET_PATH "
-    "-u OUTPUT_DIR -u EVAL_METRICS -u EVAL_GATES ";
+const std::string kCleanEnv = testing::kCleanEvaluateEnv;
 
 // Paired bootstrap of mean(A) - mean(B) over the ids both scores.jsonl files share, written from
 // the documented algorithm (scoring/README.md): mt19937_64(seed), Lemire's bounded draw, sums in
@@ -114,9 +111,7 @@ print(json.dumps(out))
 )PY";
 
 std::vector<json> read_lines(const fs::path& p) {
-  std::vector<json> out;
-  for (auto& r : read_jsonl(p, TornTail::kError).records) out.push_back(std::move(r.value));
-  return out;
+  return testing::read_json_lines(p);
 }
 
 json read_json(const fs::path& p) {

@@ -24,15 +24,10 @@ using testing::shell_quote;
 
 const fs::path kRepo = ASSAY_SOURCE_DIR;
 // Nothing leaks in from the caller's environment.
-const std::string kCleanEnv =
-    "env -u MODEL_PATH -u IS_DUMMY -u EVAL_CONFIG -u JUDGE_PROVIDER -u JUDGE_BASE_URL "
-    "-u OPENAI_BASE_URL -u JUDGE_API_KEY -u OPENAI_API_KEY -u ASSAY_MODEL_DIR -u DATASET_PATH "
-    "-u OUTPUT_DIR -u EVAL_METRICS -u SM_ROOT -u TRAINING_JOB_NAME ";
+const std::string kCleanEnv = testing::kCleanEvaluateEnv;
 
 std::vector<json> read_lines(const fs::path& p) {
-  std::vector<json> out;
-  for (auto& r : read_jsonl(p, TornTail::kError).records) out.push_back(std::move(r.value));
-  return out;
+  return testing::read_json_lines(p);
 }
 
 // The first `n` lines of the sample test set.

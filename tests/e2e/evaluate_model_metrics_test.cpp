@@ -24,10 +24,7 @@ using testing::run_command;
 using testing::shell_quote;
 
 const fs::path kSampleDataset = fs::path(ASSAY_SOURCE_DIR) / "configs/sample/llmtwin_test.jsonl";
-const std::string kCleanEnv =
-    "env -u MODEL_PATH -u IS_DUMMY -u EVAL_CONFIG -u JUDGE_PROVIDER -u JUDGE_BASE_URL "
-    "-u OPENAI_BASE_URL -u JUDGE_API_KEY -u OPENAI_API_KEY -u ASSAY_MODEL_DIR -u DATASET_PATH "
-    "-u OUTPUT_DIR -u EVAL_METRICS ";
+const std::string kCleanEnv = testing::kCleanEvaluateEnv;
 
 std::map<std::string, json> by_id(const fs::path& p) {
   std::map<std::string, json> out;

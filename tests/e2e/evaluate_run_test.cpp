@@ -23,15 +23,10 @@ using testing::shell_quote;
 
 const fs::path kSampleDataset = fs::path(ASSAY_SOURCE_DIR) / "configs/sample/llmtwin_test.jsonl";
 // A clean environment: no model, judge or dummy settings leak in from the caller.
-const std::string kCleanEnv =
-    "env -u MODEL_PATH -u IS_DUMMY -u EVAL_CONFIG -u JUDGE_PROVIDER -u JUDGE_BASE_URL "
-    "-u OPENAI_BASE_URL -u JUDGE_API_KEY -u OPENAI_API_KEY -u ASSAY_MODEL_DIR -u DATASET_PATH "
-    "-u OUTPUT_DIR -u EVAL_METRICS ";
+const std::string kCleanEnv = testing::kCleanEvaluateEnv;
 
 std::vector<json> read_lines(const fs::path& p) {
-  std::vector<json> out;
-  for (auto& r : read_jsonl(p, TornTail::kError).records) out.push_back(std::move(r.value));
-  return out;
+  return testing::read_json_lines(p);
 }
 
 std::vector<std::string> first_ids(const fs::path& dataset, size_t n) {

@@ -28,15 +28,21 @@ using testing::shell_quote;
 //   s3 "  Paris\n" vs "Paris"               -> exact match 1 after trimming, EM 1, F1 1
 //   s4 "London" vs "Paris"                  -> all 0
 const char* kDataset =
-    "{\"id\": \"s1\", \"instruction\": \"q1\", \"output\": \"The cat sat.\", \"prediction\": \"the cat sat\"}\n"
-    "{\"id\": \"s2\", \"instruction\": \"q2\", \"output\": \"the red ball\", \"prediction\": \"a big red ball\"}\n"
-    "{\"id\": \"s3\", \"instruction\": \"q3\", \"output\": \"Paris\", \"prediction\": \"  Paris\\n\"}\n"
-    "{\"id\": \"s4\", \"instruction\": \"q4\", \"output\": \"Paris\", \"prediction\": \"London\"}\n";
+    "{\"id\": \"s1\", \"instruction\": \"q1\", \"output\": \"The cat sat.\", \"prediction\": \"the "
+    "cat sat\"}\n"
+    "{\"id\": \"s2\", \"instruction\": \"q2\", \"output\": \"the red ball\", \"prediction\": \"a "
+    "big red ball\"}\n"
+    "{\"id\": \"s3\", \"instruction\": \"q3\", \"output\": \"Paris\", \"prediction\": \"  "
+    "Paris\\n\"}\n"
+    "{\"id\": \"s4\", \"instruction\": \"q4\", \"output\": \"Paris\", \"prediction\": "
+    "\"London\"}\n";
 
 class EvaluateScoreTest : public ::testing::Test {
  protected:
   void SetUp() override { dataset_ = write("data.jsonl", kDataset); }
-  fs::path write(const std::string& name, const std::string& text) { return dir_.write(name, text); }
+  fs::path write(const std::string& name, const std::string& text) {
+    return dir_.write(name, text);
+  }
   testing::ProcessResult score(const std::string& args, const std::string& env = "") {
     return run_command(env + " " + shell_quote(ASSAY_EVALUATE_BIN) + " score " + args);
   }
@@ -123,7 +129,8 @@ TEST_F(EvaluateScoreTest, DifferentConfigOnSameFolderIsRefusedUnlessOverwrite) {
 TEST_F(EvaluateScoreTest, ChangedDatasetOnSameFolderIsRefused) {
   fs::path out = dir_ / "run";
   ASSERT_EQ(score(base_args(out)).exit_code, 0);
-  write("data.jsonl", std::string(kDataset) + "{\"id\": \"s5\", \"output\": \"x\", \"prediction\": \"x\"}\n");
+  write("data.jsonl",
+        std::string(kDataset) + "{\"id\": \"s5\", \"output\": \"x\", \"prediction\": \"x\"}\n");
   auto r = score(base_args(out));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("inputs differ"), std::string::npos) << r.output;
@@ -178,8 +185,9 @@ TEST_F(EvaluateScoreTest, BadInputExitsTwoWithOneMessageNamingFileLineAndField) 
        "run.json:3: unknown key 'bootstrp' (did you mean 'bootstrap'?)"},
       {"unknown metric", "{\"output\": \"a\", \"prediction\": \"a\"}\n", "", "--metrics squad_f2",
        "unknown metric 'squad_f2' (did you mean 'squad_f1'?)"},
-      {"truncated dataset", "{\"output\": \"a\", \"prediction\": \"a\"}\n{\"output\": \"b\", \"predic", "",
-       "", "data.jsonl:2: last line is incomplete"},
+      {"truncated dataset",
+       "{\"output\": \"a\", \"prediction\": \"a\"}\n{\"output\": \"b\", \"predic", "", "",
+       "data.jsonl:2: last line is incomplete"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

@@ -28,10 +28,7 @@ using testing::shell_quote;
 const fs::path kRepo = ASSAY_SOURCE_DIR;
 const fs::path kDataset = kRepo / "configs/sample/llmtwin_test.jsonl";
 const std::string kCleanEnv =
-    "env -u MODEL_PATH -u IS_DUMMY -u EVAL_CONFIG -u JUDGE_PROVIDER -u JUDGE_BASE_URL "
-    "-u OPENAI_BASE_URL -u JUDGE_API_KEY -u OPENAI_API_KEY -u ASSAY_MODEL_DIR -u DATASET_PATH "
-    "-u OUTPUT_DIR -u EVAL_METRICS -u SM_ROOT -u TRAINING_JOB_NAME OMP_WAIT_POLICY=PASSIVE "
-    "JUDGE_PROVIDER=dummy ";
+    std::string(testing::kCleanEvaluateEnv) + "OMP_WAIT_POLICY=PASSIVE JUDGE_PROVIDER=dummy ";
 // The job: greedy, the local metrics with corpus BLEU, the dummy judge.
 const std::string kRunConfig =
     R"({"metrics": ["squad", "bleu", "rouge"], "generation": {"max_new_tokens": 200},
@@ -39,9 +36,7 @@ const std::string kRunConfig =
 
 // The complete lines of a JSONL file (a line torn by a kill is left out).
 std::vector<json> read_lines(const fs::path& p) {
-  std::vector<json> out;
-  for (auto& r : read_jsonl(p, TornTail::kDrop).records) out.push_back(std::move(r.value));
-  return out;
+  return testing::read_json_lines(p, true);
 }
 
 class EvaluateShardTest : public ::testing::Test {

@@ -1,5 +1,7 @@
 #include "tests/e2e/process.h"
 
+#include "core/jsonl.h"
+
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -33,6 +35,14 @@ std::string shell_quote(const std::string& s) {
     }
   }
   return out + "'";
+}
+
+std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& path,
+                                            bool drop_torn_tail) {
+  std::vector<nlohmann::json> out;
+  for (auto& r : read_jsonl(path, drop_torn_tail ? TornTail::kDrop : TornTail::kError).records)
+    out.push_back(std::move(r.value));
+  return out;
 }
 
 }  // namespace assay::testing

@@ -1,7 +1,11 @@
 // Runs a command line through /bin/sh for end-to-end tests and captures its output and status.
 #pragma once
 
+#include <filesystem>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace assay::testing {
 
@@ -15,5 +19,17 @@ ProcessResult run_command(const std::string& command);
 
 // Quotes a string for /bin/sh.
 std::string shell_quote(const std::string& s);
+
+// "env -u ... " (ends with a space): unsets every variable `evaluate` reads (model, dataset,
+// output, config, dummy, judge, metrics, gates, SageMaker root), so a test's run never picks up
+// the caller's settings. Prefix a command line with it.
+inline constexpr const char* kCleanEvaluateEnv =
+    "env -u MODEL_PATH -u IS_DUMMY -u EVAL_CONFIG -u JUDGE_PROVIDER -u JUDGE_BASE_URL "
+    "-u OPENAI_BASE_URL -u JUDGE_API_KEY -u OPENAI_API_KEY -u ASSAY_MODEL_DIR -u DATASET_PATH "
+    "-u OUTPUT_DIR -u EVAL_METRICS -u EVAL_GATES -u SM_ROOT -u TRAINING_JOB_NAME ";
+
+// The JSON records of a JSONL file; a torn last line is an error unless `drop_torn_tail`.
+std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& path,
+                                            bool drop_torn_tail = false);
 
 }  // namespace assay::testing

@@ -25,9 +25,7 @@ using testing::shell_quote;
 const fs::path kSource(ASSAY_SOURCE_DIR);
 
 std::vector<json> read_lines(const fs::path& p) {
-  std::vector<json> out;
-  for (auto& r : read_jsonl(p, TornTail::kError).records) out.push_back(std::move(r.value));
-  return out;
+  return testing::read_json_lines(p);
 }
 
 // The last JSON line evalctl printed on stdout (its result line).
@@ -63,10 +61,11 @@ class LocalBackendTest : public ::testing::Test {
     return shell_quote((dir_ / file).string());
   }
   testing::ProcessResult evalctl(const std::string& args) {
-    return run_command("cd /tmp && env -i PATH=/usr/bin:/bin HOME=" + shell_quote(dir_.path().string()) +
-                       " XDG_CACHE_HOME=" + shell_quote((dir_ / "cache").string()) + " " +
-                       shell_quote(ASSAY_EVALCTL_BIN) + " --log-level warn " + args +
-                       " --evaluate " + shell_quote(ASSAY_EVALUATE_BIN));
+    return run_command(
+        "cd /tmp && env -i PATH=/usr/bin:/bin HOME=" + shell_quote(dir_.path().string()) +
+        " XDG_CACHE_HOME=" + shell_quote((dir_ / "cache").string()) + " " +
+        shell_quote(ASSAY_EVALCTL_BIN) + " --log-level warn " + args + " --evaluate " +
+        shell_quote(ASSAY_EVALUATE_BIN));
   }
   testing::ProcessResult evalctl_query(const std::string& args) {
     return run_command("env -i PATH=/usr/bin:/bin HOME=" + shell_quote(dir_.path().string()) +
