@@ -13,4 +13,4 @@ JUDGE_PROVIDER=dummy "$BUILD_DIR/eval/evaluate" run --dummy \
   --config configs/sample/run.json \
   --dataset configs/sample/llmtwin_test.jsonl \
   --output runs/sample
-echo "Run folder: runs/sample (manifest.json, generations.jsonl, scores.jsonl, summary.json)"
+echo "Run folder: runs/sample (manifest.json, generations.jsonl, scores.jsonl, summary.json, report.md, report.html)"

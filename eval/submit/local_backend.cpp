@@ -475,7 +475,10 @@ int run_local_submit(const JobSpec& spec, const std::string& origin, S3* s3,
     std::string results = spec.output;
     if (!results.empty() && results.back() != '/') results += '/';
     results += name + "/";
-    if (results.rfind("s3://", 0) != 0) results = fs::absolute(results).lexically_normal().string();
+    if (results.rfind("s3://", 0) != 0) {  // a local folder, relative to the spec's folder
+      fs::path p(results);
+      results = fs::absolute(p.is_absolute() ? p : spec.base_dir / p).lexically_normal().string();
+    }
     state = {{"job", name},
              {"status", "InProgress"},
              {"backend", "local"},

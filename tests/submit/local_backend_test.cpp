@@ -53,7 +53,7 @@ class LocalBackendTest : public ::testing::Test {
              {"inputs",
               {{"model", (kSource / "models/stories260K").string()},
                {"data", (kSource / "configs/sample/llmtwin_test.jsonl").string()}}},
-             {"output", (dir_ / "results").string()},
+             {"output", "results"},  // relative: to the spec file's folder, not the cwd
              {"environment", {{"IS_DUMMY", "true"}, {"JUDGE_PROVIDER", "dummy"}}}};
   }
   std::string write_spec(const json& spec, const std::string& file = "job.json") {
