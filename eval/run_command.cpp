@@ -373,8 +373,11 @@ int run_job(const RunCommandOptions& options, const ConfigSources& sources,
         predictions.push_back(*ds.samples[i].prediction);
         references.push_back(ds.samples[i].reference);
       }
-      scored =
-          scoring::score_dataset(predictions, references, settings.metrics, settings.bootstrap);
+      Progress progress("scoring", predictions.size());
+      scored = scoring::score_dataset(predictions, references, settings.metrics,
+                                      settings.bootstrap,
+                                      [&](size_t n) { progress.advance(n); });
+      progress.finish();
       if (with_ref.size() < ds.samples.size()) {
         log::warn("some samples have no reference; local metrics cover the others",
                   {{"with_reference", with_ref.size()}, {"samples", ds.samples.size()}});

@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "core/jsonl.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "eval/dataset.h"
 #include "eval/emf.h"
 #include "eval/judge_stage.h"
@@ -152,8 +153,11 @@ int run_score_command(const ScoreCommandOptions& options, std::ostream& out) {
       predictions.push_back(*s.prediction);
       references.push_back(s.reference);
     }
+    Progress progress("scoring", predictions.size());
     scoring::ScoredDataset scored =
-        scoring::score_dataset(predictions, references, settings.metrics, settings.bootstrap);
+        scoring::score_dataset(predictions, references, settings.metrics, settings.bootstrap,
+                               [&](size_t n) { progress.advance(n); });
+    progress.finish();
     double score_s = seconds_since(t1);
     auto t2 = std::chrono::steady_clock::now();
     std::optional<JudgeStageOutput> judged = run_judge_stage(settings, ds, folder.dir());

@@ -386,7 +386,8 @@ std::vector<std::string> resolve_metrics(const std::vector<MetricRequest>& reque
 ScoredDataset score_dataset(const std::vector<std::string>& predictions,
                             const std::vector<std::string>& references,
                             const std::vector<MetricRequest>& requests,
-                            const BootstrapOptions& bootstrap) {
+                            const BootstrapOptions& bootstrap,
+                            const std::function<void(std::size_t)>& on_progress) {
   ASSAY_CHECK(predictions.size() == references.size());
   ScoredDataset out;
   out.columns = resolve_metrics(requests);
@@ -415,6 +416,7 @@ ScoredDataset score_dataset(const std::vector<std::string>& predictions,
                         for (std::size_t m = 0; m < defs.size(); ++m)
                           out.values[i][m] = defs[m]->get(results[i]);
                       }
+                      if (on_progress) on_progress(r.size());
                     });
   for (std::size_t m = 0; m < defs.size(); ++m) {
     std::vector<double> column(n);

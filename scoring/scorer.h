@@ -3,6 +3,7 @@
 // Knows nothing of models or judges: it takes strings and returns numbers.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,10 +59,13 @@ struct ScoredDataset {
 // options (validated; unknown keys are errors): regex_match {"pattern": string (required),
 // "full": bool, "ignore_case": bool}; contains {"ignore_case": bool}. A per-sample value may be
 // NaN where a metric is not computed for that sample (see ter.h / rouge.h / text_metrics.h
-// limits); means skip NaN and report the count in "n".
+// limits); means skip NaN and report the count in "n". `on_progress`, when set, is called with
+// the number of samples just scored, once per parallel chunk (from worker threads: it must be
+// thread-safe).
 ScoredDataset score_dataset(const std::vector<std::string>& predictions,
                             const std::vector<std::string>& references,
                             const std::vector<MetricRequest>& requests,
-                            const BootstrapOptions& bootstrap);
+                            const BootstrapOptions& bootstrap,
+                            const std::function<void(std::size_t)>& on_progress = {});
 
 }  // namespace assay::scoring

@@ -1,6 +1,8 @@
 // score_dataset wiring: names, groups, options, corpus statistics and parallel determinism.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -180,6 +182,24 @@ TEST(ScorerTest, ModelMetricsAreTakenOutOrRejected) {
   // "all" stays string-only.
   auto all = resolve_metrics({{"all", nullptr}});
   EXPECT_EQ(std::find(all.begin(), all.end(), "ref_perplexity"), all.end());
+}
+
+TEST(ScorerTest, ProgressCallbackCountsEverySampleOnce) {
+  std::vector<std::string> preds, refs;
+  for (int i = 0; i < 5000; ++i) {
+    preds.push_back("the cat sat on the mat " + std::to_string(i));
+    refs.push_back("a cat sat on a mat " + std::to_string(i % 7));
+  }
+  std::atomic<size_t> seen{0}, calls{0};
+  auto scored = score_dataset(preds, refs, {{"squad", nullptr}}, BootstrapOptions{0, 1, 0.95},
+                              [&](size_t n) {
+                                seen += n;
+                                ++calls;
+                              });
+  EXPECT_EQ(seen.load(), preds.size());
+  EXPECT_GE(calls.load(), 1u);
+  EXPECT_LT(calls.load(), preds.size()) << "called per chunk, not per sample";
+  EXPECT_EQ(scored.values.size(), preds.size());
 }
 
 }  // namespace
