@@ -174,8 +174,8 @@ void validate_environment(const std::map<std::string, std::string>& env,
   }
 }
 
-void validate_job_spec(const JobSpec& spec, const std::string& origin,
-                       bool allow_plaintext_secrets, bool local_backend) {
+void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allow_plaintext_secrets,
+                       bool local_backend) {
   if (spec.name_prefix.empty() || spec.name_prefix.size() > kMaxNamePrefix ||
       !full_match(spec.name_prefix, "[a-zA-Z0-9](-*[a-zA-Z0-9])*")) {
     bad(origin, "name_prefix",
@@ -237,7 +237,8 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin,
     check_s3_uri(spec.staging, origin, "staging");
   }
   if (spec.output.empty()) bad(origin, "output", "is required (an s3:// prefix for the results)");
-  if (!local_backend || spec.output.rfind("s3://", 0) == 0) check_s3_uri(spec.output, origin, "output");
+  if (!local_backend || spec.output.rfind("s3://", 0) == 0)
+    check_s3_uri(spec.output, origin, "output");
   if (spec.output_local_path.rfind("/opt/ml/processing/", 0) != 0 ||
       spec.output_local_path.size() > 256) {
     bad(origin, "output_local_path",
@@ -252,7 +253,9 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin,
           "judge_api_key_secret_id (AWS Secrets Manager) or pass --allow-plaintext-secrets");
     }
   }
-  if (spec.tags.size() > 50) bad(origin, "tags", "has more than 50 entries");
+  if (spec.tags.size() > 49)  // SageMaker allows 50; evalctl adds one (assay-spec-sha256)
+    bad(origin, "tags",
+        "has more than 49 entries (SageMaker allows 50 and evalctl adds assay-spec-sha256)");
   for (const auto& [k, v] : spec.tags) {
     // ASCII part of ([\p{L}\p{Z}\p{N}_.:/=+\-@]*); non-ASCII bytes (letters) are let through.
     auto ok = [](const std::string& s) {

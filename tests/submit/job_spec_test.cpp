@@ -79,6 +79,11 @@ TEST(JobSpecTest, BadSpecsNameTheField) {
       {"runtime", [](json& j) { j["max_runtime_s"] = 777601; }, "'max_runtime_s'"},
       {"runtime type", [](json& j) { j["max_runtime_s"] = "1h"; }, "'max_runtime_s'"},
       {"output missing", [](json& j) { j.erase("output"); }, "'output'"},
+      {"50 tags (evalctl adds a 51st)",
+       [](json& j) {
+         for (int i = 0; i < 50; ++i) j["tags"]["t" + std::to_string(i)] = "x";
+       },
+       "'tags'"},
       {"local input needs staging", [](json& j) { j["inputs"]["data"] = "./data.jsonl"; },
        "'staging'"},
       {"11 inputs",
