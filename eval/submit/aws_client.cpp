@@ -133,6 +133,20 @@ AwsHttpResponse AwsClient::send_with_retry(
   }
 }
 
+namespace {
+
+// A JSON API's answer body: {} when empty; an error naming `what` when it is not JSON.
+nlohmann::json json_answer(const AwsHttpResponse& response, const std::string& what) {
+  if (response.body.empty()) return nlohmann::json::object();
+  try {
+    return nlohmann::json::parse(response.body);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kRemote, what + ": answer is not JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
 nlohmann::json AwsClient::call_json(const std::string& service, const std::string& target,
                                     const nlohmann::json& body) {
   const AwsEndpoint& endpoint = service == "logs" ? options_.logs : options_.sagemaker;
@@ -144,13 +158,7 @@ nlohmann::json AwsClient::call_json(const std::string& service, const std::strin
   SigV4Options sign;
   sign.region = options_.region;
   sign.service = service;
-  AwsHttpResponse response = send_with_retry(request, sign, parse_json_error, {});
-  if (response.body.empty()) return nlohmann::json::object();
-  try {
-    return nlohmann::json::parse(response.body);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::kRemote, target + ": answer is not JSON: " + e.what());
-  }
+  return json_answer(send_with_retry(request, sign, parse_json_error, {}), target);
 }
 
 nlohmann::json AwsClient::call_rest_json(const std::string& service, const std::string& path,
@@ -163,13 +171,7 @@ nlohmann::json AwsClient::call_rest_json(const std::string& service, const std::
   SigV4Options sign;
   sign.region = options_.region;
   sign.service = service;
-  AwsHttpResponse response = send_with_retry(request, sign, parse_json_error, {});
-  if (response.body.empty()) return nlohmann::json::object();
-  try {
-    return nlohmann::json::parse(response.body);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::kRemote, path + ": answer is not JSON: " + e.what());
-  }
+  return json_answer(send_with_retry(request, sign, parse_json_error, {}), path);
 }
 
 AwsHttpResponse AwsClient::call_s3(const std::string& method, const std::string& path_and_query,

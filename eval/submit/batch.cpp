@@ -1,10 +1,8 @@
 #include "eval/submit/batch.h"
 
 #include <algorithm>
-#include <chrono>
 #include <regex>
 #include <set>
-#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -390,32 +388,16 @@ namespace {
 int wait_by_id(BatchApi& batch, const std::string& job_id, const std::string& name,
                const SubmitOptions& options, std::ostream& out,
                std::optional<json> first = std::nullopt) {
-  auto start = std::chrono::steady_clock::now();
-  std::string last;
-  for (;;) {
-    auto d = first ? std::move(first) : batch.describe(job_id);
-    first.reset();
-    if (!d) throw_not_found("AWS Batch service job '" + name + "' (" + job_id + ") does not exist");
-    std::string status = d->value("status", std::string());
-    if (status != last) {
-      json fields = {{"job", name}, {"job_id", job_id}, {"status", status}};
-      json line = status_line(*d, "");
-      if (line.contains("training_job")) fields["training_job"] = line["training_job"];
-      log::info("job status", fields);
-    }
-    last = status;
-    if (is_terminal(status)) {
-      out << status_line(*d, "finished").dump() << "\n";
-      return status == "SUCCEEDED" ? kExitOk : kExitRuntime;
-    }
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (options.wait_timeout_s > 0 && elapsed >= options.wait_timeout_s) {
-      out << status_line(*d, "wait-timeout").dump() << "\n";
-      return kExitRuntime;
-    }
-    std::this_thread::sleep_for(std::chrono::duration<double>(options.poll_s));
-  }
+  return follow_job(
+      [&] {
+        auto d = first ? std::move(first) : batch.describe(job_id);
+        first.reset();
+        if (!d)
+          throw_not_found("AWS Batch service job '" + name + "' (" + job_id + ") does not exist");
+        std::string status = d->value("status", std::string());
+        return JobObservation{status_line(*d, ""), is_terminal(status), status == "SUCCEEDED"};
+      },
+      options, out);
 }
 
 }  // namespace

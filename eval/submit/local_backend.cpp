@@ -7,10 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstring>
 #include <ctime>
-#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -498,24 +496,17 @@ int run_local_submit(const JobSpec& spec, const std::string& origin, S3* s3,
 
 int wait_for_local_job(const LocalOptions& local, const std::string& name,
                        const SubmitOptions& options, std::ostream& out) {
-  auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    auto state = local_job_state(local, name);
-    if (!state) throw_not_found("local job '" + name + "' does not exist");
-    std::string status = state->value("status", std::string());
-    bool running = status == "InProgress" && pid_alive(state->value("pid", 0L));
-    if (!running) {
-      out << status_line(*state, "finished").dump() << "\n";
-      return status == "Completed" ? kExitOk : kExitRuntime;
-    }
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (options.wait_timeout_s > 0 && elapsed >= options.wait_timeout_s) {
-      out << status_line(*state, "wait-timeout").dump() << "\n";
-      return kExitRuntime;
-    }
-    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(options.poll_s, 1.0)));
-  }
+  SubmitOptions poll = options;
+  poll.poll_s = std::min(options.poll_s, 1.0);  // a local state file is cheap to read
+  return follow_job(
+      [&] {
+        auto state = local_job_state(local, name);
+        if (!state) throw_not_found("local job '" + name + "' does not exist");
+        std::string status = state->value("status", std::string());
+        bool running = status == "InProgress" && pid_alive(state->value("pid", 0L));
+        return JobObservation{status_line(*state, ""), !running, status == "Completed"};
+      },
+      poll, out);
 }
 
 int print_local_status(const LocalOptions& local, const std::string& name, std::ostream& out) {

@@ -129,28 +129,47 @@ int print_status(SageMakerApi& sagemaker, const std::string& name, std::ostream&
   return 0;
 }
 
-int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitOptions& options,
-                 std::ostream& out) {
+int follow_job(const std::function<JobObservation()>& observe, const SubmitOptions& options,
+               std::ostream& out) {
   auto start = std::chrono::steady_clock::now();
   std::string last;
   for (;;) {
-    auto d = sagemaker.describe(name);
-    if (!d) throw_not_found("processing job '" + name + "' does not exist");
-    std::string status = d->value("ProcessingJobStatus", std::string());
-    if (status != last) log::info("job status", {{"job", name}, {"status", status}});
+    JobObservation o = observe();
+    std::string status = o.line.value("status", std::string());
+    if (status != last) {
+      json fields = {{"job", o.line.value("job", std::string())}, {"status", status}};
+      for (const char* extra : {"job_id", "training_job"}) {
+        if (o.line.contains(extra)) fields[extra] = o.line[extra];
+      }
+      log::info("job status", fields);
+    }
     last = status;
-    if (is_terminal(status)) {
-      out << status_line(*d, "finished").dump() << "\n";
-      return status == "Completed" ? kExitOk : kExitRuntime;
+    if (o.ended) {
+      o.line["action"] = "finished";
+      out << o.line.dump() << "\n";
+      return o.succeeded ? kExitOk : kExitRuntime;
     }
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (options.wait_timeout_s > 0 && elapsed >= options.wait_timeout_s) {
-      out << status_line(*d, "wait-timeout").dump() << "\n";
+      o.line["action"] = "wait-timeout";
+      out << o.line.dump() << "\n";
       return kExitRuntime;
     }
     std::this_thread::sleep_for(std::chrono::duration<double>(options.poll_s));
   }
+}
+
+int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitOptions& options,
+                 std::ostream& out) {
+  return follow_job(
+      [&] {
+        auto d = sagemaker.describe(name);
+        if (!d) throw_not_found("processing job '" + name + "' does not exist");
+        std::string status = d->value("ProcessingJobStatus", std::string());
+        return JobObservation{status_line(*d, ""), is_terminal(status), status == "Completed"};
+      },
+      options, out);
 }
 
 int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sagemaker, S3& s3,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
@@ -56,6 +57,19 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
 // 4 otherwise (or on timeout). Throws assay::Error (not found) when the job does not exist.
 int wait_for_job(SageMakerApi& sagemaker, const std::string& name, const SubmitOptions& options,
                  std::ostream& out);
+
+// One look at a job while following it (the backends' wait commands share `follow_job`).
+struct JobObservation {
+  nlohmann::json line;     // its status line ("job", "status", ...), without "action"
+  bool ended = false;      // in a terminal state
+  bool succeeded = false;  // ended well
+};
+
+// Calls `observe` every options.poll_s seconds until the job has ended or options.wait_timeout_s
+// (when > 0) has passed; logs each status change and prints the last line with action
+// "finished" or "wait-timeout". 0 when the job succeeded, 4 otherwise.
+int follow_job(const std::function<JobObservation()>& observe, const SubmitOptions& options,
+               std::ostream& out);
 
 // One status line for a job; throws assay::Error (not found) when it does not exist.
 int print_status(SageMakerApi& sagemaker, const std::string& name, std::ostream& out);
