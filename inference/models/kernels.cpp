@@ -475,6 +475,109 @@ ASSAY_AVX512 void attention_items(const Attention& a, int64_t begin, int64_t end
   }
 }
 
+// bf16 attention for head dims of C * 32 (C <= 4): 32 bf16 lanes are one 64-byte load, split
+// into their even and odd elements as float (a shift and a mask), so q·k and the value sums run in
+// float on half the loads and conversions of load16; results as attention_items (float
+// accumulation, one rounding to bf16 at the end) up to the order of the additions.
+ASSAY_AVX512 inline __m512 bf16_even(__m512i v) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+ASSAY_AVX512 inline __m512 bf16_odd(__m512i v) {
+  return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xffff0000))));
+}
+
+template <int C>
+ASSAY_AVX512 inline __m512 dot_bf16(const __m512* qe, const __m512* qo, const std::byte* key) {
+  __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+  ASSAY_UNROLL
+  for (int c = 0; c < C; ++c) {
+    const __m512i k = _mm512_loadu_si512(key + c * 64);
+    a = _mm512_fmadd_ps(qe[c], bf16_even(k), a);
+    b = _mm512_fmadd_ps(qo[c], bf16_odd(k), b);
+  }
+  return _mm512_add_ps(a, b);
+}
+
+template <int C>
+ASSAY_AVX512 void attention_items_bf16(const Attention& a, int64_t begin, int64_t end,
+                                       float* scores) {
+  constexpr int64_t dim = C * 32, key_bytes = dim * 2;
+  const int64_t groups = a.heads / a.kv_heads;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t r = item / a.kv_heads, kvh = item % a.kv_heads;
+    const int64_t len = a.len[r];
+    const int64_t lo = a.window > 0 ? std::max<int64_t>(0, len - a.window) : 0;
+    const int64_t head = (a.slot[r] * a.kv_heads + kvh) * a.capacity * dim;
+    const std::byte* keys = static_cast<const std::byte*>(a.k) + head * 2;
+    const std::byte* values = static_cast<const std::byte*>(a.v) + head * 2;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t h = kvh * groups + g;
+      const float* q = a.q + (r * a.heads + h) * dim;
+      __m512 qe[C], qo[C];  // q's even / odd elements, pre-scaled
+      const __m512 sc = _mm512_set1_ps(a.scale);
+      const __m512i even_idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
+                                                4, 2, 0);
+      const __m512i odd_idx = _mm512_add_epi32(even_idx, _mm512_set1_epi32(1));
+      ASSAY_UNROLL
+      for (int c = 0; c < C; ++c) {
+        const __m512 lo16 = _mm512_loadu_ps(q + c * 32), hi16 = _mm512_loadu_ps(q + c * 32 + 16);
+        qe[c] = _mm512_mul_ps(_mm512_permutex2var_ps(lo16, even_idx, hi16), sc);
+        qo[c] = _mm512_mul_ps(_mm512_permutex2var_ps(lo16, odd_idx, hi16), sc);
+      }
+      __m128 max4 = _mm_set1_ps(-INFINITY);
+      int64_t j = lo;
+      for (; j + 4 <= len; j += 4) {
+        const std::byte* key = keys + j * key_bytes;
+        _mm_prefetch(reinterpret_cast<const char*>(key + 8 * key_bytes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(key + 10 * key_bytes), _MM_HINT_T0);
+        const __m128 s4 = reduce4(dot_bf16<C>(qe, qo, key), dot_bf16<C>(qe, qo, key + key_bytes),
+                                  dot_bf16<C>(qe, qo, key + 2 * key_bytes),
+                                  dot_bf16<C>(qe, qo, key + 3 * key_bytes));
+        _mm_storeu_ps(scores + j, s4);
+        max4 = _mm_max_ps(max4, s4);
+      }
+      alignas(16) float m4[4];
+      _mm_store_ps(m4, max4);
+      float max = std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
+      for (; j < len; ++j) {
+        scores[j] = _mm512_reduce_add_ps(dot_bf16<C>(qe, qo, keys + j * key_bytes));
+        max = std::max(max, scores[j]);
+      }
+      __m512 sum16 = _mm512_setzero_ps();
+      const __m512 maxv = _mm512_set1_ps(max);
+      for (int64_t i = lo; i < len; i += 16) {
+        const __mmask16 m = tail_mask(len - i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + i), maxv));
+        _mm512_mask_storeu_ps(scores + i, m, e);
+        sum16 = _mm512_add_ps(sum16, _mm512_maskz_mov_ps(m, e));
+      }
+      const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum16));
+      // Value sums: even and odd elements in separate float accumulators, interleaved at the end.
+      __m512 ae[C], ao[C];
+      ASSAY_UNROLL
+      for (int c = 0; c < C; ++c) ae[c] = ao[c] = _mm512_setzero_ps();
+      for (int64_t jj = lo; jj < len; ++jj) {
+        const __m512 w = _mm512_set1_ps(scores[jj]);
+        const std::byte* value = values + jj * key_bytes;
+        _mm_prefetch(reinterpret_cast<const char*>(value + 8 * key_bytes), _MM_HINT_T0);
+        ASSAY_UNROLL
+        for (int c = 0; c < C; ++c) {
+          const __m512i v = _mm512_loadu_si512(value + c * 64);
+          ae[c] = _mm512_fmadd_ps(w, bf16_even(v), ae[c]);
+          ao[c] = _mm512_fmadd_ps(w, bf16_odd(v), ao[c]);
+        }
+      }
+      std::byte* out = static_cast<std::byte*>(a.out) + (r * a.heads + h) * dim * 2;
+      ASSAY_UNROLL
+      for (int c = 0; c < C; ++c) {
+        const __m512i e = bf16_bits(_mm512_mul_ps(ae[c], inv));
+        const __m512i o = bf16_bits(_mm512_mul_ps(ao[c], inv));
+        _mm512_storeu_si512(out + c * 64, _mm512_or_si512(e, _mm512_slli_epi32(o, 16)));
+      }
+    }
+  }
+}
+
 int64_t grain(int64_t work_per_row) {
   return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_row));
 }
@@ -499,7 +602,18 @@ void attention(const Attention& a, int64_t rows) {
   at::parallel_for(0, items, std::max<int64_t>(1, items / (4 * at::get_num_threads())),
                    [&](int64_t begin, int64_t end) {
                      std::vector<float> scores(a.capacity + 16);
-                     attention_items(a, begin, end, scores.data());
+                     float* sc = scores.data();
+                     if (a.type != Type::kBF16 || a.dim % 32 != 0 || a.dim > 128) {
+                       attention_items(a, begin, end, sc);
+                     } else if (a.dim == 32) {
+                       attention_items_bf16<1>(a, begin, end, sc);
+                     } else if (a.dim == 64) {
+                       attention_items_bf16<2>(a, begin, end, sc);
+                     } else if (a.dim == 96) {
+                       attention_items_bf16<3>(a, begin, end, sc);
+                     } else {
+                       attention_items_bf16<4>(a, begin, end, sc);
+                     }
                    });
 }
 

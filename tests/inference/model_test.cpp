@@ -65,9 +65,9 @@ TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
 // The AVX-512 kernel forward (models/kernels.h) against the plain ATen forward, which shares no
 // arithmetic code with it, over a sequence longer than one 256-row chunk.
 std::vector<float> logits_of(const EngineOptions& options, bool aten,
-                             const std::vector<int32_t>& ids) {
+                             const std::vector<int32_t>& ids, const fs::path& model = kStories) {
   if (aten) setenv("ASSAY_NO_KERNELS", "1", 1);
-  auto engine = Engine::load(kStories, options);
+  auto engine = Engine::load(model, options);
   if (aten) unsetenv("ASSAY_NO_KERNELS");
   return engine->logits(ids);
 }
@@ -112,6 +112,42 @@ json tiny_config(const std::string& arch) {
             {"bos_token_id", 1},
             {"eos_token_id", 2}};
   return c;
+}
+
+// The bf16 attention kernel has its own path for head dims of 32, 64, 96 and 128 (stories260K's
+// head dim is 8): kernel forward against ATen forward on tiny random checkpoints with those head
+// dims, grouped-query, over more than one 256-row chunk.
+TEST(ModelTest, KernelForwardMatchesAtenForwardForWideHeads) {
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bf16"))
+    GTEST_SKIP() << "no AVX512-BF16 on this CPU: both engines would run the ATen forward";
+  std::vector<int32_t> ids = {1};
+  uint32_t state = 777;
+  while (ids.size() < 280) {
+    state = state * 1664525u + 1013904223u;
+    ids.push_back(3 + static_cast<int32_t>((state >> 8) % 37));
+  }
+  for (const int64_t head_dim : {32, 64, 96, 128}) {
+    SCOPED_TRACE("head_dim " + std::to_string(head_dim));
+    json config = tiny_config("LlamaForCausalLM");
+    config["head_dim"] = head_dim;
+    config["hidden_size"] = 64;
+    config["intermediate_size"] = 96;
+    config["max_position_embeddings"] = 512;
+    const fs::path dir = testing::fresh_dir("wide_heads_" + std::to_string(head_dim));
+    testing::write_model(dir, config, testing::random_weights(config, 11 + head_dim));
+    EngineOptions options;
+    options.dtype = "bfloat16";
+    const std::vector<float> a = logits_of(options, false, ids, dir);
+    const std::vector<float> b = logits_of(options, true, ids, dir);
+    ASSERT_EQ(a.size(), b.size());
+    double max_diff = 0, max_abs = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      max_diff = std::max(max_diff, std::abs(double(a[i]) - b[i]));
+      max_abs = std::max(max_abs, std::abs(double(b[i])));
+    }
+    EXPECT_GT(max_abs, 0.0);
+    EXPECT_LT(max_diff, 0.05 * max_abs);
+  }
 }
 
 void expect_matches_naive(const std::string& name, const json& config, double linear_factor = 1.0) {
