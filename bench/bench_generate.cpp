@@ -155,13 +155,10 @@ Figures measure(Engine& engine, const Tokenizer& tokenizer, int batch, int promp
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libgomp reads OMP_WAIT_POLICY when it loads, before main: on a shared, oversubscribed machine
-  // its default spin-waiting makes 2 threads 4-5x slower than 1 (measured 40-48 vs 190-260
-  // decode tok/s at batch 32 bf16), so run passive unless the caller chose. Printed below.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: go on as we are
-  }
+  // libgomp's wait policy is left as the caller set it (default: spin briefly, then sleep), as
+  // `evaluate` runs. OMP_WAIT_POLICY=PASSIVE helps only on an oversubscribed machine (measured
+  // 2026-11-22 under load 5: 190-260 vs 40-48 decode tok/s); on a quiet one it costs a futex
+  // wake per parallel region (batch-32 bf16 decode ~700 vs ~880 tok/s, 2026-12-02).
   fs::path model;
   std::vector<int> batches = {1, 8, 16, 32, 64};
   std::vector<std::string> dtypes = {"float32", "bfloat16"};
@@ -249,7 +246,8 @@ int main(int argc, char** argv) {
     std::printf(
         "machine: memory %.1f GB/s (copy), GEMM fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s; "
         "OMP_WAIT_POLICY=%s, threads %s\n",
-        bw, gemm_f32, gemm_bf16, std::getenv("OMP_WAIT_POLICY"),
+        bw, gemm_f32, gemm_bf16,
+        std::getenv("OMP_WAIT_POLICY") != nullptr ? std::getenv("OMP_WAIT_POLICY") : "(default)",
         threads > 0 ? std::to_string(threads).c_str() : "all cores");
     for (const std::string& dtype : dtypes) {
       EngineOptions eo;
