@@ -6,6 +6,7 @@
 // Usage: bench_kernels [--batch N] [--context C] [--dtype fp32|bf16] [--steps S]
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -124,7 +125,8 @@ int main(int argc, char** argv) {
   std::vector<int64_t> slot(batch), len(batch, context);
   for (int64_t b = 0; b < batch; ++b) slot[b] = b;
 
-  double gemm_s = 0, head_s = 0, attn_s = 0;
+  // Per-step times; the table shows medians (the VM's neighbours make means jumpy).
+  std::vector<double> gemm_t, head_t, attn_t;
   for (int64_t s = -2; s < steps; ++s) {  // two warm-up steps
     double t0 = now(), g = 0, a = 0;
     for (int64_t l = 0; l < kLayers; ++l) {
@@ -145,11 +147,17 @@ int main(int argc, char** argv) {
     const double h = now() - t3;
     (void)t0;
     if (s >= 0) {
-      gemm_s += g;
-      attn_s += a;
-      head_s += h;
+      gemm_t.push_back(g);
+      attn_t.push_back(a);
+      head_t.push_back(h);
     }
   }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double n = 1.0;  // the figures below are of one (median) step
+  const double gemm_s = median(gemm_t), head_s = median(head_t), attn_s = median(attn_t);
   const double layer_flops = 2.0 * batch * kLayers *
                              (3 * kHidden * kHidden + kHidden * kHidden + 2 * kFfn * kHidden +
                               kHidden * kFfn);
@@ -158,8 +166,7 @@ int main(int argc, char** argv) {
   const double head_flops = 2.0 * batch * kVocab * kHidden;
   const double head_bytes = static_cast<double>(es) * kVocab * kHidden;
   const double kv_bytes = 2.0 * kLayers * batch * kHeads * context * kDim * es;
-  const double n = static_cast<double>(steps);
-  std::printf("decode step of the ≈110M Llama, batch %lld, context %lld, %s, %lld steps\n",
+  std::printf("decode step of the ≈110M Llama, batch %lld, context %lld, %s, median of %lld steps\n",
               static_cast<long long>(batch), static_cast<long long>(context),
               type == k::Type::kF32 ? "fp32" : "bf16", static_cast<long long>(steps));
   std::printf("| part | ms/step | GFLOP/s | GB/s read |\n|---|---|---|---|\n");
