@@ -11,6 +11,7 @@
 #include <c10/util/Exception.h>
 
 #include "core/error.h"
+#include "inference/models/kernels.h"
 #include "inference/models/transformer.h"
 
 namespace assay::inference {
@@ -102,9 +103,7 @@ struct Sequence {
 int32_t pick_token(const float* logits, int64_t vocab, const SamplingParams& p, Sequence& seq,
                    std::vector<double>& z, std::vector<int32_t>& order) {
   const bool penalize = p.repetition_penalty != 1.0 && !seq.seen_ids.empty();
-  if (p.temperature == 0 && !penalize) {
-    return static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
-  }
+  if (p.temperature == 0 && !penalize) return static_cast<int32_t>(kernels::argmax(logits, vocab));
   z.assign(logits, logits + vocab);
   if (penalize) {
     for (int32_t id : seq.seen_ids)

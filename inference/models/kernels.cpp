@@ -11,9 +11,11 @@
 #include <immintrin.h>
 #include <sys/mman.h>
 
-// GCC 12 flags its own intrinsics headers (_mm512_undefined_*) as maybe-uninitialized.
+// GCC 12 flags its own intrinsics headers (_mm512_undefined_*, _mm512_reduce_max_ps) as
+// (maybe-)uninitialized.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace assay::inference::kernels {
@@ -579,6 +581,16 @@ ASSAY_AVX512 void attention_items_bf16(const Attention& a, int64_t begin, int64_
         sum16 = _mm512_add_ps(sum16, _mm512_maskz_mov_ps(m, e));
       }
       const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum16));
+      // The next item's first keys, so its score pass starts on a warm stream.
+      if (g + 1 == groups && item + 1 < end) {
+        const int64_t r2 = (item + 1) / a.kv_heads, kvh2 = (item + 1) % a.kv_heads;
+        const int64_t lo2 = a.window > 0 ? std::max<int64_t>(0, a.len[r2] - a.window) : 0;
+        const std::byte* k2 = static_cast<const std::byte*>(a.k) +
+                              ((a.slot[r2] * a.kv_heads + kvh2) * a.capacity + lo2) * key_bytes;
+        const int64_t lines = std::min<int64_t>(a.len[r2] - lo2, kPrefetchKeys) * 2 * C;
+        for (int64_t l = 0; l < lines; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(k2 + l * 64), _MM_HINT_T0);
+      }
       // Value sums: even and odd elements in separate float accumulators, interleaved at the end.
       __m512 ae[C], ao[C];
       ASSAY_UNROLL
@@ -641,6 +653,32 @@ void attention(const Attention& a, int64_t rows) {
                        attention_items_bf16<4>(a, begin, end, sc);
                      }
                    });
+}
+
+namespace {
+
+// Max of x[0 .. n) in float lanes, and whether all of it is ordered (no NaN).
+ASSAY_AVX512 bool vector_max(const float* x, int64_t n, float* out) {
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  __mmask16 unordered = 0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), k, x + i);
+    unordered |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    m = _mm512_max_ps(m, v);
+  }
+  *out = _mm512_reduce_max_ps(m);
+  return unordered == 0;
+}
+
+}  // namespace
+
+int64_t argmax(const float* x, int64_t n) {
+  float max = 0;
+  if (!has_f32_kernels() || !vector_max(x, n, &max)) return std::max_element(x, x + n) - x;
+  int64_t i = 0;
+  while (x[i] != max) ++i;  // the first occurrence, as std::max_element
+  return i;
 }
 
 void rope_tables(const int64_t* pos, int64_t rows, const float* inv_freq, int64_t half,

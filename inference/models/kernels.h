@@ -92,4 +92,8 @@ struct Attention {
 };
 void attention(const Attention& a, int64_t rows);
 
+// Index of the largest of x[0 .. n-1], the first on ties: std::max_element's answer (also when
+// NaNs are present: then it is computed by std::max_element itself). n >= 1.
+int64_t argmax(const float* x, int64_t n);
+
 }  // namespace assay::inference::kernels
