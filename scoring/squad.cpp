@@ -6,6 +6,10 @@
 #include <cstring>
 #include <unordered_map>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/utf8.h"
 #include "scoring/text.h"
 
@@ -131,13 +135,6 @@ constexpr std::array<std::uint8_t, 256> make_in_run(bool keep_only) {
 constexpr std::array<std::uint8_t, 256> kInRun = make_in_run(false);
 constexpr std::array<std::uint8_t, 256> kKeep = make_in_run(true);
 
-// Normalised tokens (squad_normalize(text).split()) as views into `buf`, in one pass: punctuation
-// dropped, letters lower-cased, each maximal run of word characters that is exactly "a", "an" or
-// "the" acting as a space (that is \b(a|an|the)\b on the punctuation-free text), tokens split
-// on Unicode whitespace. Pure ASCII is lower-cased on the fly; text with any byte >= 0x80 is
-// lower-cased first by utf8::py_lower (full Unicode casing, invalid bytes as U+FFFD) and its
-// non-ASCII code points are classified with py_isword / py_isspace. Equality with
-// squad_normalize is tested (squad_fast_test) and fuzzed.
 constexpr std::array<char, 256> make_lower() {
   std::array<char, 256> t{};
   for (int c = 0; c < 256; ++c) t[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -145,28 +142,27 @@ constexpr std::array<char, 256> make_lower() {
 }
 constexpr std::array<char, 256> kLower = make_lower();
 
-bool is_article(const char* r, size_t len) {
+inline bool is_article(const char* r, size_t len) {
   return (len == 1 && r[0] == 'a') || (len == 2 && r[0] == 'a' && r[1] == 'n') ||
          (len == 3 && r[0] == 't' && r[1] == 'h' && r[2] == 'e');
 }
 
-void normalized_tokens(std::string_view text, std::string& lowered, std::string& buf,
-                       std::vector<std::string_view>& out) {
-  out.clear();
-  std::string_view src = text;
-  for (char ch : text) {
-    if (static_cast<unsigned char>(ch) >= 0x80) {
-      lowered = utf8::py_lower(text);
-      src = lowered;
-      break;
-    }
-  }
-  buf.resize(src.size() + 1);
-  char* w = buf.data();
+// The general path for one chunk of text between ASCII whitespace that holds a byte >= 0x80 or
+// an ASCII control character: the chunk is lower-cased by utf8::py_lower (full Unicode casing,
+// invalid bytes as U+FFFD; the final-sigma context never crosses whitespace, so lower-casing the
+// chunk alone equals lower-casing the whole text), then scanned by word runs: punctuation
+// dropped, each maximal run of word characters that is exactly "a", "an" or "the" acting as a
+// space (that is \b(a|an|the)\b on the punctuation-free text), tokens split on Unicode
+// whitespace. Writes the token bytes to w[n...] (at most 3 * chunk.size() + 1 bytes) and calls
+// emit(view) per token; returns false when emit did.
+template <typename Emit>
+bool general_chunk(std::string_view chunk, std::string& lowered, char* w, size_t& n,
+                   Emit&& emit) {
+  lowered = utf8::py_lower(chunk);
+  const std::string_view src = lowered;
   const char* d = src.data();
   const size_t size = src.size();
-  size_t n = 0;                 // bytes written to buf
-  size_t tok_start = SIZE_MAX;  // start of the current token in buf, SIZE_MAX = none
+  size_t tok_start = SIZE_MAX;  // start of the current token in w, SIZE_MAX = none
   size_t i = 0;
   while (i < size) {
     // One word run: ASCII word characters (lower-cased), punctuation (dropped: it is removed
@@ -175,8 +171,6 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     std::uint8_t cls = kOther;
     size_t len = 1;
     for (;;) {
-      // ASCII part of the run without a branch per byte: every byte is stored lower-cased and
-      // kept unless it is punctuation.
       while (i < size) {
         auto c = static_cast<unsigned char>(d[i]);
         if (!kInRun[c]) break;
@@ -203,8 +197,9 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     }
     if (n > run_start) {
       if (is_article(w + run_start, n - run_start)) {  // the run becomes a space
-        if (tok_start != SIZE_MAX && run_start > tok_start)
-          out.emplace_back(w + tok_start, run_start - tok_start);
+        if (tok_start != SIZE_MAX && run_start > tok_start &&
+            !emit(std::string_view(w + tok_start, run_start - tok_start)))
+          return false;
         tok_start = SIZE_MAX;
         n = run_start;
       } else if (tok_start == SIZE_MAX) {
@@ -214,7 +209,9 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     if (i >= size) break;
     // d[i] is whitespace or another non-word character (len bytes).
     if (cls == kSpace) {
-      if (tok_start != SIZE_MAX && n > tok_start) out.emplace_back(w + tok_start, n - tok_start);
+      if (tok_start != SIZE_MAX && n > tok_start &&
+          !emit(std::string_view(w + tok_start, n - tok_start)))
+        return false;
       tok_start = SIZE_MAX;
     } else {
       if (tok_start == SIZE_MAX) tok_start = n;
@@ -223,23 +220,307 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     }
     i += len;
   }
-  if (tok_start != SIZE_MAX && n > tok_start) out.emplace_back(w + tok_start, n - tok_start);
+  if (tok_start != SIZE_MAX && n > tok_start)
+    return emit(std::string_view(w + tok_start, n - tok_start));
+  return true;
 }
 
+// Per-byte class bits of a text, 64 bytes to a word: ASCII whitespace, ASCII punctuation (which
+// a token drops) and bytes only the general path handles (>= 0x80 and ASCII control
+// characters). Bits past the end: whitespace only.
+struct ClassMasks {
+  std::vector<std::uint64_t> space, punct, slow;
+};
+
+#if defined(__SSE2__)
+// Class bits of 16 bytes (SSE2 is part of x86-64, so no dispatch is needed).
+inline void classify16(const char* p, std::uint32_t& space, std::uint32_t& punct,
+                       std::uint32_t& slow) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  auto gt = [&](int c) { return _mm_cmpgt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  auto lt = [&](int c) { return _mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  // Signed compares: bytes >= 0x80 are negative, so below every ASCII bound.
+  const __m128i sp = _mm_or_si128(
+      _mm_cmpeq_epi8(v, _mm_set1_epi8(0x20)),
+      _mm_or_si128(_mm_and_si128(gt(8), lt(14)), _mm_and_si128(gt(0x1b), lt(0x20))));
+  const __m128i ctrl = _mm_or_si128(_mm_andnot_si128(sp, _mm_and_si128(gt(-1), lt(0x20))),
+                                    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+  // Letters are 0x41-0x5a and 0x61-0x7a: bit 0x20 set gives 0x61-0x7a for both cases.
+  const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+  const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8(0x60)),
+                                      _mm_cmplt_epi8(folded, _mm_set1_epi8(0x7b)));
+  const __m128i digit = _mm_and_si128(gt(0x2f), lt(0x3a));
+  const __m128i printable = _mm_and_si128(gt(0x20), lt(0x7f));
+  const __m128i pu = _mm_andnot_si128(_mm_or_si128(alpha, digit), printable);
+  space = static_cast<std::uint32_t>(_mm_movemask_epi8(sp));
+  punct = static_cast<std::uint32_t>(_mm_movemask_epi8(pu));
+  slow = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(ctrl, v)));
+}
+#endif
+
+void classify(std::string_view text, ClassMasks& m) {
+  const size_t words = text.size() / 64 + 1;  // at least one word of end padding bits
+  m.space.resize(words);
+  m.punct.resize(words);
+  m.slow.resize(words);
+  const char* d = text.data();
+  for (size_t w = 0; w < words; ++w) {
+    const size_t begin = w * 64, len = std::min<size_t>(64, text.size() - begin);
+    const char* p = d + begin;
+    alignas(16) char tail[64];
+    if (len < 64) {  // the last, partial block: classify a zero-padded copy
+      std::memset(tail, 0, sizeof tail);
+      std::memcpy(tail, p, len);
+      p = tail;
+    }
+    std::uint64_t sp = 0, pu = 0, sl = 0;
+#if defined(__SSE2__)
+    for (int q = 0; q < 4; ++q) {
+      std::uint32_t a, b, c;
+      classify16(p + q * 16, a, b, c);
+      sp |= std::uint64_t{a} << (16 * q);
+      pu |= std::uint64_t{b} << (16 * q);
+      sl |= std::uint64_t{c} << (16 * q);
+    }
+#else
+    for (size_t i = 0; i < 64; ++i) {
+      const std::uint8_t k = kSquadClass[static_cast<unsigned char>(p[i])];
+      const std::uint64_t bit = std::uint64_t{1} << i;
+      sp |= k == kSpace ? bit : 0;
+      pu |= k == kPunct ? bit : 0;
+      sl |= (k == kNonAscii || k == kOther) ? bit : 0;
+    }
+#endif
+    if (len < 64) {  // past the end: whitespace only
+      const std::uint64_t past = ~std::uint64_t{0} << len;
+      sp |= past;
+      pu &= ~past;
+      sl &= ~past;
+    }
+    m.space[w] = sp;
+    m.punct[w] = pu;
+    m.slow[w] = sl;
+  }
+}
+
+// First position >= pos whose bit in `bits` equals `want` (the masks end in set space bits, so
+// a search for a space always ends inside them).
+template <bool kWant>
+inline size_t find_bit(const std::vector<std::uint64_t>& bits, size_t pos) {
+  size_t w = pos / 64;
+  std::uint64_t word = (kWant ? bits[w] : ~bits[w]) & (~std::uint64_t{0} << (pos % 64));
+  while (word == 0) {
+    if (++w == bits.size()) return w * 64;
+    word = kWant ? bits[w] : ~bits[w];
+  }
+  return w * 64 + static_cast<size_t>(__builtin_ctzll(word));
+}
+
+// Any bit set in [begin, end), end > begin.
+inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t end) {
+  const size_t wb = begin / 64, we = (end - 1) / 64;
+  const std::uint64_t head = ~std::uint64_t{0} << (begin % 64);
+  const std::uint64_t tail = ~std::uint64_t{0} >> (63 - (end - 1) % 64);
+  if (wb == we) return (bits[wb] & head & tail) != 0;
+  if (bits[wb] & head) return true;
+  for (size_t w = wb + 1; w < we; ++w)
+    if (bits[w]) return true;
+  return (bits[we] & tail) != 0;
+}
+
+// A normalised token: its first 16 bytes as two little-endian words (zero past the end), its
+// length and where all its bytes are. Two tokens are equal when lo, hi and len are (and, past
+// 16 bytes, the rest).
+struct Tok {
+  std::uint64_t lo, hi;
+  const char* data;
+  std::uint32_t len;
+  bool operator==(const Tok& o) const {
+    return lo == o.lo && hi == o.hi && len == o.len &&
+           (len <= 16 || std::memcmp(data + 16, o.data + 16, len - 16) == 0);
+  }
+  bool is_article() const {  // "a", "an", "the" (token bytes are never 0)
+    return hi == 0 && (lo == 0x61 || lo == 0x6e61 || lo == 0x656874);
+  }
+};
+
+inline std::uint64_t load8(const char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+// Mask of the first `len` bytes of a word, len <= 8.
+inline std::uint64_t byte_mask(size_t len) {
+  return len >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * len)) - 1;
+}
+
+// ASCII upper case to lower case in 8 bytes that are all < 0x80 (SWAR: no carry crosses bytes).
+inline std::uint64_t lower8(std::uint64_t x) {
+  constexpr std::uint64_t k = 0x0101010101010101ULL;
+  const std::uint64_t ge_a = x + 0x3f * k;   // high bit set where x >= 'A'
+  const std::uint64_t gt_z = x + 0x25 * k;   // high bit set where x > 'Z'
+  return x | (((ge_a & ~gt_z) & (0x80 * k)) >> 2);
+}
+
+// Tok of len bytes at p, 16 bytes of which are readable; lower-cases them when `lower` (bytes
+// < 0x80 only).
+inline Tok make_tok(const char* p, size_t len, bool lower) {
+  Tok t;
+  t.lo = load8(p) & byte_mask(len);
+  t.hi = load8(p + 8) & byte_mask(len > 8 ? len - 8 : 0);
+  if (lower) {
+    t.lo = lower8(t.lo);
+    t.hi = lower8(t.hi);
+  }
+  t.data = p;
+  t.len = static_cast<std::uint32_t>(len);
+  return t;
+}
+
+struct SideScratch {
+  ClassMasks masks;
+  std::string buf, lowered;
+};
+
+// Calls emit(Tok) for each token of squad_normalize(text).split() in order, until emit returns
+// false; the tokens point into `text` or s.buf and stay valid until the next call with `s`.
+// Chunks between ASCII whitespace take one of three paths: ASCII without punctuation of at most
+// 16 bytes (read in place, lower-cased in two words), other ASCII (punctuation dropped and
+// letters lower-cased into s.buf), anything else (general_chunk, into s.buf). Equality with
+// squad_normalize is tested (squad_fast_test) and fuzzed.
+template <typename Emit>
+void for_each_token(std::string_view text, SideScratch& s, Emit&& emit) {
+  classify(text, s.masks);
+  const size_t need = 3 * text.size() + 64;  // general_chunk's bound, and 16 readable bytes
+  if (s.buf.size() < need) s.buf.resize(need);
+  char* w = s.buf.data();
+  size_t n = 0;
+  const char* d = text.data();
+  const size_t size = text.size();
+  size_t pos = 0;
+  for (;;) {
+    pos = find_bit<false>(s.masks.space, pos);
+    if (pos >= size) return;
+    const size_t end = std::min(size, find_bit<true>(s.masks.space, pos));
+    const size_t len = end - pos;
+    Tok tok;
+    if (any_bit(s.masks.slow, pos, end)) {
+      if (!general_chunk(text.substr(pos, len), s.lowered, w, n,
+                         [&](std::string_view t) { return emit(make_tok(t.data(), t.size(), false)); }))
+        return;
+      pos = end;
+      continue;
+    }
+    if (len <= 16 && !any_bit(s.masks.punct, pos, end)) {
+      if (pos + 16 <= size) {
+        tok = make_tok(d + pos, len, true);
+      } else {  // near the end of the text: copy, so that 16 bytes are readable
+        std::memcpy(w + n, d + pos, len);
+        tok = make_tok(w + n, len, true);
+        n += len;
+      }
+    } else {
+      const size_t start = n;
+      for (size_t i = pos; i < end; ++i) {
+        auto c = static_cast<unsigned char>(d[i]);
+        w[n] = kLower[c];
+        n += kKeep[c];
+      }
+      if (n == start) {  // only punctuation
+        pos = end;
+        continue;
+      }
+      tok = make_tok(w + start, n - start, false);
+    }
+    pos = end;
+    if (tok.is_article()) continue;
+    if (!emit(tok)) return;
+  }
+}
+
+// Multiset of tokens for the token overlap (exact comparison; the hash only picks slots).
+class TokenCounter {
+ public:
+  void reset(size_t expected) {
+    for (std::uint32_t slot : used_) slots_[slot].count = -1;
+    used_.clear();
+    size_t cap = 16;
+    while (cap < expected * 2) cap *= 2;
+    if (cap > slots_.size()) slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    limit_ = cap / 2;
+  }
+  void add(const Tok& tok) {
+    if (used_.size() >= limit_) grow();
+    Slot& s = slots_[find(tok)];
+    if (s.count < 0) {
+      s.tok = tok;
+      s.count = 0;
+      used_.push_back(static_cast<std::uint32_t>(&s - slots_.data()));
+    }
+    ++s.count;
+  }
+  bool take(const Tok& tok) {
+    Slot& s = slots_[find(tok)];
+    if (s.count <= 0) return false;  // also the empty slot (-1)
+    --s.count;
+    return true;
+  }
+
+ private:
+  struct Slot {
+    Tok tok{};
+    std::int32_t count = -1;  // -1 = empty
+  };
+  static size_t hash(const Tok& t) {
+    const unsigned __int128 r = static_cast<unsigned __int128>(t.lo ^ 0xe7037ed1a0b428dbULL ^ t.len) *
+                                (t.hi ^ 0xa0761d6478bd642fULL);
+    return static_cast<size_t>(static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64));
+  }
+  size_t find(const Tok& tok) const {
+    size_t slot = hash(tok) & mask_;
+    while (slots_[slot].count >= 0 && !(slots_[slot].tok == tok)) slot = (slot + 1) & mask_;
+    return slot;
+  }
+  void grow() {
+    std::vector<Slot> live;
+    for (std::uint32_t slot : used_) live.push_back(slots_[slot]);
+    reset(limit_ * 2);
+    for (const Slot& s : live) {
+      size_t slot = find(s.tok);
+      slots_[slot] = s;
+      used_.push_back(static_cast<std::uint32_t>(slot));
+    }
+  }
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> used_;
+  size_t mask_ = 15, limit_ = 8;
+};
+
 struct SquadScratch {
-  std::string buf_a, buf_b, lowered;
-  std::vector<std::string_view> tok_a, tok_b;
-  std::vector<std::uint32_t> counts;
-  Interner interner;
+  SideScratch a, b;
+  std::vector<Tok> tok_a;
+  TokenCounter counter;
 };
 
 }  // namespace
 
 double squad_exact_match(std::string_view prediction, std::string_view reference) {
   thread_local SquadScratch s;
-  normalized_tokens(prediction, s.lowered, s.buf_a, s.tok_a);
-  normalized_tokens(reference, s.lowered, s.buf_b, s.tok_b);
-  return s.tok_a == s.tok_b ? 1.0 : 0.0;
+  s.tok_a.clear();
+  for_each_token(prediction, s.a, [&](const Tok& t) {
+    s.tok_a.push_back(t);
+    return true;
+  });
+  size_t k = 0;
+  bool same = true;
+  for_each_token(reference, s.b, [&](const Tok& t) {
+    same = k < s.tok_a.size() && s.tok_a[k] == t;
+    ++k;
+    return same;
+  });
+  return same && k == s.tok_a.size() ? 1.0 : 0.0;
 }
 
 double quasi_exact_match(std::string_view prediction, std::string_view reference) {
@@ -248,28 +529,23 @@ double quasi_exact_match(std::string_view prediction, std::string_view reference
 
 TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
   thread_local SquadScratch s;
-  normalized_tokens(prediction, s.lowered, s.buf_a, s.tok_a);
-  normalized_tokens(reference, s.lowered, s.buf_b, s.tok_b);
-  // Multiset intersection through interned ids.
-  s.interner.clear(s.tok_a.size() + s.tok_b.size());
-  s.counts.clear();
-  for (auto t : s.tok_a) {
-    std::uint32_t id = s.interner.id(t);
-    if (id >= s.counts.size()) s.counts.resize(id + 1, 0);
-    ++s.counts[id];
-  }
-  long same = 0;
-  for (auto t : s.tok_b) {
-    std::uint32_t id = s.interner.id(t);
-    if (id < s.counts.size() && s.counts[id] > 0) {
-      --s.counts[id];
-      ++same;
-    }
-  }
+  // Multiset intersection: the prediction's tokens counted, the reference's taken.
+  s.counter.reset(prediction.size() / 4 + 4);
+  long n_pred = 0, n_ref = 0, same = 0;
+  for_each_token(prediction, s.a, [&](const Tok& t) {
+    s.counter.add(t);
+    ++n_pred;
+    return true;
+  });
+  for_each_token(reference, s.b, [&](const Tok& t) {
+    same += s.counter.take(t);
+    ++n_ref;
+    return true;
+  });
   TokenPrf out;
   if (same == 0) return out;
-  out.precision = 1.0 * same / static_cast<double>(s.tok_a.size());
-  out.recall = 1.0 * same / static_cast<double>(s.tok_b.size());
+  out.precision = 1.0 * same / static_cast<double>(n_pred);
+  out.recall = 1.0 * same / static_cast<double>(n_ref);
   out.f1 = (2 * out.precision * out.recall) / (out.precision + out.recall);
   return out;
 }
