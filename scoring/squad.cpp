@@ -227,11 +227,7 @@ bool general_chunk(std::string_view chunk, std::string& lowered, char* w, size_t
 
 // Per-byte class bits of a text, 64 bytes to a word: ASCII whitespace, ASCII punctuation (which
 // a token drops) and bytes only the general path handles (>= 0x80 and ASCII control
-// characters). Bits past the end: whitespace only.
-struct ClassMasks {
-  std::vector<std::uint64_t> space, punct, slow;
-};
-
+// characters).
 #if defined(__SSE2__)
 // Class bits of 16 bytes (SSE2 is part of x86-64, so no dispatch is needed).
 inline void classify16(const char* p, std::uint32_t& space, std::uint32_t& punct,
@@ -257,76 +253,6 @@ inline void classify16(const char* p, std::uint32_t& space, std::uint32_t& punct
   slow = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(ctrl, v)));
 }
 #endif
-
-void classify(std::string_view text, ClassMasks& m) {
-  const size_t words = text.size() / 64 + 1;  // at least one word of end padding bits
-  m.space.resize(words);
-  m.punct.resize(words);
-  m.slow.resize(words);
-  const char* d = text.data();
-  for (size_t w = 0; w < words; ++w) {
-    const size_t begin = w * 64, len = std::min<size_t>(64, text.size() - begin);
-    const char* p = d + begin;
-    alignas(16) char tail[64];
-    if (len < 64) {  // the last, partial block: classify a zero-padded copy
-      std::memset(tail, 0, sizeof tail);
-      std::memcpy(tail, p, len);
-      p = tail;
-    }
-    std::uint64_t sp = 0, pu = 0, sl = 0;
-#if defined(__SSE2__)
-    for (int q = 0; q < 4; ++q) {
-      std::uint32_t a, b, c;
-      classify16(p + q * 16, a, b, c);
-      sp |= std::uint64_t{a} << (16 * q);
-      pu |= std::uint64_t{b} << (16 * q);
-      sl |= std::uint64_t{c} << (16 * q);
-    }
-#else
-    for (size_t i = 0; i < 64; ++i) {
-      const std::uint8_t k = kSquadClass[static_cast<unsigned char>(p[i])];
-      const std::uint64_t bit = std::uint64_t{1} << i;
-      sp |= k == kSpace ? bit : 0;
-      pu |= k == kPunct ? bit : 0;
-      sl |= (k == kNonAscii || k == kOther) ? bit : 0;
-    }
-#endif
-    if (len < 64) {  // past the end: whitespace only
-      const std::uint64_t past = ~std::uint64_t{0} << len;
-      sp |= past;
-      pu &= ~past;
-      sl &= ~past;
-    }
-    m.space[w] = sp;
-    m.punct[w] = pu;
-    m.slow[w] = sl;
-  }
-}
-
-// First position >= pos whose bit in `bits` equals `want` (the masks end in set space bits, so
-// a search for a space always ends inside them).
-template <bool kWant>
-inline size_t find_bit(const std::vector<std::uint64_t>& bits, size_t pos) {
-  size_t w = pos / 64;
-  std::uint64_t word = (kWant ? bits[w] : ~bits[w]) & (~std::uint64_t{0} << (pos % 64));
-  while (word == 0) {
-    if (++w == bits.size()) return w * 64;
-    word = kWant ? bits[w] : ~bits[w];
-  }
-  return w * 64 + static_cast<size_t>(__builtin_ctzll(word));
-}
-
-// Any bit set in [begin, end), end > begin.
-inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t end) {
-  const size_t wb = begin / 64, we = (end - 1) / 64;
-  const std::uint64_t head = ~std::uint64_t{0} << (begin % 64);
-  const std::uint64_t tail = ~std::uint64_t{0} >> (63 - (end - 1) % 64);
-  if (wb == we) return (bits[wb] & head & tail) != 0;
-  if (bits[wb] & head) return true;
-  for (size_t w = wb + 1; w < we; ++w)
-    if (bits[w]) return true;
-  return (bits[we] & tail) != 0;
-}
 
 // A normalised token: its first 16 bytes as two little-endian words (zero past the end), its
 // length and where all its bytes are. Two tokens are equal when lo, hi and len are (and, past
@@ -378,129 +304,210 @@ inline Tok make_tok(const char* p, size_t len, bool lower) {
   return t;
 }
 
+// One side's scratch: the text copied with zero padding (so that 16 bytes can be read from any
+// token start), its class masks, chunk boundaries, and the tokens.
 struct SideScratch {
-  ClassMasks masks;
+  std::string text;
+  std::vector<std::uint64_t> space, flag, slow;  // flag = punctuation or slow
+  std::vector<std::uint32_t> starts, ends;
   std::string buf, lowered;
+  std::vector<Tok> toks;
+  size_t n_toks = 0;
 };
 
-// Calls emit(Tok) for each token of squad_normalize(text).split() in order, until emit returns
-// false; the tokens point into `text` or s.buf and stay valid until the next call with `s`.
-// Chunks between ASCII whitespace take one of three paths: ASCII without punctuation of at most
-// 16 bytes (read in place, lower-cased in two words), other ASCII (punctuation dropped and
-// letters lower-cased into s.buf), anything else (general_chunk, into s.buf). Equality with
-// squad_normalize is tested (squad_fast_test) and fuzzed.
-template <typename Emit>
-void for_each_token(std::string_view text, SideScratch& s, Emit&& emit) {
-  classify(text, s.masks);
-  const size_t need = 3 * text.size() + 64;  // general_chunk's bound, and 16 readable bytes
-  if (s.buf.size() < need) s.buf.resize(need);
-  char* w = s.buf.data();
-  size_t n = 0;
-  const char* d = text.data();
-  const size_t size = text.size();
-  size_t pos = 0;
-  for (;;) {
-    pos = find_bit<false>(s.masks.space, pos);
-    if (pos >= size) return;
-    const size_t end = std::min(size, find_bit<true>(s.masks.space, pos));
-    const size_t len = end - pos;
-    Tok tok;
-    if (any_bit(s.masks.slow, pos, end)) {
-      if (!general_chunk(text.substr(pos, len), s.lowered, w, n,
-                         [&](std::string_view t) { return emit(make_tok(t.data(), t.size(), false)); }))
-        return;
-      pos = end;
-      continue;
+// Class masks of s.text's first `size` bytes (padded), one extra word past the end; bits past
+// the end are whitespace.
+void classify(SideScratch& s, size_t size) {
+  const size_t words = size / 64 + 2;
+  s.space.resize(words);
+  s.flag.resize(words);
+  s.slow.resize(words);
+  const char* d = s.text.data();
+  for (size_t w = 0; w < words; ++w) {
+    const size_t begin = w * 64;
+    std::uint64_t sp = 0, pu = 0, sl = 0;
+    if (begin < size) {
+      const char* p = d + begin;
+#if defined(__SSE2__)
+      for (int q = 0; q < 4; ++q) {
+        std::uint32_t x, y, z;
+        classify16(p + q * 16, x, y, z);
+        sp |= std::uint64_t{x} << (16 * q);
+        pu |= std::uint64_t{y} << (16 * q);
+        sl |= std::uint64_t{z} << (16 * q);
+      }
+#else
+      for (size_t i = 0; i < 64; ++i) {
+        const std::uint8_t k = kSquadClass[static_cast<unsigned char>(p[i])];
+        const std::uint64_t bit = std::uint64_t{1} << i;
+        sp |= k == kSpace ? bit : 0;
+        pu |= k == kPunct ? bit : 0;
+        sl |= (k == kNonAscii || k == kOther) ? bit : 0;
+      }
+#endif
     }
-    if (len <= 16 && !any_bit(s.masks.punct, pos, end)) {
-      if (pos + 16 <= size) {
-        tok = make_tok(d + pos, len, true);
-      } else {  // near the end of the text: copy, so that 16 bytes are readable
-        std::memcpy(w + n, d + pos, len);
-        tok = make_tok(w + n, len, true);
-        n += len;
-      }
-    } else {
-      const size_t start = n;
-      for (size_t i = pos; i < end; ++i) {
-        auto c = static_cast<unsigned char>(d[i]);
-        w[n] = kLower[c];
-        n += kKeep[c];
-      }
-      if (n == start) {  // only punctuation
-        pos = end;
-        continue;
-      }
-      tok = make_tok(w + start, n - start, false);
+    const size_t len = begin < size ? std::min<size_t>(64, size - begin) : 0;
+    if (len < 64) {  // past the end: whitespace only
+      const std::uint64_t past = ~std::uint64_t{0} << len;
+      sp |= past;
+      pu &= ~past;
+      sl &= ~past;
     }
-    pos = end;
-    if (tok.is_article()) continue;
-    if (!emit(tok)) return;
+    s.space[w] = sp;
+    s.flag[w] = pu | sl;
+    s.slow[w] = sl;
   }
 }
 
+// The 16 bits of `bits` from position pos on (the masks have a word past every position used).
+inline std::uint64_t bits16_at(const std::vector<std::uint64_t>& bits, size_t pos) {
+  const size_t w = pos / 64, sh = pos % 64;
+  return ((bits[w] >> sh) | ((bits[w + 1] << 1) << (63 - sh))) & 0xFFFF;
+}
+
+// Any bit set in [begin, end), end > begin.
+inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t end) {
+  const size_t wb = begin / 64, we = (end - 1) / 64;
+  const std::uint64_t head = ~std::uint64_t{0} << (begin % 64);
+  const std::uint64_t tail = ~std::uint64_t{0} >> (63 - (end - 1) % 64);
+  if (wb == we) return (bits[wb] & head & tail) != 0;
+  if (bits[wb] & head) return true;
+  for (size_t w = wb + 1; w < we; ++w)
+    if (bits[w]) return true;
+  return (bits[we] & tail) != 0;
+}
+
+// The tokens of squad_normalize(text).split(), in order, into s.toks[0, s.n_toks); they point
+// into s.text or s.buf. Chunks between ASCII whitespace take one of three paths: ASCII letters
+// and digits only, at most 16 bytes (read in place and lower-cased as two words, no branch on
+// the token), other ASCII (punctuation dropped and letters lower-cased into s.buf), anything
+// else (general_chunk, into s.buf). Equality with squad_normalize is tested (squad_fast_test)
+// and fuzzed.
+void tokenize(std::string_view text, SideScratch& s) {
+  const size_t size = text.size();
+  if (s.text.size() < size + 64) s.text.resize(size + 64);
+  std::memcpy(s.text.data(), text.data(), size);
+  std::memset(s.text.data() + size, 0, 64);
+  classify(s, size);
+  // Chunk starts (non-space after space) and ends (space after non-space).
+  const size_t max_chunks = size / 2 + 2;
+  if (s.starts.size() < max_chunks + 64) {
+    s.starts.resize(max_chunks + 64);
+    s.ends.resize(max_chunks + 64);
+  }
+  size_t n_start = 0, n_end = 0;
+  std::uint64_t carry = 1;  // the byte before the text counts as a space
+  for (size_t w = 0; w < s.space.size(); ++w) {
+    const std::uint64_t sp = s.space[w], prev = (sp << 1) | carry;
+    carry = sp >> 63;
+    std::uint64_t st = ~sp & prev, en = sp & ~prev;
+    const auto base = static_cast<std::uint32_t>(w * 64);
+    while (st) {
+      s.starts[n_start++] = base + static_cast<std::uint32_t>(__builtin_ctzll(st));
+      st &= st - 1;
+    }
+    while (en) {
+      s.ends[n_end++] = base + static_cast<std::uint32_t>(__builtin_ctzll(en));
+      en &= en - 1;
+    }
+  }
+  const size_t chunks = n_start;  // == n_end
+  if (s.toks.size() < chunks + 1) s.toks.resize(chunks + 1);
+  const size_t need = 3 * size + 64;  // general_chunk's bound, and 16 readable bytes
+  if (s.buf.size() < need) s.buf.resize(need);
+  char* w = s.buf.data();
+  size_t n = 0;
+  const char* d = s.text.data();
+  Tok* out = s.toks.data();
+  size_t m = 0;
+  for (size_t k = 0; k < chunks; ++k) {
+    const size_t pos = s.starts[k], end = s.ends[k], len = end - pos;
+    if (len <= 16 && (bits16_at(s.flag, pos) & ((std::uint64_t{1} << len) - 1)) == 0) {
+      out[m] = make_tok(d + pos, len, true);
+      m += !out[m].is_article();
+      continue;
+    }
+    if (any_bit(s.slow, pos, end)) {
+      general_chunk(std::string_view(d + pos, len), s.lowered, w, n, [&](std::string_view t) {
+        if (m + (chunks - k) >= s.toks.size()) {
+          s.toks.resize(2 * s.toks.size() + 16);
+          out = s.toks.data();
+        }
+        out[m++] = make_tok(t.data(), t.size(), false);
+        return true;
+      });
+      continue;
+    }
+    const size_t start = n;
+    for (size_t i = pos; i < end; ++i) {
+      auto c = static_cast<unsigned char>(d[i]);
+      w[n] = kLower[c];
+      n += kKeep[c];
+    }
+    if (n == start) continue;  // only punctuation
+    out[m] = make_tok(w + start, n - start, false);
+    m += !out[m].is_article();
+  }
+  s.n_toks = m;
+}
+
 // Multiset of tokens for the token overlap (exact comparison; the hash only picks slots).
+// Generation stamps make reset() O(1); add() and take() have no branch but the probe loop.
 class TokenCounter {
  public:
+  // Empties the table and sizes it for `expected` add() calls.
   void reset(size_t expected) {
-    for (std::uint32_t slot : used_) slots_[slot].count = -1;
-    used_.clear();
     size_t cap = 16;
     while (cap < expected * 2) cap *= 2;
-    if (cap > slots_.size()) slots_.assign(cap, Slot{});
+    if (cap > slots_.size()) {
+      slots_.assign(cap, Slot{});
+      stamp_ = 0;
+    }
     mask_ = cap - 1;
-    limit_ = cap / 2;
+    if (++stamp_ == 0) {
+      for (Slot& s : slots_) s.stamp = 0;
+      stamp_ = 1;
+    }
   }
   void add(const Tok& tok) {
-    if (used_.size() >= limit_) grow();
     Slot& s = slots_[find(tok)];
-    if (s.count < 0) {
-      s.tok = tok;
-      s.count = 0;
-      used_.push_back(static_cast<std::uint32_t>(&s - slots_.data()));
-    }
-    ++s.count;
+    const std::int32_t count = s.stamp == stamp_ ? s.count : 0;
+    s.tok = tok;
+    s.stamp = stamp_;
+    s.count = count + 1;
   }
-  bool take(const Tok& tok) {
+  // 1 (and one occurrence consumed) when `tok` is still available, else 0.
+  int take(const Tok& tok) {
     Slot& s = slots_[find(tok)];
-    if (s.count <= 0) return false;  // also the empty slot (-1)
-    --s.count;
-    return true;
+    const int avail = (s.stamp == stamp_) & (s.count > 0);
+    s.count -= avail;
+    return avail;
   }
 
  private:
   struct Slot {
     Tok tok{};
-    std::int32_t count = -1;  // -1 = empty
+    std::uint32_t stamp = 0;
+    std::int32_t count = 0;
   };
   static size_t hash(const Tok& t) {
-    const unsigned __int128 r = static_cast<unsigned __int128>(t.lo ^ 0xe7037ed1a0b428dbULL ^ t.len) *
-                                (t.hi ^ 0xa0761d6478bd642fULL);
+    const unsigned __int128 r =
+        static_cast<unsigned __int128>(t.lo ^ 0xe7037ed1a0b428dbULL ^ t.len) *
+        (t.hi ^ 0xa0761d6478bd642fULL);
     return static_cast<size_t>(static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64));
   }
   size_t find(const Tok& tok) const {
     size_t slot = hash(tok) & mask_;
-    while (slots_[slot].count >= 0 && !(slots_[slot].tok == tok)) slot = (slot + 1) & mask_;
+    while (slots_[slot].stamp == stamp_ && !(slots_[slot].tok == tok)) slot = (slot + 1) & mask_;
     return slot;
   }
-  void grow() {
-    std::vector<Slot> live;
-    for (std::uint32_t slot : used_) live.push_back(slots_[slot]);
-    reset(limit_ * 2);
-    for (const Slot& s : live) {
-      size_t slot = find(s.tok);
-      slots_[slot] = s;
-      used_.push_back(static_cast<std::uint32_t>(slot));
-    }
-  }
   std::vector<Slot> slots_;
-  std::vector<std::uint32_t> used_;
-  size_t mask_ = 15, limit_ = 8;
+  std::uint32_t stamp_ = 0;
+  size_t mask_ = 15;
 };
 
 struct SquadScratch {
   SideScratch a, b;
-  std::vector<Tok> tok_a;
   TokenCounter counter;
 };
 
@@ -508,19 +515,12 @@ struct SquadScratch {
 
 double squad_exact_match(std::string_view prediction, std::string_view reference) {
   thread_local SquadScratch s;
-  s.tok_a.clear();
-  for_each_token(prediction, s.a, [&](const Tok& t) {
-    s.tok_a.push_back(t);
-    return true;
-  });
-  size_t k = 0;
-  bool same = true;
-  for_each_token(reference, s.b, [&](const Tok& t) {
-    same = k < s.tok_a.size() && s.tok_a[k] == t;
-    ++k;
-    return same;
-  });
-  return same && k == s.tok_a.size() ? 1.0 : 0.0;
+  tokenize(prediction, s.a);
+  tokenize(reference, s.b);
+  if (s.a.n_toks != s.b.n_toks) return 0.0;
+  for (size_t k = 0; k < s.a.n_toks; ++k)
+    if (!(s.a.toks[k] == s.b.toks[k])) return 0.0;
+  return 1.0;
 }
 
 double quasi_exact_match(std::string_view prediction, std::string_view reference) {
@@ -529,23 +529,17 @@ double quasi_exact_match(std::string_view prediction, std::string_view reference
 
 TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
   thread_local SquadScratch s;
+  tokenize(prediction, s.a);
+  tokenize(reference, s.b);
   // Multiset intersection: the prediction's tokens counted, the reference's taken.
-  s.counter.reset(prediction.size() / 4 + 4);
-  long n_pred = 0, n_ref = 0, same = 0;
-  for_each_token(prediction, s.a, [&](const Tok& t) {
-    s.counter.add(t);
-    ++n_pred;
-    return true;
-  });
-  for_each_token(reference, s.b, [&](const Tok& t) {
-    same += s.counter.take(t);
-    ++n_ref;
-    return true;
-  });
+  s.counter.reset(s.a.n_toks);
+  for (size_t k = 0; k < s.a.n_toks; ++k) s.counter.add(s.a.toks[k]);
+  long same = 0;
+  for (size_t k = 0; k < s.b.n_toks; ++k) same += s.counter.take(s.b.toks[k]);
   TokenPrf out;
   if (same == 0) return out;
-  out.precision = 1.0 * same / static_cast<double>(n_pred);
-  out.recall = 1.0 * same / static_cast<double>(n_ref);
+  out.precision = 1.0 * same / static_cast<double>(s.a.n_toks);
+  out.recall = 1.0 * same / static_cast<double>(s.b.n_toks);
   out.f1 = (2 * out.precision * out.recall) / (out.precision + out.recall);
   return out;
 }
