@@ -74,5 +74,35 @@ TEST(ChrfFastTest, CharStatisticsEqualPlainCounting) {
   }
 }
 
+// The dense path indexes n-grams by prefix ids when (reference chars + 1) * (distinct chars + 1)
+// is at most 2^21 entries and hashes them above that; both against plain counting, with many
+// distinct chars (wide table rows) and with a reference long enough for the hash table.
+TEST(ChrfFastTest, PrefixIdAndHashTablePathsAgree) {
+  std::mt19937 rng(11);
+  std::vector<std::string> wide;
+  for (char32_t cp = 0x100; cp < 0x100 + 200; ++cp) {
+    std::string s;
+    utf8::append(s, cp);
+    wide.push_back(s);
+  }
+  for (char c = 'a'; c <= 'e'; ++c) wide.push_back(std::string(1, c));
+  wide.push_back(" ");
+  for (int iter = 0; iter < 50; ++iter) {
+    std::uniform_int_distribution<size_t> pick(0, iter % 2 ? wide.size() - 1 : 6);
+    std::string ref, hyp;
+    for (size_t k = 0, len = 200 + rng() % 2000; k < len; ++k) ref += wide[pick(rng)];
+    hyp = ref.substr(ref.size() / 3);
+    for (size_t k = 0; k < 500; ++k) hyp += wide[pick(rng)];
+    expect_same(hyp, ref);
+  }
+  std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,";
+  std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1);
+  std::string ref, hyp;
+  for (int k = 0; k < 40000; ++k) ref += alphabet[pick(rng) % (k % 7 == 0 ? 64 : 4)];
+  hyp = ref.substr(10000, 20000);
+  for (int k = 0; k < 5000; ++k) hyp += alphabet[pick(rng)];
+  expect_same(hyp, ref);
+}
+
 }  // namespace
 }  // namespace assay::scoring
