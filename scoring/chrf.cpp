@@ -27,6 +27,7 @@ struct Scratch {
   std::unordered_map<char32_t, std::uint8_t> non_ascii;
   std::array<std::uint8_t, 128> ascii_ids{};
   std::vector<std::int32_t> bigram_counts;  // [id << 8 | id], all zero between pairs
+  std::vector<std::int32_t> word_counts;    // per word id, all zero between pairs
   Interner interner;
   NgramTable table;
   PackedNgramCounter counter;    // pairs whose reference has at most 65535 bytes
@@ -229,7 +230,10 @@ void split_punct_words(std::string_view text, std::vector<std::string_view>& wor
   out.clear();
   py_split(text, words);
   for (auto w : words) {
-    if (count_code_points(w) == 1) {
+    // One code point: one byte, or a lead byte whose sequence is the whole word (valid UTF-8).
+    const auto lead = static_cast<unsigned char>(w[0]);
+    const size_t cp_len = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    if (w.size() == cp_len) {
       out.push_back(w);
       continue;
     }
@@ -264,6 +268,42 @@ void order_stats(const std::vector<T>& hyp, const std::vector<T>& ref, int n, Ng
   std::int64_t matched = 0;
   for (std::int64_t i = 0; i < nh; ++i) matched += table.take(key(hyp.data() + i, n));
   out[2] = matched;
+}
+
+// Word orders 1 and 2 of chrF++ over interned word ids (ids < n_words): unigrams counted in an
+// array by id, bigrams in a flat table keyed by both ids.
+void word_stats(const std::vector<std::uint32_t>& hyp, const std::vector<std::uint32_t>& ref,
+                std::uint32_t n_words, int word_order, Scratch& s, std::int64_t* values) {
+  for (int n = 1; n <= word_order; ++n) {
+    std::int64_t* out = values + 3 * (n - 1);
+    const auto nh = static_cast<std::int64_t>(hyp.size()) - n + 1;
+    const auto nr = static_cast<std::int64_t>(ref.size()) - n + 1;
+    // sacrebleu: "don't count hits if no reference exists for that n-gram".
+    out[0] = nr > 0 ? std::max<std::int64_t>(nh, 0) : 0;
+    out[1] = std::max<std::int64_t>(nr, 0);
+    out[2] = 0;
+    if (nh <= 0 || nr <= 0) continue;
+    std::int64_t matched = 0;
+    if (n == 1) {
+      if (s.word_counts.size() < n_words) s.word_counts.resize(n_words, 0);
+      std::int32_t* cnt = s.word_counts.data();
+      for (std::uint32_t id : ref) ++cnt[id];
+      for (std::uint32_t id : hyp) {
+        const int avail = cnt[id] > 0;
+        cnt[id] -= avail;
+        matched += avail;
+      }
+      for (std::uint32_t id : ref) cnt[id] = 0;
+    } else {
+      auto key = [](const std::uint32_t* ids) {
+        return (std::uint64_t{ids[0]} + 1) << 32 | (std::uint64_t{ids[1]} + 1);  // never 0
+      };
+      s.big_counter.reset(static_cast<size_t>(nr));
+      for (std::int64_t i = 0; i < nr; ++i) s.big_counter.add(key(ref.data() + i));
+      for (std::int64_t i = 0; i < nh; ++i) matched += s.big_counter.take(key(hyp.data() + i));
+    }
+    out[2] = matched;
+  }
 }
 
 }  // namespace
@@ -311,20 +351,13 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
   if (word_order > 0) {
     split_punct_words(hyp, s.words, s.hyp_words);
     split_punct_words(ref, s.words, s.ref_words);
-    s.interner.clear();
+    s.interner.clear(s.ref_words.size() + s.hyp_words.size());
     s.hyp_ids.clear();
     s.ref_ids.clear();
     for (auto w : s.ref_words) s.ref_ids.push_back(s.interner.id(w));
     for (auto w : s.hyp_words) s.hyp_ids.push_back(s.interner.id(w));
-    auto word_key = [](const std::uint32_t* ids, int n) {
-      NgramKey k = 0;
-      for (int i = 0; i < n; ++i) k = (k << 32) | ids[i];
-      return k;
-    };
-    for (int n = 1; n <= word_order; ++n) {
-      order_stats(s.hyp_ids, s.ref_ids, n, s.table, word_key,
-                  &st.values[3 * (kChrfCharOrder + n - 1)]);
-    }
+    word_stats(s.hyp_ids, s.ref_ids, s.interner.size(), word_order, s,
+               &st.values[3 * kChrfCharOrder]);
   }
   return st;
 }
