@@ -274,6 +274,7 @@ struct Scratch {
   Interner interner;
   NgramTable table;
   FlatNgramCounter counter;
+  PrefixNgramMatcher matcher;
   std::vector<std::int32_t> unigrams;  // reference unigram counts by id
   std::uint32_t n_ref_ids = 0;         // distinct reference tokens: ids below are reference ids
 };
@@ -325,6 +326,18 @@ BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   BleuStats st;
   st.sys_len = static_cast<std::int64_t>(s.hyp_ids.size());
   st.ref_len = static_cast<std::int64_t>(s.ref_ids.size());
+  if (PrefixNgramMatcher::fits(s.ref_ids.size(), s.n_ref_ids)) {
+    // Symbols 1..n_ref_ids: the reference's tokens come first among the interned ids; a
+    // hypothesis token the reference lacks is symbol 0.
+    const size_t nr = s.ref_ids.size(), nh = s.hyp_ids.size();
+    for (std::uint32_t& id : s.ref_ids) ++id;
+    for (std::uint32_t& id : s.hyp_ids) id = id < s.n_ref_ids ? id + 1 : 0;
+    s.matcher.count(s.ref_ids.data(), nr, s.hyp_ids.data(), nh, s.n_ref_ids, kBleuOrder,
+                    st.counts.data());
+    for (int n = 1; n <= kBleuOrder; ++n)
+      st.totals[n - 1] = std::max<std::int64_t>(0, static_cast<std::int64_t>(nh) - n + 1);
+    return st;
+  }
   if (s.interner.size() < 0xFFFF) {
     // Unigrams: ids are dense and the reference's come first (ids < n_ref_ids), so a count array
     // does. Orders 2-4 in one table: n ids + 1 packed into 16 bits each are unique across

@@ -32,13 +32,8 @@ struct Scratch {
   NgramTable table;
   PackedNgramCounter counter;    // pairs whose reference has at most 65535 bytes
   FlatNgramCounter big_counter;  // longer ones
-  // Prefix-id path (char_stats_prefix_ids): ids of the n-grams at each position, the table from
-  // (id of the (n-1)-gram, next char) to the id of the n-gram (all zero between pairs), counts.
-  std::vector<std::uint32_t> ref_prev, ref_cur, hyp_prev, hyp_cur, next_id, counts;
+  PrefixNgramMatcher matcher;    // pairs that fit its table
 };
-
-// Entries of Scratch::next_id the prefix-id path may use; larger pairs take the hash table.
-constexpr size_t kMaxPrefixTable = size_t{1} << 21;
 
 // Maps the code points of `text` without whitespace (sacrebleu: ''.join(line.split())) to
 // dense ids 1..255 shared by the pair, straight from the UTF-8; false when the pair has more
@@ -126,78 +121,12 @@ void char_stats_dense(Scratch& s, Counter& counter, std::int64_t* values) {
   }
 }
 
-// All six character orders, level by level without hashing: the n-gram starting at position i
-// gets a dense id from a direct-indexed table keyed by (id of its (n-1)-gram prefix, its last
-// char), ids 1, 2, ... in order of first appearance in the reference; a hypothesis n-gram the
-// reference lacks gets id 0 (row 0 of the table is never written), so the hypothesis side has no
-// branch at all: one load for the id, one compare-and-decrement of its count. The table has
-// (distinct (n-1)-grams + 1) * (chars + 1) entries; the caller checks kMaxPrefixTable.
+// All six character orders through PrefixNgramMatcher (dense char ids 1..n_chars).
 void char_stats_prefix_ids(Scratch& s, unsigned n_chars, std::int64_t* values) {
-  const std::uint8_t* ref = s.ref_dense.data();
-  const std::uint8_t* hyp = s.hyp_dense.data();
   const size_t nr = s.ref_dense.size(), nh = s.hyp_dense.size();
-  const size_t stride = n_chars + 1;
-  std::int64_t matched[kChrfCharOrder] = {};
-  {  // order 1: the char ids themselves
-    std::int32_t uni[256] = {};
-    for (size_t i = 0; i < nr; ++i) ++uni[ref[i]];
-    for (size_t i = 0; i < nh; ++i) {
-      const int avail = uni[hyp[i]] > 0;
-      uni[hyp[i]] -= avail;
-      matched[0] += avail;
-    }
-  }
-  if (s.ref_prev.size() < nr + 1) {
-    for (auto* v : {&s.ref_prev, &s.ref_cur, &s.counts}) v->resize(nr + 1);
-  }
-  if (s.hyp_prev.size() < nh + 1) {
-    s.hyp_prev.resize(nh + 1);
-    s.hyp_cur.resize(nh + 1);
-  }
-  std::uint32_t* rp = s.ref_prev.data();
-  std::uint32_t* rc = s.ref_cur.data();
-  std::uint32_t* hp = s.hyp_prev.data();
-  std::uint32_t* hc = s.hyp_cur.data();
-  std::uint32_t* cnt = s.counts.data();
-  for (size_t i = 0; i < nr; ++i) rp[i] = ref[i];
-  for (size_t i = 0; i < nh; ++i) hp[i] = hyp[i];
-  size_t prev_ids = n_chars;  // ids of order n-1 are 1..prev_ids
-  for (int n = 2; n <= kChrfCharOrder && static_cast<size_t>(n) <= nr; ++n) {
-    const size_t need = (prev_ids + 1) * stride;
-    if (s.next_id.size() < need) s.next_id.resize(need, 0);
-    std::uint32_t* table = s.next_id.data();
-    const size_t r_end = nr - static_cast<size_t>(n) + 1;
-    const std::uint8_t* r_last = ref + n - 1;
-    std::uint32_t ids = 0;
-    for (size_t i = 0; i < r_end; ++i) {
-      const size_t key = rp[i] * stride + r_last[i];
-      const std::uint32_t v = table[key];
-      const std::uint32_t id = v != 0 ? v : ids + 1;
-      ids += v == 0;
-      table[key] = id;
-      rc[i] = id;
-    }
-    for (std::uint32_t id = 0; id <= ids; ++id) cnt[id] = 0;
-    for (size_t i = 0; i < r_end; ++i) ++cnt[rc[i]];
-    std::int64_t m = 0;
-    if (static_cast<size_t>(n) <= nh) {
-      const size_t h_end = nh - static_cast<size_t>(n) + 1;
-      const std::uint8_t* h_last = hyp + n - 1;
-      cnt[0] = 0;
-      for (size_t i = 0; i < h_end; ++i) {
-        const std::uint32_t id = table[hp[i] * stride + h_last[i]];
-        hc[i] = id;
-        const std::uint32_t avail = cnt[id] > 0;  // never for id 0
-        cnt[id] -= avail;
-        m += avail;
-      }
-      std::swap(hp, hc);
-    }
-    matched[n - 1] = m;
-    for (size_t i = 0; i < r_end; ++i) table[rp[i] * stride + r_last[i]] = 0;
-    std::swap(rp, rc);
-    prev_ids = ids;
-  }
+  std::int64_t matched[kChrfCharOrder];
+  s.matcher.count(s.ref_dense.data(), nr, s.hyp_dense.data(), nh, n_chars, kChrfCharOrder,
+                  matched);
   for (int n = 1; n <= kChrfCharOrder; ++n) {
     const auto h = static_cast<std::int64_t>(nh >= static_cast<size_t>(n) ? nh - n + 1 : 0);
     const auto r = static_cast<std::int64_t>(nr >= static_cast<size_t>(n) ? nr - n + 1 : 0);
@@ -334,7 +263,7 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
   if (dense_ids_from_text(ref, s, next_id, s.ref_dense) &&
       dense_ids_from_text(hyp, s, next_id, s.hyp_dense)) {
     const unsigned n_chars = next_id - 1;
-    if ((s.ref_dense.size() + 1) * (n_chars + 1) <= kMaxPrefixTable) {
+    if (PrefixNgramMatcher::fits(s.ref_dense.size(), n_chars)) {
       char_stats_prefix_ids(s, n_chars, st.values.data());
     } else if (ref.size() <= PackedNgramCounter::kMaxAdds) {
       char_stats_dense(s, s.counter, st.values.data());

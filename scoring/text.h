@@ -49,6 +49,99 @@ class Interner {
   std::uint64_t mask_ = 0;
 };
 
+// Clipped n-gram matches of orders 1..max_order without hashing, for symbol sequences whose
+// symbols are dense ids 1..n_symbols (0 in the hypothesis: a symbol the reference lacks). Order
+// by order, the n-gram starting at each position gets a dense id from a direct-indexed table
+// keyed by (id of its (n-1)-gram prefix, its last symbol), ids 1, 2, ... in order of first
+// appearance in the reference; a hypothesis n-gram the reference lacks gets id 0 (row 0 of the
+// table is never written), so the hypothesis side has no branch: one load for the id, one
+// compare-and-decrement of its count. The table has (distinct (n-1)-grams + 1) * (n_symbols +
+// 1) entries, all zero between calls.
+class PrefixNgramMatcher {
+ public:
+  // Largest table (entries) count() builds; larger pairs return false.
+  static constexpr size_t kMaxTable = size_t{1} << 21;
+  // True when (ref_len + 1) * (n_symbols + 1) fits kMaxTable (count() will succeed).
+  static bool fits(size_t ref_len, size_t n_symbols) {
+    return (ref_len + 1) * (n_symbols + 1) <= kMaxTable;
+  }
+  // matched[n-1] = sum over distinct n-grams of min(count in hyp, count in ref), n = 1..max_order.
+  // Requires fits(nr, n_symbols).
+  template <typename Sym>
+  void count(const Sym* ref, size_t nr, const Sym* hyp, size_t nh, size_t n_symbols,
+             int max_order, std::int64_t* matched) {
+    for (int n = 0; n < max_order; ++n) matched[n] = 0;
+    const size_t stride = n_symbols + 1;
+    if (ref_prev_.size() < nr + 1) {
+      ref_prev_.resize(nr + 1);
+      ref_cur_.resize(nr + 1);
+    }
+    if (hyp_prev_.size() < nh + 1) {
+      hyp_prev_.resize(nh + 1);
+      hyp_cur_.resize(nh + 1);
+    }
+    if (counts_.size() < std::max(nr, n_symbols) + 1) counts_.resize(std::max(nr, n_symbols) + 1, 0);
+    std::uint32_t* rp = ref_prev_.data();
+    std::uint32_t* rc = ref_cur_.data();
+    std::uint32_t* hp = hyp_prev_.data();
+    std::uint32_t* hc = hyp_cur_.data();
+    std::int32_t* cnt = counts_.data();  // all zero between orders
+    {  // order 1: the symbols themselves
+      for (size_t i = 0; i < nr; ++i) ++cnt[ref[i]];
+      std::int64_t m = 0;
+      for (size_t i = 0; i < nh; ++i) {
+        const int avail = cnt[hyp[i]] > 0;  // never for symbol 0
+        cnt[hyp[i]] -= avail;
+        m += avail;
+      }
+      matched[0] = m;
+      for (size_t i = 0; i < nr; ++i) cnt[ref[i]] = 0;
+      for (size_t i = 0; i < nr; ++i) rp[i] = ref[i];
+      for (size_t i = 0; i < nh; ++i) hp[i] = hyp[i];
+    }
+    size_t prev_ids = n_symbols;  // ids of order n-1 are 1..prev_ids
+    for (int n = 2; n <= max_order && static_cast<size_t>(n) <= nr; ++n) {
+      const size_t need = (prev_ids + 1) * stride;
+      if (table_.size() < need) table_.resize(need, 0);
+      std::uint32_t* table = table_.data();
+      const size_t r_end = nr - static_cast<size_t>(n) + 1;
+      const Sym* r_last = ref + n - 1;
+      std::uint32_t ids = 0;
+      for (size_t i = 0; i < r_end; ++i) {
+        const size_t key = rp[i] * stride + r_last[i];
+        const std::uint32_t v = table[key];
+        const std::uint32_t id = v != 0 ? v : ids + 1;
+        ids += v == 0;
+        table[key] = id;
+        rc[i] = id;
+        ++cnt[id];
+      }
+      if (static_cast<size_t>(n) <= nh) {
+        const size_t h_end = nh - static_cast<size_t>(n) + 1;
+        const Sym* h_last = hyp + n - 1;
+        std::int64_t m = 0;
+        for (size_t i = 0; i < h_end; ++i) {
+          const std::uint32_t id = table[hp[i] * stride + h_last[i]];
+          hc[i] = id;
+          const int avail = cnt[id] > 0;  // never for id 0
+          cnt[id] -= avail;
+          m += avail;
+        }
+        matched[n - 1] = m;
+        std::swap(hp, hc);
+      }
+      for (size_t i = 0; i < r_end; ++i) table[rp[i] * stride + r_last[i]] = 0;
+      for (std::uint32_t id = 0; id <= ids; ++id) cnt[id] = 0;
+      std::swap(rp, rc);
+      prev_ids = ids;
+    }
+  }
+
+ private:
+  std::vector<std::uint32_t> ref_prev_, ref_cur_, hyp_prev_, hyp_cur_, table_;
+  std::vector<std::int32_t> counts_;
+};
+
 using NgramKey = unsigned __int128;
 
 // Multiset of n-gram keys for the "sum of min(count_hyp, count_ref)" match count of BLEU, chrF
