@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "scoring/text.h"
@@ -198,7 +199,9 @@ void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a,
       }
       // "-\n", '<' or '&' in the original text: scan the rewritten copy instead.
       rewrite_13a(text, storage);
-      tokens_13a(storage, storage, pad_a, pad_b, out, true);
+      const size_t size = storage.size();
+      storage.append(16, '\0');  // the tokens keep 16 readable bytes (PaddedInterner)
+      tokens_13a(std::string_view(storage).substr(0, size), storage, pad_a, pad_b, out, true);
       return;
     }
     size_t len = 1;
@@ -268,10 +271,10 @@ void digit_punct_passes(std::string& a, std::string& b) {
 }
 
 struct Scratch {
-  std::string hyp_storage, ref_storage, hyp_line, ref_line, pad_a, pad_b;
+  std::string hyp_storage, ref_storage, hyp_line, ref_line, pad_a, pad_b, hyp_pad, ref_pad;
   std::vector<std::string_view> hyp_tokens, ref_tokens;
   std::vector<std::uint32_t> hyp_ids, ref_ids;
-  Interner interner;
+  PaddedInterner interner;
   NgramTable table;
   FlatNgramCounter counter;
   PrefixNgramMatcher matcher;
@@ -312,10 +315,25 @@ std::vector<std::string> tokenize_13a_fast(std::string_view text) {
   return {views.begin(), views.end()};
 }
 
+namespace {
+
+// `text` copied into `buf` with 16 zero bytes after it; the view excludes them.
+std::string_view padded(std::string_view text, std::string& buf) {
+  if (buf.size() < text.size() + 16) buf.resize(text.size() + 16);
+  std::memcpy(buf.data(), text.data(), text.size());
+  std::memset(buf.data() + text.size(), 0, 16);
+  return std::string_view(buf).substr(0, text.size());
+}
+
+}  // namespace
+
 BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   thread_local Scratch s;
-  tokens_13a(valid_utf8(hypothesis, s.hyp_storage), s.hyp_line, s.pad_a, s.pad_b, s.hyp_tokens);
-  tokens_13a(valid_utf8(reference, s.ref_storage), s.ref_line, s.pad_a, s.pad_b, s.ref_tokens);
+  // Tokens are views into padded copies (or padded rewrites), as PaddedInterner needs.
+  tokens_13a(padded(valid_utf8(hypothesis, s.hyp_storage), s.hyp_pad), s.hyp_line, s.pad_a,
+             s.pad_b, s.hyp_tokens);
+  tokens_13a(padded(valid_utf8(reference, s.ref_storage), s.ref_pad), s.ref_line, s.pad_a,
+             s.pad_b, s.ref_tokens);
   s.interner.clear(s.ref_tokens.size() + s.hyp_tokens.size());
   s.ref_ids.clear();
   s.hyp_ids.clear();

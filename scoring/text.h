@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,63 @@ class Interner {
   std::vector<std::uint32_t> slots_;  // index+1 into keys_, 0 = empty; prefix [0, mask_] in use
   std::vector<std::uint32_t> used_;   // slots holding a key
   std::uint64_t mask_ = 0;
+};
+
+// Interns strings that have 16 readable bytes from their start (views into zero-padded copies)
+// to dense ids 0, 1, 2, ...: the first 16 bytes are compared as two masked words, only longer
+// strings compare the rest with memcmp. clear() is O(1) (generation stamps) and sizes the table
+// for the number of id() calls that follow, so the table never grows within a pair.
+class PaddedInterner {
+ public:
+  // Forgets every string; at most `calls` id() calls may follow.
+  void clear(size_t calls) {
+    size_t cap = 16;
+    while (cap < calls * 2) cap *= 2;
+    if (cap > slots_.size()) {
+      slots_.assign(cap, Slot{});
+      stamp_ = 0;
+    }
+    mask_ = cap - 1;
+    size_ = 0;
+    if (++stamp_ == 0) {
+      for (Slot& s : slots_) s.stamp = 0;
+      stamp_ = 1;
+    }
+  }
+  // Id of `s` (16 bytes readable from s.data()), assigning the next free id when it is new.
+  std::uint32_t id(std::string_view s) {
+    std::uint64_t lo, hi;
+    std::memcpy(&lo, s.data(), 8);
+    std::memcpy(&hi, s.data() + 8, 8);
+    const size_t len = s.size();
+    lo &= len >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * len)) - 1;
+    hi &= len >= 16 ? ~std::uint64_t{0} : len <= 8 ? 0 : (std::uint64_t{1} << (8 * (len - 8))) - 1;
+    const unsigned __int128 r =
+        static_cast<unsigned __int128>(lo ^ 0xe7037ed1a0b428dbULL ^ len) * (hi ^ 0xa0761d6478bd642fULL);
+    size_t slot = static_cast<size_t>(static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64)) & mask_;
+    for (;; slot = (slot + 1) & mask_) {
+      Slot& e = slots_[slot];
+      if (e.stamp != stamp_) {
+        e = Slot{lo, hi, s.data(), static_cast<std::uint32_t>(len), stamp_, size_};
+        return size_++;
+      }
+      if (e.lo == lo && e.hi == hi && e.len == len &&
+          (len <= 16 || std::memcmp(e.data + 16, s.data() + 16, len - 16) == 0))
+        return e.id;
+    }
+  }
+  // Number of distinct strings seen since the last clear().
+  std::uint32_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    std::uint64_t lo = 0, hi = 0;
+    const char* data = nullptr;
+    std::uint32_t len = 0, stamp = 0, id = 0;
+  };
+  std::vector<Slot> slots_;
+  std::uint32_t stamp_ = 0, size_ = 0;
+  size_t mask_ = 15;
 };
 
 // Clipped n-gram matches of orders 1..max_order without hashing, for symbol sequences whose
