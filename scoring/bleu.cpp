@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/error.h"
 #include "scoring/text.h"
 
@@ -104,6 +108,26 @@ constexpr std::array<std::uint8_t, 128> make_byte_classes() {
 }
 constexpr std::array<std::uint8_t, 128> kByteClass = make_byte_classes();
 
+#if defined(__SSE2__)
+// Bit i set when p[i] is not kPlain (whitespace, a symbol, '.', ',', '-', '<', '&', or >= 0x80).
+inline std::uint32_t non_plain16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  auto gt = [&](int c) { return _mm_cmpgt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  auto lt = [&](int c) { return _mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  auto eq = [&](int c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  // Signed compares: bytes >= 0x80 are negative, so never plain.
+  const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+  const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8(0x60)),
+                                      _mm_cmplt_epi8(folded, _mm_set1_epi8(0x7b)));
+  const __m128i digit = _mm_and_si128(gt(0x2f), lt(0x3a));
+  const __m128i space = _mm_or_si128(_mm_and_si128(gt(8), lt(14)), _mm_and_si128(gt(0x1b), lt(0x21)));
+  const __m128i ctrl = _mm_andnot_si128(space, _mm_and_si128(gt(-1), lt(0x20)));
+  const __m128i plain = _mm_or_si128(_mm_or_si128(alpha, digit),
+                                     _mm_or_si128(ctrl, _mm_or_si128(eq(0x27), eq(0x7f))));
+  return static_cast<std::uint32_t>(~_mm_movemask_epi8(plain)) & 0xFFFF;
+}
+#endif
+
 void rewrite_13a(std::string_view text, std::string& storage) {
   storage.assign(text);
   replace_all(storage, "<skipped>", "");
@@ -165,6 +189,18 @@ void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a,
   };
   size_t i = 0;
   while (i < n) {
+#if defined(__SSE2__)
+    // Skip a run of plain bytes 16 at a time.
+    while (i + 16 <= n) {
+      const std::uint32_t mask = non_plain16(d + i);
+      if (mask != 0) {
+        i += static_cast<size_t>(__builtin_ctz(mask));
+        break;
+      }
+      i += 16;
+    }
+    if (i >= n) break;
+#endif
     auto c = static_cast<unsigned char>(d[i]);
     if (c < 0x80) {
       switch (kByteClass[c]) {

@@ -105,9 +105,10 @@ TEST(BleuTokenizerTest, OnePassEqualsMultiPassAndTheRegexes) {
                                            "a,"};
   std::mt19937 rng(20261202);
   std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
-  std::uniform_int_distribution<int> len(0, 24);
+  std::uniform_int_distribution<int> short_len(0, 24), long_len(0, 90);
   int checked = 0;
   for (int iter = 0; iter < 20000; ++iter) {
+    auto& len = iter % 4 == 3 ? long_len : short_len;
     std::string s;
     for (int k = len(rng); k > 0; --k) s += pieces[pick(rng)];
     auto expected = regex_13a(s);
@@ -126,6 +127,18 @@ TEST(BleuTokenizerTest, KnownSplits) {
   EXPECT_EQ(tokenize_13a_fast(""), V{});
   // Invalid UTF-8 becomes U+FFFD, as everywhere in scoring/.
   EXPECT_EQ(tokenize_13a_fast("caf\xE9."), (V{"caf\xEF\xBF\xBD", "."}));
+}
+
+// The one-pass scan skips plain bytes 16 at a time: every byte value, at every offset of a
+// 16-byte block, inside and between long plain runs.
+TEST(BleuTokenizerTest, EveryByteInsideLongRuns) {
+  for (int b = 0; b < 256; ++b) {
+    for (int offset = 0; offset < 40; ++offset) {
+      std::string s = std::string(static_cast<size_t>(offset), 'w') + static_cast<char>(b) +
+                      "xyzXYZ0123'abcdefghijklmnop" + static_cast<char>(b) + "q";
+      ASSERT_EQ(tokenize_13a_fast(s), tokenize_13a(s)) << "byte " << b << " offset " << offset;
+    }
+  }
 }
 
 TEST(BleuTokenizerTest, LongLineEqualsMultiPass) {
