@@ -262,8 +262,9 @@ struct Tok {
   const char* data;
   std::uint32_t len;
   bool operator==(const Tok& o) const {
-    return lo == o.lo && hi == o.hi && len == o.len &&
-           (len <= 16 || std::memcmp(data + 16, o.data + 16, len - 16) == 0);
+    // One branch for the common case (bitwise &): the words differ, or they match at <= 16 bytes.
+    const bool words = (lo == o.lo) & (hi == o.hi) & (len == o.len);
+    return words && (len <= 16 || std::memcmp(data + 16, o.data + 16, len - 16) == 0);
   }
   bool is_article() const {  // "a", "an", "the" (token bytes are never 0)
     return hi == 0 && (lo == 0x61 || lo == 0x6e61 || lo == 0x656874);
@@ -383,7 +384,11 @@ inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t
 // the token), other ASCII (punctuation dropped and letters lower-cased into s.buf), anything
 // else (general_chunk, into s.buf). Equality with squad_normalize is tested (squad_fast_test)
 // and fuzzed.
-void tokenize(std::string_view text, SideScratch& s) {
+// With kCompare, stops (returning false) at the first token that differs from expect[0, n_expect)
+// or has no counterpart there; true when every token made matched (the caller compares counts).
+template <bool kCompare = false>
+bool tokenize(std::string_view text, SideScratch& s, const Tok* expect = nullptr,
+              size_t n_expect = 0) {
   const size_t size = text.size();
   if (s.text.size() < size + 64) s.text.resize(size + 64);
   std::memcpy(s.text.data(), text.data(), size);
@@ -420,7 +425,16 @@ void tokenize(std::string_view text, SideScratch& s) {
   const char* d = s.text.data();
   Tok* out = s.toks.data();
   size_t m = 0;
+  size_t checked = 0;  // kCompare: tokens [0, checked) matched expect
+  auto matches = [&] {
+    for (; checked < m; ++checked)
+      if (checked >= n_expect || !(out[checked] == expect[checked])) return false;
+    return true;
+  };
   for (size_t k = 0; k < chunks; ++k) {
+    if constexpr (kCompare) {
+      if (!matches()) return false;
+    }
     const size_t pos = s.starts[k], end = s.ends[k], len = end - pos;
     if (len <= 16 && (bits16_at(s.flag, pos) & ((std::uint64_t{1} << len) - 1)) == 0) {
       out[m] = make_tok(d + pos, len, true);
@@ -449,6 +463,8 @@ void tokenize(std::string_view text, SideScratch& s) {
     m += !out[m].is_article();
   }
   s.n_toks = m;
+  if constexpr (kCompare) return matches();
+  return true;
 }
 
 // Multiset of tokens for the token overlap (exact comparison; the hash only picks slots).
@@ -458,7 +474,7 @@ class TokenCounter {
   // Empties the table and sizes it for `expected` add() calls.
   void reset(size_t expected) {
     size_t cap = 16;
-    while (cap < expected * 2) cap *= 2;
+    while (cap < expected * 4) cap *= 2;  // load <= 1/4: most probes end at the first slot
     if (cap > slots_.size()) {
       slots_.assign(cap, Slot{});
       stamp_ = 0;
@@ -516,11 +532,9 @@ struct SquadScratch {
 double squad_exact_match(std::string_view prediction, std::string_view reference) {
   thread_local SquadScratch s;
   tokenize(prediction, s.a);
-  tokenize(reference, s.b);
-  if (s.a.n_toks != s.b.n_toks) return 0.0;
-  for (size_t k = 0; k < s.a.n_toks; ++k)
-    if (!(s.a.toks[k] == s.b.toks[k])) return 0.0;
-  return 1.0;
+  // The reference's tokens are compared as they are made: most pairs differ early.
+  const bool same = tokenize<true>(reference, s.b, s.a.toks.data(), s.a.n_toks);
+  return same && s.b.n_toks == s.a.n_toks ? 1.0 : 0.0;
 }
 
 double quasi_exact_match(std::string_view prediction, std::string_view reference) {
