@@ -264,7 +264,8 @@ struct Tok {
   bool operator==(const Tok& o) const {
     // One branch for the common case (bitwise &): the words differ, or they match at <= 16 bytes.
     const bool words = (lo == o.lo) & (hi == o.hi) & (len == o.len);
-    return words && (len <= 16 || std::memcmp(data + 16, o.data + 16, len - 16) == 0);
+    if (len > 16 && words) return std::memcmp(data + 16, o.data + 16, len - 16) == 0;  // rare
+    return words;
   }
   bool is_article() const {  // "a", "an", "the" (token bytes are never 0)
     return hi == 0 && (lo == 0x61 || lo == 0x6e61 || lo == 0x656874);
@@ -514,8 +515,10 @@ class TokenCounter {
   }
   size_t find(const Tok& tok) const {
     size_t slot = hash(tok) & mask_;
-    while (slots_[slot].stamp == stamp_ && !(slots_[slot].tok == tok)) slot = (slot + 1) & mask_;
-    return slot;
+    for (;; slot = (slot + 1) & mask_) {
+      const Slot& e = slots_[slot];
+      if ((e.stamp != stamp_) | (e.tok == tok)) return slot;  // one branch, rarely taken twice
+    }
   }
   std::vector<Slot> slots_;
   std::uint32_t stamp_ = 0;
