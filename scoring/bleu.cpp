@@ -351,24 +351,12 @@ std::vector<std::string> tokenize_13a_fast(std::string_view text) {
   return {views.begin(), views.end()};
 }
 
-namespace {
-
-// `text` copied into `buf` with 16 zero bytes after it; the view excludes them.
-std::string_view padded(std::string_view text, std::string& buf) {
-  if (buf.size() < text.size() + 16) buf.resize(text.size() + 16);
-  std::memcpy(buf.data(), text.data(), text.size());
-  std::memset(buf.data() + text.size(), 0, 16);
-  return std::string_view(buf).substr(0, text.size());
-}
-
-}  // namespace
-
 BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   thread_local Scratch s;
   // Tokens are views into padded copies (or padded rewrites), as PaddedInterner needs.
-  tokens_13a(padded(valid_utf8(hypothesis, s.hyp_storage), s.hyp_pad), s.hyp_line, s.pad_a,
+  tokens_13a(padded_copy(valid_utf8(hypothesis, s.hyp_storage), s.hyp_pad), s.hyp_line, s.pad_a,
              s.pad_b, s.hyp_tokens);
-  tokens_13a(padded(valid_utf8(reference, s.ref_storage), s.ref_pad), s.ref_line, s.pad_a,
+  tokens_13a(padded_copy(valid_utf8(reference, s.ref_storage), s.ref_pad), s.ref_line, s.pad_a,
              s.pad_b, s.ref_tokens);
   s.interner.clear(s.ref_tokens.size() + s.hyp_tokens.size());
   s.ref_ids.clear();

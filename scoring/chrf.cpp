@@ -18,7 +18,7 @@ bool is_ascii_punct(char32_t c) {
 }
 
 struct Scratch {
-  std::string hyp_storage, ref_storage;
+  std::string hyp_storage, ref_storage, hyp_pad, ref_pad;
   std::vector<std::string_view> words;
   std::vector<char32_t> hyp_chars, ref_chars;
   std::vector<std::string_view> hyp_words, ref_words;
@@ -28,7 +28,7 @@ struct Scratch {
   std::array<std::uint8_t, 128> ascii_ids{};
   std::vector<std::int32_t> bigram_counts;  // [id << 8 | id], all zero between pairs
   std::vector<std::int32_t> word_counts;    // per word id, all zero between pairs
-  Interner interner;
+  PaddedInterner interner;
   NgramTable table;
   PackedNgramCounter counter;    // pairs whose reference has at most 65535 bytes
   FlatNgramCounter big_counter;  // longer ones
@@ -278,15 +278,35 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
     }
   }
   if (word_order > 0) {
-    split_punct_words(hyp, s.words, s.hyp_words);
-    split_punct_words(ref, s.words, s.ref_words);
+    // Words are views into padded copies, as PaddedInterner needs.
+    split_punct_words(padded_copy(hyp, s.hyp_pad), s.words, s.hyp_words);
+    split_punct_words(padded_copy(ref, s.ref_pad), s.words, s.ref_words);
     s.interner.clear(s.ref_words.size() + s.hyp_words.size());
     s.hyp_ids.clear();
     s.ref_ids.clear();
     for (auto w : s.ref_words) s.ref_ids.push_back(s.interner.id(w));
+    const std::uint32_t n_ref_ids = s.interner.size();
     for (auto w : s.hyp_words) s.hyp_ids.push_back(s.interner.id(w));
-    word_stats(s.hyp_ids, s.ref_ids, s.interner.size(), word_order, s,
-               &st.values[3 * kChrfCharOrder]);
+    std::int64_t* values = &st.values[3 * kChrfCharOrder];
+    const size_t nr = s.ref_ids.size(), nh = s.hyp_ids.size();
+    if (PrefixNgramMatcher::fits(nr, n_ref_ids)) {
+      // Symbols 1..n_ref_ids: the reference's words come first among the interned ids; a
+      // hypothesis word the reference lacks is symbol 0.
+      for (std::uint32_t& id : s.ref_ids) ++id;
+      for (std::uint32_t& id : s.hyp_ids) id = id < n_ref_ids ? id + 1 : 0;
+      std::int64_t matched[kChrfMaxWordOrder];
+      s.matcher.count(s.ref_ids.data(), nr, s.hyp_ids.data(), nh, n_ref_ids, word_order,
+                      matched);
+      for (int n = 1; n <= word_order; ++n) {
+        const auto h = static_cast<std::int64_t>(nh >= static_cast<size_t>(n) ? nh - n + 1 : 0);
+        const auto r = static_cast<std::int64_t>(nr >= static_cast<size_t>(n) ? nr - n + 1 : 0);
+        values[3 * (n - 1)] = r > 0 ? h : 0;
+        values[3 * (n - 1) + 1] = r;
+        values[3 * (n - 1) + 2] = (h > 0 && r > 0) ? matched[n - 1] : 0;
+      }
+    } else {
+      word_stats(s.hyp_ids, s.ref_ids, s.interner.size(), word_order, s, values);
+    }
   }
   return st;
 }

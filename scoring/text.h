@@ -50,6 +50,15 @@ class Interner {
   std::uint64_t mask_ = 0;
 };
 
+// `text` copied into `buf` followed by 16 zero bytes; the view (valid while `buf` is unchanged)
+// excludes them, so 16 bytes can be read from any position of it (PaddedInterner).
+inline std::string_view padded_copy(std::string_view text, std::string& buf) {
+  if (buf.size() < text.size() + 16) buf.resize(text.size() + 16);
+  std::memcpy(buf.data(), text.data(), text.size());
+  std::memset(buf.data() + text.size(), 0, 16);
+  return std::string_view(buf).substr(0, text.size());
+}
+
 // Interns strings that have 16 readable bytes from their start (views into zero-padded copies)
 // to dense ids 0, 1, 2, ...: the first 16 bytes are compared as two masked words, only longer
 // strings compare the rest with memcmp. clear() is O(1) (generation stamps) and sizes the table
