@@ -38,18 +38,34 @@ struct Scratch {
 // Maps the code points of `text` without whitespace (sacrebleu: ''.join(line.split())) to
 // dense ids 1..255 shared by the pair, straight from the UTF-8; false when the pair has more
 // distinct code points than that (the caller then takes the general path).
+constexpr std::array<bool, 128> make_ascii_space() {
+  std::array<bool, 128> t{};
+  for (int c = 0; c < 128; ++c) t[c] = (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20);
+  return t;
+}
+constexpr std::array<bool, 128> kAsciiSpace = make_ascii_space();
+
 bool dense_ids_from_text(std::string_view text, Scratch& s, unsigned& next,
                          std::vector<std::uint8_t>& out) {
   out.resize(text.size());
   size_t n = 0;
   const char* d = text.data();
+  std::uint8_t* out_ids = out.data();
   for (size_t i = 0; i < text.size();) {
     auto c = static_cast<unsigned char>(d[i]);
     std::uint8_t* id;
     if (c < 0x80) {
+      // ASCII without a branch on whitespace: the id (a placeholder for whitespace, see
+      // chrf_stats) is written and kept only for non-space bytes.
       ++i;
-      if ((c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20)) continue;
-      id = &s.ascii_ids[c];
+      std::uint8_t v = s.ascii_ids[c];
+      if (v == 0) {
+        if (next > 255) return false;
+        v = s.ascii_ids[c] = static_cast<std::uint8_t>(next++);
+      }
+      out_ids[n] = v;
+      n += !kAsciiSpace[c];
+      continue;
     } else {
       char32_t cp = utf8::decode(text, i);
       if (utf8::py_isspace(cp)) continue;
@@ -258,6 +274,8 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
     return k;
   };
   s.ascii_ids.fill(0);
+  for (int c = 0; c < 128; ++c)  // whitespace: a placeholder id, never kept
+    if (kAsciiSpace[c]) s.ascii_ids[c] = 0xFF;
   s.non_ascii.clear();
   unsigned next_id = 1;
   if (dense_ids_from_text(ref, s, next_id, s.ref_dense) &&
