@@ -19,6 +19,7 @@ bool is_ascii_punct(char32_t c) {
 
 struct Scratch {
   std::string hyp_storage, ref_storage, hyp_pad, ref_pad;
+  std::vector<std::uint32_t> hyp_bounds, ref_bounds;  // word bounds from the dense pass
   std::vector<std::string_view> words;
   std::vector<char32_t> hyp_chars, ref_chars;
   std::vector<std::string_view> hyp_words, ref_words;
@@ -45,14 +46,21 @@ constexpr std::array<bool, 128> make_ascii_space() {
 }
 constexpr std::array<bool, 128> kAsciiSpace = make_ascii_space();
 
+// With kWords, also the byte offsets where whitespace runs end and begin (the words of
+// str.split(): bounds = start0, end0, start1, end1, ...), with no branch per byte either.
+template <bool kWords>
 bool dense_ids_from_text(std::string_view text, Scratch& s, unsigned& next,
-                         std::vector<std::uint8_t>& out) {
+                         std::vector<std::uint8_t>& out, std::vector<std::uint32_t>* bounds) {
   out.resize(text.size());
-  size_t n = 0;
+  if constexpr (kWords) bounds->resize(text.size() + 2);
+  size_t n = 0, n_bounds = 0;
+  bool prev_space = true;
   const char* d = text.data();
   std::uint8_t* out_ids = out.data();
   for (size_t i = 0; i < text.size();) {
     auto c = static_cast<unsigned char>(d[i]);
+    const auto at = static_cast<std::uint32_t>(i);
+    bool space;
     std::uint8_t* id;
     if (c < 0x80) {
       // ASCII without a branch on whitespace: the id (a placeholder for whitespace, see
@@ -64,20 +72,31 @@ bool dense_ids_from_text(std::string_view text, Scratch& s, unsigned& next,
         v = s.ascii_ids[c] = static_cast<std::uint8_t>(next++);
       }
       out_ids[n] = v;
-      n += !kAsciiSpace[c];
-      continue;
+      space = kAsciiSpace[c];
+      n += !space;
     } else {
       char32_t cp = utf8::decode(text, i);
-      if (utf8::py_isspace(cp)) continue;
-      id = &s.non_ascii[cp];
+      space = utf8::py_isspace(cp);
+      if (!space) {
+        id = &s.non_ascii[cp];
+        if (*id == 0) {
+          if (next > 255) return false;
+          *id = static_cast<std::uint8_t>(next++);
+        }
+        out_ids[n++] = *id;
+      }
     }
-    if (*id == 0) {
-      if (next > 255) return false;
-      *id = static_cast<std::uint8_t>(next++);
+    if constexpr (kWords) {
+      (*bounds)[n_bounds] = at;
+      n_bounds += space != prev_space;
+      prev_space = space;
     }
-    out[n++] = *id;
   }
   out.resize(n);
+  if constexpr (kWords) {
+    if (!prev_space) (*bounds)[n_bounds++] = static_cast<std::uint32_t>(text.size());
+    bounds->resize(n_bounds);
+  }
   return true;
 }
 
@@ -167,13 +186,9 @@ void chars_without_space(std::string_view text, std::vector<std::string_view>& w
   }
 }
 
-// sacrebleu CHRF._remove_punctuation: one trailing, else one leading, ASCII punctuation mark
-// becomes its own word (words of one code point are kept whole).
-void split_punct_words(std::string_view text, std::vector<std::string_view>& words,
-                       std::vector<std::string_view>& out) {
-  words.clear();
-  out.clear();
-  py_split(text, words);
+// sacrebleu CHRF._remove_punctuation on words: one trailing, else one leading, ASCII
+// punctuation mark becomes its own word (words of one code point are kept whole).
+void split_punct(const std::vector<std::string_view>& words, std::vector<std::string_view>& out) {
   for (auto w : words) {
     // One code point: one byte, or a lead byte whose sequence is the whole word (valid UTF-8).
     const auto lead = static_cast<unsigned char>(w[0]);
@@ -195,6 +210,26 @@ void split_punct_words(std::string_view text, std::vector<std::string_view>& wor
       out.push_back(w);
     }
   }
+}
+
+// sacrebleu CHRF._remove_punctuation: one trailing, else one leading, ASCII punctuation mark
+// becomes its own word (words of one code point are kept whole).
+void split_punct_words(std::string_view text, std::vector<std::string_view>& words,
+                       std::vector<std::string_view>& out) {
+  words.clear();
+  out.clear();
+  py_split(text, words);
+  split_punct(words, out);
+}
+
+// The same from word bounds (start0, end0, start1, ...) found by dense_ids_from_text<true>.
+void split_punct_words(std::string_view text, const std::vector<std::uint32_t>& bounds,
+                       std::vector<std::string_view>& words, std::vector<std::string_view>& out) {
+  words.clear();
+  out.clear();
+  for (size_t k = 0; k + 1 < bounds.size(); k += 2)
+    words.push_back(text.substr(bounds[k], bounds[k + 1] - bounds[k]));
+  split_punct(words, out);
 }
 
 template <typename T, typename KeyFn>
@@ -278,8 +313,14 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
     if (kAsciiSpace[c]) s.ascii_ids[c] = 0xFF;
   s.non_ascii.clear();
   unsigned next_id = 1;
-  if (dense_ids_from_text(ref, s, next_id, s.ref_dense) &&
-      dense_ids_from_text(hyp, s, next_id, s.hyp_dense)) {
+  // chrF++ takes its words from the same pass (word bounds) when the dense path applies.
+  const bool dense =
+      word_order > 0
+          ? dense_ids_from_text<true>(ref, s, next_id, s.ref_dense, &s.ref_bounds) &&
+                dense_ids_from_text<true>(hyp, s, next_id, s.hyp_dense, &s.hyp_bounds)
+          : dense_ids_from_text<false>(ref, s, next_id, s.ref_dense, nullptr) &&
+                dense_ids_from_text<false>(hyp, s, next_id, s.hyp_dense, nullptr);
+  if (dense) {
     const unsigned n_chars = next_id - 1;
     if (PrefixNgramMatcher::fits(s.ref_dense.size(), n_chars)) {
       char_stats_prefix_ids(s, n_chars, st.values.data());
@@ -297,8 +338,14 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
   }
   if (word_order > 0) {
     // Words are views into padded copies, as PaddedInterner needs.
-    split_punct_words(padded_copy(hyp, s.hyp_pad), s.words, s.hyp_words);
-    split_punct_words(padded_copy(ref, s.ref_pad), s.words, s.ref_words);
+    const std::string_view hyp_p = padded_copy(hyp, s.hyp_pad), ref_p = padded_copy(ref, s.ref_pad);
+    if (dense) {
+      split_punct_words(hyp_p, s.hyp_bounds, s.words, s.hyp_words);
+      split_punct_words(ref_p, s.ref_bounds, s.words, s.ref_words);
+    } else {
+      split_punct_words(hyp_p, s.words, s.hyp_words);
+      split_punct_words(ref_p, s.words, s.ref_words);
+    }
     s.interner.clear(s.ref_words.size() + s.hyp_words.size());
     s.hyp_ids.clear();
     s.ref_ids.clear();
