@@ -314,7 +314,10 @@ struct SideScratch {
   std::vector<std::uint32_t> starts, ends;
   std::string buf, lowered;
   std::vector<Tok> toks;
-  size_t n_toks = 0;
+  size_t chunks = 0;      // chunks found by prepare()
+  size_t next_chunk = 0;  // first chunk advance() has not tokenised
+  size_t buf_used = 0;    // bytes of buf holding tokens
+  size_t n_toks = 0;      // tokens made
 };
 
 // Class masks of s.text's first `size` bytes (padded), one extra word past the end; bits past
@@ -385,11 +388,9 @@ inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t
 // the token), other ASCII (punctuation dropped and letters lower-cased into s.buf), anything
 // else (general_chunk, into s.buf). Equality with squad_normalize is tested (squad_fast_test)
 // and fuzzed.
-// With kCompare, stops (returning false) at the first token that differs from expect[0, n_expect)
-// or has no counterpart there; true when every token made matched (the caller compares counts).
-template <bool kCompare = false>
-bool tokenize(std::string_view text, SideScratch& s, const Tok* expect = nullptr,
-              size_t n_expect = 0) {
+// Copies `text` (zero-padded), classifies it and finds its chunks (runs of non-whitespace
+// bytes); tokens are then made by advance().
+void prepare(std::string_view text, SideScratch& s) {
   const size_t size = text.size();
   if (s.text.size() < size + 64) s.text.resize(size + 64);
   std::memcpy(s.text.data(), text.data(), size);
@@ -417,25 +418,30 @@ bool tokenize(std::string_view text, SideScratch& s, const Tok* expect = nullptr
       en &= en - 1;
     }
   }
-  const size_t chunks = n_start;  // == n_end
-  if (s.toks.size() < chunks + 1) s.toks.resize(chunks + 1);
+  s.chunks = n_start;  // == n_end
+  if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
   const size_t need = 3 * size + 64;  // general_chunk's bound, and 16 readable bytes
   if (s.buf.size() < need) s.buf.resize(need);
+  s.next_chunk = 0;
+  s.buf_used = 0;
+  s.n_toks = 0;
+}
+
+// Makes the tokens of squad_normalize(text).split() into s.toks, in order, from the next chunks
+// until there are at least `want` or the chunks run out; returns how many there are. They
+// point into s.text or s.buf. A chunk takes one of three paths: ASCII letters and digits only,
+// at most 16 bytes (read in place and lower-cased as two words, no branch on the token), other
+// ASCII (punctuation dropped and letters lower-cased into s.buf), anything else (general_chunk,
+// into s.buf). Equality with squad_normalize is tested (squad_fast_test) and fuzzed.
+size_t advance(SideScratch& s, size_t want) {
+  const size_t chunks = s.chunks;
   char* w = s.buf.data();
-  size_t n = 0;
+  size_t n = s.buf_used;
   const char* d = s.text.data();
   Tok* out = s.toks.data();
-  size_t m = 0;
-  size_t checked = 0;  // kCompare: tokens [0, checked) matched expect
-  auto matches = [&] {
-    for (; checked < m; ++checked)
-      if (checked >= n_expect || !(out[checked] == expect[checked])) return false;
-    return true;
-  };
-  for (size_t k = 0; k < chunks; ++k) {
-    if constexpr (kCompare) {
-      if (!matches()) return false;
-    }
+  size_t m = s.n_toks;
+  size_t k = s.next_chunk;
+  for (; k < chunks && m < want; ++k) {
     const size_t pos = s.starts[k], end = s.ends[k], len = end - pos;
     if (len <= 16 && (bits16_at(s.flag, pos) & ((std::uint64_t{1} << len) - 1)) == 0) {
       out[m] = make_tok(d + pos, len, true);
@@ -463,9 +469,15 @@ bool tokenize(std::string_view text, SideScratch& s, const Tok* expect = nullptr
     out[m] = make_tok(w + start, n - start, false);
     m += !out[m].is_article();
   }
+  s.next_chunk = k;
+  s.buf_used = n;
   s.n_toks = m;
-  if constexpr (kCompare) return matches();
-  return true;
+  return m;
+}
+
+void tokenize(std::string_view text, SideScratch& s) {
+  prepare(text, s);
+  advance(s, SIZE_MAX);
 }
 
 // Multiset of tokens for the token overlap (exact comparison; the hash only picks slots).
@@ -534,10 +546,16 @@ struct SquadScratch {
 
 double squad_exact_match(std::string_view prediction, std::string_view reference) {
   thread_local SquadScratch s;
-  tokenize(prediction, s.a);
-  // The reference's tokens are compared as they are made: most pairs differ early.
-  const bool same = tokenize<true>(reference, s.b, s.a.toks.data(), s.a.n_toks);
-  return same && s.b.n_toks == s.a.n_toks ? 1.0 : 0.0;
+  prepare(prediction, s.a);
+  prepare(reference, s.b);
+  // Tokens are made on both sides in growing batches and compared: most pairs differ early.
+  size_t t = 0;
+  for (size_t want = 4;; want *= 2) {
+    const size_t na = advance(s.a, want), nb = advance(s.b, want);
+    for (const size_t upto = std::min(na, nb); t < upto; ++t)
+      if (!(s.a.toks[t] == s.b.toks[t])) return 0.0;
+    if (na < want || nb < want) return na == nb ? 1.0 : 0.0;  // a side ran out of chunks
+  }
 }
 
 double quasi_exact_match(std::string_view prediction, std::string_view reference) {
