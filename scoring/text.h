@@ -147,7 +147,11 @@ class PrefixNgramMatcher {
       hyp_prev_.resize(nh + 1);
       hyp_cur_.resize(nh + 1);
     }
-    if (counts_.size() < std::max(nr, n_symbols) + 1) counts_.resize(std::max(nr, n_symbols) + 1, 0);
+    if (counts_.size() < std::max(nr, n_symbols) + 1) {
+      counts_.resize(std::max(nr, n_symbols) + 1, 0);
+      key_of_.resize(counts_.size());
+    }
+    std::uint32_t* key_of = key_of_.data();  // table entry of each id of the current order
     std::uint32_t* rp = ref_prev_.data();
     std::uint32_t* rc = ref_cur_.data();
     std::uint32_t* hp = hyp_prev_.data();
@@ -180,6 +184,7 @@ class PrefixNgramMatcher {
         const std::uint32_t id = v != 0 ? v : ids + 1;
         ids += v == 0;
         table[key] = id;
+        key_of[id] = static_cast<std::uint32_t>(key);
         rc[i] = id;
         ++cnt[id];
       }
@@ -197,15 +202,18 @@ class PrefixNgramMatcher {
         matched[n - 1] = m;
         std::swap(hp, hc);
       }
-      for (size_t i = 0; i < r_end; ++i) table[rp[i] * stride + r_last[i]] = 0;
-      for (std::uint32_t id = 0; id <= ids; ++id) cnt[id] = 0;
+      cnt[0] = 0;
+      for (std::uint32_t id = 1; id <= ids; ++id) {  // each distinct n-gram once
+        table[key_of[id]] = 0;
+        cnt[id] = 0;
+      }
       std::swap(rp, rc);
       prev_ids = ids;
     }
   }
 
  private:
-  std::vector<std::uint32_t> ref_prev_, ref_cur_, hyp_prev_, hyp_cur_, table_;
+  std::vector<std::uint32_t> ref_prev_, ref_cur_, hyp_prev_, hyp_cur_, table_, key_of_;
   std::vector<std::int32_t> counts_;
 };
 
