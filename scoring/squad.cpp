@@ -268,7 +268,7 @@ struct Tok {
     return words;
   }
   bool is_article() const {  // "a", "an", "the" (token bytes are never 0)
-    return hi == 0 && (lo == 0x61 || lo == 0x6e61 || lo == 0x656874);
+    return (len <= 3) & ((lo == 0x61) | (lo == 0x6e61) | (lo == 0x656874));
   }
 };
 
@@ -293,14 +293,34 @@ inline std::uint64_t lower8(std::uint64_t x) {
 
 // Tok of len bytes at p, 16 bytes of which are readable; lower-cases them when `lower` (bytes
 // < 0x80 only).
+#if defined(__SSE2__)
+// 16 bytes 0xFF then 16 bytes 0: loaded from 16 - len, the mask of the first len bytes.
+alignas(32) constexpr std::uint8_t kFirstBytes[32] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+#endif
+
 inline Tok make_tok(const char* p, size_t len, bool lower) {
   Tok t;
+#if defined(__SSE2__)
+  // One load, mask and (ASCII) lower-casing for both words.
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  v = _mm_and_si128(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                           kFirstBytes + 16 - (len < 16 ? len : 16))));
+  if (lower) {
+    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x40)),
+                                        _mm_cmplt_epi8(v, _mm_set1_epi8(0x5b)));
+    v = _mm_or_si128(v, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
+  }
+  t.lo = static_cast<std::uint64_t>(_mm_cvtsi128_si64(v));
+  t.hi = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)));
+#else
   t.lo = load8(p) & byte_mask(len);
   t.hi = load8(p + 8) & byte_mask(len > 8 ? len - 8 : 0);
   if (lower) {
     t.lo = lower8(t.lo);
     t.hi = lower8(t.hi);
   }
+#endif
   t.data = p;
   t.len = static_cast<std::uint32_t>(len);
   return t;
