@@ -188,10 +188,10 @@ class PrefixNgramMatcher {
         rc[i] = id;
         ++cnt[id];
       }
+      std::int64_t m = 0;
       if (static_cast<size_t>(n) <= nh) {
         const size_t h_end = nh - static_cast<size_t>(n) + 1;
         const Sym* h_last = hyp + n - 1;
-        std::int64_t m = 0;
         for (size_t i = 0; i < h_end; ++i) {
           const std::uint32_t id = table[hp[i] * stride + h_last[i]];
           hc[i] = id;
@@ -209,6 +209,8 @@ class PrefixNgramMatcher {
       }
       std::swap(rp, rc);
       prev_ids = ids;
+      // No match at this order: every hypothesis n-gram has id 0, so no longer one can match.
+      if (m == 0) break;
     }
   }
 
