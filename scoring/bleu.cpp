@@ -120,7 +120,8 @@ inline std::uint32_t non_plain16(const char* p) {
   const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8(0x60)),
                                       _mm_cmplt_epi8(folded, _mm_set1_epi8(0x7b)));
   const __m128i digit = _mm_and_si128(gt(0x2f), lt(0x3a));
-  const __m128i space = _mm_or_si128(_mm_and_si128(gt(8), lt(14)), _mm_and_si128(gt(0x1b), lt(0x21)));
+  const __m128i space =
+      _mm_or_si128(_mm_and_si128(gt(8), lt(14)), _mm_and_si128(gt(0x1b), lt(0x21)));
   const __m128i ctrl = _mm_andnot_si128(space, _mm_and_si128(gt(-1), lt(0x20)));
   const __m128i plain = _mm_or_si128(_mm_or_si128(alpha, digit),
                                      _mm_or_si128(ctrl, _mm_or_si128(eq(0x27), eq(0x7f))));

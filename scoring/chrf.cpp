@@ -160,8 +160,7 @@ void char_stats_dense(Scratch& s, Counter& counter, std::int64_t* values) {
 void char_stats_prefix_ids(Scratch& s, unsigned n_chars, std::int64_t* values) {
   const size_t nr = s.ref_dense.size(), nh = s.hyp_dense.size();
   std::int64_t matched[kChrfCharOrder];
-  s.matcher.count(s.ref_dense.data(), nr, s.hyp_dense.data(), nh, n_chars, kChrfCharOrder,
-                  matched);
+  s.matcher.count(s.ref_dense.data(), nr, s.hyp_dense.data(), nh, n_chars, kChrfCharOrder, matched);
   for (int n = 1; n <= kChrfCharOrder; ++n) {
     const auto h = static_cast<std::int64_t>(nh >= static_cast<size_t>(n) ? nh - n + 1 : 0);
     const auto r = static_cast<std::int64_t>(nr >= static_cast<size_t>(n) ? nr - n + 1 : 0);
@@ -315,11 +314,10 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
   unsigned next_id = 1;
   // chrF++ takes its words from the same pass (word bounds) when the dense path applies.
   const bool dense =
-      word_order > 0
-          ? dense_ids_from_text<true>(ref, s, next_id, s.ref_dense, &s.ref_bounds) &&
-                dense_ids_from_text<true>(hyp, s, next_id, s.hyp_dense, &s.hyp_bounds)
-          : dense_ids_from_text<false>(ref, s, next_id, s.ref_dense, nullptr) &&
-                dense_ids_from_text<false>(hyp, s, next_id, s.hyp_dense, nullptr);
+      word_order > 0 ? dense_ids_from_text<true>(ref, s, next_id, s.ref_dense, &s.ref_bounds) &&
+                           dense_ids_from_text<true>(hyp, s, next_id, s.hyp_dense, &s.hyp_bounds)
+                     : dense_ids_from_text<false>(ref, s, next_id, s.ref_dense, nullptr) &&
+                           dense_ids_from_text<false>(hyp, s, next_id, s.hyp_dense, nullptr);
   if (dense) {
     const unsigned n_chars = next_id - 1;
     if (PrefixNgramMatcher::fits(s.ref_dense.size(), n_chars)) {
@@ -360,8 +358,7 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
       for (std::uint32_t& id : s.ref_ids) ++id;
       for (std::uint32_t& id : s.hyp_ids) id = id < n_ref_ids ? id + 1 : 0;
       std::int64_t matched[kChrfMaxWordOrder];
-      s.matcher.count(s.ref_ids.data(), nr, s.hyp_ids.data(), nh, n_ref_ids, word_order,
-                      matched);
+      s.matcher.count(s.ref_ids.data(), nr, s.hyp_ids.data(), nh, n_ref_ids, word_order, matched);
       for (int n = 1; n <= word_order; ++n) {
         const auto h = static_cast<std::int64_t>(nh >= static_cast<size_t>(n) ? nh - n + 1 : 0);
         const auto r = static_cast<std::int64_t>(nr >= static_cast<size_t>(n) ? nr - n + 1 : 0);

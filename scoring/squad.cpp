@@ -156,8 +156,7 @@ inline bool is_article(const char* r, size_t len) {
 // whitespace. Writes the token bytes to w[n...] (at most 3 * chunk.size() + 1 bytes) and calls
 // emit(view) per token; returns false when emit did.
 template <typename Emit>
-bool general_chunk(std::string_view chunk, std::string& lowered, char* w, size_t& n,
-                   Emit&& emit) {
+bool general_chunk(std::string_view chunk, std::string& lowered, char* w, size_t& n, Emit&& emit) {
   lowered = utf8::py_lower(chunk);
   const std::string_view src = lowered;
   const char* d = src.data();
@@ -236,9 +235,9 @@ inline void classify16(const char* p, std::uint32_t& space, std::uint32_t& punct
   auto gt = [&](int c) { return _mm_cmpgt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
   auto lt = [&](int c) { return _mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
   // Signed compares: bytes >= 0x80 are negative, so below every ASCII bound.
-  const __m128i sp = _mm_or_si128(
-      _mm_cmpeq_epi8(v, _mm_set1_epi8(0x20)),
-      _mm_or_si128(_mm_and_si128(gt(8), lt(14)), _mm_and_si128(gt(0x1b), lt(0x20))));
+  const __m128i sp =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x20)),
+                   _mm_or_si128(_mm_and_si128(gt(8), lt(14)), _mm_and_si128(gt(0x1b), lt(0x20))));
   const __m128i ctrl = _mm_or_si128(_mm_andnot_si128(sp, _mm_and_si128(gt(-1), lt(0x20))),
                                     _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
   // Letters are 0x41-0x5a and 0x61-0x7a: bit 0x20 set gives 0x61-0x7a for both cases.
@@ -286,8 +285,8 @@ inline std::uint64_t byte_mask(size_t len) {
 // ASCII upper case to lower case in 8 bytes that are all < 0x80 (SWAR: no carry crosses bytes).
 inline std::uint64_t lower8(std::uint64_t x) {
   constexpr std::uint64_t k = 0x0101010101010101ULL;
-  const std::uint64_t ge_a = x + 0x3f * k;   // high bit set where x >= 'A'
-  const std::uint64_t gt_z = x + 0x25 * k;   // high bit set where x > 'Z'
+  const std::uint64_t ge_a = x + 0x3f * k;  // high bit set where x >= 'A'
+  const std::uint64_t gt_z = x + 0x25 * k;  // high bit set where x > 'Z'
   return x | (((ge_a & ~gt_z) & (0x80 * k)) >> 2);
 }
 
@@ -304,8 +303,8 @@ inline Tok make_tok(const char* p, size_t len, bool lower) {
 #if defined(__SSE2__)
   // One load, mask and (ASCII) lower-casing for both words.
   __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  v = _mm_and_si128(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(
-                           kFirstBytes + 16 - (len < 16 ? len : 16))));
+  v = _mm_and_si128(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kFirstBytes + 16 -
+                                                                        (len < 16 ? len : 16))));
   if (lower) {
     const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x40)),
                                         _mm_cmplt_epi8(v, _mm_set1_epi8(0x5b)));

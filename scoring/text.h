@@ -88,9 +88,11 @@ class PaddedInterner {
     const size_t len = s.size();
     lo &= len >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * len)) - 1;
     hi &= len >= 16 ? ~std::uint64_t{0} : len <= 8 ? 0 : (std::uint64_t{1} << (8 * (len - 8))) - 1;
-    const unsigned __int128 r =
-        static_cast<unsigned __int128>(lo ^ 0xe7037ed1a0b428dbULL ^ len) * (hi ^ 0xa0761d6478bd642fULL);
-    size_t slot = static_cast<size_t>(static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64)) & mask_;
+    const unsigned __int128 r = static_cast<unsigned __int128>(lo ^ 0xe7037ed1a0b428dbULL ^ len) *
+                                (hi ^ 0xa0761d6478bd642fULL);
+    size_t slot =
+        static_cast<size_t>(static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64)) &
+        mask_;
     for (;; slot = (slot + 1) & mask_) {
       Slot& e = slots_[slot];
       if (e.stamp != stamp_) {
@@ -135,8 +137,8 @@ class PrefixNgramMatcher {
   // matched[n-1] = sum over distinct n-grams of min(count in hyp, count in ref), n = 1..max_order.
   // Requires fits(nr, n_symbols).
   template <typename Sym>
-  void count(const Sym* ref, size_t nr, const Sym* hyp, size_t nh, size_t n_symbols,
-             int max_order, std::int64_t* matched) {
+  void count(const Sym* ref, size_t nr, const Sym* hyp, size_t nh, size_t n_symbols, int max_order,
+             std::int64_t* matched) {
     for (int n = 0; n < max_order; ++n) matched[n] = 0;
     const size_t stride = n_symbols + 1;
     if (ref_prev_.size() < nr + 1) {
@@ -157,7 +159,7 @@ class PrefixNgramMatcher {
     std::uint32_t* hp = hyp_prev_.data();
     std::uint32_t* hc = hyp_cur_.data();
     std::int32_t* cnt = counts_.data();  // all zero between orders
-    {  // order 1: the symbols themselves
+    {                                    // order 1: the symbols themselves
       for (size_t i = 0; i < nr; ++i) ++cnt[ref[i]];
       std::int64_t m = 0;
       for (size_t i = 0; i < nh; ++i) {

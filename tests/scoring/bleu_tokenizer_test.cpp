@@ -166,8 +166,8 @@ void expect_plain_counts(const std::string& hyp, const std::string& ref) {
 
 TEST(BleuStatsTest, CountsEqualPlainCounting) {
   std::mt19937 rng(17);
-  const std::vector<std::string> words = {"a", "b", "the", "cat", ".", ",", "x-y", "1,000", "&amp;",
-                                          "\xC3\xA9", "Zed", "  ", "\n"};
+  const std::vector<std::string> words = {"a",     "b",     "the",      "cat", ".",  ",", "x-y",
+                                          "1,000", "&amp;", "\xC3\xA9", "Zed", "  ", "\n"};
   std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
   for (int iter = 0; iter < 3000; ++iter) {
     std::string ref, hyp;

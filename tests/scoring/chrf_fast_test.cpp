@@ -152,9 +152,9 @@ std::vector<std::int64_t> word_map_stats(const std::string& hyp, const std::stri
 
 TEST(ChrfFastTest, WordStatisticsEqualPlainCounting) {
   std::mt19937 rng(13);
-  const std::vector<std::string> pieces = {"a",  "bc", "the", "cat", ".",  ",", "(",  ")",
-                                           "'",  " ",  "  ",  "\n", "\xC3\xA9", "\xC2\xA0",
-                                           "--", "x.", "A",   "\xE4\xB8\xAD"};
+  const std::vector<std::string> pieces = {
+      "a", "bc", "the", "cat",      ".",        ",",  "(",  ")", "'",
+      " ", "  ", "\n",  "\xC3\xA9", "\xC2\xA0", "--", "x.", "A", "\xE4\xB8\xAD"};
   std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
   auto check = [](const std::string& hyp, const std::string& ref) {
     ChrfStats st = chrf_stats(hyp, ref, 2);

@@ -32,10 +32,27 @@ std::vector<std::string> split_by_code_points(std::string_view s) {
 }
 
 TEST(TextTest, PySplitEqualsCodePointSplit) {
-  const std::vector<std::string> pieces = {"a", "Bc", "word", "0", ".", " ", "  ", "\t", "\n",
-                                           "\x0b", "\x1c", "\x1f", "\x7f", "\x01",
-                                           "\xC2\xA0", "\xC2\x85", "\xE3\x80\x80", "\xE2\x80\x8B",
-                                           "\xE2\x80\x80", "\xC3\xA9", "\xE4\xB8\xAD"};
+  const std::vector<std::string> pieces = {"a",
+                                           "Bc",
+                                           "word",
+                                           "0",
+                                           ".",
+                                           " ",
+                                           "  ",
+                                           "\t",
+                                           "\n",
+                                           "\x0b",
+                                           "\x1c",
+                                           "\x1f",
+                                           "\x7f",
+                                           "\x01",
+                                           "\xC2\xA0",
+                                           "\xC2\x85",
+                                           "\xE3\x80\x80",
+                                           "\xE2\x80\x8B",
+                                           "\xE2\x80\x80",
+                                           "\xC3\xA9",
+                                           "\xE4\xB8\xAD"};
   std::mt19937 rng(3);
   std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
   std::uniform_int_distribution<int> len(0, 60);
