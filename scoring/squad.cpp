@@ -9,6 +9,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "core/utf8.h"
 #include "scoring/text.h"
@@ -339,47 +342,92 @@ struct SideScratch {
   size_t n_toks = 0;      // tokens made
 };
 
-// Class masks of s.text's first `size` bytes (padded), one extra word past the end; bits past
-// the end are whitespace.
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same class bits for 64 bytes at once with AVX-512BW compares into mask registers, used
+// when the CPU has them (checked at run time; the binary targets plain x86-64).
+__attribute__((target("avx512bw"))) inline std::uint64_t cmp_gt(__m512i v, int c) {
+  return _mm512_cmpgt_epi8_mask(v, _mm512_set1_epi8(static_cast<char>(c)));
+}
+__attribute__((target("avx512bw"))) inline std::uint64_t cmp_lt(__m512i v, int c) {
+  return _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(static_cast<char>(c)));
+}
+__attribute__((target("avx512bw"))) void classify_blocks_avx512(const char* d, size_t n_blocks,
+                                                                std::uint64_t* space,
+                                                                std::uint64_t* flag,
+                                                                std::uint64_t* slow) {
+  for (size_t w = 0; w < n_blocks; ++w) {
+    const __m512i v = _mm512_loadu_si512(d + w * 64);
+    // Signed compares: bytes >= 0x80 are negative, so below every ASCII bound.
+    const std::uint64_t sp = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x20)) |
+                             (cmp_gt(v, 8) & cmp_lt(v, 14)) | (cmp_gt(v, 0x1b) & cmp_lt(v, 0x20));
+    const std::uint64_t ctrl =
+        (cmp_gt(v, -1) & cmp_lt(v, 0x20) & ~sp) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7f));
+    const __m512i folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+    const std::uint64_t alpha = cmp_gt(folded, 0x60) & cmp_lt(folded, 0x7b);
+    const std::uint64_t digit = cmp_gt(v, 0x2f) & cmp_lt(v, 0x3a);
+    const std::uint64_t punct = cmp_gt(v, 0x20) & cmp_lt(v, 0x7f) & ~(alpha | digit);
+    const std::uint64_t sl = ctrl | _mm512_movepi8_mask(v);
+    space[w] = sp;
+    flag[w] = punct | sl;
+    slow[w] = sl;
+  }
+}
+
+bool have_avx512bw() {
+  static const bool ok = __builtin_cpu_supports("avx512bw");
+  return ok;
+}
+#endif
+
+// Class masks of s.text's first `size` bytes (padded with 64 zero bytes), one extra word past the
+// end; bits past the end are whitespace.
 void classify(SideScratch& s, size_t size) {
   const size_t words = size / 64 + 2;
   s.space.resize(words);
   s.flag.resize(words);
   s.slow.resize(words);
   const char* d = s.text.data();
-  for (size_t w = 0; w < words; ++w) {
-    const size_t begin = w * 64;
-    std::uint64_t sp = 0, pu = 0, sl = 0;
-    if (begin < size) {
-      const char* p = d + begin;
-#if defined(__SSE2__)
-      for (int q = 0; q < 4; ++q) {
-        std::uint32_t x, y, z;
-        classify16(p + q * 16, x, y, z);
-        sp |= std::uint64_t{x} << (16 * q);
-        pu |= std::uint64_t{y} << (16 * q);
-        sl |= std::uint64_t{z} << (16 * q);
-      }
-#else
-      for (size_t i = 0; i < 64; ++i) {
-        const std::uint8_t k = kSquadClass[static_cast<unsigned char>(p[i])];
-        const std::uint64_t bit = std::uint64_t{1} << i;
-        sp |= k == kSpace ? bit : 0;
-        pu |= k == kPunct ? bit : 0;
-        sl |= (k == kNonAscii || k == kOther) ? bit : 0;
-      }
+  const size_t blocks = (size + 63) / 64;  // blocks holding text (the last one padded)
+  size_t w = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (have_avx512bw()) {
+    classify_blocks_avx512(d, blocks, s.space.data(), s.flag.data(), s.slow.data());
+    w = blocks;
+  }
 #endif
+  for (; w < blocks; ++w) {
+    const char* p = d + w * 64;
+    std::uint64_t sp = 0, pu = 0, sl = 0;
+#if defined(__SSE2__)
+    for (int q = 0; q < 4; ++q) {
+      std::uint32_t x, y, z;
+      classify16(p + q * 16, x, y, z);
+      sp |= std::uint64_t{x} << (16 * q);
+      pu |= std::uint64_t{y} << (16 * q);
+      sl |= std::uint64_t{z} << (16 * q);
     }
-    const size_t len = begin < size ? std::min<size_t>(64, size - begin) : 0;
-    if (len < 64) {  // past the end: whitespace only
-      const std::uint64_t past = ~std::uint64_t{0} << len;
-      sp |= past;
-      pu &= ~past;
-      sl &= ~past;
+#else
+    for (size_t i = 0; i < 64; ++i) {
+      const std::uint8_t k = kSquadClass[static_cast<unsigned char>(p[i])];
+      const std::uint64_t bit = std::uint64_t{1} << i;
+      sp |= k == kSpace ? bit : 0;
+      pu |= k == kPunct ? bit : 0;
+      sl |= (k == kNonAscii || k == kOther) ? bit : 0;
     }
+#endif
     s.space[w] = sp;
     s.flag[w] = pu | sl;
     s.slow[w] = sl;
+  }
+  // Past the end (the padding of the last block, and the words after it): whitespace only.
+  for (w = size / 64; w < words; ++w) {
+    const size_t begin = w * 64;
+    const size_t len = begin < size ? size - begin : 0;
+    const std::uint64_t past = ~std::uint64_t{0} << len;  // len < 64 here
+    if (begin >= size) s.space[w] = s.flag[w] = s.slow[w] = 0;
+    s.space[w] |= past;
+    s.flag[w] &= ~past;
+    s.slow[w] &= ~past;
   }
 }
 
