@@ -377,6 +377,59 @@ bool have_avx512bw() {
   static const bool ok = __builtin_cpu_supports("avx512bw");
   return ok;
 }
+
+bool have_avx512vbmi2() {
+  static const bool ok =
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi2");
+  return ok;
+}
+
+// 16 byte positions widened to 32 bits, plus `add`, stored at out.
+__attribute__((target("avx512bw,avx512vbmi2"))) inline void put_positions(std::uint32_t* out,
+                                                                          __m128i part,
+                                                                          __m512i add) {
+  _mm512_storeu_si512(out, _mm512_add_epi32(_mm512_maskz_cvtepu8_epi32(0xFFFF, part), add));
+}
+
+// Positions of the set bits of `bits` (a 64-bit word at `base`) appended to out[n...], 16 at a
+// time with a byte compress (writes up to 15 entries past the last one).
+__attribute__((target("avx512bw,avx512vbmi2"))) inline size_t append_bits(std::uint64_t bits,
+                                                                          std::uint32_t base,
+                                                                          std::uint32_t* out,
+                                                                          size_t n) {
+  const __m512i index = _mm512_set_epi8(
+      63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41,
+      40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18,
+      17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i packed = _mm512_maskz_compress_epi8(bits, index);
+  const auto count = static_cast<size_t>(__builtin_popcountll(bits));
+  const __m512i add = _mm512_set1_epi32(static_cast<int>(base));
+  put_positions(out + n, _mm512_maskz_extracti32x4_epi32(0xF, packed, 0), add);
+  if (count > 16) {  // rare: more than 16 chunk bounds in 64 bytes
+    put_positions(out + n + 16, _mm512_maskz_extracti32x4_epi32(0xF, packed, 1), add);
+    if (count > 32)
+      put_positions(out + n + 32, _mm512_maskz_extracti32x4_epi32(0xF, packed, 2), add);
+    if (count > 48)
+      put_positions(out + n + 48, _mm512_maskz_extracti32x4_epi32(0xF, packed, 3), add);
+  }
+  return n + count;
+}
+
+// Chunk starts (non-space after space) and ends (space after non-space) from the whitespace
+// mask; returns the number of chunks. starts/ends need 16 entries of slack.
+__attribute__((target("avx512bw,avx512vbmi2"))) size_t chunk_bounds_avx512(
+    const std::uint64_t* space, size_t words, std::uint32_t* starts, std::uint32_t* ends) {
+  size_t n_start = 0, n_end = 0;
+  std::uint64_t carry = 1;  // the byte before the text counts as a space
+  for (size_t w = 0; w < words; ++w) {
+    const std::uint64_t sp = space[w], prev = (sp << 1) | carry;
+    carry = sp >> 63;
+    const auto base = static_cast<std::uint32_t>(w * 64);
+    n_start = append_bits(~sp & prev, base, starts, n_start);
+    n_end = append_bits(sp & ~prev, base, ends, n_end);
+  }
+  return n_start;  // == n_end
+}
 #endif
 
 // Class masks of s.text's first `size` bytes (padded with 64 zero bytes), one extra word past the
@@ -469,23 +522,32 @@ void prepare(std::string_view text, SideScratch& s) {
     s.starts.resize(max_chunks + 64);
     s.ends.resize(max_chunks + 64);
   }
-  size_t n_start = 0, n_end = 0;
-  std::uint64_t carry = 1;  // the byte before the text counts as a space
-  for (size_t w = 0; w < s.space.size(); ++w) {
-    const std::uint64_t sp = s.space[w], prev = (sp << 1) | carry;
-    carry = sp >> 63;
-    std::uint64_t st = ~sp & prev, en = sp & ~prev;
-    const auto base = static_cast<std::uint32_t>(w * 64);
-    while (st) {
-      s.starts[n_start++] = base + static_cast<std::uint32_t>(__builtin_ctzll(st));
-      st &= st - 1;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (have_avx512vbmi2()) {
+    s.chunks = chunk_bounds_avx512(s.space.data(), s.space.size(), s.starts.data(), s.ends.data());
+  } else
+#endif
+  {
+    std::uint32_t* starts = s.starts.data();
+    std::uint32_t* ends = s.ends.data();
+    size_t n_start = 0, n_end = 0;
+    std::uint64_t carry = 1;  // the byte before the text counts as a space
+    for (size_t w = 0; w < s.space.size(); ++w) {
+      const std::uint64_t sp = s.space[w], prev = (sp << 1) | carry;
+      carry = sp >> 63;
+      std::uint64_t st = ~sp & prev, en = sp & ~prev;
+      const auto base = static_cast<std::uint32_t>(w * 64);
+      while (st) {
+        starts[n_start++] = base + static_cast<std::uint32_t>(__builtin_ctzll(st));
+        st &= st - 1;
+      }
+      while (en) {
+        ends[n_end++] = base + static_cast<std::uint32_t>(__builtin_ctzll(en));
+        en &= en - 1;
+      }
     }
-    while (en) {
-      s.ends[n_end++] = base + static_cast<std::uint32_t>(__builtin_ctzll(en));
-      en &= en - 1;
-    }
+    s.chunks = n_start;  // == n_end
   }
-  s.chunks = n_start;  // == n_end
   if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
   const size_t need = 3 * size + 64;  // general_chunk's bound, and 16 readable bytes
   if (s.buf.size() < need) s.buf.resize(need);
