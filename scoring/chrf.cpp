@@ -187,28 +187,30 @@ void chars_without_space(std::string_view text, std::vector<std::string_view>& w
 
 // sacrebleu CHRF._remove_punctuation on words: one trailing, else one leading, ASCII
 // punctuation mark becomes its own word (words of one code point are kept whole).
-void split_punct(const std::vector<std::string_view>& words, std::vector<std::string_view>& out) {
-  for (auto w : words) {
-    // One code point: one byte, or a lead byte whose sequence is the whole word (valid UTF-8).
-    const auto lead = static_cast<unsigned char>(w[0]);
-    const size_t cp_len = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-    if (w.size() == cp_len) {
-      out.push_back(w);
-      continue;
-    }
-    // Punctuation is ASCII, so one byte at either end.
-    auto last = static_cast<unsigned char>(w.back());
-    auto first = static_cast<unsigned char>(w.front());
-    if (is_ascii_punct(last)) {
-      out.push_back(w.substr(0, w.size() - 1));
-      out.push_back(w.substr(w.size() - 1));
-    } else if (is_ascii_punct(first)) {
-      out.push_back(w.substr(0, 1));
-      out.push_back(w.substr(1));
-    } else {
-      out.push_back(w);
-    }
+inline void split_punct_word(std::string_view w, std::vector<std::string_view>& out) {
+  // One code point: one byte, or a lead byte whose sequence is the whole word (valid UTF-8).
+  const auto lead = static_cast<unsigned char>(w[0]);
+  const size_t cp_len = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+  if (w.size() == cp_len) {
+    out.push_back(w);
+    return;
   }
+  // Punctuation is ASCII, so one byte at either end.
+  auto last = static_cast<unsigned char>(w.back());
+  auto first = static_cast<unsigned char>(w.front());
+  if (is_ascii_punct(last)) {
+    out.push_back(w.substr(0, w.size() - 1));
+    out.push_back(w.substr(w.size() - 1));
+  } else if (is_ascii_punct(first)) {
+    out.push_back(w.substr(0, 1));
+    out.push_back(w.substr(1));
+  } else {
+    out.push_back(w);
+  }
+}
+
+void split_punct(const std::vector<std::string_view>& words, std::vector<std::string_view>& out) {
+  for (auto w : words) split_punct_word(w, out);
 }
 
 // sacrebleu CHRF._remove_punctuation: one trailing, else one leading, ASCII punctuation mark
@@ -227,8 +229,7 @@ void split_punct_words(std::string_view text, const std::vector<std::uint32_t>& 
   words.clear();
   out.clear();
   for (size_t k = 0; k + 1 < bounds.size(); k += 2)
-    words.push_back(text.substr(bounds[k], bounds[k + 1] - bounds[k]));
-  split_punct(words, out);
+    split_punct_word(text.substr(bounds[k], bounds[k + 1] - bounds[k]), out);
 }
 
 template <typename T, typename KeyFn>
