@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/error.h"
 #include "scoring/text.h"
@@ -103,6 +108,27 @@ constexpr std::array<std::uint8_t, 128> make_byte_classes() {
 }
 constexpr std::array<std::uint8_t, 128> kByteClass = make_byte_classes();
 
+#if defined(__SSE2__)
+// Bit i set when p[i] is not kPlain (whitespace, a symbol, '.', ',', '-', '<', '&', or >= 0x80).
+inline std::uint32_t non_plain16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  auto gt = [&](int c) { return _mm_cmpgt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  auto lt = [&](int c) { return _mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  auto eq = [&](int c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  // Signed compares: bytes >= 0x80 are negative, so never plain.
+  const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+  const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8(0x60)),
+                                      _mm_cmplt_epi8(folded, _mm_set1_epi8(0x7b)));
+  const __m128i digit = _mm_and_si128(gt(0x2f), lt(0x3a));
+  const __m128i space =
+      _mm_or_si128(_mm_and_si128(gt(8), lt(14)), _mm_and_si128(gt(0x1b), lt(0x21)));
+  const __m128i ctrl = _mm_andnot_si128(space, _mm_and_si128(gt(-1), lt(0x20)));
+  const __m128i plain = _mm_or_si128(_mm_or_si128(alpha, digit),
+                                     _mm_or_si128(ctrl, _mm_or_si128(eq(0x27), eq(0x7f))));
+  return static_cast<std::uint32_t>(~_mm_movemask_epi8(plain)) & 0xFFFF;
+}
+#endif
+
 void rewrite_13a(std::string_view text, std::string& storage) {
   storage.assign(text);
   replace_all(storage, "<skipped>", "");
@@ -164,6 +190,18 @@ void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a,
   };
   size_t i = 0;
   while (i < n) {
+#if defined(__SSE2__)
+    // Skip a run of plain bytes 16 at a time.
+    while (i + 16 <= n) {
+      const std::uint32_t mask = non_plain16(d + i);
+      if (mask != 0) {
+        i += static_cast<size_t>(__builtin_ctz(mask));
+        break;
+      }
+      i += 16;
+    }
+    if (i >= n) break;
+#endif
     auto c = static_cast<unsigned char>(d[i]);
     if (c < 0x80) {
       switch (kByteClass[c]) {
@@ -198,7 +236,9 @@ void tokens_13a(std::string_view text, std::string& storage, std::string& pad_a,
       }
       // "-\n", '<' or '&' in the original text: scan the rewritten copy instead.
       rewrite_13a(text, storage);
-      tokens_13a(storage, storage, pad_a, pad_b, out, true);
+      const size_t size = storage.size();
+      storage.append(16, '\0');  // the tokens keep 16 readable bytes (PaddedInterner)
+      tokens_13a(std::string_view(storage).substr(0, size), storage, pad_a, pad_b, out, true);
       return;
     }
     size_t len = 1;
@@ -268,12 +308,13 @@ void digit_punct_passes(std::string& a, std::string& b) {
 }
 
 struct Scratch {
-  std::string hyp_storage, ref_storage, hyp_line, ref_line, pad_a, pad_b;
+  std::string hyp_storage, ref_storage, hyp_line, ref_line, pad_a, pad_b, hyp_pad, ref_pad;
   std::vector<std::string_view> hyp_tokens, ref_tokens;
   std::vector<std::uint32_t> hyp_ids, ref_ids;
-  Interner interner;
+  PaddedInterner interner;
   NgramTable table;
   FlatNgramCounter counter;
+  PrefixNgramMatcher matcher;
   std::vector<std::int32_t> unigrams;  // reference unigram counts by id
   std::uint32_t n_ref_ids = 0;         // distinct reference tokens: ids below are reference ids
 };
@@ -313,8 +354,11 @@ std::vector<std::string> tokenize_13a_fast(std::string_view text) {
 
 BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   thread_local Scratch s;
-  tokens_13a(valid_utf8(hypothesis, s.hyp_storage), s.hyp_line, s.pad_a, s.pad_b, s.hyp_tokens);
-  tokens_13a(valid_utf8(reference, s.ref_storage), s.ref_line, s.pad_a, s.pad_b, s.ref_tokens);
+  // Tokens are views into padded copies (or padded rewrites), as PaddedInterner needs.
+  tokens_13a(padded_copy(valid_utf8(hypothesis, s.hyp_storage), s.hyp_pad), s.hyp_line, s.pad_a,
+             s.pad_b, s.hyp_tokens);
+  tokens_13a(padded_copy(valid_utf8(reference, s.ref_storage), s.ref_pad), s.ref_line, s.pad_a,
+             s.pad_b, s.ref_tokens);
   s.interner.clear(s.ref_tokens.size() + s.hyp_tokens.size());
   s.ref_ids.clear();
   s.hyp_ids.clear();
@@ -325,6 +369,18 @@ BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   BleuStats st;
   st.sys_len = static_cast<std::int64_t>(s.hyp_ids.size());
   st.ref_len = static_cast<std::int64_t>(s.ref_ids.size());
+  if (PrefixNgramMatcher::fits(s.ref_ids.size(), s.n_ref_ids)) {
+    // Symbols 1..n_ref_ids: the reference's tokens come first among the interned ids; a
+    // hypothesis token the reference lacks is symbol 0.
+    const size_t nr = s.ref_ids.size(), nh = s.hyp_ids.size();
+    for (std::uint32_t& id : s.ref_ids) ++id;
+    for (std::uint32_t& id : s.hyp_ids) id = id < s.n_ref_ids ? id + 1 : 0;
+    s.matcher.count(s.ref_ids.data(), nr, s.hyp_ids.data(), nh, s.n_ref_ids, kBleuOrder,
+                    st.counts.data());
+    for (int n = 1; n <= kBleuOrder; ++n)
+      st.totals[n - 1] = std::max<std::int64_t>(0, static_cast<std::int64_t>(nh) - n + 1);
+    return st;
+  }
   if (s.interner.size() < 0xFFFF) {
     // Unigrams: ids are dense and the reference's come first (ids < n_ref_ids), so a count array
     // does. Orders 2-4 in one table: n ids + 1 packed into 16 bits each are unique across

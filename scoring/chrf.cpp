@@ -18,7 +18,8 @@ bool is_ascii_punct(char32_t c) {
 }
 
 struct Scratch {
-  std::string hyp_storage, ref_storage;
+  std::string hyp_storage, ref_storage, hyp_pad, ref_pad;
+  std::vector<std::uint32_t> hyp_bounds, ref_bounds;  // word bounds from the dense pass
   std::vector<std::string_view> words;
   std::vector<char32_t> hyp_chars, ref_chars;
   std::vector<std::string_view> hyp_words, ref_words;
@@ -27,39 +28,75 @@ struct Scratch {
   std::unordered_map<char32_t, std::uint8_t> non_ascii;
   std::array<std::uint8_t, 128> ascii_ids{};
   std::vector<std::int32_t> bigram_counts;  // [id << 8 | id], all zero between pairs
-  Interner interner;
+  std::vector<std::int32_t> word_counts;    // per word id, all zero between pairs
+  PaddedInterner interner;
   NgramTable table;
   PackedNgramCounter counter;    // pairs whose reference has at most 65535 bytes
   FlatNgramCounter big_counter;  // longer ones
+  PrefixNgramMatcher matcher;    // pairs that fit its table
 };
 
 // Maps the code points of `text` without whitespace (sacrebleu: ''.join(line.split())) to
 // dense ids 1..255 shared by the pair, straight from the UTF-8; false when the pair has more
 // distinct code points than that (the caller then takes the general path).
+constexpr std::array<bool, 128> make_ascii_space() {
+  std::array<bool, 128> t{};
+  for (int c = 0; c < 128; ++c) t[c] = (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20);
+  return t;
+}
+constexpr std::array<bool, 128> kAsciiSpace = make_ascii_space();
+
+// With kWords, also the byte offsets where whitespace runs end and begin (the words of
+// str.split(): bounds = start0, end0, start1, end1, ...), with no branch per byte either.
+template <bool kWords>
 bool dense_ids_from_text(std::string_view text, Scratch& s, unsigned& next,
-                         std::vector<std::uint8_t>& out) {
+                         std::vector<std::uint8_t>& out, std::vector<std::uint32_t>* bounds) {
   out.resize(text.size());
-  size_t n = 0;
+  if constexpr (kWords) bounds->resize(text.size() + 2);
+  size_t n = 0, n_bounds = 0;
+  bool prev_space = true;
   const char* d = text.data();
+  std::uint8_t* out_ids = out.data();
   for (size_t i = 0; i < text.size();) {
     auto c = static_cast<unsigned char>(d[i]);
+    const auto at = static_cast<std::uint32_t>(i);
+    bool space;
     std::uint8_t* id;
     if (c < 0x80) {
+      // ASCII without a branch on whitespace: the id (a placeholder for whitespace, see
+      // chrf_stats) is written and kept only for non-space bytes.
       ++i;
-      if ((c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20)) continue;
-      id = &s.ascii_ids[c];
+      std::uint8_t v = s.ascii_ids[c];
+      if (v == 0) {
+        if (next > 255) return false;
+        v = s.ascii_ids[c] = static_cast<std::uint8_t>(next++);
+      }
+      out_ids[n] = v;
+      space = kAsciiSpace[c];
+      n += !space;
     } else {
       char32_t cp = utf8::decode(text, i);
-      if (utf8::py_isspace(cp)) continue;
-      id = &s.non_ascii[cp];
+      space = utf8::py_isspace(cp);
+      if (!space) {
+        id = &s.non_ascii[cp];
+        if (*id == 0) {
+          if (next > 255) return false;
+          *id = static_cast<std::uint8_t>(next++);
+        }
+        out_ids[n++] = *id;
+      }
     }
-    if (*id == 0) {
-      if (next > 255) return false;
-      *id = static_cast<std::uint8_t>(next++);
+    if constexpr (kWords) {
+      (*bounds)[n_bounds] = at;
+      n_bounds += space != prev_space;
+      prev_space = space;
     }
-    out[n++] = *id;
   }
   out.resize(n);
+  if constexpr (kWords) {
+    if (!prev_space) (*bounds)[n_bounds++] = static_cast<std::uint32_t>(text.size());
+    bounds->resize(n_bounds);
+  }
   return true;
 }
 
@@ -119,6 +156,20 @@ void char_stats_dense(Scratch& s, Counter& counter, std::int64_t* values) {
   }
 }
 
+// All six character orders through PrefixNgramMatcher (dense char ids 1..n_chars).
+void char_stats_prefix_ids(Scratch& s, unsigned n_chars, std::int64_t* values) {
+  const size_t nr = s.ref_dense.size(), nh = s.hyp_dense.size();
+  std::int64_t matched[kChrfCharOrder];
+  s.matcher.count(s.ref_dense.data(), nr, s.hyp_dense.data(), nh, n_chars, kChrfCharOrder, matched);
+  for (int n = 1; n <= kChrfCharOrder; ++n) {
+    const auto h = static_cast<std::int64_t>(nh >= static_cast<size_t>(n) ? nh - n + 1 : 0);
+    const auto r = static_cast<std::int64_t>(nr >= static_cast<size_t>(n) ? nr - n + 1 : 0);
+    values[3 * (n - 1)] = r > 0 ? h : 0;
+    values[3 * (n - 1) + 1] = r;
+    values[3 * (n - 1) + 2] = (h > 0 && r > 0) ? matched[n - 1] : 0;
+  }
+}
+
 // Code points of the text without whitespace (sacrebleu: ''.join(line.split())).
 void chars_without_space(std::string_view text, std::vector<std::string_view>& words,
                          std::vector<char32_t>& out) {
@@ -134,6 +185,34 @@ void chars_without_space(std::string_view text, std::vector<std::string_view>& w
   }
 }
 
+// sacrebleu CHRF._remove_punctuation on words: one trailing, else one leading, ASCII
+// punctuation mark becomes its own word (words of one code point are kept whole).
+inline void split_punct_word(std::string_view w, std::vector<std::string_view>& out) {
+  // One code point: one byte, or a lead byte whose sequence is the whole word (valid UTF-8).
+  const auto lead = static_cast<unsigned char>(w[0]);
+  const size_t cp_len = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+  if (w.size() == cp_len) {
+    out.push_back(w);
+    return;
+  }
+  // Punctuation is ASCII, so one byte at either end.
+  auto last = static_cast<unsigned char>(w.back());
+  auto first = static_cast<unsigned char>(w.front());
+  if (is_ascii_punct(last)) {
+    out.push_back(w.substr(0, w.size() - 1));
+    out.push_back(w.substr(w.size() - 1));
+  } else if (is_ascii_punct(first)) {
+    out.push_back(w.substr(0, 1));
+    out.push_back(w.substr(1));
+  } else {
+    out.push_back(w);
+  }
+}
+
+void split_punct(const std::vector<std::string_view>& words, std::vector<std::string_view>& out) {
+  for (auto w : words) split_punct_word(w, out);
+}
+
 // sacrebleu CHRF._remove_punctuation: one trailing, else one leading, ASCII punctuation mark
 // becomes its own word (words of one code point are kept whole).
 void split_punct_words(std::string_view text, std::vector<std::string_view>& words,
@@ -141,24 +220,16 @@ void split_punct_words(std::string_view text, std::vector<std::string_view>& wor
   words.clear();
   out.clear();
   py_split(text, words);
-  for (auto w : words) {
-    if (count_code_points(w) == 1) {
-      out.push_back(w);
-      continue;
-    }
-    // Punctuation is ASCII, so one byte at either end.
-    auto last = static_cast<unsigned char>(w.back());
-    auto first = static_cast<unsigned char>(w.front());
-    if (is_ascii_punct(last)) {
-      out.push_back(w.substr(0, w.size() - 1));
-      out.push_back(w.substr(w.size() - 1));
-    } else if (is_ascii_punct(first)) {
-      out.push_back(w.substr(0, 1));
-      out.push_back(w.substr(1));
-    } else {
-      out.push_back(w);
-    }
-  }
+  split_punct(words, out);
+}
+
+// The same from word bounds (start0, end0, start1, ...) found by dense_ids_from_text<true>.
+void split_punct_words(std::string_view text, const std::vector<std::uint32_t>& bounds,
+                       std::vector<std::string_view>& words, std::vector<std::string_view>& out) {
+  words.clear();
+  out.clear();
+  for (size_t k = 0; k + 1 < bounds.size(); k += 2)
+    split_punct_word(text.substr(bounds[k], bounds[k + 1] - bounds[k]), out);
 }
 
 template <typename T, typename KeyFn>
@@ -177,6 +248,42 @@ void order_stats(const std::vector<T>& hyp, const std::vector<T>& ref, int n, Ng
   std::int64_t matched = 0;
   for (std::int64_t i = 0; i < nh; ++i) matched += table.take(key(hyp.data() + i, n));
   out[2] = matched;
+}
+
+// Word orders 1 and 2 of chrF++ over interned word ids (ids < n_words): unigrams counted in an
+// array by id, bigrams in a flat table keyed by both ids.
+void word_stats(const std::vector<std::uint32_t>& hyp, const std::vector<std::uint32_t>& ref,
+                std::uint32_t n_words, int word_order, Scratch& s, std::int64_t* values) {
+  for (int n = 1; n <= word_order; ++n) {
+    std::int64_t* out = values + 3 * (n - 1);
+    const auto nh = static_cast<std::int64_t>(hyp.size()) - n + 1;
+    const auto nr = static_cast<std::int64_t>(ref.size()) - n + 1;
+    // sacrebleu: "don't count hits if no reference exists for that n-gram".
+    out[0] = nr > 0 ? std::max<std::int64_t>(nh, 0) : 0;
+    out[1] = std::max<std::int64_t>(nr, 0);
+    out[2] = 0;
+    if (nh <= 0 || nr <= 0) continue;
+    std::int64_t matched = 0;
+    if (n == 1) {
+      if (s.word_counts.size() < n_words) s.word_counts.resize(n_words, 0);
+      std::int32_t* cnt = s.word_counts.data();
+      for (std::uint32_t id : ref) ++cnt[id];
+      for (std::uint32_t id : hyp) {
+        const int avail = cnt[id] > 0;
+        cnt[id] -= avail;
+        matched += avail;
+      }
+      for (std::uint32_t id : ref) cnt[id] = 0;
+    } else {
+      auto key = [](const std::uint32_t* ids) {
+        return (std::uint64_t{ids[0]} + 1) << 32 | (std::uint64_t{ids[1]} + 1);  // never 0
+      };
+      s.big_counter.reset(static_cast<size_t>(nr));
+      for (std::int64_t i = 0; i < nr; ++i) s.big_counter.add(key(ref.data() + i));
+      for (std::int64_t i = 0; i < nh; ++i) matched += s.big_counter.take(key(hyp.data() + i));
+    }
+    out[2] = matched;
+  }
 }
 
 }  // namespace
@@ -202,11 +309,21 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
     return k;
   };
   s.ascii_ids.fill(0);
+  for (int c = 0; c < 128; ++c)  // whitespace: a placeholder id, never kept
+    if (kAsciiSpace[c]) s.ascii_ids[c] = 0xFF;
   s.non_ascii.clear();
   unsigned next_id = 1;
-  if (dense_ids_from_text(ref, s, next_id, s.ref_dense) &&
-      dense_ids_from_text(hyp, s, next_id, s.hyp_dense)) {
-    if (ref.size() <= PackedNgramCounter::kMaxAdds) {
+  // chrF++ takes its words from the same pass (word bounds) when the dense path applies.
+  const bool dense =
+      word_order > 0 ? dense_ids_from_text<true>(ref, s, next_id, s.ref_dense, &s.ref_bounds) &&
+                           dense_ids_from_text<true>(hyp, s, next_id, s.hyp_dense, &s.hyp_bounds)
+                     : dense_ids_from_text<false>(ref, s, next_id, s.ref_dense, nullptr) &&
+                           dense_ids_from_text<false>(hyp, s, next_id, s.hyp_dense, nullptr);
+  if (dense) {
+    const unsigned n_chars = next_id - 1;
+    if (PrefixNgramMatcher::fits(s.ref_dense.size(), n_chars)) {
+      char_stats_prefix_ids(s, n_chars, st.values.data());
+    } else if (ref.size() <= PackedNgramCounter::kMaxAdds) {
       char_stats_dense(s, s.counter, st.values.data());
     } else {
       char_stats_dense(s, s.big_counter, st.values.data());
@@ -219,21 +336,39 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
     }
   }
   if (word_order > 0) {
-    split_punct_words(hyp, s.words, s.hyp_words);
-    split_punct_words(ref, s.words, s.ref_words);
-    s.interner.clear();
+    // Words are views into padded copies, as PaddedInterner needs.
+    const std::string_view hyp_p = padded_copy(hyp, s.hyp_pad), ref_p = padded_copy(ref, s.ref_pad);
+    if (dense) {
+      split_punct_words(hyp_p, s.hyp_bounds, s.words, s.hyp_words);
+      split_punct_words(ref_p, s.ref_bounds, s.words, s.ref_words);
+    } else {
+      split_punct_words(hyp_p, s.words, s.hyp_words);
+      split_punct_words(ref_p, s.words, s.ref_words);
+    }
+    s.interner.clear(s.ref_words.size() + s.hyp_words.size());
     s.hyp_ids.clear();
     s.ref_ids.clear();
     for (auto w : s.ref_words) s.ref_ids.push_back(s.interner.id(w));
+    const std::uint32_t n_ref_ids = s.interner.size();
     for (auto w : s.hyp_words) s.hyp_ids.push_back(s.interner.id(w));
-    auto word_key = [](const std::uint32_t* ids, int n) {
-      NgramKey k = 0;
-      for (int i = 0; i < n; ++i) k = (k << 32) | ids[i];
-      return k;
-    };
-    for (int n = 1; n <= word_order; ++n) {
-      order_stats(s.hyp_ids, s.ref_ids, n, s.table, word_key,
-                  &st.values[3 * (kChrfCharOrder + n - 1)]);
+    std::int64_t* values = &st.values[3 * kChrfCharOrder];
+    const size_t nr = s.ref_ids.size(), nh = s.hyp_ids.size();
+    if (PrefixNgramMatcher::fits(nr, n_ref_ids)) {
+      // Symbols 1..n_ref_ids: the reference's words come first among the interned ids; a
+      // hypothesis word the reference lacks is symbol 0.
+      for (std::uint32_t& id : s.ref_ids) ++id;
+      for (std::uint32_t& id : s.hyp_ids) id = id < n_ref_ids ? id + 1 : 0;
+      std::int64_t matched[kChrfMaxWordOrder];
+      s.matcher.count(s.ref_ids.data(), nr, s.hyp_ids.data(), nh, n_ref_ids, word_order, matched);
+      for (int n = 1; n <= word_order; ++n) {
+        const auto h = static_cast<std::int64_t>(nh >= static_cast<size_t>(n) ? nh - n + 1 : 0);
+        const auto r = static_cast<std::int64_t>(nr >= static_cast<size_t>(n) ? nr - n + 1 : 0);
+        values[3 * (n - 1)] = r > 0 ? h : 0;
+        values[3 * (n - 1) + 1] = r;
+        values[3 * (n - 1) + 2] = (h > 0 && r > 0) ? matched[n - 1] : 0;
+      }
+    } else {
+      word_stats(s.hyp_ids, s.ref_ids, s.interner.size(), word_order, s, values);
     }
   }
   return st;

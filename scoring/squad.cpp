@@ -6,6 +6,13 @@
 #include <cstring>
 #include <unordered_map>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #include "core/utf8.h"
 #include "scoring/text.h"
 
@@ -131,13 +138,6 @@ constexpr std::array<std::uint8_t, 256> make_in_run(bool keep_only) {
 constexpr std::array<std::uint8_t, 256> kInRun = make_in_run(false);
 constexpr std::array<std::uint8_t, 256> kKeep = make_in_run(true);
 
-// Normalised tokens (squad_normalize(text).split()) as views into `buf`, in one pass: punctuation
-// dropped, letters lower-cased, each maximal run of word characters that is exactly "a", "an" or
-// "the" acting as a space (that is \b(a|an|the)\b on the punctuation-free text), tokens split
-// on Unicode whitespace. Pure ASCII is lower-cased on the fly; text with any byte >= 0x80 is
-// lower-cased first by utf8::py_lower (full Unicode casing, invalid bytes as U+FFFD) and its
-// non-ASCII code points are classified with py_isword / py_isspace. Equality with
-// squad_normalize is tested (squad_fast_test) and fuzzed.
 constexpr std::array<char, 256> make_lower() {
   std::array<char, 256> t{};
   for (int c = 0; c < 256; ++c) t[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -145,28 +145,26 @@ constexpr std::array<char, 256> make_lower() {
 }
 constexpr std::array<char, 256> kLower = make_lower();
 
-bool is_article(const char* r, size_t len) {
+inline bool is_article(const char* r, size_t len) {
   return (len == 1 && r[0] == 'a') || (len == 2 && r[0] == 'a' && r[1] == 'n') ||
          (len == 3 && r[0] == 't' && r[1] == 'h' && r[2] == 'e');
 }
 
-void normalized_tokens(std::string_view text, std::string& lowered, std::string& buf,
-                       std::vector<std::string_view>& out) {
-  out.clear();
-  std::string_view src = text;
-  for (char ch : text) {
-    if (static_cast<unsigned char>(ch) >= 0x80) {
-      lowered = utf8::py_lower(text);
-      src = lowered;
-      break;
-    }
-  }
-  buf.resize(src.size() + 1);
-  char* w = buf.data();
+// The general path for one chunk of text between ASCII whitespace that holds a byte >= 0x80 or
+// an ASCII control character: the chunk is lower-cased by utf8::py_lower (full Unicode casing,
+// invalid bytes as U+FFFD; the final-sigma context never crosses whitespace, so lower-casing the
+// chunk alone equals lower-casing the whole text), then scanned by word runs: punctuation
+// dropped, each maximal run of word characters that is exactly "a", "an" or "the" acting as a
+// space (that is \b(a|an|the)\b on the punctuation-free text), tokens split on Unicode
+// whitespace. Writes the token bytes to w[n...] (at most 3 * chunk.size() + 1 bytes) and calls
+// emit(view) per token; returns false when emit did.
+template <typename Emit>
+bool general_chunk(std::string_view chunk, std::string& lowered, char* w, size_t& n, Emit&& emit) {
+  lowered = utf8::py_lower(chunk);
+  const std::string_view src = lowered;
   const char* d = src.data();
   const size_t size = src.size();
-  size_t n = 0;                 // bytes written to buf
-  size_t tok_start = SIZE_MAX;  // start of the current token in buf, SIZE_MAX = none
+  size_t tok_start = SIZE_MAX;  // start of the current token in w, SIZE_MAX = none
   size_t i = 0;
   while (i < size) {
     // One word run: ASCII word characters (lower-cased), punctuation (dropped: it is removed
@@ -175,8 +173,6 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     std::uint8_t cls = kOther;
     size_t len = 1;
     for (;;) {
-      // ASCII part of the run without a branch per byte: every byte is stored lower-cased and
-      // kept unless it is punctuation.
       while (i < size) {
         auto c = static_cast<unsigned char>(d[i]);
         if (!kInRun[c]) break;
@@ -203,8 +199,9 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     }
     if (n > run_start) {
       if (is_article(w + run_start, n - run_start)) {  // the run becomes a space
-        if (tok_start != SIZE_MAX && run_start > tok_start)
-          out.emplace_back(w + tok_start, run_start - tok_start);
+        if (tok_start != SIZE_MAX && run_start > tok_start &&
+            !emit(std::string_view(w + tok_start, run_start - tok_start)))
+          return false;
         tok_start = SIZE_MAX;
         n = run_start;
       } else if (tok_start == SIZE_MAX) {
@@ -214,7 +211,9 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     if (i >= size) break;
     // d[i] is whitespace or another non-word character (len bytes).
     if (cls == kSpace) {
-      if (tok_start != SIZE_MAX && n > tok_start) out.emplace_back(w + tok_start, n - tok_start);
+      if (tok_start != SIZE_MAX && n > tok_start &&
+          !emit(std::string_view(w + tok_start, n - tok_start)))
+        return false;
       tok_start = SIZE_MAX;
     } else {
       if (tok_start == SIZE_MAX) tok_start = n;
@@ -223,23 +222,469 @@ void normalized_tokens(std::string_view text, std::string& lowered, std::string&
     }
     i += len;
   }
-  if (tok_start != SIZE_MAX && n > tok_start) out.emplace_back(w + tok_start, n - tok_start);
+  if (tok_start != SIZE_MAX && n > tok_start)
+    return emit(std::string_view(w + tok_start, n - tok_start));
+  return true;
 }
 
+// Per-byte class bits of a text, 64 bytes to a word: ASCII whitespace, ASCII punctuation (which
+// a token drops) and bytes only the general path handles (>= 0x80 and ASCII control
+// characters).
+#if defined(__SSE2__)
+// Class bits of 16 bytes (SSE2 is part of x86-64, so no dispatch is needed).
+inline void classify16(const char* p, std::uint32_t& space, std::uint32_t& punct,
+                       std::uint32_t& slow) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  auto gt = [&](int c) { return _mm_cmpgt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  auto lt = [&](int c) { return _mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(c))); };
+  // Signed compares: bytes >= 0x80 are negative, so below every ASCII bound.
+  const __m128i sp =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x20)),
+                   _mm_or_si128(_mm_and_si128(gt(8), lt(14)), _mm_and_si128(gt(0x1b), lt(0x20))));
+  const __m128i ctrl = _mm_or_si128(_mm_andnot_si128(sp, _mm_and_si128(gt(-1), lt(0x20))),
+                                    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+  // Letters are 0x41-0x5a and 0x61-0x7a: bit 0x20 set gives 0x61-0x7a for both cases.
+  const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+  const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8(0x60)),
+                                      _mm_cmplt_epi8(folded, _mm_set1_epi8(0x7b)));
+  const __m128i digit = _mm_and_si128(gt(0x2f), lt(0x3a));
+  const __m128i printable = _mm_and_si128(gt(0x20), lt(0x7f));
+  const __m128i pu = _mm_andnot_si128(_mm_or_si128(alpha, digit), printable);
+  space = static_cast<std::uint32_t>(_mm_movemask_epi8(sp));
+  punct = static_cast<std::uint32_t>(_mm_movemask_epi8(pu));
+  slow = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(ctrl, v)));
+}
+#endif
+
+// A normalised token: its first 16 bytes as two little-endian words (zero past the end), its
+// length and where all its bytes are. Two tokens are equal when lo, hi and len are (and, past
+// 16 bytes, the rest).
+struct Tok {
+  std::uint64_t lo, hi;
+  const char* data;
+  std::uint32_t len;
+  bool operator==(const Tok& o) const {
+    // One branch for the common case (bitwise &): the words differ, or they match at <= 16 bytes.
+    const bool words = (lo == o.lo) & (hi == o.hi) & (len == o.len);
+    if (len > 16 && words) return std::memcmp(data + 16, o.data + 16, len - 16) == 0;  // rare
+    return words;
+  }
+  bool is_article() const {  // "a", "an", "the" (token bytes are never 0)
+    return (len <= 3) & ((lo == 0x61) | (lo == 0x6e61) | (lo == 0x656874));
+  }
+};
+
+inline std::uint64_t load8(const char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+// Mask of the first `len` bytes of a word, len <= 8.
+inline std::uint64_t byte_mask(size_t len) {
+  return len >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * len)) - 1;
+}
+
+// ASCII upper case to lower case in 8 bytes that are all < 0x80 (SWAR: no carry crosses bytes).
+inline std::uint64_t lower8(std::uint64_t x) {
+  constexpr std::uint64_t k = 0x0101010101010101ULL;
+  const std::uint64_t ge_a = x + 0x3f * k;  // high bit set where x >= 'A'
+  const std::uint64_t gt_z = x + 0x25 * k;  // high bit set where x > 'Z'
+  return x | (((ge_a & ~gt_z) & (0x80 * k)) >> 2);
+}
+
+// Tok of len bytes at p, 16 bytes of which are readable; lower-cases them when `lower` (bytes
+// < 0x80 only).
+#if defined(__SSE2__)
+// 16 bytes 0xFF then 16 bytes 0: loaded from 16 - len, the mask of the first len bytes.
+alignas(32) constexpr std::uint8_t kFirstBytes[32] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+#endif
+
+inline Tok make_tok(const char* p, size_t len, bool lower) {
+  Tok t;
+#if defined(__SSE2__)
+  // One load, mask and (ASCII) lower-casing for both words.
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  v = _mm_and_si128(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kFirstBytes + 16 -
+                                                                        (len < 16 ? len : 16))));
+  if (lower) {
+    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x40)),
+                                        _mm_cmplt_epi8(v, _mm_set1_epi8(0x5b)));
+    v = _mm_or_si128(v, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
+  }
+  t.lo = static_cast<std::uint64_t>(_mm_cvtsi128_si64(v));
+  t.hi = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)));
+#else
+  t.lo = load8(p) & byte_mask(len);
+  t.hi = load8(p + 8) & byte_mask(len > 8 ? len - 8 : 0);
+  if (lower) {
+    t.lo = lower8(t.lo);
+    t.hi = lower8(t.hi);
+  }
+#endif
+  t.data = p;
+  t.len = static_cast<std::uint32_t>(len);
+  return t;
+}
+
+// One side's scratch: the text copied with zero padding (so that 16 bytes can be read from any
+// token start), its class masks, chunk boundaries, and the tokens.
+struct SideScratch {
+  std::string text;
+  std::vector<std::uint64_t> space, flag, slow;  // flag = punctuation or slow
+  std::vector<std::uint32_t> starts, ends;
+  std::string buf, lowered;
+  std::vector<Tok> toks;
+  size_t chunks = 0;      // chunks found by prepare()
+  size_t next_chunk = 0;  // first chunk advance() has not tokenised
+  size_t buf_used = 0;    // bytes of buf holding tokens
+  size_t n_toks = 0;      // tokens made
+};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same class bits for 64 bytes at once with AVX-512BW compares into mask registers, used
+// when the CPU has them (checked at run time; the binary targets plain x86-64).
+__attribute__((target("avx512bw"))) inline std::uint64_t cmp_gt(__m512i v, int c) {
+  return _mm512_cmpgt_epi8_mask(v, _mm512_set1_epi8(static_cast<char>(c)));
+}
+__attribute__((target("avx512bw"))) inline std::uint64_t cmp_lt(__m512i v, int c) {
+  return _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(static_cast<char>(c)));
+}
+__attribute__((target("avx512bw"))) void classify_blocks_avx512(const char* d, size_t n_blocks,
+                                                                std::uint64_t* space,
+                                                                std::uint64_t* flag,
+                                                                std::uint64_t* slow) {
+  for (size_t w = 0; w < n_blocks; ++w) {
+    const __m512i v = _mm512_loadu_si512(d + w * 64);
+    // Signed compares: bytes >= 0x80 are negative, so below every ASCII bound.
+    const std::uint64_t sp = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x20)) |
+                             (cmp_gt(v, 8) & cmp_lt(v, 14)) | (cmp_gt(v, 0x1b) & cmp_lt(v, 0x20));
+    const std::uint64_t ctrl =
+        (cmp_gt(v, -1) & cmp_lt(v, 0x20) & ~sp) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7f));
+    const __m512i folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+    const std::uint64_t alpha = cmp_gt(folded, 0x60) & cmp_lt(folded, 0x7b);
+    const std::uint64_t digit = cmp_gt(v, 0x2f) & cmp_lt(v, 0x3a);
+    const std::uint64_t punct = cmp_gt(v, 0x20) & cmp_lt(v, 0x7f) & ~(alpha | digit);
+    const std::uint64_t sl = ctrl | _mm512_movepi8_mask(v);
+    space[w] = sp;
+    flag[w] = punct | sl;
+    slow[w] = sl;
+  }
+}
+
+bool have_avx512bw() {
+  static const bool ok = __builtin_cpu_supports("avx512bw");
+  return ok;
+}
+
+bool have_avx512vbmi2() {
+  static const bool ok =
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi2");
+  return ok;
+}
+
+// 16 byte positions widened to 32 bits, plus `add`, stored at out.
+__attribute__((target("avx512bw,avx512vbmi2"))) inline void put_positions(std::uint32_t* out,
+                                                                          __m128i part,
+                                                                          __m512i add) {
+  _mm512_storeu_si512(out, _mm512_add_epi32(_mm512_maskz_cvtepu8_epi32(0xFFFF, part), add));
+}
+
+// Positions of the set bits of `bits` (a 64-bit word at `base`) appended to out[n...], 16 at a
+// time with a byte compress (writes up to 15 entries past the last one).
+__attribute__((target("avx512bw,avx512vbmi2"))) inline size_t append_bits(std::uint64_t bits,
+                                                                          std::uint32_t base,
+                                                                          std::uint32_t* out,
+                                                                          size_t n) {
+  const __m512i index = _mm512_set_epi8(
+      63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41,
+      40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18,
+      17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i packed = _mm512_maskz_compress_epi8(bits, index);
+  const auto count = static_cast<size_t>(__builtin_popcountll(bits));
+  const __m512i add = _mm512_set1_epi32(static_cast<int>(base));
+  put_positions(out + n, _mm512_maskz_extracti32x4_epi32(0xF, packed, 0), add);
+  if (count > 16) {  // rare: more than 16 chunk bounds in 64 bytes
+    put_positions(out + n + 16, _mm512_maskz_extracti32x4_epi32(0xF, packed, 1), add);
+    if (count > 32)
+      put_positions(out + n + 32, _mm512_maskz_extracti32x4_epi32(0xF, packed, 2), add);
+    if (count > 48)
+      put_positions(out + n + 48, _mm512_maskz_extracti32x4_epi32(0xF, packed, 3), add);
+  }
+  return n + count;
+}
+
+// Chunk starts (non-space after space) and ends (space after non-space) from the whitespace
+// mask; returns the number of chunks. starts/ends need 16 entries of slack.
+__attribute__((target("avx512bw,avx512vbmi2"))) size_t chunk_bounds_avx512(
+    const std::uint64_t* space, size_t words, std::uint32_t* starts, std::uint32_t* ends) {
+  size_t n_start = 0, n_end = 0;
+  std::uint64_t carry = 1;  // the byte before the text counts as a space
+  for (size_t w = 0; w < words; ++w) {
+    const std::uint64_t sp = space[w], prev = (sp << 1) | carry;
+    carry = sp >> 63;
+    const auto base = static_cast<std::uint32_t>(w * 64);
+    n_start = append_bits(~sp & prev, base, starts, n_start);
+    n_end = append_bits(sp & ~prev, base, ends, n_end);
+  }
+  return n_start;  // == n_end
+}
+#endif
+
+// Class masks of s.text's first `size` bytes (padded with 64 zero bytes), one extra word past the
+// end; bits past the end are whitespace.
+void classify(SideScratch& s, size_t size) {
+  const size_t words = size / 64 + 2;
+  s.space.resize(words);
+  s.flag.resize(words);
+  s.slow.resize(words);
+  const char* d = s.text.data();
+  const size_t blocks = (size + 63) / 64;  // blocks holding text (the last one padded)
+  size_t w = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (have_avx512bw()) {
+    classify_blocks_avx512(d, blocks, s.space.data(), s.flag.data(), s.slow.data());
+    w = blocks;
+  }
+#endif
+  for (; w < blocks; ++w) {
+    const char* p = d + w * 64;
+    std::uint64_t sp = 0, pu = 0, sl = 0;
+#if defined(__SSE2__)
+    for (int q = 0; q < 4; ++q) {
+      std::uint32_t x, y, z;
+      classify16(p + q * 16, x, y, z);
+      sp |= std::uint64_t{x} << (16 * q);
+      pu |= std::uint64_t{y} << (16 * q);
+      sl |= std::uint64_t{z} << (16 * q);
+    }
+#else
+    for (size_t i = 0; i < 64; ++i) {
+      const std::uint8_t k = kSquadClass[static_cast<unsigned char>(p[i])];
+      const std::uint64_t bit = std::uint64_t{1} << i;
+      sp |= k == kSpace ? bit : 0;
+      pu |= k == kPunct ? bit : 0;
+      sl |= (k == kNonAscii || k == kOther) ? bit : 0;
+    }
+#endif
+    s.space[w] = sp;
+    s.flag[w] = pu | sl;
+    s.slow[w] = sl;
+  }
+  // Past the end (the padding of the last block, and the words after it): whitespace only.
+  for (w = size / 64; w < words; ++w) {
+    const size_t begin = w * 64;
+    const size_t len = begin < size ? size - begin : 0;
+    const std::uint64_t past = ~std::uint64_t{0} << len;  // len < 64 here
+    if (begin >= size) s.space[w] = s.flag[w] = s.slow[w] = 0;
+    s.space[w] |= past;
+    s.flag[w] &= ~past;
+    s.slow[w] &= ~past;
+  }
+}
+
+// The 16 bits of `bits` from position pos on (the masks have a word past every position used).
+inline std::uint64_t bits16_at(const std::vector<std::uint64_t>& bits, size_t pos) {
+  const size_t w = pos / 64, sh = pos % 64;
+  return ((bits[w] >> sh) | ((bits[w + 1] << 1) << (63 - sh))) & 0xFFFF;
+}
+
+// Any bit set in [begin, end), end > begin.
+inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t end) {
+  const size_t wb = begin / 64, we = (end - 1) / 64;
+  const std::uint64_t head = ~std::uint64_t{0} << (begin % 64);
+  const std::uint64_t tail = ~std::uint64_t{0} >> (63 - (end - 1) % 64);
+  if (wb == we) return (bits[wb] & head & tail) != 0;
+  if (bits[wb] & head) return true;
+  for (size_t w = wb + 1; w < we; ++w)
+    if (bits[w]) return true;
+  return (bits[we] & tail) != 0;
+}
+
+// The tokens of squad_normalize(text).split(), in order, into s.toks[0, s.n_toks); they point
+// into s.text or s.buf. Chunks between ASCII whitespace take one of three paths: ASCII letters
+// and digits only, at most 16 bytes (read in place and lower-cased as two words, no branch on
+// the token), other ASCII (punctuation dropped and letters lower-cased into s.buf), anything
+// else (general_chunk, into s.buf). Equality with squad_normalize is tested (squad_fast_test)
+// and fuzzed.
+// Copies `text` (zero-padded), classifies it and finds its chunks (runs of non-whitespace
+// bytes); tokens are then made by advance().
+void prepare(std::string_view text, SideScratch& s) {
+  const size_t size = text.size();
+  if (s.text.size() < size + 64) s.text.resize(size + 64);
+  std::memcpy(s.text.data(), text.data(), size);
+  std::memset(s.text.data() + size, 0, 64);
+  classify(s, size);
+  // Chunk starts (non-space after space) and ends (space after non-space).
+  const size_t max_chunks = size / 2 + 2;
+  if (s.starts.size() < max_chunks + 64) {
+    s.starts.resize(max_chunks + 64);
+    s.ends.resize(max_chunks + 64);
+  }
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (have_avx512vbmi2()) {
+    s.chunks = chunk_bounds_avx512(s.space.data(), s.space.size(), s.starts.data(), s.ends.data());
+  } else
+#endif
+  {
+    std::uint32_t* starts = s.starts.data();
+    std::uint32_t* ends = s.ends.data();
+    size_t n_start = 0, n_end = 0;
+    std::uint64_t carry = 1;  // the byte before the text counts as a space
+    for (size_t w = 0; w < s.space.size(); ++w) {
+      const std::uint64_t sp = s.space[w], prev = (sp << 1) | carry;
+      carry = sp >> 63;
+      std::uint64_t st = ~sp & prev, en = sp & ~prev;
+      const auto base = static_cast<std::uint32_t>(w * 64);
+      while (st) {
+        starts[n_start++] = base + static_cast<std::uint32_t>(__builtin_ctzll(st));
+        st &= st - 1;
+      }
+      while (en) {
+        ends[n_end++] = base + static_cast<std::uint32_t>(__builtin_ctzll(en));
+        en &= en - 1;
+      }
+    }
+    s.chunks = n_start;  // == n_end
+  }
+  if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
+  const size_t need = 3 * size + 64;  // general_chunk's bound, and 16 readable bytes
+  if (s.buf.size() < need) s.buf.resize(need);
+  s.next_chunk = 0;
+  s.buf_used = 0;
+  s.n_toks = 0;
+}
+
+// Makes the tokens of squad_normalize(text).split() into s.toks, in order, from the next chunks
+// until there are at least `want` or the chunks run out; returns how many there are. They
+// point into s.text or s.buf. A chunk takes one of three paths: ASCII letters and digits only,
+// at most 16 bytes (read in place and lower-cased as two words, no branch on the token), other
+// ASCII (punctuation dropped and letters lower-cased into s.buf), anything else (general_chunk,
+// into s.buf). Equality with squad_normalize is tested (squad_fast_test) and fuzzed.
+size_t advance(SideScratch& s, size_t want) {
+  const size_t chunks = s.chunks;
+  char* w = s.buf.data();
+  size_t n = s.buf_used;
+  const char* d = s.text.data();
+  Tok* out = s.toks.data();
+  size_t m = s.n_toks;
+  size_t k = s.next_chunk;
+  for (; k < chunks && m < want; ++k) {
+    const size_t pos = s.starts[k], end = s.ends[k], len = end - pos;
+    if (len <= 16 && (bits16_at(s.flag, pos) & ((std::uint64_t{1} << len) - 1)) == 0) {
+      out[m] = make_tok(d + pos, len, true);
+      m += !out[m].is_article();
+      continue;
+    }
+    if (any_bit(s.slow, pos, end)) {
+      general_chunk(std::string_view(d + pos, len), s.lowered, w, n, [&](std::string_view t) {
+        if (m + (chunks - k) >= s.toks.size()) {
+          s.toks.resize(2 * s.toks.size() + 16);
+          out = s.toks.data();
+        }
+        out[m++] = make_tok(t.data(), t.size(), false);
+        return true;
+      });
+      continue;
+    }
+    const size_t start = n;
+    for (size_t i = pos; i < end; ++i) {
+      auto c = static_cast<unsigned char>(d[i]);
+      w[n] = kLower[c];
+      n += kKeep[c];
+    }
+    if (n == start) continue;  // only punctuation
+    out[m] = make_tok(w + start, n - start, false);
+    m += !out[m].is_article();
+  }
+  s.next_chunk = k;
+  s.buf_used = n;
+  s.n_toks = m;
+  return m;
+}
+
+void tokenize(std::string_view text, SideScratch& s) {
+  prepare(text, s);
+  advance(s, SIZE_MAX);
+}
+
+// Multiset of tokens for the token overlap (exact comparison; the hash only picks slots).
+// Generation stamps make reset() O(1); add() and take() have no branch but the probe loop.
+class TokenCounter {
+ public:
+  // Empties the table and sizes it for `expected` add() calls.
+  void reset(size_t expected) {
+    size_t cap = 16;
+    while (cap < expected * 4) cap *= 2;  // load <= 1/4: most probes end at the first slot
+    if (cap > slots_.size()) {
+      slots_.assign(cap, Slot{});
+      stamp_ = 0;
+    }
+    mask_ = cap - 1;
+    if (++stamp_ == 0) {
+      for (Slot& s : slots_) s.stamp = 0;
+      stamp_ = 1;
+    }
+  }
+  void add(const Tok& tok) {
+    Slot& s = slots_[find(tok)];
+    const std::int32_t count = s.stamp == stamp_ ? s.count : 0;
+    s.tok = tok;
+    s.stamp = stamp_;
+    s.count = count + 1;
+  }
+  // 1 (and one occurrence consumed) when `tok` is still available, else 0.
+  int take(const Tok& tok) {
+    Slot& s = slots_[find(tok)];
+    const int avail = (s.stamp == stamp_) & (s.count > 0);
+    s.count -= avail;
+    return avail;
+  }
+
+ private:
+  struct Slot {
+    Tok tok{};
+    std::uint32_t stamp = 0;
+    std::int32_t count = 0;
+  };
+  static size_t hash(const Tok& t) {
+    const unsigned __int128 r =
+        static_cast<unsigned __int128>(t.lo ^ 0xe7037ed1a0b428dbULL ^ t.len) *
+        (t.hi ^ 0xa0761d6478bd642fULL);
+    return static_cast<size_t>(static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64));
+  }
+  size_t find(const Tok& tok) const {
+    size_t slot = hash(tok) & mask_;
+    for (;; slot = (slot + 1) & mask_) {
+      const Slot& e = slots_[slot];
+      if ((e.stamp != stamp_) | (e.tok == tok)) return slot;  // one branch, rarely taken twice
+    }
+  }
+  std::vector<Slot> slots_;
+  std::uint32_t stamp_ = 0;
+  size_t mask_ = 15;
+};
+
 struct SquadScratch {
-  std::string buf_a, buf_b, lowered;
-  std::vector<std::string_view> tok_a, tok_b;
-  std::vector<std::uint32_t> counts;
-  Interner interner;
+  SideScratch a, b;
+  TokenCounter counter;
 };
 
 }  // namespace
 
 double squad_exact_match(std::string_view prediction, std::string_view reference) {
   thread_local SquadScratch s;
-  normalized_tokens(prediction, s.lowered, s.buf_a, s.tok_a);
-  normalized_tokens(reference, s.lowered, s.buf_b, s.tok_b);
-  return s.tok_a == s.tok_b ? 1.0 : 0.0;
+  prepare(prediction, s.a);
+  prepare(reference, s.b);
+  // Tokens are made on both sides in growing batches and compared: most pairs differ early.
+  size_t t = 0;
+  for (size_t want = 4;; want *= 2) {
+    const size_t na = advance(s.a, want), nb = advance(s.b, want);
+    for (const size_t upto = std::min(na, nb); t < upto; ++t)
+      if (!(s.a.toks[t] == s.b.toks[t])) return 0.0;
+    if (na < want || nb < want) return na == nb ? 1.0 : 0.0;  // a side ran out of chunks
+  }
 }
 
 double quasi_exact_match(std::string_view prediction, std::string_view reference) {
@@ -248,28 +693,17 @@ double quasi_exact_match(std::string_view prediction, std::string_view reference
 
 TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
   thread_local SquadScratch s;
-  normalized_tokens(prediction, s.lowered, s.buf_a, s.tok_a);
-  normalized_tokens(reference, s.lowered, s.buf_b, s.tok_b);
-  // Multiset intersection through interned ids.
-  s.interner.clear(s.tok_a.size() + s.tok_b.size());
-  s.counts.clear();
-  for (auto t : s.tok_a) {
-    std::uint32_t id = s.interner.id(t);
-    if (id >= s.counts.size()) s.counts.resize(id + 1, 0);
-    ++s.counts[id];
-  }
+  tokenize(prediction, s.a);
+  tokenize(reference, s.b);
+  // Multiset intersection: the prediction's tokens counted, the reference's taken.
+  s.counter.reset(s.a.n_toks);
+  for (size_t k = 0; k < s.a.n_toks; ++k) s.counter.add(s.a.toks[k]);
   long same = 0;
-  for (auto t : s.tok_b) {
-    std::uint32_t id = s.interner.id(t);
-    if (id < s.counts.size() && s.counts[id] > 0) {
-      --s.counts[id];
-      ++same;
-    }
-  }
+  for (size_t k = 0; k < s.b.n_toks; ++k) same += s.counter.take(s.b.toks[k]);
   TokenPrf out;
   if (same == 0) return out;
-  out.precision = 1.0 * same / static_cast<double>(s.tok_a.size());
-  out.recall = 1.0 * same / static_cast<double>(s.tok_b.size());
+  out.precision = 1.0 * same / static_cast<double>(s.a.n_toks);
+  out.recall = 1.0 * same / static_cast<double>(s.b.n_toks);
   out.f1 = (2 * out.precision * out.recall) / (out.precision + out.recall);
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,177 @@ class Interner {
   std::vector<std::uint32_t> slots_;  // index+1 into keys_, 0 = empty; prefix [0, mask_] in use
   std::vector<std::uint32_t> used_;   // slots holding a key
   std::uint64_t mask_ = 0;
+};
+
+// `text` copied into `buf` followed by 16 zero bytes; the view (valid while `buf` is unchanged)
+// excludes them, so 16 bytes can be read from any position of it (PaddedInterner).
+inline std::string_view padded_copy(std::string_view text, std::string& buf) {
+  if (buf.size() < text.size() + 16) buf.resize(text.size() + 16);
+  std::memcpy(buf.data(), text.data(), text.size());
+  std::memset(buf.data() + text.size(), 0, 16);
+  return std::string_view(buf).substr(0, text.size());
+}
+
+// Interns strings that have 16 readable bytes from their start (views into zero-padded copies)
+// to dense ids 0, 1, 2, ...: the first 16 bytes are compared as two masked words, only longer
+// strings compare the rest with memcmp. clear() is O(1) (generation stamps) and sizes the table
+// for the number of id() calls that follow, so the table never grows within a pair.
+class PaddedInterner {
+ public:
+  // Forgets every string; at most `calls` id() calls may follow.
+  void clear(size_t calls) {
+    size_t cap = 16;
+    while (cap < calls * 2) cap *= 2;
+    if (cap > slots_.size()) {
+      slots_.assign(cap, Slot{});
+      stamp_ = 0;
+    }
+    mask_ = cap - 1;
+    size_ = 0;
+    if (++stamp_ == 0) {
+      for (Slot& s : slots_) s.stamp = 0;
+      stamp_ = 1;
+    }
+  }
+  // Id of `s` (16 bytes readable from s.data()), assigning the next free id when it is new.
+  std::uint32_t id(std::string_view s) {
+    std::uint64_t lo, hi;
+    std::memcpy(&lo, s.data(), 8);
+    std::memcpy(&hi, s.data() + 8, 8);
+    const size_t len = s.size();
+    lo &= len >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * len)) - 1;
+    hi &= len >= 16 ? ~std::uint64_t{0} : len <= 8 ? 0 : (std::uint64_t{1} << (8 * (len - 8))) - 1;
+    const unsigned __int128 r = static_cast<unsigned __int128>(lo ^ 0xe7037ed1a0b428dbULL ^ len) *
+                                (hi ^ 0xa0761d6478bd642fULL);
+    size_t slot =
+        static_cast<size_t>(static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64)) &
+        mask_;
+    for (;; slot = (slot + 1) & mask_) {
+      Slot& e = slots_[slot];
+      if (e.stamp != stamp_) {
+        e = Slot{lo, hi, s.data(), static_cast<std::uint32_t>(len), stamp_, size_};
+        return size_++;
+      }
+      if (e.lo == lo && e.hi == hi && e.len == len &&
+          (len <= 16 || std::memcmp(e.data + 16, s.data() + 16, len - 16) == 0))
+        return e.id;
+    }
+  }
+  // Number of distinct strings seen since the last clear().
+  std::uint32_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    std::uint64_t lo = 0, hi = 0;
+    const char* data = nullptr;
+    std::uint32_t len = 0, stamp = 0, id = 0;
+  };
+  std::vector<Slot> slots_;
+  std::uint32_t stamp_ = 0, size_ = 0;
+  size_t mask_ = 15;
+};
+
+// Clipped n-gram matches of orders 1..max_order without hashing, for symbol sequences whose
+// symbols are dense ids 1..n_symbols (0 in the hypothesis: a symbol the reference lacks). Order
+// by order, the n-gram starting at each position gets a dense id from a direct-indexed table
+// keyed by (id of its (n-1)-gram prefix, its last symbol), ids 1, 2, ... in order of first
+// appearance in the reference; a hypothesis n-gram the reference lacks gets id 0 (row 0 of the
+// table is never written), so the hypothesis side has no branch: one load for the id, one
+// compare-and-decrement of its count. The table has (distinct (n-1)-grams + 1) * (n_symbols +
+// 1) entries, all zero between calls.
+class PrefixNgramMatcher {
+ public:
+  // Largest table (entries) count() builds; larger pairs return false.
+  static constexpr size_t kMaxTable = size_t{1} << 21;
+  // True when (ref_len + 1) * (n_symbols + 1) fits kMaxTable (count() will succeed).
+  static bool fits(size_t ref_len, size_t n_symbols) {
+    return (ref_len + 1) * (n_symbols + 1) <= kMaxTable;
+  }
+  // matched[n-1] = sum over distinct n-grams of min(count in hyp, count in ref), n = 1..max_order.
+  // Requires fits(nr, n_symbols).
+  template <typename Sym>
+  void count(const Sym* ref, size_t nr, const Sym* hyp, size_t nh, size_t n_symbols, int max_order,
+             std::int64_t* matched) {
+    for (int n = 0; n < max_order; ++n) matched[n] = 0;
+    const size_t stride = n_symbols + 1;
+    if (ref_prev_.size() < nr + 1) {
+      ref_prev_.resize(nr + 1);
+      ref_cur_.resize(nr + 1);
+    }
+    if (hyp_prev_.size() < nh + 1) {
+      hyp_prev_.resize(nh + 1);
+      hyp_cur_.resize(nh + 1);
+    }
+    if (counts_.size() < std::max(nr, n_symbols) + 1) {
+      counts_.resize(std::max(nr, n_symbols) + 1, 0);
+      key_of_.resize(counts_.size());
+    }
+    std::uint32_t* key_of = key_of_.data();  // table entry of each id of the current order
+    std::uint32_t* rp = ref_prev_.data();
+    std::uint32_t* rc = ref_cur_.data();
+    std::uint32_t* hp = hyp_prev_.data();
+    std::uint32_t* hc = hyp_cur_.data();
+    std::int32_t* cnt = counts_.data();  // all zero between orders
+    {                                    // order 1: the symbols themselves
+      for (size_t i = 0; i < nr; ++i) ++cnt[ref[i]];
+      std::int64_t m = 0;
+      for (size_t i = 0; i < nh; ++i) {
+        const int avail = cnt[hyp[i]] > 0;  // never for symbol 0
+        cnt[hyp[i]] -= avail;
+        m += avail;
+      }
+      matched[0] = m;
+      for (size_t i = 0; i < nr; ++i) cnt[ref[i]] = 0;
+      for (size_t i = 0; i < nr; ++i) rp[i] = ref[i];
+      for (size_t i = 0; i < nh; ++i) hp[i] = hyp[i];
+    }
+    size_t prev_ids = n_symbols;  // ids of order n-1 are 1..prev_ids
+    for (int n = 2; n <= max_order && static_cast<size_t>(n) <= nr; ++n) {
+      const size_t need = (prev_ids + 1) * stride;
+      if (table_.size() < need) table_.resize(need, 0);
+      std::uint32_t* table = table_.data();
+      const size_t r_end = nr - static_cast<size_t>(n) + 1;
+      const Sym* r_last = ref + n - 1;
+      std::uint32_t ids = 0;
+      for (size_t i = 0; i < r_end; ++i) {
+        const size_t key = rp[i] * stride + r_last[i];
+        const std::uint32_t v = table[key];
+        const std::uint32_t id = v != 0 ? v : ids + 1;
+        ids += v == 0;
+        table[key] = id;
+        key_of[id] = static_cast<std::uint32_t>(key);
+        rc[i] = id;
+        ++cnt[id];
+      }
+      std::int64_t m = 0;
+      if (static_cast<size_t>(n) <= nh) {
+        const size_t h_end = nh - static_cast<size_t>(n) + 1;
+        const Sym* h_last = hyp + n - 1;
+        for (size_t i = 0; i < h_end; ++i) {
+          const std::uint32_t id = table[hp[i] * stride + h_last[i]];
+          hc[i] = id;
+          const int avail = cnt[id] > 0;  // never for id 0
+          cnt[id] -= avail;
+          m += avail;
+        }
+        matched[n - 1] = m;
+        std::swap(hp, hc);
+      }
+      cnt[0] = 0;
+      for (std::uint32_t id = 1; id <= ids; ++id) {  // each distinct n-gram once
+        table[key_of[id]] = 0;
+        cnt[id] = 0;
+      }
+      std::swap(rp, rc);
+      prev_ids = ids;
+      // No match at this order: every hypothesis n-gram has id 0, so no longer one can match.
+      if (m == 0) break;
+    }
+  }
+
+ private:
+  std::vector<std::uint32_t> ref_prev_, ref_cur_, hyp_prev_, hyp_cur_, table_, key_of_;
+  std::vector<std::int32_t> counts_;
 };
 
 using NgramKey = unsigned __int128;

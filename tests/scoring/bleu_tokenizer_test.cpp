@@ -2,9 +2,11 @@
 // the whole-line multi-pass form (tokenize_13a) and sacrebleu's regexes transcribed literally
 // into std::regex (tokenizer_13a.py + tokenizer_re.py of sacrebleu 2.6.0), on seeded random
 // strings built from the characters the rules care about (digits, '.', ',', '-', the symbol
-// class, entities, "<skipped>", newlines, Unicode whitespace, non-ASCII letters).
+// class, entities, "<skipped>", newlines, Unicode whitespace, non-ASCII letters). Also
+// bleu_stats' n-gram counts against plain counting of those tokens.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <regex>
 #include <string>
@@ -105,9 +107,10 @@ TEST(BleuTokenizerTest, OnePassEqualsMultiPassAndTheRegexes) {
                                            "a,"};
   std::mt19937 rng(20261202);
   std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
-  std::uniform_int_distribution<int> len(0, 24);
+  std::uniform_int_distribution<int> short_len(0, 24), long_len(0, 90);
   int checked = 0;
   for (int iter = 0; iter < 20000; ++iter) {
+    auto& len = iter % 4 == 3 ? long_len : short_len;
     std::string s;
     for (int k = len(rng); k > 0; --k) s += pieces[pick(rng)];
     auto expected = regex_13a(s);
@@ -126,6 +129,59 @@ TEST(BleuTokenizerTest, KnownSplits) {
   EXPECT_EQ(tokenize_13a_fast(""), V{});
   // Invalid UTF-8 becomes U+FFFD, as everywhere in scoring/.
   EXPECT_EQ(tokenize_13a_fast("caf\xE9."), (V{"caf\xEF\xBF\xBD", "."}));
+}
+
+// The one-pass scan skips plain bytes 16 at a time: every byte value, at every offset of a
+// 16-byte block, inside and between long plain runs.
+TEST(BleuTokenizerTest, EveryByteInsideLongRuns) {
+  for (int b = 0; b < 256; ++b) {
+    for (int offset = 0; offset < 40; ++offset) {
+      std::string s = std::string(static_cast<size_t>(offset), 'w') + static_cast<char>(b) +
+                      "xyzXYZ0123'abcdefghijklmnop" + static_cast<char>(b) + "q";
+      ASSERT_EQ(tokenize_13a_fast(s), tokenize_13a(s)) << "byte " << b << " offset " << offset;
+    }
+  }
+}
+
+// bleu_stats (prefix-id table, or hash tables for pairs too large for it) against plain counting
+// of the 13a tokens' n-grams with std::map.
+void expect_plain_counts(const std::string& hyp, const std::string& ref) {
+  const std::vector<std::string> h = tokenize_13a(hyp), r = tokenize_13a(ref);
+  BleuStats st = bleu_stats(hyp, ref);
+  ASSERT_EQ(st.sys_len, static_cast<std::int64_t>(h.size()));
+  ASSERT_EQ(st.ref_len, static_cast<std::int64_t>(r.size()));
+  for (size_t n = 1; n <= 4; ++n) {
+    std::map<std::vector<std::string>, std::int64_t> hc, rc;
+    for (size_t i = 0; i + n <= h.size(); ++i) ++hc[{h.begin() + i, h.begin() + i + n}];
+    for (size_t i = 0; i + n <= r.size(); ++i) ++rc[{r.begin() + i, r.begin() + i + n}];
+    std::int64_t match = 0;
+    for (const auto& [g, c] : hc) {
+      auto it = rc.find(g);
+      if (it != rc.end()) match += std::min(c, it->second);
+    }
+    ASSERT_EQ(st.counts[n - 1], match) << "order " << n << ": [" << hyp << "] vs [" << ref << "]";
+    ASSERT_EQ(st.totals[n - 1], h.size() >= n ? static_cast<std::int64_t>(h.size() - n + 1) : 0);
+  }
+}
+
+TEST(BleuStatsTest, CountsEqualPlainCounting) {
+  std::mt19937 rng(17);
+  const std::vector<std::string> words = {"a",     "b",     "the",      "cat", ".",  ",", "x-y",
+                                          "1,000", "&amp;", "\xC3\xA9", "Zed", "  ", "\n"};
+  std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string ref, hyp;
+    for (size_t k = 0, len = rng() % 40; k < len; ++k) ref += words[pick(rng)] + " ";
+    hyp = ref.substr(0, ref.size() / 2);
+    for (size_t k = 0, len = rng() % 20; k < len; ++k) hyp += words[pick(rng)] + " ";
+    expect_plain_counts(hyp, ref);
+  }
+  // 6000 tokens, ~3000 distinct: (6000 + 1) * (3000 + 1) table entries is past the limit.
+  std::string ref, hyp;
+  for (int k = 0; k < 6000; ++k) ref += "w" + std::to_string(rng() % 3000) + " ";
+  hyp = ref.substr(ref.size() / 3);
+  for (int k = 0; k < 500; ++k) hyp += "w" + std::to_string(rng() % 6000) + " ";
+  expect_plain_counts(hyp, ref);
 }
 
 TEST(BleuTokenizerTest, LongLineEqualsMultiPass) {

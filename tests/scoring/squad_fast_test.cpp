@@ -74,8 +74,10 @@ TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
                                            "\xF0\x9F"};
   std::mt19937 rng(5);
   std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
-  std::uniform_int_distribution<int> len(0, 14);
-  for (int iter = 0; iter < 20000; ++iter) {
+  // Short strings, and long ones whose chunks straddle the 16- and 64-byte classification blocks.
+  std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 120);
+  for (int iter = 0; iter < 26000; ++iter) {
+    auto& len = iter < 20000 ? short_len : long_len;
     std::string a, b;
     for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
     // b shares most of a's pieces so that overlaps are common.
