@@ -426,6 +426,26 @@ ASSAY_AVX512 inline void weighted_sum(const float* p, const std::byte* values, i
     store16(out + (d + b * 16) * es, t, _mm512_mul_ps(acc[b], scale), tail_mask(dim - d - b * 16));
 }
 
+// The largest of four lanes.
+ASSAY_AVX512 inline float max_of4(__m128 v) {
+  alignas(16) float m4[4];
+  _mm_store_ps(m4, v);
+  return std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
+}
+
+// scores[lo .. len) = exp(scores - max), 16 at a time; returns 1 / their sum.
+ASSAY_AVX512 inline float softmax_numerators(float* scores, int64_t lo, int64_t len, float max) {
+  __m512 sum16 = _mm512_setzero_ps();
+  const __m512 maxv = _mm512_set1_ps(max);
+  for (int64_t i = lo; i < len; i += 16) {
+    const __mmask16 m = tail_mask(len - i);
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + i), maxv));
+    _mm512_mask_storeu_ps(scores + i, m, e);
+    sum16 = _mm512_add_ps(sum16, _mm512_maskz_mov_ps(m, e));
+  }
+  return 1.0f / _mm512_reduce_add_ps(sum16);
+}
+
 ASSAY_AVX512 void attention_items(const Attention& a, int64_t begin, int64_t end, float* scores) {
   const size_t es = type_size(a.type);
   const int64_t groups = a.heads / a.kv_heads, dim = a.dim;
@@ -455,24 +475,13 @@ ASSAY_AVX512 void attention_items(const Attention& a, int64_t begin, int64_t end
         _mm_storeu_ps(scores + j, s);
         max4 = _mm_max_ps(max4, s);
       }
-      alignas(16) float m4[4];
-      _mm_store_ps(m4, max4);
-      float max = std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
+      float max = max_of4(max4);
       for (; j < len; ++j) {
         scores[j] =
             _mm512_reduce_add_ps(dot_partial(q, keys + j * key_bytes, dim, a.type, es)) * a.scale;
         max = std::max(max, scores[j]);
       }
-      // Softmax numerators, 16 at a time.
-      __m512 sum16 = _mm512_setzero_ps();
-      const __m512 maxv = _mm512_set1_ps(max);
-      for (int64_t i = lo; i < len; i += 16) {
-        const __mmask16 m = tail_mask(len - i);
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + i), maxv));
-        _mm512_mask_storeu_ps(scores + i, m, e);
-        sum16 = _mm512_add_ps(sum16, _mm512_maskz_mov_ps(m, e));
-      }
-      const float inv = 1.0f / _mm512_reduce_add_ps(sum16);
+      const float inv = softmax_numerators(scores, lo, len, max);
       std::byte* out = static_cast<std::byte*>(a.out) + (r * a.heads + h) * dim * es;
       for (int64_t d = 0; d < dim; d += 64) {
         switch (std::min<int64_t>(4, (dim - d + 15) / 16)) {
@@ -565,22 +574,12 @@ ASSAY_AVX512 void attention_items_bf16(const Attention& a, int64_t begin, int64_
         _mm_storeu_ps(scores + j, s4);
         max4 = _mm_max_ps(max4, s4);
       }
-      alignas(16) float m4[4];
-      _mm_store_ps(m4, max4);
-      float max = std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
+      float max = max_of4(max4);
       for (; j < len; ++j) {
         scores[j] = _mm512_reduce_add_ps(dot_bf16<C>(qe, qo, keys + j * key_bytes));
         max = std::max(max, scores[j]);
       }
-      __m512 sum16 = _mm512_setzero_ps();
-      const __m512 maxv = _mm512_set1_ps(max);
-      for (int64_t i = lo; i < len; i += 16) {
-        const __mmask16 m = tail_mask(len - i);
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + i), maxv));
-        _mm512_mask_storeu_ps(scores + i, m, e);
-        sum16 = _mm512_add_ps(sum16, _mm512_maskz_mov_ps(m, e));
-      }
-      const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum16));
+      const __m512 inv = _mm512_set1_ps(softmax_numerators(scores, lo, len, max));
       // The next item's first keys, so its score pass starts on a warm stream.
       if (g + 1 == groups && item + 1 < end) {
         const int64_t r2 = (item + 1) / a.kv_heads, kvh2 = (item + 1) % a.kv_heads;

@@ -64,6 +64,17 @@ TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
 
 // The AVX-512 kernel forward (models/kernels.h) against the plain ATen forward, which shares no
 // arithmetic code with it, over a sequence longer than one 256-row chunk.
+// {largest |a - b|, largest |b|} over two logit vectors of one size.
+std::pair<double, double> largest_difference(const std::vector<float>& a,
+                                             const std::vector<float>& b) {
+  double max_diff = 0, max_abs = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(double(a[i]) - b[i]));
+    max_abs = std::max(max_abs, std::abs(double(b[i])));
+  }
+  return {max_diff, max_abs};
+}
+
 std::vector<float> logits_of(const EngineOptions& options, bool aten,
                              const std::vector<int32_t>& ids, const fs::path& model = kStories) {
   if (aten) setenv("ASSAY_NO_KERNELS", "1", 1);
@@ -86,11 +97,7 @@ TEST(ModelTest, KernelForwardMatchesAtenForwardAcrossRowChunks) {
     options.dtype = dtype;
     const std::vector<float> a = logits_of(options, false, ids), b = logits_of(options, true, ids);
     ASSERT_EQ(a.size(), b.size());
-    double max_diff = 0, max_abs = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      max_diff = std::max(max_diff, std::abs(double(a[i]) - b[i]));
-      max_abs = std::max(max_abs, std::abs(double(b[i])));
-    }
+    const auto [max_diff, max_abs] = largest_difference(a, b);
     // fp32: rounding order only; bf16: both round activations to 8 mantissa bits, differently.
     EXPECT_LT(max_diff, (dtype == "float32" ? 1e-4 : 0.05) * max_abs) << dtype;
   }
@@ -140,11 +147,7 @@ TEST(ModelTest, KernelForwardMatchesAtenForwardForWideHeads) {
     const std::vector<float> a = logits_of(options, false, ids, dir);
     const std::vector<float> b = logits_of(options, true, ids, dir);
     ASSERT_EQ(a.size(), b.size());
-    double max_diff = 0, max_abs = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      max_diff = std::max(max_diff, std::abs(double(a[i]) - b[i]));
-      max_abs = std::max(max_abs, std::abs(double(b[i])));
-    }
+    const auto [max_diff, max_abs] = largest_difference(a, b);
     EXPECT_GT(max_abs, 0.0);
     EXPECT_LT(max_diff, 0.05 * max_abs);
   }
