@@ -17,6 +17,11 @@
 #include "scoring/text.h"
 
 namespace assay::scoring {
+
+namespace detail {
+bool squad_no_compact = false;
+}  // namespace detail
+
 namespace {
 
 constexpr bool is_ascii_punct(char32_t cp) {
@@ -340,6 +345,8 @@ struct SideScratch {
   size_t next_chunk = 0;  // first chunk advance() has not tokenised
   size_t buf_used = 0;    // bytes of buf holding tokens
   size_t n_toks = 0;      // tokens made
+  bool compact = false;   // prepare() took the compacted ASCII path: chunks index into buf
+  std::vector<std::uint64_t> cspace;  // whitespace mask of the compacted text
 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -429,6 +436,38 @@ __attribute__((target("avx512bw,avx512vbmi2"))) size_t chunk_bounds_avx512(
     n_end = append_bits(sp & ~prev, base, ends, n_end);
   }
   return n_start;  // == n_end
+}
+
+// The compacted ASCII path (text with no byte >= 0x80 and no control character): each 64-byte
+// block is lower-cased and its punctuation bytes squeezed out with a byte compress, and its
+// whitespace mask squeezed the same way (pext), so the tokens are then exactly the runs of
+// non-whitespace of the compacted text (removing punctuation first is what the script does:
+// "a.b" is one token, a chunk of punctuation alone vanishes). Writes the compacted bytes to
+// out (64 bytes of slack) and their whitespace mask to cspace (blocks + 2 words; the bits past
+// the compacted length are whitespace); returns the compacted length.
+__attribute__((target("avx512bw,avx512vbmi2,bmi2"))) size_t compact_ascii_avx512(
+    const char* d, size_t blocks, const std::uint64_t* space, const std::uint64_t* flag,
+    char* out, std::uint64_t* cspace) {
+  size_t n = 0;
+  cspace[0] = 0;
+  for (size_t w = 0; w < blocks; ++w) {
+    const __m512i v = _mm512_loadu_si512(d + w * 64);
+    const std::uint64_t upper = cmp_gt(v, 0x40) & cmp_lt(v, 0x5b);
+    const __m512i lv = _mm512_mask_add_epi8(v, upper, v, _mm512_set1_epi8(0x20));
+    const std::uint64_t keep = ~flag[w];
+    _mm512_storeu_si512(out + n, _mm512_maskz_compress_epi8(keep, lv));
+    const std::uint64_t cs = _pext_u64(space[w], keep);
+    const size_t i = n / 64, b = n % 64;
+    cspace[i] |= cs << b;
+    cspace[i + 1] = b ? cs >> (64 - b) : 0;
+    n += static_cast<size_t>(__builtin_popcountll(keep));
+  }
+  // Whitespace past the end: the rest of the last word and one more word.
+  const size_t i = n / 64, b = n % 64;
+  cspace[i] |= ~std::uint64_t{0} << b;
+  cspace[i + 1] = ~std::uint64_t{0};
+  std::memset(out + n, 0, 16);
+  return n;
 }
 #endif
 
@@ -522,7 +561,26 @@ void prepare(std::string_view text, SideScratch& s) {
     s.starts.resize(max_chunks + 64);
     s.ends.resize(max_chunks + 64);
   }
+  s.next_chunk = 0;
+  s.buf_used = 0;
+  s.n_toks = 0;
+  s.compact = false;
 #if defined(__x86_64__) && defined(__GNUC__)
+  if (have_avx512vbmi2() && !detail::squad_no_compact) {
+    const size_t blocks = (size + 63) / 64;
+    std::uint64_t any_slow = 0;
+    for (size_t w = 0; w < blocks; ++w) any_slow |= s.slow[w];
+    if (any_slow == 0) {
+      if (s.buf.size() < blocks * 64 + 128) s.buf.resize(blocks * 64 + 128);
+      if (s.cspace.size() < blocks + 2) s.cspace.resize(blocks + 2);
+      const size_t n = compact_ascii_avx512(s.text.data(), blocks, s.space.data(), s.flag.data(),
+                                            s.buf.data(), s.cspace.data());
+      s.chunks = chunk_bounds_avx512(s.cspace.data(), n / 64 + 2, s.starts.data(), s.ends.data());
+      if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
+      s.compact = true;
+      return;
+    }
+  }
   if (have_avx512vbmi2()) {
     s.chunks = chunk_bounds_avx512(s.space.data(), s.space.size(), s.starts.data(), s.ends.data());
   } else
@@ -551,9 +609,6 @@ void prepare(std::string_view text, SideScratch& s) {
   if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
   const size_t need = 3 * size + 64;  // general_chunk's bound, and 16 readable bytes
   if (s.buf.size() < need) s.buf.resize(need);
-  s.next_chunk = 0;
-  s.buf_used = 0;
-  s.n_toks = 0;
 }
 
 // Makes the tokens of squad_normalize(text).split() into s.toks, in order, from the next chunks
@@ -570,6 +625,17 @@ size_t advance(SideScratch& s, size_t want) {
   Tok* out = s.toks.data();
   size_t m = s.n_toks;
   size_t k = s.next_chunk;
+  if (s.compact) {  // every chunk is a token, lower-cased and without punctuation, in buf
+    const std::uint32_t* starts = s.starts.data();
+    const std::uint32_t* ends = s.ends.data();
+    for (; k < chunks && m < want; ++k) {
+      out[m] = make_tok(w + starts[k], ends[k] - starts[k], false);
+      m += !out[m].is_article();
+    }
+    s.next_chunk = k;
+    s.n_toks = m;
+    return m;
+  }
   for (; k < chunks && m < want; ++k) {
     const size_t pos = s.starts[k], end = s.ends[k], len = end - pos;
     if (len <= 16 && (bits16_at(s.flag, pos) & ((std::uint64_t{1} << len) - 1)) == 0) {

@@ -38,4 +38,10 @@ struct TokenPrf {
 // overlaps (so both-empty gives F1 0, as the v1.1 script does).
 TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference);
 
+namespace detail {
+// Tests set this to run the per-chunk paths on a CPU that would take the compacted ASCII path
+// (AVX-512 VBMI2); not thread-safe, not for production use.
+extern bool squad_no_compact;
+}  // namespace detail
+
 }  // namespace assay::scoring

@@ -93,6 +93,39 @@ TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
   }
 }
 
+// ASCII-only text (no control characters) takes the compacted path on CPUs with AVX-512 VBMI2:
+// punctuation squeezed out of whole 64-byte blocks, tokens = runs of non-whitespace. Checked
+// against the step-by-step form with punctuation runs across block borders, chunks of only
+// punctuation, articles glued to punctuation, tokens longer than 16 bytes, and again with that
+// path switched off (the per-chunk paths).
+TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
+  const std::vector<std::string> pieces = {
+      "a", "an", "the", "The", "A", "AN", "x", "cat", "Dog", "9", "_", ".", ",", "'", "-", "!",
+      "(", "...", "---", " ", "  ", "\t", "\n", "\x0b", "\x1c", "\x1f", "~", "{", "`", "@",
+      "Supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "0123456789abcdef"};
+  for (bool off : {false, true}) {
+    detail::squad_no_compact = off;
+    std::mt19937 rng(11);
+    std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+    std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 200);
+    for (int iter = 0; iter < 20000; ++iter) {
+      auto& len = iter < 12000 ? short_len : long_len;
+      std::string a, b;
+      for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
+      b = a;
+      for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
+      double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
+      ASSERT_EQ(squad_exact_match(a, b), em) << off << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(squad_exact_match(a, a), 1.0) << off << " [" << a << "]";
+      TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
+      ASSERT_EQ(got.precision, want.precision) << off << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.recall, want.recall) << off << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.f1, want.f1) << off << " [" << a << "] vs [" << b << "]";
+    }
+  }
+  detail::squad_no_compact = false;
+}
+
 TEST(SquadFastTest, LongAndMixedStrings) {
   std::string ascii, mixed;
   for (int i = 0; i < 5000; ++i) {
