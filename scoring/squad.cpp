@@ -358,12 +358,20 @@ __attribute__((target("avx512bw"))) inline std::uint64_t cmp_gt(__m512i v, int c
 __attribute__((target("avx512bw"))) inline std::uint64_t cmp_lt(__m512i v, int c) {
   return _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(static_cast<char>(c)));
 }
-__attribute__((target("avx512bw"))) void classify_blocks_avx512(const char* d, size_t n_blocks,
+// 64 bytes from p, of which `avail` are the text's: the rest read as zero, and not read at all
+// (a masked load), so the text needs no padding.
+__attribute__((target("avx512bw"))) inline __m512i load_block(const char* p, size_t avail) {
+  if (avail >= 64) return _mm512_loadu_si512(p);
+  return _mm512_maskz_loadu_epi8((std::uint64_t{1} << avail) - 1, p);
+}
+
+__attribute__((target("avx512bw"))) void classify_blocks_avx512(const char* d, size_t size,
                                                                 std::uint64_t* space,
                                                                 std::uint64_t* flag,
                                                                 std::uint64_t* slow) {
+  const size_t n_blocks = (size + 63) / 64;
   for (size_t w = 0; w < n_blocks; ++w) {
-    const __m512i v = _mm512_loadu_si512(d + w * 64);
+    const __m512i v = load_block(d + w * 64, size - w * 64);
     // Signed compares: bytes >= 0x80 are negative, so below every ASCII bound.
     const std::uint64_t sp = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x20)) |
                              (cmp_gt(v, 8) & cmp_lt(v, 14)) | (cmp_gt(v, 0x1b) & cmp_lt(v, 0x20));
@@ -446,12 +454,13 @@ __attribute__((target("avx512bw,avx512vbmi2"))) size_t chunk_bounds_avx512(
 // out (64 bytes of slack) and their whitespace mask to cspace (blocks + 2 words; the bits past
 // the compacted length are whitespace); returns the compacted length.
 __attribute__((target("avx512bw,avx512vbmi2,bmi2"))) size_t compact_ascii_avx512(
-    const char* d, size_t blocks, const std::uint64_t* space, const std::uint64_t* flag,
+    const char* d, size_t size, const std::uint64_t* space, const std::uint64_t* flag,
     char* out, std::uint64_t* cspace) {
   size_t n = 0;
   cspace[0] = 0;
+  const size_t blocks = (size + 63) / 64;
   for (size_t w = 0; w < blocks; ++w) {
-    const __m512i v = _mm512_loadu_si512(d + w * 64);
+    const __m512i v = load_block(d + w * 64, size - w * 64);
     const std::uint64_t upper = cmp_gt(v, 0x40) & cmp_lt(v, 0x5b);
     const __m512i lv = _mm512_mask_add_epi8(v, upper, v, _mm512_set1_epi8(0x20));
     const std::uint64_t keep = ~flag[w];
@@ -473,17 +482,17 @@ __attribute__((target("avx512bw,avx512vbmi2,bmi2"))) size_t compact_ascii_avx512
 
 // Class masks of s.text's first `size` bytes (padded with 64 zero bytes), one extra word past the
 // end; bits past the end are whitespace.
-void classify(SideScratch& s, size_t size) {
+// d: the text, or (without AVX-512BW) its zero-padded copy.
+void classify(SideScratch& s, const char* d, size_t size) {
   const size_t words = size / 64 + 2;
   s.space.resize(words);
   s.flag.resize(words);
   s.slow.resize(words);
-  const char* d = s.text.data();
   const size_t blocks = (size + 63) / 64;  // blocks holding text (the last one padded)
   size_t w = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (have_avx512bw()) {
-    classify_blocks_avx512(d, blocks, s.space.data(), s.flag.data(), s.slow.data());
+    classify_blocks_avx512(d, size, s.space.data(), s.flag.data(), s.slow.data());
     w = blocks;
   }
 #endif
@@ -551,10 +560,22 @@ inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t
 // bytes); tokens are then made by advance().
 void prepare(std::string_view text, SideScratch& s) {
   const size_t size = text.size();
-  if (s.text.size() < size + 64) s.text.resize(size + 64);
-  std::memcpy(s.text.data(), text.data(), size);
-  std::memset(s.text.data() + size, 0, 64);
-  classify(s, size);
+  // The per-chunk paths read 16 bytes from any chunk start: they work on a zero-padded copy.
+  // With AVX-512 the text is classified (and compacted) in place, and copied only when a
+  // per-chunk path needs it.
+  bool copied = false;
+  auto copy = [&] {
+    if (s.text.size() < size + 64) s.text.resize(size + 64);
+    std::memcpy(s.text.data(), text.data(), size);
+    std::memset(s.text.data() + size, 0, 64);
+    copied = true;
+  };
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!have_avx512bw()) copy();
+#else
+  copy();
+#endif
+  classify(s, copied ? s.text.data() : text.data(), size);
   // Chunk starts (non-space after space) and ends (space after non-space).
   const size_t max_chunks = size / 2 + 2;
   if (s.starts.size() < max_chunks + 64) {
@@ -573,7 +594,7 @@ void prepare(std::string_view text, SideScratch& s) {
     if (any_slow == 0) {
       if (s.buf.size() < blocks * 64 + 128) s.buf.resize(blocks * 64 + 128);
       if (s.cspace.size() < blocks + 2) s.cspace.resize(blocks + 2);
-      const size_t n = compact_ascii_avx512(s.text.data(), blocks, s.space.data(), s.flag.data(),
+      const size_t n = compact_ascii_avx512(text.data(), size, s.space.data(), s.flag.data(),
                                             s.buf.data(), s.cspace.data());
       s.chunks = chunk_bounds_avx512(s.cspace.data(), n / 64 + 2, s.starts.data(), s.ends.data());
       if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
@@ -581,6 +602,9 @@ void prepare(std::string_view text, SideScratch& s) {
       return;
     }
   }
+#endif
+  if (!copied) copy();
+#if defined(__x86_64__) && defined(__GNUC__)
   if (have_avx512vbmi2()) {
     s.chunks = chunk_bounds_avx512(s.space.data(), s.space.size(), s.starts.data(), s.ends.data());
   } else
