@@ -20,6 +20,7 @@ namespace assay::scoring {
 
 namespace detail {
 bool squad_no_compact = false;
+bool squad_no_small_overlap = false;
 }  // namespace detail
 
 namespace {
@@ -756,9 +757,64 @@ class TokenCounter {
   size_t mask_ = 15;
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// Multiset overlap when one side has at most 64 tokens (AVX-512): that side's tokens become two
+// exact 64-bit keys each (the first 8 bytes; bytes 8-14 and the length in the top byte, which
+// is zero in the token's bytes when it has at most 15), and a 64-bit mask marks which are still
+// unmatched; each token of the other side compares its keys against all of them (8 per
+// instruction) and takes the first unmatched equal one. No hash, no branch on hit or miss. A
+// token of 16 bytes or more has key 0xFF.. | length, so equal keys only make it a candidate:
+// it is compared in full (rare).
+struct SmallKeys {
+  alignas(64) std::uint64_t lo[64];
+  alignas(64) std::uint64_t k2[64];
+};
+
+inline std::uint64_t key2(const Tok& t) {
+  return t.len <= 15 ? t.hi | (std::uint64_t{t.len} << 56)
+                     : (std::uint64_t{0xFF} << 56) | std::uint64_t{t.len};
+}
+
+__attribute__((target("avx512f,avx512bw"))) long small_overlap_avx512(const Tok* a, size_t na,
+                                                                     const Tok* b, size_t nb,
+                                                                     SmallKeys& keys) {
+  const size_t nv = (na + 7) / 8;
+  for (size_t j = 0; j < na; ++j) {
+    keys.lo[j] = a[j].lo;
+    keys.k2[j] = key2(a[j]);
+  }
+  for (size_t j = na; j < nv * 8; ++j) keys.lo[j] = keys.k2[j] = 0;  // a real key2 is never 0
+  std::uint64_t avail = na >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << na) - 1;
+  long same = 0;
+  for (size_t i = 0; i < nb; ++i) {
+    const Tok& t = b[i];
+    const __m512i lo = _mm512_set1_epi64(static_cast<long long>(t.lo));
+    const __m512i k2 = _mm512_set1_epi64(static_cast<long long>(key2(t)));
+    std::uint64_t match = 0;
+    for (size_t v = 0; v < nv; ++v) {
+      const std::uint64_t m =
+          _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.lo + 8 * v), lo) &
+          _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.k2 + 8 * v), k2);
+      match |= m << (8 * v);
+    }
+    std::uint64_t cand = match & avail;
+    if (t.len > 15) {  // rare: equal keys only make a candidate
+      while (cand && !(a[__builtin_ctzll(cand)] == t)) cand &= cand - 1;
+    }
+    const std::uint64_t first = cand & (0 - cand);
+    avail ^= first;
+    same += first != 0;
+  }
+  return same;
+}
+#endif
+
 struct SquadScratch {
   SideScratch a, b;
   TokenCounter counter;
+#if defined(__x86_64__) && defined(__GNUC__)
+  SmallKeys keys;
+#endif
 };
 
 }  // namespace
@@ -781,15 +837,38 @@ double quasi_exact_match(std::string_view prediction, std::string_view reference
   return squad_normalize(py_strip(prediction)) == squad_normalize(py_strip(reference)) ? 1.0 : 0.0;
 }
 
-TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
-  thread_local SquadScratch s;
-  tokenize(prediction, s.a);
-  tokenize(reference, s.b);
-  // Multiset intersection: the prediction's tokens counted, the reference's taken.
+namespace {
+
+// Multiset intersection size through the hash table: the prediction's tokens counted, the
+// reference's taken.
+long counted_overlap(SquadScratch& s) {
   s.counter.reset(s.a.n_toks);
   for (size_t k = 0; k < s.a.n_toks; ++k) s.counter.add(s.a.toks[k]);
   long same = 0;
   for (size_t k = 0; k < s.b.n_toks; ++k) same += s.counter.take(s.b.toks[k]);
+  return same;
+}
+
+}  // namespace
+
+TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
+  thread_local SquadScratch s;
+  tokenize(prediction, s.a);
+  tokenize(reference, s.b);
+  long same = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (have_avx512bw() && !detail::squad_no_small_overlap &&
+      std::min(s.a.n_toks, s.b.n_toks) <= 64) {
+    // The overlap is symmetric: the smaller side gets the keys.
+    const bool a_small = s.a.n_toks <= s.b.n_toks;
+    const SideScratch& x = a_small ? s.a : s.b;
+    const SideScratch& y = a_small ? s.b : s.a;
+    same = small_overlap_avx512(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys);
+  } else
+#endif
+  {
+    same = counted_overlap(s);
+  }
   TokenPrf out;
   if (same == 0) return out;
   out.precision = 1.0 * same / static_cast<double>(s.a.n_toks);

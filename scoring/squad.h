@@ -42,6 +42,8 @@ namespace detail {
 // Tests set this to run the per-chunk paths on a CPU that would take the compacted ASCII path
 // (AVX-512 VBMI2); not thread-safe, not for production use.
 extern bool squad_no_compact;
+// Likewise for the AVX-512 small-side token overlap of squad_token_prf (then the hash table).
+extern bool squad_no_small_overlap;
 }  // namespace detail
 
 }  // namespace assay::scoring

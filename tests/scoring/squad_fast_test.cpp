@@ -103,8 +103,10 @@ TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
       "a", "an", "the", "The", "A", "AN", "x", "cat", "Dog", "9", "_", ".", ",", "'", "-", "!",
       "(", "...", "---", " ", "  ", "\t", "\n", "\x0b", "\x1c", "\x1f", "~", "{", "`", "@",
       "Supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "0123456789abcdef"};
-  for (bool off : {false, true}) {
-    detail::squad_no_compact = off;
+  // off: 0 all fast paths, 1 without the compacted path, 2 without the small-side overlap.
+  for (int off : {0, 1, 2}) {
+    detail::squad_no_compact = off == 1;
+    detail::squad_no_small_overlap = off == 2;
     std::mt19937 rng(11);
     std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
     std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 200);
@@ -124,6 +126,29 @@ TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
     }
   }
   detail::squad_no_compact = false;
+  detail::squad_no_small_overlap = false;
+}
+
+// squad_token_prf's overlap paths (the AVX-512 small-side keys when a side has at most 64
+// tokens, else the hash table) against std::map counting, around the 64-token bound and with
+// long tokens that share their first 8 or 16 bytes and their length.
+TEST(SquadFastTest, OverlapPathsAroundTheBound) {
+  const std::vector<std::string> words = {
+      "cat",   "dog",   "a",     "owl",  "x",     "supercalifragilisticA", "supercalifragilisticB",
+      "supercalifragilisticAB", "abcdefghijklmnoq", "abcdefghijklmnop", "abcdefghijklmno",
+      "abcdefgh", "abcdefghi", "caf\xC3\xA9", "\xC3\x89t\xC3\xA9", "x\x01y", "x\x01z"};
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
+  std::uniform_int_distribution<int> count(0, 140);
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string a, b;
+    for (int k = count(rng); k > 0; --k) a += words[pick(rng)] + " ";
+    for (int k = count(rng); k > 0; --k) b += words[pick(rng)] + " ";
+    TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
+    ASSERT_EQ(got.f1, want.f1) << "[" << a << "] vs [" << b << "]";
+    ASSERT_EQ(got.precision, want.precision);
+    ASSERT_EQ(got.recall, want.recall);
+  }
 }
 
 TEST(SquadFastTest, LongAndMixedStrings) {
