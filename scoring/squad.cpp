@@ -25,6 +25,48 @@ bool squad_no_small_overlap = false;
 
 namespace {
 
+// Code points whose lower case is themselves (no special casing, no final-sigma context): Latin-1
+// punctuation and lower-case letters, general punctuation, super/subscripts, currency, CJK,
+// kana, Hangul, Yi, fullwidth forms other than the capitals, emoji. Checked code point by code
+// point against utf8::py_lower (squad_fast_test).
+constexpr bool lower_is_identity(char32_t cp) {
+  return (cp >= 0xA0 && cp <= 0xBF) || cp == 0xD7 || (cp >= 0xDF && cp <= 0xFF) ||
+         (cp >= 0x2000 && cp <= 0x20FF) || (cp >= 0x3000 && cp <= 0xA63F) ||
+         (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+         (cp >= 0xFF00 && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFFEF) ||
+         (cp >= 0x1F000 && cp <= 0x1FAFF);
+}
+
+}  // namespace
+
+namespace detail {
+bool squad_lower_simple(std::string_view chunk, std::string& out) {
+  out.assign(chunk.data(), chunk.size());  // reuses out's capacity
+  char* p = out.data();
+  const size_t size = chunk.size();
+  size_t i = 0;
+  while (i < size) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x80) {
+      p[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      ++i;
+      continue;
+    }
+    size_t next = i;
+    const char32_t cp = utf8::decode(chunk, next);
+    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) {
+      p[i + 1] = static_cast<char>(p[i + 1] + 0x20);  // U+00C0-U+00DE: +0x20, same lead byte
+    } else if (cp == utf8::kReplacement || !lower_is_identity(cp)) {
+      return false;  // invalid UTF-8 (or U+FFFD itself), or a code point py_lower must map
+    }
+    i = next;
+  }
+  return true;
+}
+}  // namespace detail
+
+namespace {
+
 constexpr bool is_ascii_punct(char32_t cp) {
   return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
          (cp >= 123 && cp <= 126);
@@ -166,7 +208,7 @@ inline bool is_article(const char* r, size_t len) {
 // emit(view) per token; returns false when emit did.
 template <typename Emit>
 bool general_chunk(std::string_view chunk, std::string& lowered, char* w, size_t& n, Emit&& emit) {
-  lowered = utf8::py_lower(chunk);
+  if (!detail::squad_lower_simple(chunk, lowered)) lowered = utf8::py_lower(chunk);
   const std::string_view src = lowered;
   const char* d = src.data();
   const size_t size = src.size();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/utf8.h"
 #include "scoring/squad.h"
 
 namespace assay::scoring {
@@ -149,6 +150,29 @@ TEST(SquadFastTest, OverlapPathsAroundTheBound) {
     ASSERT_EQ(got.precision, want.precision);
     ASSERT_EQ(got.recall, want.recall);
   }
+}
+
+// The allocation-free lower-casing of the common non-ASCII chunks against utf8::py_lower, code
+// point by code point over the whole of Unicode (alone and between ASCII capitals), and on
+// invalid UTF-8 (which it must refuse).
+TEST(SquadFastTest, SimpleLowerEqualsPyLower) {
+  std::string out, cp_text;
+  size_t taken = 0;
+  for (char32_t cp = 0x80; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    cp_text.clear();
+    utf8::append(cp_text, cp);
+    for (const std::string& s : {cp_text, "AB" + cp_text + "Cd", cp_text + cp_text}) {
+      if (detail::squad_lower_simple(s, out)) {
+        ++taken;
+        ASSERT_EQ(out, utf8::py_lower(s)) << std::hex << static_cast<std::uint32_t>(cp);
+      }
+    }
+  }
+  EXPECT_GT(taken, 3 * 40000u);  // CJK, Hangul, Latin-1 and the rest do take it (~45k each)
+  for (const std::string& bad : {std::string("\xC3"), std::string("a\xFF"), std::string("\xED\xA0\x80"),
+                                 std::string("\xEF\xBF\xBD")})
+    EXPECT_FALSE(detail::squad_lower_simple(bad, out));
 }
 
 TEST(SquadFastTest, LongAndMixedStrings) {
