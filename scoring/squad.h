@@ -44,6 +44,8 @@ namespace detail {
 extern bool squad_no_compact;
 // Likewise for the AVX-512 small-side token overlap of squad_token_prf (then the hash table).
 extern bool squad_no_small_overlap;
+// Likewise for the AVX-512 VBMI byte-permute classification (then the AVX-512BW compares).
+extern bool squad_no_vbmi_classify;
 // utf8::py_lower(chunk) into out without allocating, for text whose non-ASCII code points are
 // all Latin-1 capitals U+00C0-U+00DE (but U+00D7) or in ranges whose lower case is themselves;
 // false (out unspecified) for anything else, which then takes py_lower.

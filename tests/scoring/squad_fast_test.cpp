@@ -104,10 +104,12 @@ TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
       "a", "an", "the", "The", "A", "AN", "x", "cat", "Dog", "9", "_", ".", ",", "'", "-", "!",
       "(", "...", "---", " ", "  ", "\t", "\n", "\x0b", "\x1c", "\x1f", "~", "{", "`", "@",
       "Supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "0123456789abcdef"};
-  // off: 0 all fast paths, 1 without the compacted path, 2 without the small-side overlap.
-  for (int off : {0, 1, 2}) {
+  // off: 0 all fast paths, 1 without the compacted path, 2 without the small-side overlap, 3
+  // without the VBMI classification.
+  for (int off : {0, 1, 2, 3}) {
     detail::squad_no_compact = off == 1;
     detail::squad_no_small_overlap = off == 2;
+    detail::squad_no_vbmi_classify = off == 3;
     std::mt19937 rng(11);
     std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
     std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 200);
@@ -128,6 +130,7 @@ TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
   }
   detail::squad_no_compact = false;
   detail::squad_no_small_overlap = false;
+  detail::squad_no_vbmi_classify = false;
 }
 
 // squad_token_prf's overlap paths (the AVX-512 small-side keys when a side has at most 64
