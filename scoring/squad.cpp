@@ -671,7 +671,8 @@ void prepare(std::string_view text, SideScratch& s) {
   s.n_toks = 0;
   s.compact = false;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (have_avx512vbmi2() && !detail::squad_no_compact) {
+  static const bool have_bmi2 = __builtin_cpu_supports("bmi2");  // pext (a VM may hide it)
+  if (have_avx512vbmi2() && have_bmi2 && !detail::squad_no_compact) {
     const size_t blocks = (size + 63) / 64;
     std::uint64_t any_slow = 0;
     for (size_t w = 0; w < blocks; ++w) any_slow |= s.slow[w];
