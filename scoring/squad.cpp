@@ -17,6 +17,55 @@
 #include "scoring/text.h"
 
 namespace assay::scoring {
+
+namespace detail {
+bool squad_no_compact = false;
+bool squad_no_small_overlap = false;
+bool squad_no_vbmi_classify = false;
+}  // namespace detail
+
+namespace {
+
+// Code points whose lower case is themselves (no special casing, no final-sigma context): Latin-1
+// punctuation and lower-case letters, general punctuation, super/subscripts, currency, CJK,
+// kana, Hangul, Yi, fullwidth forms other than the capitals, emoji. Checked code point by code
+// point against utf8::py_lower (squad_fast_test).
+constexpr bool lower_is_identity(char32_t cp) {
+  return (cp >= 0xA0 && cp <= 0xBF) || cp == 0xD7 || (cp >= 0xDF && cp <= 0xFF) ||
+         (cp >= 0x2000 && cp <= 0x20FF) || (cp >= 0x3000 && cp <= 0xA63F) ||
+         (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+         (cp >= 0xFF00 && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFFEF) ||
+         (cp >= 0x1F000 && cp <= 0x1FAFF);
+}
+
+}  // namespace
+
+namespace detail {
+bool squad_lower_simple(std::string_view chunk, std::string& out) {
+  out.assign(chunk.data(), chunk.size());  // reuses out's capacity
+  char* p = out.data();
+  const size_t size = chunk.size();
+  size_t i = 0;
+  while (i < size) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x80) {
+      p[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      ++i;
+      continue;
+    }
+    size_t next = i;
+    const char32_t cp = utf8::decode(chunk, next);
+    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) {
+      p[i + 1] = static_cast<char>(p[i + 1] + 0x20);  // U+00C0-U+00DE: +0x20, same lead byte
+    } else if (cp == utf8::kReplacement || !lower_is_identity(cp)) {
+      return false;  // invalid UTF-8 (or U+FFFD itself), or a code point py_lower must map
+    }
+    i = next;
+  }
+  return true;
+}
+}  // namespace detail
+
 namespace {
 
 constexpr bool is_ascii_punct(char32_t cp) {
@@ -160,7 +209,7 @@ inline bool is_article(const char* r, size_t len) {
 // emit(view) per token; returns false when emit did.
 template <typename Emit>
 bool general_chunk(std::string_view chunk, std::string& lowered, char* w, size_t& n, Emit&& emit) {
-  lowered = utf8::py_lower(chunk);
+  if (!detail::squad_lower_simple(chunk, lowered)) lowered = utf8::py_lower(chunk);
   const std::string_view src = lowered;
   const char* d = src.data();
   const size_t size = src.size();
@@ -340,6 +389,8 @@ struct SideScratch {
   size_t next_chunk = 0;  // first chunk advance() has not tokenised
   size_t buf_used = 0;    // bytes of buf holding tokens
   size_t n_toks = 0;      // tokens made
+  bool compact = false;   // prepare() took the compacted ASCII path: chunks index into buf
+  std::vector<std::uint64_t> cspace;  // whitespace mask of the compacted text
 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -351,12 +402,20 @@ __attribute__((target("avx512bw"))) inline std::uint64_t cmp_gt(__m512i v, int c
 __attribute__((target("avx512bw"))) inline std::uint64_t cmp_lt(__m512i v, int c) {
   return _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(static_cast<char>(c)));
 }
-__attribute__((target("avx512bw"))) void classify_blocks_avx512(const char* d, size_t n_blocks,
+// 64 bytes from p, of which `avail` are the text's: the rest read as zero, and not read at all
+// (a masked load), so the text needs no padding.
+__attribute__((target("avx512bw"))) inline __m512i load_block(const char* p, size_t avail) {
+  if (avail >= 64) return _mm512_loadu_si512(p);
+  return _mm512_maskz_loadu_epi8((std::uint64_t{1} << avail) - 1, p);
+}
+
+__attribute__((target("avx512bw"))) void classify_blocks_avx512(const char* d, size_t size,
                                                                 std::uint64_t* space,
                                                                 std::uint64_t* flag,
                                                                 std::uint64_t* slow) {
+  const size_t n_blocks = (size + 63) / 64;
   for (size_t w = 0; w < n_blocks; ++w) {
-    const __m512i v = _mm512_loadu_si512(d + w * 64);
+    const __m512i v = load_block(d + w * 64, size - w * 64);
     // Signed compares: bytes >= 0x80 are negative, so below every ASCII bound.
     const std::uint64_t sp = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x20)) |
                              (cmp_gt(v, 8) & cmp_lt(v, 14)) | (cmp_gt(v, 0x1b) & cmp_lt(v, 0x20));
@@ -371,6 +430,43 @@ __attribute__((target("avx512bw"))) void classify_blocks_avx512(const char* d, s
     flag[w] = punct | sl;
     slow[w] = sl;
   }
+}
+
+// The same with one byte permute (AVX-512 VBMI): a 128-entry class table indexed by the low 7
+// bits (bit 0 whitespace, bit 1 punctuation, bit 2 control), bytes >= 0x80 by their sign bit.
+constexpr std::array<std::uint8_t, 128> make_class_bits() {
+  std::array<std::uint8_t, 128> t{};
+  for (int c = 0; c < 128; ++c) {
+    const std::uint8_t k = kSquadClass[static_cast<size_t>(c)];
+    t[static_cast<size_t>(c)] = k == kSpace ? 1 : k == kPunct ? 2 : k == kOther ? 4 : 0;
+  }
+  return t;
+}
+alignas(64) constexpr std::array<std::uint8_t, 128> kClassBits = make_class_bits();
+
+__attribute__((target("avx512bw,avx512vbmi"))) void classify_blocks_vbmi(const char* d,
+                                                                       size_t size,
+                                                                       std::uint64_t* space,
+                                                                       std::uint64_t* flag,
+                                                                       std::uint64_t* slow) {
+  const __m512i lo = _mm512_load_si512(kClassBits.data());
+  const __m512i hi = _mm512_load_si512(kClassBits.data() + 64);
+  const size_t n_blocks = (size + 63) / 64;
+  for (size_t w = 0; w < n_blocks; ++w) {
+    const __m512i v = load_block(d + w * 64, size - w * 64);
+    const __m512i cls = _mm512_permutex2var_epi8(lo, v, hi);
+    const std::uint64_t high = _mm512_movepi8_mask(v);
+    const std::uint64_t sl = _mm512_test_epi8_mask(cls, _mm512_set1_epi8(4)) | high;
+    space[w] = _mm512_test_epi8_mask(cls, _mm512_set1_epi8(1)) & ~high;
+    flag[w] = (_mm512_test_epi8_mask(cls, _mm512_set1_epi8(2)) & ~high) | sl;
+    slow[w] = sl;
+  }
+}
+
+bool have_avx512vbmi() {
+  static const bool ok =
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
+  return ok;
 }
 
 bool have_avx512bw() {
@@ -430,21 +526,57 @@ __attribute__((target("avx512bw,avx512vbmi2"))) size_t chunk_bounds_avx512(
   }
   return n_start;  // == n_end
 }
+
+// The compacted ASCII path (text with no byte >= 0x80 and no control character): each 64-byte
+// block is lower-cased and its punctuation bytes squeezed out with a byte compress, and its
+// whitespace mask squeezed the same way (pext), so the tokens are then exactly the runs of
+// non-whitespace of the compacted text (removing punctuation first is what the script does:
+// "a.b" is one token, a chunk of punctuation alone vanishes). Writes the compacted bytes to
+// out (64 bytes of slack) and their whitespace mask to cspace (blocks + 2 words; the bits past
+// the compacted length are whitespace); returns the compacted length.
+__attribute__((target("avx512bw,avx512vbmi2,bmi2"))) size_t compact_ascii_avx512(
+    const char* d, size_t size, const std::uint64_t* space, const std::uint64_t* flag,
+    char* out, std::uint64_t* cspace) {
+  size_t n = 0;
+  cspace[0] = 0;
+  const size_t blocks = (size + 63) / 64;
+  for (size_t w = 0; w < blocks; ++w) {
+    const __m512i v = load_block(d + w * 64, size - w * 64);
+    const std::uint64_t upper = cmp_gt(v, 0x40) & cmp_lt(v, 0x5b);
+    const __m512i lv = _mm512_mask_add_epi8(v, upper, v, _mm512_set1_epi8(0x20));
+    const std::uint64_t keep = ~flag[w];
+    _mm512_storeu_si512(out + n, _mm512_maskz_compress_epi8(keep, lv));
+    const std::uint64_t cs = _pext_u64(space[w], keep);
+    const size_t i = n / 64, b = n % 64;
+    cspace[i] |= cs << b;
+    cspace[i + 1] = b ? cs >> (64 - b) : 0;
+    n += static_cast<size_t>(__builtin_popcountll(keep));
+  }
+  // Whitespace past the end: the rest of the last word and one more word.
+  const size_t i = n / 64, b = n % 64;
+  cspace[i] |= ~std::uint64_t{0} << b;
+  cspace[i + 1] = ~std::uint64_t{0};
+  std::memset(out + n, 0, 16);
+  return n;
+}
 #endif
 
 // Class masks of s.text's first `size` bytes (padded with 64 zero bytes), one extra word past the
 // end; bits past the end are whitespace.
-void classify(SideScratch& s, size_t size) {
+// d: the text, or (without AVX-512BW) its zero-padded copy.
+void classify(SideScratch& s, const char* d, size_t size) {
   const size_t words = size / 64 + 2;
   s.space.resize(words);
   s.flag.resize(words);
   s.slow.resize(words);
-  const char* d = s.text.data();
   const size_t blocks = (size + 63) / 64;  // blocks holding text (the last one padded)
   size_t w = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (have_avx512bw()) {
-    classify_blocks_avx512(d, blocks, s.space.data(), s.flag.data(), s.slow.data());
+  if (have_avx512vbmi() && !detail::squad_no_vbmi_classify) {
+    classify_blocks_vbmi(d, size, s.space.data(), s.flag.data(), s.slow.data());
+    w = blocks;
+  } else if (have_avx512bw()) {
+    classify_blocks_avx512(d, size, s.space.data(), s.flag.data(), s.slow.data());
     w = blocks;
   }
 #endif
@@ -512,16 +644,51 @@ inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t
 // bytes); tokens are then made by advance().
 void prepare(std::string_view text, SideScratch& s) {
   const size_t size = text.size();
-  if (s.text.size() < size + 64) s.text.resize(size + 64);
-  std::memcpy(s.text.data(), text.data(), size);
-  std::memset(s.text.data() + size, 0, 64);
-  classify(s, size);
+  // The per-chunk paths read 16 bytes from any chunk start: they work on a zero-padded copy.
+  // With AVX-512 the text is classified (and compacted) in place, and copied only when a
+  // per-chunk path needs it.
+  bool copied = false;
+  auto copy = [&] {
+    if (s.text.size() < size + 64) s.text.resize(size + 64);
+    std::memcpy(s.text.data(), text.data(), size);
+    std::memset(s.text.data() + size, 0, 64);
+    copied = true;
+  };
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!have_avx512bw()) copy();
+#else
+  copy();
+#endif
+  classify(s, copied ? s.text.data() : text.data(), size);
   // Chunk starts (non-space after space) and ends (space after non-space).
   const size_t max_chunks = size / 2 + 2;
   if (s.starts.size() < max_chunks + 64) {
     s.starts.resize(max_chunks + 64);
     s.ends.resize(max_chunks + 64);
   }
+  s.next_chunk = 0;
+  s.buf_used = 0;
+  s.n_toks = 0;
+  s.compact = false;
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool have_bmi2 = __builtin_cpu_supports("bmi2");  // pext (a VM may hide it)
+  if (have_avx512vbmi2() && have_bmi2 && !detail::squad_no_compact) {
+    const size_t blocks = (size + 63) / 64;
+    std::uint64_t any_slow = 0;
+    for (size_t w = 0; w < blocks; ++w) any_slow |= s.slow[w];
+    if (any_slow == 0) {
+      if (s.buf.size() < blocks * 64 + 128) s.buf.resize(blocks * 64 + 128);
+      if (s.cspace.size() < blocks + 2) s.cspace.resize(blocks + 2);
+      const size_t n = compact_ascii_avx512(text.data(), size, s.space.data(), s.flag.data(),
+                                            s.buf.data(), s.cspace.data());
+      s.chunks = chunk_bounds_avx512(s.cspace.data(), n / 64 + 2, s.starts.data(), s.ends.data());
+      if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
+      s.compact = true;
+      return;
+    }
+  }
+#endif
+  if (!copied) copy();
 #if defined(__x86_64__) && defined(__GNUC__)
   if (have_avx512vbmi2()) {
     s.chunks = chunk_bounds_avx512(s.space.data(), s.space.size(), s.starts.data(), s.ends.data());
@@ -551,9 +718,6 @@ void prepare(std::string_view text, SideScratch& s) {
   if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
   const size_t need = 3 * size + 64;  // general_chunk's bound, and 16 readable bytes
   if (s.buf.size() < need) s.buf.resize(need);
-  s.next_chunk = 0;
-  s.buf_used = 0;
-  s.n_toks = 0;
 }
 
 // Makes the tokens of squad_normalize(text).split() into s.toks, in order, from the next chunks
@@ -570,6 +734,17 @@ size_t advance(SideScratch& s, size_t want) {
   Tok* out = s.toks.data();
   size_t m = s.n_toks;
   size_t k = s.next_chunk;
+  if (s.compact) {  // every chunk is a token, lower-cased and without punctuation, in buf
+    const std::uint32_t* starts = s.starts.data();
+    const std::uint32_t* ends = s.ends.data();
+    for (; k < chunks && m < want; ++k) {
+      out[m] = make_tok(w + starts[k], ends[k] - starts[k], false);
+      m += !out[m].is_article();
+    }
+    s.next_chunk = k;
+    s.n_toks = m;
+    return m;
+  }
   for (; k < chunks && m < want; ++k) {
     const size_t pos = s.starts[k], end = s.ends[k], len = end - pos;
     if (len <= 16 && (bits16_at(s.flag, pos) & ((std::uint64_t{1} << len) - 1)) == 0) {
@@ -666,9 +841,64 @@ class TokenCounter {
   size_t mask_ = 15;
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// Multiset overlap when one side has at most 64 tokens (AVX-512): that side's tokens become two
+// exact 64-bit keys each (the first 8 bytes; bytes 8-14 and the length in the top byte, which
+// is zero in the token's bytes when it has at most 15), and a 64-bit mask marks which are still
+// unmatched; each token of the other side compares its keys against all of them (8 per
+// instruction) and takes the first unmatched equal one. No hash, no branch on hit or miss. A
+// token of 16 bytes or more has key 0xFF.. | length, so equal keys only make it a candidate:
+// it is compared in full (rare).
+struct SmallKeys {
+  alignas(64) std::uint64_t lo[64];
+  alignas(64) std::uint64_t k2[64];
+};
+
+inline std::uint64_t key2(const Tok& t) {
+  return t.len <= 15 ? t.hi | (std::uint64_t{t.len} << 56)
+                     : (std::uint64_t{0xFF} << 56) | std::uint64_t{t.len};
+}
+
+__attribute__((target("avx512f,avx512bw"))) long small_overlap_avx512(const Tok* a, size_t na,
+                                                                     const Tok* b, size_t nb,
+                                                                     SmallKeys& keys) {
+  const size_t nv = (na + 7) / 8;
+  for (size_t j = 0; j < na; ++j) {
+    keys.lo[j] = a[j].lo;
+    keys.k2[j] = key2(a[j]);
+  }
+  for (size_t j = na; j < nv * 8; ++j) keys.lo[j] = keys.k2[j] = 0;  // a real key2 is never 0
+  std::uint64_t avail = na >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << na) - 1;
+  long same = 0;
+  for (size_t i = 0; i < nb; ++i) {
+    const Tok& t = b[i];
+    const __m512i lo = _mm512_set1_epi64(static_cast<long long>(t.lo));
+    const __m512i k2 = _mm512_set1_epi64(static_cast<long long>(key2(t)));
+    std::uint64_t match = 0;
+    for (size_t v = 0; v < nv; ++v) {
+      const std::uint64_t m =
+          _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.lo + 8 * v), lo) &
+          _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.k2 + 8 * v), k2);
+      match |= m << (8 * v);
+    }
+    std::uint64_t cand = match & avail;
+    if (t.len > 15) {  // rare: equal keys only make a candidate
+      while (cand && !(a[__builtin_ctzll(cand)] == t)) cand &= cand - 1;
+    }
+    const std::uint64_t first = cand & (0 - cand);
+    avail ^= first;
+    same += first != 0;
+  }
+  return same;
+}
+#endif
+
 struct SquadScratch {
   SideScratch a, b;
   TokenCounter counter;
+#if defined(__x86_64__) && defined(__GNUC__)
+  SmallKeys keys;
+#endif
 };
 
 }  // namespace
@@ -691,15 +921,38 @@ double quasi_exact_match(std::string_view prediction, std::string_view reference
   return squad_normalize(py_strip(prediction)) == squad_normalize(py_strip(reference)) ? 1.0 : 0.0;
 }
 
-TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
-  thread_local SquadScratch s;
-  tokenize(prediction, s.a);
-  tokenize(reference, s.b);
-  // Multiset intersection: the prediction's tokens counted, the reference's taken.
+namespace {
+
+// Multiset intersection size through the hash table: the prediction's tokens counted, the
+// reference's taken.
+long counted_overlap(SquadScratch& s) {
   s.counter.reset(s.a.n_toks);
   for (size_t k = 0; k < s.a.n_toks; ++k) s.counter.add(s.a.toks[k]);
   long same = 0;
   for (size_t k = 0; k < s.b.n_toks; ++k) same += s.counter.take(s.b.toks[k]);
+  return same;
+}
+
+}  // namespace
+
+TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
+  thread_local SquadScratch s;
+  tokenize(prediction, s.a);
+  tokenize(reference, s.b);
+  long same = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (have_avx512bw() && !detail::squad_no_small_overlap &&
+      std::min(s.a.n_toks, s.b.n_toks) <= 64) {
+    // The overlap is symmetric: the smaller side gets the keys.
+    const bool a_small = s.a.n_toks <= s.b.n_toks;
+    const SideScratch& x = a_small ? s.a : s.b;
+    const SideScratch& y = a_small ? s.b : s.a;
+    same = small_overlap_avx512(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys);
+  } else
+#endif
+  {
+    same = counted_overlap(s);
+  }
   TokenPrf out;
   if (same == 0) return out;
   out.precision = 1.0 * same / static_cast<double>(s.a.n_toks);

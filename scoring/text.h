@@ -120,12 +120,13 @@ class PaddedInterner {
 
 // Clipped n-gram matches of orders 1..max_order without hashing, for symbol sequences whose
 // symbols are dense ids 1..n_symbols (0 in the hypothesis: a symbol the reference lacks). Order
-// by order, the n-gram starting at each position gets a dense id from a direct-indexed table
-// keyed by (id of its (n-1)-gram prefix, its last symbol), ids 1, 2, ... in order of first
-// appearance in the reference; a hypothesis n-gram the reference lacks gets id 0 (row 0 of the
+// by order, the n-gram starting at each position gets an id from a direct-indexed table keyed by
+// (id of its (n-1)-gram prefix, its last symbol): 1 + the position of its first appearance in
+// the reference (not a running count, so the reference loop has no loop-carried dependency
+// through the table loads); a hypothesis n-gram the reference lacks gets id 0 (row 0 of the
 // table is never written), so the hypothesis side has no branch: one load for the id, one
-// compare-and-decrement of its count. The table has (distinct (n-1)-grams + 1) * (n_symbols +
-// 1) entries, all zero between calls.
+// compare-and-decrement of its count. The table has at most (reference length + 1) *
+// (n_symbols + 1) entries, all zero between calls.
 class PrefixNgramMatcher {
  public:
   // Largest table (entries) count() builds; larger pairs return false.
@@ -153,7 +154,7 @@ class PrefixNgramMatcher {
       counts_.resize(std::max(nr, n_symbols) + 1, 0);
       key_of_.resize(counts_.size());
     }
-    std::uint32_t* key_of = key_of_.data();  // table entry of each id of the current order
+    std::uint32_t* key_of = key_of_.data();  // table entry of each position of the current order
     std::uint32_t* rp = ref_prev_.data();
     std::uint32_t* rc = ref_cur_.data();
     std::uint32_t* hp = hyp_prev_.data();
@@ -172,21 +173,21 @@ class PrefixNgramMatcher {
       for (size_t i = 0; i < nr; ++i) rp[i] = ref[i];
       for (size_t i = 0; i < nh; ++i) hp[i] = hyp[i];
     }
-    size_t prev_ids = n_symbols;  // ids of order n-1 are 1..prev_ids
+    size_t prev_ids = n_symbols;  // ids of order n-1 are at most prev_ids
     for (int n = 2; n <= max_order && static_cast<size_t>(n) <= nr; ++n) {
       const size_t need = (prev_ids + 1) * stride;
       if (table_.size() < need) table_.resize(need, 0);
       std::uint32_t* table = table_.data();
       const size_t r_end = nr - static_cast<size_t>(n) + 1;
       const Sym* r_last = ref + n - 1;
-      std::uint32_t ids = 0;
+      // An n-gram's id is 1 + the position of its first occurrence in the reference: no
+      // loop-carried id counter, so consecutive positions' table loads overlap.
       for (size_t i = 0; i < r_end; ++i) {
         const size_t key = rp[i] * stride + r_last[i];
         const std::uint32_t v = table[key];
-        const std::uint32_t id = v != 0 ? v : ids + 1;
-        ids += v == 0;
+        const std::uint32_t id = v != 0 ? v : static_cast<std::uint32_t>(i + 1);
         table[key] = id;
-        key_of[id] = static_cast<std::uint32_t>(key);
+        key_of[i] = static_cast<std::uint32_t>(key);
         rc[i] = id;
         ++cnt[id];
       }
@@ -205,12 +206,12 @@ class PrefixNgramMatcher {
         std::swap(hp, hc);
       }
       cnt[0] = 0;
-      for (std::uint32_t id = 1; id <= ids; ++id) {  // each distinct n-gram once
-        table[key_of[id]] = 0;
-        cnt[id] = 0;
+      for (size_t i = 0; i < r_end; ++i) {  // every key and id used (repeats cleared twice)
+        table[key_of[i]] = 0;
+        cnt[i + 1] = 0;
       }
       std::swap(rp, rc);
-      prev_ids = ids;
+      prev_ids = r_end;
       // No match at this order: every hypothesis n-gram has id 0, so no longer one can match.
       if (m == 0) break;
     }

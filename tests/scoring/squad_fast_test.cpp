@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/utf8.h"
 #include "scoring/squad.h"
 
 namespace assay::scoring {
@@ -91,6 +92,90 @@ TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
     ASSERT_EQ(got.recall, want.recall) << "[" << a << "] vs [" << b << "]";
     ASSERT_EQ(got.f1, want.f1) << "[" << a << "] vs [" << b << "]";
   }
+}
+
+// ASCII-only text (no control characters) takes the compacted path on CPUs with AVX-512 VBMI2:
+// punctuation squeezed out of whole 64-byte blocks, tokens = runs of non-whitespace. Checked
+// against the step-by-step form with punctuation runs across block borders, chunks of only
+// punctuation, articles glued to punctuation, tokens longer than 16 bytes, and again with that
+// path switched off (the per-chunk paths).
+TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
+  const std::vector<std::string> pieces = {
+      "a", "an", "the", "The", "A", "AN", "x", "cat", "Dog", "9", "_", ".", ",", "'", "-", "!",
+      "(", "...", "---", " ", "  ", "\t", "\n", "\x0b", "\x1c", "\x1f", "~", "{", "`", "@",
+      "Supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "0123456789abcdef"};
+  // off: 0 all fast paths, 1 without the compacted path, 2 without the small-side overlap, 3
+  // without the VBMI classification.
+  for (int off : {0, 1, 2, 3}) {
+    detail::squad_no_compact = off == 1;
+    detail::squad_no_small_overlap = off == 2;
+    detail::squad_no_vbmi_classify = off == 3;
+    std::mt19937 rng(11);
+    std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+    std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 200);
+    for (int iter = 0; iter < 20000; ++iter) {
+      auto& len = iter < 12000 ? short_len : long_len;
+      std::string a, b;
+      for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
+      b = a;
+      for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
+      double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
+      ASSERT_EQ(squad_exact_match(a, b), em) << off << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(squad_exact_match(a, a), 1.0) << off << " [" << a << "]";
+      TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
+      ASSERT_EQ(got.precision, want.precision) << off << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.recall, want.recall) << off << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.f1, want.f1) << off << " [" << a << "] vs [" << b << "]";
+    }
+  }
+  detail::squad_no_compact = false;
+  detail::squad_no_small_overlap = false;
+  detail::squad_no_vbmi_classify = false;
+}
+
+// squad_token_prf's overlap paths (the AVX-512 small-side keys when a side has at most 64
+// tokens, else the hash table) against std::map counting, around the 64-token bound and with
+// long tokens that share their first 8 or 16 bytes and their length.
+TEST(SquadFastTest, OverlapPathsAroundTheBound) {
+  const std::vector<std::string> words = {
+      "cat",   "dog",   "a",     "owl",  "x",     "supercalifragilisticA", "supercalifragilisticB",
+      "supercalifragilisticAB", "abcdefghijklmnoq", "abcdefghijklmnop", "abcdefghijklmno",
+      "abcdefgh", "abcdefghi", "caf\xC3\xA9", "\xC3\x89t\xC3\xA9", "x\x01y", "x\x01z"};
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
+  std::uniform_int_distribution<int> count(0, 140);
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string a, b;
+    for (int k = count(rng); k > 0; --k) a += words[pick(rng)] + " ";
+    for (int k = count(rng); k > 0; --k) b += words[pick(rng)] + " ";
+    TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
+    ASSERT_EQ(got.f1, want.f1) << "[" << a << "] vs [" << b << "]";
+    ASSERT_EQ(got.precision, want.precision);
+    ASSERT_EQ(got.recall, want.recall);
+  }
+}
+
+// The allocation-free lower-casing of the common non-ASCII chunks against utf8::py_lower, code
+// point by code point over the whole of Unicode (alone and between ASCII capitals), and on
+// invalid UTF-8 (which it must refuse).
+TEST(SquadFastTest, SimpleLowerEqualsPyLower) {
+  std::string out, cp_text;
+  size_t taken = 0;
+  for (char32_t cp = 0x80; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    cp_text.clear();
+    utf8::append(cp_text, cp);
+    for (const std::string& s : {cp_text, "AB" + cp_text + "Cd", cp_text + cp_text}) {
+      if (detail::squad_lower_simple(s, out)) {
+        ++taken;
+        ASSERT_EQ(out, utf8::py_lower(s)) << std::hex << static_cast<std::uint32_t>(cp);
+      }
+    }
+  }
+  EXPECT_GT(taken, 3 * 40000u);  // CJK, Hangul, Latin-1 and the rest do take it (~45k each)
+  for (const std::string& bad : {std::string("\xC3"), std::string("a\xFF"), std::string("\xED\xA0\x80"),
+                                 std::string("\xEF\xBF\xBD")})
+    EXPECT_FALSE(detail::squad_lower_simple(bad, out));
 }
 
 TEST(SquadFastTest, LongAndMixedStrings) {
