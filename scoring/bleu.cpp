@@ -370,11 +370,8 @@ BleuStats bleu_stats(std::string_view hypothesis, std::string_view reference) {
   st.sys_len = static_cast<std::int64_t>(s.hyp_ids.size());
   st.ref_len = static_cast<std::int64_t>(s.ref_ids.size());
   if (PrefixNgramMatcher::fits(s.ref_ids.size(), s.n_ref_ids)) {
-    // Symbols 1..n_ref_ids: the reference's tokens come first among the interned ids; a
-    // hypothesis token the reference lacks is symbol 0.
     const size_t nr = s.ref_ids.size(), nh = s.hyp_ids.size();
-    for (std::uint32_t& id : s.ref_ids) ++id;
-    for (std::uint32_t& id : s.hyp_ids) id = id < s.n_ref_ids ? id + 1 : 0;
+    PrefixNgramMatcher::to_symbols(s.ref_ids, s.hyp_ids, s.n_ref_ids);
     s.matcher.count(s.ref_ids.data(), nr, s.hyp_ids.data(), nh, s.n_ref_ids, kBleuOrder,
                     st.counts.data());
     for (int n = 1; n <= kBleuOrder; ++n)

@@ -12,11 +12,6 @@
 namespace assay::scoring {
 namespace {
 
-bool is_ascii_punct(char32_t c) {
-  return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
-         (c >= 123 && c <= 126);
-}
-
 struct Scratch {
   std::string hyp_storage, ref_storage, hyp_pad, ref_pad;
   std::vector<std::uint32_t> hyp_bounds, ref_bounds;  // word bounds from the dense pass
@@ -156,18 +151,25 @@ void char_stats_dense(Scratch& s, Counter& counter, std::int64_t* values) {
   }
 }
 
-// All six character orders through PrefixNgramMatcher (dense char ids 1..n_chars).
-void char_stats_prefix_ids(Scratch& s, unsigned n_chars, std::int64_t* values) {
-  const size_t nr = s.ref_dense.size(), nh = s.hyp_dense.size();
-  std::int64_t matched[kChrfCharOrder];
-  s.matcher.count(s.ref_dense.data(), nr, s.hyp_dense.data(), nh, n_chars, kChrfCharOrder, matched);
-  for (int n = 1; n <= kChrfCharOrder; ++n) {
+// [hyp n-grams, ref n-grams, matches] of orders 1..orders from PrefixNgramMatcher's match counts
+// over sequences of nh and nr symbols (sacrebleu: no hits counted where the reference has none).
+void prefix_order_values(const std::int64_t* matched, size_t nh, size_t nr, int orders,
+                         std::int64_t* values) {
+  for (int n = 1; n <= orders; ++n) {
     const auto h = static_cast<std::int64_t>(nh >= static_cast<size_t>(n) ? nh - n + 1 : 0);
     const auto r = static_cast<std::int64_t>(nr >= static_cast<size_t>(n) ? nr - n + 1 : 0);
     values[3 * (n - 1)] = r > 0 ? h : 0;
     values[3 * (n - 1) + 1] = r;
     values[3 * (n - 1) + 2] = (h > 0 && r > 0) ? matched[n - 1] : 0;
   }
+}
+
+// All six character orders through PrefixNgramMatcher (dense char ids 1..n_chars).
+void char_stats_prefix_ids(Scratch& s, unsigned n_chars, std::int64_t* values) {
+  const size_t nr = s.ref_dense.size(), nh = s.hyp_dense.size();
+  std::int64_t matched[kChrfCharOrder];
+  s.matcher.count(s.ref_dense.data(), nr, s.hyp_dense.data(), nh, n_chars, kChrfCharOrder, matched);
+  prefix_order_values(matched, nh, nr, kChrfCharOrder, values);
 }
 
 // Code points of the text without whitespace (sacrebleu: ''.join(line.split())).
@@ -225,8 +227,7 @@ void split_punct_words(std::string_view text, std::vector<std::string_view>& wor
 
 // The same from word bounds (start0, end0, start1, ...) found by dense_ids_from_text<true>.
 void split_punct_words(std::string_view text, const std::vector<std::uint32_t>& bounds,
-                       std::vector<std::string_view>& words, std::vector<std::string_view>& out) {
-  words.clear();
+                       std::vector<std::string_view>& out) {
   out.clear();
   for (size_t k = 0; k + 1 < bounds.size(); k += 2)
     split_punct_word(text.substr(bounds[k], bounds[k + 1] - bounds[k]), out);
@@ -339,8 +340,8 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
     // Words are views into padded copies, as PaddedInterner needs.
     const std::string_view hyp_p = padded_copy(hyp, s.hyp_pad), ref_p = padded_copy(ref, s.ref_pad);
     if (dense) {
-      split_punct_words(hyp_p, s.hyp_bounds, s.words, s.hyp_words);
-      split_punct_words(ref_p, s.ref_bounds, s.words, s.ref_words);
+      split_punct_words(hyp_p, s.hyp_bounds, s.hyp_words);
+      split_punct_words(ref_p, s.ref_bounds, s.ref_words);
     } else {
       split_punct_words(hyp_p, s.words, s.hyp_words);
       split_punct_words(ref_p, s.words, s.ref_words);
@@ -354,19 +355,10 @@ ChrfStats chrf_stats(std::string_view hypothesis, std::string_view reference, in
     std::int64_t* values = &st.values[3 * kChrfCharOrder];
     const size_t nr = s.ref_ids.size(), nh = s.hyp_ids.size();
     if (PrefixNgramMatcher::fits(nr, n_ref_ids)) {
-      // Symbols 1..n_ref_ids: the reference's words come first among the interned ids; a
-      // hypothesis word the reference lacks is symbol 0.
-      for (std::uint32_t& id : s.ref_ids) ++id;
-      for (std::uint32_t& id : s.hyp_ids) id = id < n_ref_ids ? id + 1 : 0;
+      PrefixNgramMatcher::to_symbols(s.ref_ids, s.hyp_ids, n_ref_ids);
       std::int64_t matched[kChrfMaxWordOrder];
       s.matcher.count(s.ref_ids.data(), nr, s.hyp_ids.data(), nh, n_ref_ids, word_order, matched);
-      for (int n = 1; n <= word_order; ++n) {
-        const auto h = static_cast<std::int64_t>(nh >= static_cast<size_t>(n) ? nh - n + 1 : 0);
-        const auto r = static_cast<std::int64_t>(nr >= static_cast<size_t>(n) ? nr - n + 1 : 0);
-        values[3 * (n - 1)] = r > 0 ? h : 0;
-        values[3 * (n - 1) + 1] = r;
-        values[3 * (n - 1) + 2] = (h > 0 && r > 0) ? matched[n - 1] : 0;
-      }
+      prefix_order_values(matched, nh, nr, word_order, values);
     } else {
       word_stats(s.hyp_ids, s.ref_ids, s.interner.size(), word_order, s, values);
     }

@@ -68,11 +68,6 @@ bool squad_lower_simple(std::string_view chunk, std::string& out) {
 
 namespace {
 
-constexpr bool is_ascii_punct(char32_t cp) {
-  return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
-         (cp >= 123 && cp <= 126);
-}
-
 std::vector<std::u32string> py_split(const std::u32string& s) {
   std::vector<std::u32string> out;
   std::u32string cur;

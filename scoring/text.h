@@ -13,6 +13,12 @@
 
 namespace assay::scoring {
 
+// Python's string.punctuation (the ASCII punctuation SQuAD strips and chrF++ splits off).
+constexpr bool is_ascii_punct(char32_t c) {
+  return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+         (c >= 123 && c <= 126);
+}
+
 // Returns `text` itself when it is well-formed UTF-8, else a sanitised copy written to
 // `storage` in which every invalid or truncated byte is replaced by U+FFFD (the behaviour of
 // core/utf8.h decode). The view stays valid while `text` and `storage` live.
@@ -134,6 +140,13 @@ class PrefixNgramMatcher {
   // True when (ref_len + 1) * (n_symbols + 1) fits kMaxTable (count() will succeed).
   static bool fits(size_t ref_len, size_t n_symbols) {
     return (ref_len + 1) * (n_symbols + 1) <= kMaxTable;
+  }
+  // Interned ids (the reference's first, ids < n_ref_ids) to the symbols count() takes:
+  // reference ids + 1, and 0 for a hypothesis id the reference lacks.
+  static void to_symbols(std::vector<std::uint32_t>& ref_ids, std::vector<std::uint32_t>& hyp_ids,
+                         std::uint32_t n_ref_ids) {
+    for (std::uint32_t& id : ref_ids) ++id;
+    for (std::uint32_t& id : hyp_ids) id = id < n_ref_ids ? id + 1 : 0;
   }
   // matched[n-1] = sum over distinct n-grams of min(count in hyp, count in ref), n = 1..max_order.
   // Requires fits(nr, n_symbols).

@@ -23,14 +23,16 @@ std::u32string without_space(const std::string& s) {
   return out;
 }
 
-// [hyp n-grams, ref n-grams, matches] for char orders 1..6.
-std::vector<std::int64_t> map_stats(const std::string& hyp, const std::string& ref) {
-  std::u32string h = without_space(hyp), r = without_space(ref);
+// [hyp n-grams, ref n-grams, matches] for orders 1..max_n of two symbol sequences (code points
+// or words), counted in std::maps.
+template <typename Seq>
+std::vector<std::int64_t> plain_stats(const Seq& h, const Seq& r, size_t max_n) {
+  using Gram = std::vector<typename Seq::value_type>;
   std::vector<std::int64_t> out;
-  for (size_t n = 1; n <= 6; ++n) {
-    std::map<std::u32string, std::int64_t> hc, rc;
-    for (size_t i = 0; i + n <= h.size(); ++i) ++hc[h.substr(i, n)];
-    for (size_t i = 0; i + n <= r.size(); ++i) ++rc[r.substr(i, n)];
+  for (size_t n = 1; n <= max_n; ++n) {
+    std::map<Gram, std::int64_t> hc, rc;
+    for (size_t i = 0; i + n <= h.size(); ++i) ++hc[Gram(h.begin() + i, h.begin() + i + n)];
+    for (size_t i = 0; i + n <= r.size(); ++i) ++rc[Gram(r.begin() + i, r.begin() + i + n)];
     std::int64_t nh = h.size() >= n ? static_cast<std::int64_t>(h.size() - n + 1) : 0;
     std::int64_t nr = r.size() >= n ? static_cast<std::int64_t>(r.size() - n + 1) : 0;
     std::int64_t match = 0;
@@ -43,6 +45,11 @@ std::vector<std::int64_t> map_stats(const std::string& hyp, const std::string& r
     out.push_back(nh > 0 && nr > 0 ? match : 0);
   }
   return out;
+}
+
+// [hyp n-grams, ref n-grams, matches] for char orders 1..6.
+std::vector<std::int64_t> map_stats(const std::string& hyp, const std::string& ref) {
+  return plain_stats(without_space(hyp), without_space(ref), 6);
 }
 
 void expect_same(const std::string& hyp, const std::string& ref) {
@@ -130,24 +137,7 @@ std::vector<std::int64_t> word_map_stats(const std::string& hyp, const std::stri
     }
     return out;
   };
-  std::vector<std::string> h = words(hyp), r = words(ref);
-  std::vector<std::int64_t> out;
-  for (size_t n = 1; n <= 2; ++n) {
-    std::map<std::vector<std::string>, std::int64_t> hc, rc;
-    for (size_t i = 0; i + n <= h.size(); ++i) ++hc[{h.begin() + i, h.begin() + i + n}];
-    for (size_t i = 0; i + n <= r.size(); ++i) ++rc[{r.begin() + i, r.begin() + i + n}];
-    std::int64_t nh = h.size() >= n ? static_cast<std::int64_t>(h.size() - n + 1) : 0;
-    std::int64_t nr = r.size() >= n ? static_cast<std::int64_t>(r.size() - n + 1) : 0;
-    std::int64_t match = 0;
-    for (const auto& [g, c] : hc) {
-      auto it = rc.find(g);
-      if (it != rc.end()) match += std::min(c, it->second);
-    }
-    out.push_back(nr > 0 ? nh : 0);
-    out.push_back(nr);
-    out.push_back(nh > 0 && nr > 0 ? match : 0);
-  }
-  return out;
+  return plain_stats(words(hyp), words(ref), 2);
 }
 
 TEST(ChrfFastTest, WordStatisticsEqualPlainCounting) {
