@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   // Per-step times; the table shows medians (the VM's neighbours make means jumpy).
   std::vector<double> gemm_t, head_t, attn_t;
   for (int64_t s = -2; s < steps; ++s) {  // two warm-up steps
-    double t0 = now(), g = 0, a = 0;
+    double g = 0, a = 0;
     for (int64_t l = 0; l < kLayers; ++l) {
       const double t1 = now();
       const k::Attention att{q.data(), y,       kc[l], vc[l], slot.data(),
@@ -145,7 +145,6 @@ int main(int argc, char** argv) {
     const double t3 = now();
     k::linear(head, x, batch, kHidden, y, kVocab, k::Type::kF32, nullptr, false);
     const double h = now() - t3;
-    (void)t0;
     if (s >= 0) {
       gemm_t.push_back(g);
       attn_t.push_back(a);

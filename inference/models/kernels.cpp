@@ -558,8 +558,9 @@ ASSAY_AVX512 void attention_items_bf16(const Attention& a, int64_t begin, int64_
       int64_t j = lo;
       for (; j + 4 <= len; j += 4) {
         const std::byte* key = keys + j * key_bytes;
-        // Four keys and their four values are 8 * C lines: fetch those kPrefetchKeys ahead, the
-        // values into L2 for the second pass.
+        // Four keys are 4 * C lines (and their values as many): the first 2 * C of each are
+        // fetched kPrefetchKeys keys ahead, the values into L2 for the second pass; the hardware
+        // prefetcher, already on these streams, brings the rest (this is the measured variant).
         ASSAY_UNROLL
         for (int l = 0; l < 2 * C; ++l) {
           _mm_prefetch(reinterpret_cast<const char*>(key + kPrefetchKeys * key_bytes + l * 64),
@@ -580,7 +581,9 @@ ASSAY_AVX512 void attention_items_bf16(const Attention& a, int64_t begin, int64_
         max = std::max(max, scores[j]);
       }
       const __m512 inv = _mm512_set1_ps(softmax_numerators(scores, lo, len, max));
-      // The next item's first keys, so its score pass starts on a warm stream.
+      // The next item's first keys, so its score pass starts on a warm stream: 2 * C lines per
+      // key for up to kPrefetchKeys keys, i.e. its first 2 * kPrefetchKeys keys' lines (a short
+      // item's fetch runs past its live keys into its own unused cache rows; harmless).
       if (g + 1 == groups && item + 1 < end) {
         const int64_t r2 = (item + 1) / a.kv_heads, kvh2 = (item + 1) % a.kv_heads;
         const int64_t lo2 = a.window > 0 ? std::max<int64_t>(0, a.len[r2] - a.window) : 0;
@@ -638,7 +641,9 @@ void attention(const Attention& a, int64_t rows) {
   const int64_t items = rows * a.kv_heads;
   parallel_dynamic(items, std::max<int64_t>(1, items / (8 * at::get_num_threads())),
                    [&](int64_t begin, int64_t end) {
-                     std::vector<float> scores(a.capacity + 16);
+                     thread_local std::vector<float> scores;  // no allocation per chunk
+                     if (scores.size() < static_cast<size_t>(a.capacity) + 16)
+                       scores.resize(a.capacity + 16);
                      float* sc = scores.data();
                      if (a.type != Type::kBF16 || a.dim % 32 != 0 || a.dim > 128) {
                        attention_items(a, begin, end, sc);
