@@ -105,17 +105,20 @@ int main(int argc, char** argv) {
 
   // Activations: one buffer wide enough for any GEMM's input and output.
   const int64_t width = std::max<int64_t>(2 * kFfn, kVocab);
-  std::byte* x = k::alloc_zeroed(batch * width * 4);
-  std::byte* y = k::alloc_zeroed(batch * width * 4);
+  const k::Buffer x_buf = k::alloc_zeroed(batch * width * 4);
+  const k::Buffer y_buf = k::alloc_zeroed(batch * width * 4);
+  std::byte* x = x_buf.get();
+  std::byte* y = y_buf.get();
 
   // KV cache [batch, heads, capacity, dim] per layer, filled with small values.
   const int64_t capacity = context + 1;
   const size_t kv_elems = static_cast<size_t>(batch * kHeads * capacity * kDim);
+  std::vector<k::Buffer> kc_buf, vc_buf;
   std::vector<std::byte*> kc(kLayers), vc(kLayers);
   const std::vector<float> fill = random_floats(kv_elems, 5);
   for (int64_t l = 0; l < kLayers; ++l) {
-    kc[l] = k::alloc_zeroed(kv_elems * es);
-    vc[l] = k::alloc_zeroed(kv_elems * es);
+    kc[l] = kc_buf.emplace_back(k::alloc_zeroed(kv_elems * es)).get();
+    vc[l] = vc_buf.emplace_back(k::alloc_zeroed(kv_elems * es)).get();
     if (type == k::Type::kF32) {
       std::memcpy(kc[l], fill.data(), kv_elems * 4);
       std::memcpy(vc[l], fill.data(), kv_elems * 4);

@@ -227,15 +227,36 @@ void parallel_dynamic(int64_t n, int64_t chunk, const F& body) {
 
 }  // namespace
 
-std::byte* alloc_zeroed(size_t bytes) {
+void BufferFree::operator()(std::byte* p) const noexcept {
+  if (mapped != 0) {
+    munmap(p, mapped);
+  } else {
+    std::free(p);
+  }
+}
+
+Buffer alloc_zeroed(size_t bytes) {
   constexpr size_t kHuge = size_t{2} << 20;
-  const size_t align = bytes >= kHuge ? kHuge : 64;
-  bytes = (bytes + align - 1) / align * align;
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(align, bytes));
-  if (p == nullptr) throw std::bad_alloc();
-  if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // a hint: fewer TLB misses on streams
-  std::memset(p, 0, bytes);
-  return p;
+  if (bytes < kHuge) {
+    bytes = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    auto* p = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
+    if (p == nullptr) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    return Buffer(p, BufferFree{0});
+  }
+  bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+  // Map one huge page more than needed and trim both ends to a 2 MiB boundary.
+  void* raw = mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const auto start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kHuge - 1) / kHuge * kHuge;
+  if (aligned > start) munmap(raw, aligned - start);
+  if (const size_t tail = start + kHuge - aligned; tail > 0)
+    munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+  auto* p = reinterpret_cast<std::byte*>(aligned);
+  madvise(p, bytes, MADV_HUGEPAGE);  // a hint: fewer faults, fewer TLB misses on streams
+  return Buffer(p, BufferFree{bytes});
 }
 
 PackedWeight pack_weight(const float* w, int64_t n, int64_t k, Type type) {
@@ -244,7 +265,7 @@ PackedWeight pack_weight(const float* w, int64_t n, int64_t k, Type type) {
   p.k = k;
   p.type = type;
   const int64_t blocks = (n + 15) / 16;
-  p.data = {alloc_zeroed(static_cast<size_t>(blocks * 16 * k) * type_size(type)), std::free};
+  p.data = alloc_zeroed(static_cast<size_t>(blocks * 16 * k) * type_size(type));
   if (type == Type::kF32) {
     float* dst = reinterpret_cast<float*>(p.data.get());
     for (int64_t j = 0; j < blocks; ++j)

@@ -20,15 +20,22 @@ enum class Type { kF32, kBF16 };
 
 // A weight W [n, k] (y = x W^T) packed in column blocks of 16 for the GEMM: fp32 as
 // [n/16][k][16], bf16 as [n/16][k/2][16][2] (k pairs interleaved for vdpbf16ps). Owns its memory.
+// Zeroed memory for a buffer streamed every step (weights, KV cache). From 2 MiB up it is its own
+// 2 MiB-aligned mapping advised for transparent huge pages: the kernel hands it out zeroed, 2 MiB
+// per fault (heap memory, even advised, faulted 4 KiB at a time on the VM and cost ~1 s per
+// 600 MB KV cache); smaller buffers come from the heap. Throws std::bad_alloc.
+struct BufferFree {
+  size_t mapped = 0;  // bytes of the mapping, 0: heap memory
+  void operator()(std::byte* p) const noexcept;
+};
+using Buffer = std::unique_ptr<std::byte[], BufferFree>;
+Buffer alloc_zeroed(size_t bytes);
+
 struct PackedWeight {
   int64_t n = 0, k = 0;
   Type type = Type::kF32;
-  std::unique_ptr<std::byte[], void (*)(void*)> data{nullptr, nullptr};
+  Buffer data;
 };
-
-// Zeroed memory for a buffer streamed every step (weights, KV cache): 2 MiB-aligned and advised
-// for transparent huge pages when that large. Free with std::free. Throws std::bad_alloc.
-std::byte* alloc_zeroed(size_t bytes);
 
 // Packs float32 W [n, k] (row stride k) into `type`. bf16 needs k even. Throws nothing.
 PackedWeight pack_weight(const float* w, int64_t n, int64_t k, Type type);

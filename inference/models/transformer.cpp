@@ -223,8 +223,11 @@ KvCache Transformer::make_cache(int64_t batch, int64_t capacity) const {
     const size_t bytes =
         static_cast<size_t>(batch * config_.num_kv_heads * capacity * config_.head_dim) *
         at::elementSize(options_.dtype);
+    kernels::Buffer buffer = kernels::alloc_zeroed(bytes);
+    const kernels::BufferFree free_buffer = buffer.get_deleter();
     return at::from_blob(
-        kernels::alloc_zeroed(bytes), shape, [](void* p) { std::free(p); }, opts);
+        buffer.release(), shape,
+        [free_buffer](void* p) { free_buffer(static_cast<std::byte*>(p)); }, opts);
   };
   for (int64_t l = 0; l < config_.num_layers; ++l) {
     cache.k.push_back(zeros());

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -51,6 +52,23 @@ TEST(KernelsTest, ArgmaxOfLogitsSizedRows) {
     std::vector<float> x(n);
     for (float& v : x) v = normal(rng);
     EXPECT_EQ(argmax(x.data(), n), reference_argmax(x)) << "n " << n;
+  }
+}
+
+TEST(KernelsTest, AllocZeroedGivesZeroedAlignedWritableMemoryOfEverySize) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  // Below, at and around the 2 MiB switch from heap memory to a mapping of its own.
+  for (size_t bytes : {size_t{1}, size_t{64}, size_t{1000}, kHuge - 1, kHuge, kHuge + 1,
+                       5 * kHuge + 12345}) {
+    Buffer b = alloc_zeroed(bytes);
+    ASSERT_NE(b.get(), nullptr);
+    const auto addr = reinterpret_cast<uintptr_t>(b.get());
+    EXPECT_EQ(addr % (bytes >= kHuge ? kHuge : 64), 0u) << bytes;
+    EXPECT_EQ(b.get_deleter().mapped != 0, bytes >= kHuge) << bytes;
+    EXPECT_TRUE(std::all_of(b.get(), b.get() + bytes, [](std::byte v) { return v == std::byte{0}; }))
+        << bytes;
+    std::fill(b.get(), b.get() + bytes, std::byte{0x5a});  // every byte is writable
+    EXPECT_EQ(b[bytes - 1], std::byte{0x5a});
   }
 }
 
