@@ -137,7 +137,7 @@ std::vector<int32_t> with_bos(std::span<const int32_t> prompt, const ModelConfig
   return {*config.bos_token_id};
 }
 
-at::Tensor to_tensor(const std::vector<int32_t>& ids) {
+at::Tensor to_tensor(std::span<const int32_t> ids) {
   std::vector<int64_t> wide(ids.begin(), ids.end());
   return at::tensor(wide, at::TensorOptions().dtype(at::kLong))
       .view({1, static_cast<int64_t>(wide.size())});
@@ -195,16 +195,24 @@ std::vector<int32_t> Engine::generate(std::span<const int32_t> prompt_in,
   });
 }
 
-std::vector<float> Engine::logits(std::span<const int32_t> ids_in) {
+std::vector<float> Engine::logits(std::span<const int32_t> ids_in, size_t decode_from) {
   const std::vector<int32_t> ids = with_bos(ids_in, impl_->config);
   check_length(static_cast<int64_t>(ids.size()), impl_->config);
+  const size_t prefill = std::clamp<size_t>(decode_from, 1, ids.size());
   return guard_torch("logits", [&] {
     c10::InferenceMode guard;
     models::KvCache cache = impl_->model->make_cache(1, static_cast<int64_t>(ids.size()));
-    at::Tensor logits =
-        impl_->model->forward(to_tensor(ids), cache, /*last_only=*/false).contiguous().to(at::kCPU);
-    const float* data = logits.data_ptr<float>();
-    return std::vector<float>(data, data + logits.numel());
+    std::vector<float> out;
+    auto append = [&](std::span<const int32_t> part) {
+      const at::Tensor logits = impl_->model->forward(to_tensor(part), cache, /*last_only=*/false)
+                                    .contiguous()
+                                    .to(at::kCPU);
+      const float* data = logits.data_ptr<float>();
+      out.insert(out.end(), data, data + logits.numel());
+    };
+    append(std::span(ids).first(prefill));
+    for (size_t i = prefill; i < ids.size(); ++i) append(std::span(ids).subspan(i, 1));
+    return out;
   });
 }
 

@@ -55,8 +55,9 @@ class Engine {
   std::vector<int32_t> generate(std::span<const int32_t> prompt, const GenerateOptions& options);
 
   // Float32 logits for every position of `ids` (row-major [ids.size(), vocab_size]); for tests and
-  // log-likelihood scoring. Throws like generate.
-  std::vector<float> logits(std::span<const int32_t> ids);
+  // log-likelihood scoring. Positions from `decode_from` on (counted after the BOS that may be
+  // added) run one at a time through the KV cache, as decode steps do. Throws like generate.
+  std::vector<float> logits(std::span<const int32_t> ids, size_t decode_from = SIZE_MAX);
 
   // The libtorch model, for inference/'s own batching code (batch_generator.cpp). Not for eval.
   models::Transformer& transformer();

@@ -380,25 +380,25 @@ ASSAY_AVX512 inline void rope_head(const std::byte* src, Type t, const float* cs
   }
 }
 
-ASSAY_AVX512 void rope_rows(const RopeStore& a, const float* cos_tab, const float* sin_tab,
-                            int64_t begin, int64_t end) {
+// Row r's query heads [h0, h1) to q_out and, when the row is stored, its key heads [k0, k1)
+// (rotated) and value heads to the cache.
+ASSAY_AVX512 void rope_heads(const RopeStore& a, int64_t r, int64_t h0, int64_t h1, int64_t k0,
+                             int64_t k1) {
   const size_t es = type_size(a.type);
   const int64_t half = a.dim / 2;
-  for (int64_t r = begin; r < end; ++r) {
-    const std::byte* row = static_cast<const std::byte*>(a.qkv) + r * a.ld_qkv * es;
-    const float* cs = cos_tab + r * half;
-    const float* sn = sin_tab + r * half;
-    for (int64_t h = 0; h < a.heads; ++h)
-      rope_head(row + h * a.dim * es, a.type, cs, sn, half, a.q_out + (r * a.heads + h) * a.dim,
-                Type::kF32);
-    if (!a.store[r]) continue;
-    for (int64_t h = 0; h < a.kv_heads; ++h) {
-      const int64_t off = a.slot[r] * a.slot_stride + h * a.head_stride + a.pos[r] * a.dim;
-      rope_head(row + (a.heads + h) * a.dim * es, a.type, cs, sn, half,
-                static_cast<std::byte*>(a.k_cache) + off * es, a.type);
-      std::memcpy(static_cast<std::byte*>(a.v_cache) + off * es,
-                  row + (a.heads + a.kv_heads + h) * a.dim * es, a.dim * es);
-    }
+  const std::byte* row = static_cast<const std::byte*>(a.qkv) + r * a.ld_qkv * es;
+  const float* cs = a.cos + r * half;
+  const float* sn = a.sin + r * half;
+  for (int64_t h = h0; h < h1; ++h)
+    rope_head(row + h * a.dim * es, a.type, cs, sn, half, a.q_out + (r * a.heads + h) * a.dim,
+              Type::kF32);
+  if (!a.store[r]) return;
+  for (int64_t h = k0; h < k1; ++h) {
+    const int64_t off = a.slot[r] * a.slot_stride + h * a.head_stride + a.pos[r] * a.dim;
+    rope_head(row + (a.heads + h) * a.dim * es, a.type, cs, sn, half,
+              static_cast<std::byte*>(a.k_cache) + off * es, a.type);
+    std::memcpy(static_cast<std::byte*>(a.v_cache) + off * es,
+                row + (a.heads + a.kv_heads + h) * a.dim * es, a.dim * es);
   }
 }
 
@@ -658,10 +658,19 @@ void silu_mul(const void* gu, int64_t ldg, void* out, int64_t ldo, int64_t rows,
                    [&](int64_t b, int64_t e) { silu_mul_rows(gu, ldg, out, ldo, b, e, f, type); });
 }
 
-void attention(const Attention& a, int64_t rows) {
+void attention(const Attention& a, int64_t rows, const RopeStore* rope) {
   const int64_t items = rows * a.kv_heads;
+  const int64_t groups = a.heads / a.kv_heads;
   parallel_dynamic(items, std::max<int64_t>(1, items / (8 * at::get_num_threads())),
                    [&](int64_t begin, int64_t end) {
+                     // The chunk's own query heads and keys/values first: each row is the only
+                     // row of its slot, so no other chunk reads what this one stores.
+                     if (rope != nullptr) {
+                       for (int64_t item = begin; item < end; ++item) {
+                         const int64_t r = item / a.kv_heads, kvh = item % a.kv_heads;
+                         rope_heads(*rope, r, kvh * groups, (kvh + 1) * groups, kvh, kvh + 1);
+                       }
+                     }
                      thread_local std::vector<float> scores;  // no allocation per chunk
                      if (scores.size() < static_cast<size_t>(a.capacity) + 16)
                        scores.resize(a.capacity + 16);
@@ -718,8 +727,9 @@ void rope_tables(const int64_t* pos, int64_t rows, const float* inv_freq, int64_
 }
 
 void rope_store(const RopeStore& a, int64_t rows) {
-  at::parallel_for(0, rows, grain((a.heads + 2 * a.kv_heads) * a.dim),
-                   [&](int64_t b, int64_t e) { rope_rows(a, a.cos, a.sin, b, e); });
+  at::parallel_for(0, rows, grain((a.heads + 2 * a.kv_heads) * a.dim), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) rope_heads(a, r, 0, a.heads, 0, a.kv_heads);
+  });
 }
 
 }  // namespace assay::inference::kernels

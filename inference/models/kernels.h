@@ -97,7 +97,10 @@ struct Attention {
   float scale;
   Type type;
 };
-void attention(const Attention& a, int64_t rows);
+// With `rope`, RoPE and the cache store of `rope` (same rows) run inside the attention, per item
+// on the thread that attends it, saving a pass and a barrier: only valid when every row is the
+// only row of its slot (a decode step), since a row must not see keys another thread stores.
+void attention(const Attention& a, int64_t rows, const RopeStore* rope = nullptr);
 
 // Index of the largest of x[0 .. n-1], the first on ties: std::max_element's answer (also when
 // NaNs are present: then it is computed by std::max_element itself). n >= 1.

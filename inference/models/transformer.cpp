@@ -600,7 +600,8 @@ at::Tensor Transformer::forward_slots_fast(const at::Tensor& tokens_in, KvCache&
                                   kv_heads,
                                   dim,
                                   kt};
-      kernels::rope_store(rs, n);
+      // A decode step (one row per slot) does RoPE and the cache store inside the attention.
+      if (steps != 1) kernels::rope_store(rs, n);
       // Every query row over its own slot's keys 0 .. pos (causal, no padding, no mask).
       const kernels::Attention a{q.data_ptr<float>(),
                                  attn.data_ptr(),
@@ -615,7 +616,7 @@ at::Tensor Transformer::forward_slots_fast(const at::Tensor& tokens_in, KvCache&
                                  config_.sliding_window,
                                  static_cast<float>(scale),
                                  kt};
-      kernels::attention(a, n);
+      kernels::attention(a, n, steps == 1 ? &rs : nullptr);
       kernels::linear(pl.o, attn.data_ptr(), n, heads * dim, xc, hidden, kt,
                       pl.o_b.empty() ? nullptr : pl.o_b.data(), true);
       kernels::rms_norm(xc, hidden, h.data_ptr(), hidden, n, hidden, layer.post_norm.data_ptr(),

@@ -75,12 +75,14 @@ std::pair<double, double> largest_difference(const std::vector<float>& a,
   return {max_diff, max_abs};
 }
 
+// Logits of every position; from `decode_from` on, one decode step per position.
 std::vector<float> logits_of(const EngineOptions& options, bool aten,
-                             const std::vector<int32_t>& ids, const fs::path& model = kStories) {
+                             const std::vector<int32_t>& ids, const fs::path& model = kStories,
+                             size_t decode_from = SIZE_MAX) {
   if (aten) setenv("ASSAY_NO_KERNELS", "1", 1);
   auto engine = Engine::load(model, options);
   if (aten) unsetenv("ASSAY_NO_KERNELS");
-  return engine->logits(ids);
+  return engine->logits(ids, decode_from);
 }
 
 TEST(ModelTest, KernelForwardMatchesAtenForwardAcrossRowChunks) {
@@ -144,12 +146,17 @@ TEST(ModelTest, KernelForwardMatchesAtenForwardForWideHeads) {
     testing::write_model(dir, config, testing::random_weights(config, 11 + head_dim));
     EngineOptions options;
     options.dtype = "bfloat16";
-    const std::vector<float> a = logits_of(options, false, ids, dir);
-    const std::vector<float> b = logits_of(options, true, ids, dir);
-    ASSERT_EQ(a.size(), b.size());
-    const auto [max_diff, max_abs] = largest_difference(a, b);
-    EXPECT_GT(max_abs, 0.0);
-    EXPECT_LT(max_diff, 0.05 * max_abs);
+    // All at once (prefill), and the last 24 positions as decode steps (the kernel path then
+    // does RoPE and the cache store inside the attention).
+    for (const size_t decode_from : {SIZE_MAX, ids.size() - 24}) {
+      SCOPED_TRACE("decode_from " + std::to_string(decode_from));
+      const std::vector<float> a = logits_of(options, false, ids, dir, decode_from);
+      const std::vector<float> b = logits_of(options, true, ids, dir, decode_from);
+      ASSERT_EQ(a.size(), b.size());
+      const auto [max_diff, max_abs] = largest_difference(a, b);
+      EXPECT_GT(max_abs, 0.0);
+      EXPECT_LT(max_diff, 0.05 * max_abs);
+    }
   }
 }
 
