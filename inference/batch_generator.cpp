@@ -270,7 +270,13 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
   return guard_torch("generate", [&]() -> size_t {
     c10::InferenceMode guard;
     models::Transformer& model = engine_.transformer();
-    models::KvCache cache = model.make_cache(slots, needed);
+    // Positions a run reads are always ones it wrote (a slot's own prompt and outputs), so a
+    // cache kept from an earlier run is reused as it is: no new mapping, no page faults.
+    if (cache_ == nullptr || cache_->k.front().size(0) < slots || cache_->capacity < needed) {
+      cache_.reset();  // the old one's memory goes back before the new one is made
+      cache_ = std::make_unique<models::KvCache>(model.make_cache(slots, needed));
+    }
+    models::KvCache& cache = *cache_;
     std::vector<std::unique_ptr<Sequence>> live;  // live[i] runs in cache slot i
     std::vector<double> z;
     std::vector<int32_t> scratch;

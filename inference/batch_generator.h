@@ -16,6 +16,10 @@
 
 namespace assay::inference {
 
+namespace models {
+struct KvCache;
+}
+
 // Applied in vLLM's order: repetition penalty, then greedy argmax (temperature 0) or temperature,
 // top_k, top_p, min_p and a draw from the request's own RNG.
 struct SamplingParams {
@@ -61,7 +65,8 @@ class BatchGenerator {
   ~BatchGenerator();
 
   // Generates for every request with continuous batching: a fixed set of slots over one
-  // preallocated KV cache (memory: max_batch_size x context positions), prompts admitted in order
+  // preallocated KV cache (memory: max_batch_size x context positions; kept for later runs of
+  // this generator, made anew only when one needs more slots or positions), prompts admitted in order
   // of length into free slots as soon as others finish, prefill and decode steps batched across
   // slots. Calls on_done(result) for each finished request as soon as it finishes (on the calling
   // thread; finishing order, not request order). When *stop becomes true it admits no new request
@@ -79,6 +84,7 @@ class BatchGenerator {
   Engine& engine_;
   const Tokenizer& tokenizer_;
   BatchOptions options_;
+  std::unique_ptr<models::KvCache> cache_;  // made by the first run
 };
 
 struct LoglikelihoodRequest {

@@ -161,6 +161,35 @@ TEST(BatchGeneratorTest, RandomModelsBatchedGreedyEqualsOneAtATimeWithVariedProm
   }
 }
 
+// A generator keeps its KV cache between runs: a run that needs more positions makes a new one,
+// a later smaller run reuses it with the earlier runs' keys and values still in it. Every run
+// must still give each request its one-at-a-time output.
+TEST(BatchGeneratorTest, ReusedGeneratorGivesEveryRunItsOneAtATimeOutput) {
+  auto engine = Engine::load(kStories, {});
+  auto tokenizer = Tokenizer::load(kStories);
+  const std::vector<GenerationRequest> all = story_requests(*tokenizer);
+  const std::vector<GenerationRequest> few = {all[3], all[0], all[5]};
+  BatchOptions options;
+  options.max_batch_size = 4;
+  BatchGenerator generator(*engine, *tokenizer, options);
+  struct Run {
+    const std::vector<GenerationRequest>* requests;
+    int max_new;
+  };
+  // Small cache, then more positions and slots (a new cache), then smaller again (reused).
+  for (const Run run : {Run{&few, 8}, Run{&all, 40}, Run{&few, 25}, Run{&all, 12}}) {
+    SamplingParams params;
+    params.max_new_tokens = run.max_new;
+    std::map<std::string, std::vector<int32_t>> got;
+    EXPECT_EQ(generator.run(*run.requests, params,
+                            [&](GenerationResult&& r) { got[r.id] = std::move(r.output_ids); }),
+              run.requests->size());
+    for (const auto& r : *run.requests)
+      EXPECT_EQ(got[r.id], one_at_a_time(*engine, r.prompt_ids, run.max_new))
+          << "max_new " << run.max_new << " " << r.id;
+  }
+}
+
 TEST(BatchGeneratorTest, SamplingIsReproducibleAcrossRunsBatchSizesAndCompanions) {
   auto engine = Engine::load(kStories, {});
   auto tokenizer = Tokenizer::load(kStories);
