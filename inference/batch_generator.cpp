@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
@@ -278,19 +279,24 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
     }
     models::KvCache& cache = *cache_;
     std::vector<std::unique_ptr<Sequence>> live;  // live[i] runs in cache slot i
-    std::vector<double> z;
-    std::vector<int32_t> scratch;
+    std::vector<int32_t> picks;
 
     // Samples one id per row of `logits` for live[first ..], then retires finished sequences,
     // moving the last live slot into each freed one so that live slots stay 0 .. n-1.
     auto sample_and_retire = [&](const at::Tensor& logits_in, size_t first) {
       const at::Tensor logits = logits_in.to(at::kCPU).contiguous();
       const float* data = logits.data_ptr<float>();
-      for (size_t i = first; i < live.size(); ++i) {
-        Sequence& seq = *live[i];
-        accept(seq, pick_token(data + (i - first) * vocab, vocab, params, seq, z, scratch), eos,
-               params);
-      }
+      // Rows are picked in parallel (each sequence draws from its own RNG, so which thread picks
+      // a row changes nothing); accepting them (text, stop strings) stays in row order.
+      const int64_t n = static_cast<int64_t>(live.size() - first);
+      picks.resize(n);
+      at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+        thread_local std::vector<double> z;
+        thread_local std::vector<int32_t> order;
+        for (int64_t i = begin; i < end; ++i)
+          picks[i] = pick_token(data + i * vocab, vocab, params, *live[first + i], z, order);
+      });
+      for (int64_t i = 0; i < n; ++i) accept(*live[first + i], picks[i], eos, params);
       for (size_t i = live.size(); i-- > 0;) {
         if (live[i]->finish_reason.empty()) continue;
         finish(*live[i]);
