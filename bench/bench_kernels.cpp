@@ -86,8 +86,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (type == k::Type::kBF16 ? !k::has_bf16_kernels() : !k::has_f32_kernels()) {
-    std::fprintf(stderr, "this CPU lacks the AVX-512 kernels for that dtype\n");
-    return 2;
+    std::fprintf(stderr, "this CPU lacks the AVX-512 kernels for that dtype: nothing to measure\n");
+    return 77;  // the conventional "skipped" status (the ctest smoke run reports it as skipped)
   }
   constexpr int64_t kLayers = 12, kHidden = 768, kFfn = 2048, kHeads = 12, kDim = 64,
                     kVocab = 32000;
@@ -181,9 +181,5 @@ int main(int argc, char** argv) {
   const double total = (gemm_s + head_s + attn_s) / n;
   std::printf("| total | %.2f | - | - |\n", 1e3 * total);
   std::printf("tokens/s if the step were only these: %.0f\n", batch / total);
-  for (auto p : kc) std::free(p);
-  for (auto p : vc) std::free(p);
-  std::free(x);
-  std::free(y);
   return 0;
 }
