@@ -264,7 +264,9 @@ int main(int argc, char** argv) {
           3.0 * c.hidden_size * c.intermediate_size;
       const double params = c.num_layers * layer_params + double(c.vocab_size) * c.hidden_size;
       const double elem = dtype == "float32" ? 4 : 2;
-      const double gemm = (dtype == "float32" ? gemm_f32 : gemm_bf16) * 1e9;
+      // Where ATen's bf16 GEMM is slower than fp32 (no AVX512-BF16/AMX: ~4 GFLOP/s on a Zen 3),
+      // the bf16 kernels widen to float and are bounded by the fp32 rate instead.
+      const double gemm = (dtype == "float32" ? gemm_f32 : std::max(gemm_bf16, gemm_f32)) * 1e9;
       if (dtype == dtypes.front()) {
         std::printf("model: %s, %.1fM matmul parameters; %d prompt + %d new tokens\n",
                     model.string().c_str(), params / 1e6, prompt, gen);

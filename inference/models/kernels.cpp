@@ -1,5 +1,7 @@
 #include "inference/models/kernels.h"
 
+#include "inference/models/kernels_avx2.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -25,15 +27,28 @@ namespace assay::inference::kernels {
 #define ASSAY_AVX512BF16 \
   __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,avx512bf16")))
 
-bool has_f32_kernels() {
+namespace {
+
+// The AVX-512 bodies below run where these hold; elsewhere kernels_avx2.cpp's (AVX2 + FMA).
+bool has_avx512() {
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   return ok;
 }
 
-bool has_bf16_kernels() {
-  static const bool ok = has_f32_kernels() && __builtin_cpu_supports("avx512bf16");
+bool has_avx512_bf16() {
+  static const bool ok = has_avx512() && __builtin_cpu_supports("avx512bf16");
   return ok;
+}
+
+}  // namespace
+
+bool has_f32_kernels() {
+  return has_avx512() || avx2::supported();
+}
+
+bool has_bf16_kernels() {  // without AVX512-BF16 the AVX2 tiles widen bf16 to float
+  return has_f32_kernels();
 }
 
 namespace {
@@ -101,14 +116,11 @@ ASSAY_AVX512 inline __m512 exp16(__m512 x) {
 // The register tile only exists when the r/b loops are fully unrolled: GCC 12 at -O2 kept them as
 // loops with the accumulators on the stack (a load and a store around every vdpbf16ps; perf:
 // 74% of a batch-32 run in that store), so the unrolling is forced (ASSAY_UNROLL).
-constexpr int kMR = 6;
-constexpr int kNB = 4;
 constexpr int64_t kMC = 96;  // rows per chunk: the x chunk stays in L2 while panels stream
 
-// A tile also prefetches `pf_lines` cache lines from `pf` (a slice of the next panel's weights)
-// into L2, spread over its k loop, so the next panel's DRAM reads overlap this one's arithmetic.
-using TileFn = void (*)(const void* x, int64_t ldx, const void* w, int64_t depth, float* acc,
-                        const std::byte* pf, int64_t pf_lines);
+// A tile (TileFn, kernels_avx2.h) also prefetches `pf_lines` cache lines from `pf` (a slice of
+// the next panel's weights) into L2, spread over its k loop, so the next panel's DRAM reads
+// overlap this one's arithmetic.
 
 // Prefetches lines [q * per, (q + 1) * per) of pf (clamped to pf_lines).
 ASSAY_AVX512 inline void prefetch_slice(const std::byte* pf, int64_t pf_lines, int64_t q,
@@ -291,7 +303,9 @@ void linear(const PackedWeight& w, const void* x, int64_t m, int64_t ldx, void* 
   const int64_t depth = bf16 ? w.k / 2 : w.k;  // k steps of a tile
   const int64_t block_elems = 16 * w.k;        // packed elements per column block
   const size_t wes = type_size(w.type), yes = type_size(y_type);
-  const auto& tiles = bf16 ? kTilesBf16 : kTilesF32;
+  const auto& tiles = bf16 ? (has_avx512_bf16() ? kTilesBf16 : avx2::kTilesBf16)
+                           : (has_avx512() ? kTilesF32 : avx2::kTilesF32);
+  const auto epilogue = has_avx512() ? tile_epilogue : avx2::tile_epilogue;
   for (int64_t m0 = 0; m0 < m; m0 += kMC) {
     const int64_t mc = std::min(kMC, m - m0);
     const int64_t per_chunk = std::max<int64_t>(1, panels / (4 * at::get_num_threads()));
@@ -315,7 +329,7 @@ void linear(const PackedWeight& w, const void* x, int64_t m, int64_t ldx, void* 
           const std::byte* pf = next != nullptr && first < next_lines ? next + first * 64 : nullptr;
           tiles[mr - 1][nb - 1](static_cast<const std::byte*>(x) + row * ldx * wes, ldx, wp, depth,
                                 acc, pf, std::min(slice, next_lines - first));
-          tile_epilogue(acc, mr, p * kNB * 16, w.n, static_cast<std::byte*>(y) + row * ldy * yes,
+          epilogue(acc, mr, p * kNB * 16, w.n, static_cast<std::byte*>(y) + row * ldy * yes,
                         ldy, y_type, bias, accumulate);
         }
       }
@@ -647,20 +661,24 @@ int64_t grain(int64_t work_per_row) {
 
 void rms_norm(const void* x, int64_t ldx, void* out, int64_t ldo, int64_t rows, int64_t n,
               const void* weight, float eps, Type type) {
+  const auto body = has_avx512() ? rms_norm_rows : avx2::rms_norm_rows;
   at::parallel_for(0, rows, grain(n), [&](int64_t b, int64_t e) {
-    rms_norm_rows(x, ldx, out, ldo, b, e, n, weight, eps, type);
+    body(x, ldx, out, ldo, b, e, n, weight, eps, type);
   });
 }
 
 void silu_mul(const void* gu, int64_t ldg, void* out, int64_t ldo, int64_t rows, int64_t f,
               Type type) {
+  const auto body = has_avx512() ? silu_mul_rows : avx2::silu_mul_rows;
   at::parallel_for(0, rows, grain(f),
-                   [&](int64_t b, int64_t e) { silu_mul_rows(gu, ldg, out, ldo, b, e, f, type); });
+                   [&](int64_t b, int64_t e) { body(gu, ldg, out, ldo, b, e, f, type); });
 }
 
 void attention(const Attention& a, int64_t rows, const RopeStore* rope) {
   const int64_t items = rows * a.kv_heads;
   const int64_t groups = a.heads / a.kv_heads;
+  const bool avx512 = has_avx512();
+  const auto rope_body = avx512 ? rope_heads : avx2::rope_heads;
   parallel_dynamic(items, std::max<int64_t>(1, items / (8 * at::get_num_threads())),
                    [&](int64_t begin, int64_t end) {
                      // The chunk's own query heads and keys/values first: each row is the only
@@ -668,14 +686,16 @@ void attention(const Attention& a, int64_t rows, const RopeStore* rope) {
                      if (rope != nullptr) {
                        for (int64_t item = begin; item < end; ++item) {
                          const int64_t r = item / a.kv_heads, kvh = item % a.kv_heads;
-                         rope_heads(*rope, r, kvh * groups, (kvh + 1) * groups, kvh, kvh + 1);
+                         rope_body(*rope, r, kvh * groups, (kvh + 1) * groups, kvh, kvh + 1);
                        }
                      }
                      thread_local std::vector<float> scores;  // no allocation per chunk
                      if (scores.size() < static_cast<size_t>(a.capacity) + 16)
                        scores.resize(a.capacity + 16);
                      float* sc = scores.data();
-                     if (a.type != Type::kBF16 || a.dim % 32 != 0 || a.dim > 128) {
+                     if (!avx512) {
+                       avx2::attention_items(a, begin, end, sc);
+                     } else if (a.type != Type::kBF16 || a.dim % 32 != 0 || a.dim > 128) {
                        attention_items(a, begin, end, sc);
                      } else if (a.dim == 32) {
                        attention_items_bf16<1>(a, begin, end, sc);
@@ -709,7 +729,7 @@ ASSAY_AVX512 bool vector_max(const float* x, int64_t n, float* out) {
 
 int64_t argmax(const float* x, int64_t n) {
   float max = 0;
-  if (!has_f32_kernels() || !vector_max(x, n, &max)) return std::max_element(x, x + n) - x;
+  if (!has_avx512() || !vector_max(x, n, &max)) return std::max_element(x, x + n) - x;
   int64_t i = 0;
   while (x[i] != max) ++i;  // the first occurrence, as std::max_element
   return i;
@@ -727,8 +747,9 @@ void rope_tables(const int64_t* pos, int64_t rows, const float* inv_freq, int64_
 }
 
 void rope_store(const RopeStore& a, int64_t rows) {
+  const auto body = has_avx512() ? rope_heads : avx2::rope_heads;
   at::parallel_for(0, rows, grain((a.heads + 2 * a.kv_heads) * a.dim), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) rope_heads(a, r, 0, a.heads, 0, a.kv_heads);
+    for (int64_t r = b; r < e; ++r) body(a, r, 0, a.heads, 0, a.kv_heads);
   });
 }
 

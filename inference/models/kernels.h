@@ -1,6 +1,7 @@
 // CPU kernels for the transformer's hot path on raw contiguous buffers (CTranslate2-style op ->
 // kernel): a GEMM against weights packed once at load (AVX-512 fp32 FMA / AVX512-BF16 dot
-// products), and fused RMSNorm, SiLU·mul and RoPE + KV-cache store. Torch-free header; the
+// products; on CPUs without them AVX2 + FMA, bf16 widened to float: kernels_avx2.cpp), and fused
+// RMSNorm, SiLU·mul and RoPE + KV-cache store. Torch-free header; the
 // kernels split work over torch's intra-op threads. Every output element is computed the same
 // way whatever the number of rows, so a row's result never depends on its batch companions.
 #pragma once
@@ -11,7 +12,7 @@
 
 namespace assay::inference::kernels {
 
-// True when this CPU runs the fp32 kernels (AVX-512F) / the bf16 kernels (AVX512-BF16 too).
+// True when this CPU runs the fp32 / bf16 kernels: AVX-512 (F, BW, DQ, VL), else AVX2 + FMA.
 bool has_f32_kernels();
 bool has_bf16_kernels();
 

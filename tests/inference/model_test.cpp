@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "inference/engine.h"
+#include "inference/models/kernels.h"
 #include "inference/tokenizer.h"
 #include "tests/inference/test_util.h"
 
@@ -62,7 +63,7 @@ TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
   EXPECT_GT(max_diff, 0.0);             // and really computed in bf16
 }
 
-// The AVX-512 kernel forward (models/kernels.h) against the plain ATen forward, which shares no
+// The kernel forward (models/kernels.h: AVX-512, or AVX2 where there is none) against the plain ATen forward, which shares no
 // arithmetic code with it, over a sequence longer than one 256-row chunk.
 // {largest |a - b|, largest |b|} over two logit vectors of one size.
 std::pair<double, double> largest_difference(const std::vector<float>& a,
@@ -86,8 +87,9 @@ std::vector<float> logits_of(const EngineOptions& options, bool aten,
 }
 
 TEST(ModelTest, KernelForwardMatchesAtenForwardAcrossRowChunks) {
-  if (!__builtin_cpu_supports("avx512f"))
-    GTEST_SKIP() << "no AVX-512 on this CPU: both engines would run the ATen forward";
+  if (!kernels::has_f32_kernels())
+    GTEST_SKIP() << "neither AVX-512 nor AVX2+FMA on this CPU: both engines would run the ATen "
+                    "forward";
   std::vector<int32_t> ids = {1};
   uint32_t state = 12345;
   while (ids.size() < 300) {
@@ -127,8 +129,8 @@ json tiny_config(const std::string& arch) {
 // head dim is 8): kernel forward against ATen forward on tiny random checkpoints with those head
 // dims, grouped-query, over more than one 256-row chunk.
 TEST(ModelTest, KernelForwardMatchesAtenForwardForWideHeads) {
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bf16"))
-    GTEST_SKIP() << "no AVX512-BF16 on this CPU: both engines would run the ATen forward";
+  if (!kernels::has_bf16_kernels())
+    GTEST_SKIP() << "no bf16 kernels on this CPU: both engines would run the ATen forward";
   std::vector<int32_t> ids = {1};
   uint32_t state = 777;
   while (ids.size() < 280) {
@@ -152,10 +154,17 @@ TEST(ModelTest, KernelForwardMatchesAtenForwardForWideHeads) {
       SCOPED_TRACE("decode_from " + std::to_string(decode_from));
       const std::vector<float> a = logits_of(options, false, ids, dir, decode_from);
       const std::vector<float> b = logits_of(options, true, ids, dir, decode_from);
+      const std::vector<float> exact = logits_of(EngineOptions{}, true, ids, dir, decode_from);
       ASSERT_EQ(a.size(), b.size());
-      const auto [max_diff, max_abs] = largest_difference(a, b);
+      ASSERT_EQ(a.size(), exact.size());
+      // Against the fp32 ATen forward: within bf16's rounding (measured ~2.5% on a Zen 3 with
+      // the AVX2 kernels, where ATen's own bf16 forward is off by ~5%).
+      const auto [err, max_abs] = largest_difference(a, exact);
       EXPECT_GT(max_abs, 0.0);
-      EXPECT_LT(max_diff, 0.05 * max_abs);
+      EXPECT_GT(err, 0.0);  // really computed in bf16
+      EXPECT_LT(err, 0.05 * max_abs);
+      // Against ATen's bf16 forward: the two round activations in different places.
+      EXPECT_LT(largest_difference(a, b).first, 0.08 * max_abs);
     }
   }
 }
