@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (type == k::Type::kBF16 ? !k::has_bf16_kernels() : !k::has_f32_kernels()) {
-    std::fprintf(stderr, "this CPU has neither the AVX-512 nor the AVX2 kernels: nothing to measure\n");
+    std::fprintf(stderr,
+                 "this CPU has neither the AVX-512 nor the AVX2 kernels: nothing to measure\n");
     return 77;  // the conventional "skipped" status (the ctest smoke run reports it as skipped)
   }
   constexpr int64_t kLayers = 12, kHidden = 768, kFfn = 2048, kHeads = 12, kDim = 64,

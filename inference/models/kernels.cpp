@@ -53,14 +53,6 @@ bool has_bf16_kernels() {  // without AVX512-BF16 the AVX2 tiles widen bf16 to f
 
 namespace {
 
-uint16_t to_bf16(float f) {  // round to nearest even, as torch does
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  if (std::isnan(f)) return 0x7fc0;
-  bits += 0x7fff + ((bits >> 16) & 1);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 ASSAY_AVX512 inline __mmask16 tail_mask(int64_t count) {
   return count >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << count) - 1);
 }
@@ -89,10 +81,6 @@ ASSAY_AVX512 inline void store16(void* p, Type t, __m512 v, __mmask16 m) {
   } else {
     _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(bf16_bits(v)));
   }
-}
-
-inline size_t type_size(Type t) {
-  return t == Type::kF32 ? 4 : 2;
 }
 
 // exp(x) for float lanes: 2^n * p(r), r = x - n ln2, |r| <= ln2 / 2, degree-6 Taylor polynomial
@@ -394,28 +382,6 @@ ASSAY_AVX512 inline void rope_head(const std::byte* src, Type t, const float* cs
   }
 }
 
-// Row r's query heads [h0, h1) to q_out and, when the row is stored, its key heads [k0, k1)
-// (rotated) and value heads to the cache.
-ASSAY_AVX512 void rope_heads(const RopeStore& a, int64_t r, int64_t h0, int64_t h1, int64_t k0,
-                             int64_t k1) {
-  const size_t es = type_size(a.type);
-  const int64_t half = a.dim / 2;
-  const std::byte* row = static_cast<const std::byte*>(a.qkv) + r * a.ld_qkv * es;
-  const float* cs = a.cos + r * half;
-  const float* sn = a.sin + r * half;
-  for (int64_t h = h0; h < h1; ++h)
-    rope_head(row + h * a.dim * es, a.type, cs, sn, half, a.q_out + (r * a.heads + h) * a.dim,
-              Type::kF32);
-  if (!a.store[r]) return;
-  for (int64_t h = k0; h < k1; ++h) {
-    const int64_t off = a.slot[r] * a.slot_stride + h * a.head_stride + a.pos[r] * a.dim;
-    rope_head(row + (a.heads + h) * a.dim * es, a.type, cs, sn, half,
-              static_cast<std::byte*>(a.k_cache) + off * es, a.type);
-    std::memcpy(static_cast<std::byte*>(a.v_cache) + off * es,
-                row + (a.heads + a.kv_heads + h) * a.dim * es, a.dim * es);
-  }
-}
-
 // Rows per task: at least ~16k elements of work, so small batches stay on one thread.
 // Sums of four vectors' lanes: {sum a, sum b, sum c, sum d}.
 ASSAY_AVX512 inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
@@ -678,7 +644,7 @@ void attention(const Attention& a, int64_t rows, const RopeStore* rope) {
   const int64_t items = rows * a.kv_heads;
   const int64_t groups = a.heads / a.kv_heads;
   const bool avx512 = has_avx512();
-  const auto rope_body = avx512 ? rope_heads : avx2::rope_heads;
+  const auto rope_body = avx512 ? rope_heads<rope_head> : rope_heads<avx2::rope_head>;
   parallel_dynamic(items, std::max<int64_t>(1, items / (8 * at::get_num_threads())),
                    [&](int64_t begin, int64_t end) {
                      // The chunk's own query heads and keys/values first: each row is the only
@@ -747,7 +713,7 @@ void rope_tables(const int64_t* pos, int64_t rows, const float* inv_freq, int64_
 }
 
 void rope_store(const RopeStore& a, int64_t rows) {
-  const auto body = has_avx512() ? rope_heads : avx2::rope_heads;
+  const auto body = has_avx512() ? rope_heads<rope_head> : rope_heads<avx2::rope_head>;
   at::parallel_for(0, rows, grain((a.heads + 2 * a.kv_heads) * a.dim), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) body(a, r, 0, a.heads, 0, a.kv_heads);
   });

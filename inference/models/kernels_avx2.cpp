@@ -19,23 +19,11 @@ bool supported() {
 
 namespace {
 
-inline size_t type_size(Type t) {
-  return t == Type::kF32 ? 4 : 2;
-}
-
-// bf16 <-> float, round to nearest even as torch (and kernels.cpp) do.
 inline float from_bf16(uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
-}
-inline uint16_t to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  if (std::isnan(f)) return 0x7fc0;
-  bits += 0x7fff + ((bits >> 16) & 1);
-  return static_cast<uint16_t>(bits >> 16);
 }
 inline float round_bf16(float f) {
   return from_bf16(to_bf16(f));
@@ -172,9 +160,8 @@ ASSAY_AVX2 void tile_f32(const void* xv, int64_t ldx, const void* wv, int64_t k,
 // widened (a shift) and used by every row, then the odd ones (two shifts): 12 accumulators, 2
 // weights, 1 broadcast. Per element: c += x_even * w_even, then c += x_odd * w_odd, k in order.
 template <int R>
-ASSAY_AVX2 void block_bf16(const float* xf, int64_t ldx, const uint16_t* w, int64_t kp,
-                           float* acc, const std::byte* pf, int64_t pf_lines, int64_t step0,
-                           int64_t per) {
+ASSAY_AVX2 void block_bf16(const float* xf, int64_t ldx, const uint16_t* w, int64_t kp, float* acc,
+                           const std::byte* pf, int64_t pf_lines, int64_t step0, int64_t per) {
   __m256 c[R][2];
   ASSAY_UNROLL
   for (int r = 0; r < R; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
@@ -191,8 +178,8 @@ ASSAY_AVX2 void block_bf16(const float* xf, int64_t ldx, const uint16_t* w, int6
     }
     // The high halves by two shifts, not a mask: a mask register would push an accumulator
     // onto the stack (GCC 12 spilled four).
-    const __m256 o0 = _mm256_castsi256_ps(
-        _mm256_slli_epi32(_mm256_srli_epi32(_mm256_loadu_si256(wq), 16), 16));
+    const __m256 o0 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(_mm256_loadu_si256(wq), 16), 16));
     const __m256 o1 = _mm256_castsi256_ps(
         _mm256_slli_epi32(_mm256_srli_epi32(_mm256_loadu_si256(wq + 1), 16), 16));
     ASSAY_UNROLL
@@ -218,7 +205,8 @@ ASSAY_AVX2 void tile_bf16(const void* xv, int64_t ldx, const void* wv, int64_t k
   if (widened.size() < static_cast<size_t>(MR * k)) widened.resize(MR * k);
   float* xf = widened.data();
   for (int r = 0; r < MR; ++r) {
-    const auto* src = reinterpret_cast<const std::byte*>(static_cast<const uint16_t*>(xv) + r * ldx);
+    const auto* src =
+        reinterpret_cast<const std::byte*>(static_cast<const uint16_t*>(xv) + r * ldx);
     for (int64_t i = 0; i < k; i += 8)
       store8(reinterpret_cast<std::byte*>(xf + r * k + i), Type::kF32,
              load8(src + i * 2, Type::kBF16, k - i), k - i);
@@ -249,8 +237,7 @@ ASSAY_AVX2 inline float dot(const float* q, const std::byte* key, int64_t dim, T
 // out[d .. d + 8B) = inv * sum_j p[j] * values[j][d ..] (B blocks of 8 lanes in registers).
 template <int B>
 ASSAY_AVX2 void weighted_sum(const float* p, const std::byte* values, int64_t lo, int64_t len,
-                             int64_t dim, int64_t d, Type t, size_t es, float inv,
-                             std::byte* out) {
+                             int64_t dim, int64_t d, Type t, size_t es, float inv, std::byte* out) {
   __m256 acc[B];
   ASSAY_UNROLL
   for (int b = 0; b < B; ++b) acc[b] = _mm256_setzero_ps();
@@ -291,21 +278,6 @@ ASSAY_AVX2 float softmax_numerators(float* scores, int64_t lo, int64_t len, floa
   return 1.0f / hsum(sum);
 }
 
-// out[i] = a cos - b sin, out[i + half] = b cos + a sin over one head.
-ASSAY_AVX2 void rope_head(const std::byte* src, Type t, const float* cs, const float* sn,
-                          int64_t half, std::byte* dst, Type dt) {
-  const size_t es = type_size(t), des = type_size(dt);
-  for (int64_t i = 0; i < half; i += 8) {
-    const int64_t n = std::min<int64_t>(8, half - i);
-    const __m256 a = load8(src + i * es, t, n), b = load8(src + (half + i) * es, t, n);
-    const __m256 c = load8(reinterpret_cast<const std::byte*>(cs + i), Type::kF32, n);
-    const __m256 s = load8(reinterpret_cast<const std::byte*>(sn + i), Type::kF32, n);
-    store8(dst + i * des, dt, _mm256_sub_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(b, s)), n);
-    store8(dst + (half + i) * des, dt, _mm256_add_ps(_mm256_mul_ps(b, c), _mm256_mul_ps(a, s)),
-           n);
-  }
-}
-
 }  // namespace
 
 #define ASSAY_TILES(fn)                                                                     \
@@ -320,8 +292,8 @@ const TileFn kTilesF32[kMR][kNB] = ASSAY_TILES(tile_f32);
 const TileFn kTilesBf16[kMR][kNB] = ASSAY_TILES(tile_bf16);
 #undef ASSAY_TILES
 
-void tile_epilogue(const float* acc, int mr, int64_t col0, int64_t n, void* y, int64_t ldy,
-                   Type yt, const float* bias, bool accumulate) {
+void tile_epilogue(const float* acc, int mr, int64_t col0, int64_t n, void* y, int64_t ldy, Type yt,
+                   const float* bias, bool accumulate) {
   const size_t es = type_size(yt);
   const int64_t end = std::min(n, col0 + kNB * 16);
   for (int r = 0; r < mr; ++r) {
@@ -373,22 +345,18 @@ ASSAY_AVX2 void silu_mul_rows(const void* gu, int64_t ldg, void* out, int64_t ld
   }
 }
 
-void rope_heads(const RopeStore& a, int64_t r, int64_t h0, int64_t h1, int64_t k0, int64_t k1) {
-  const size_t es = type_size(a.type);
-  const int64_t half = a.dim / 2;
-  const std::byte* row = static_cast<const std::byte*>(a.qkv) + r * a.ld_qkv * es;
-  const float* cs = a.cos + r * half;
-  const float* sn = a.sin + r * half;
-  for (int64_t h = h0; h < h1; ++h)
-    rope_head(row + h * a.dim * es, a.type, cs, sn, half,
-              reinterpret_cast<std::byte*>(a.q_out + (r * a.heads + h) * a.dim), Type::kF32);
-  if (!a.store[r]) return;
-  for (int64_t h = k0; h < k1; ++h) {
-    const int64_t off = a.slot[r] * a.slot_stride + h * a.head_stride + a.pos[r] * a.dim;
-    rope_head(row + (a.heads + h) * a.dim * es, a.type, cs, sn, half,
-              static_cast<std::byte*>(a.k_cache) + off * es, a.type);
-    std::memcpy(static_cast<std::byte*>(a.v_cache) + off * es,
-                row + (a.heads + a.kv_heads + h) * a.dim * es, a.dim * es);
+// out[i] = a cos - b sin, out[i + half] = b cos + a sin over one head.
+ASSAY_AVX2 void rope_head(const std::byte* src, Type t, const float* cs, const float* sn,
+                          int64_t half, void* dst_v, Type dt) {
+  auto* dst = static_cast<std::byte*>(dst_v);
+  const size_t es = type_size(t), des = type_size(dt);
+  for (int64_t i = 0; i < half; i += 8) {
+    const int64_t n = std::min<int64_t>(8, half - i);
+    const __m256 a = load8(src + i * es, t, n), b = load8(src + (half + i) * es, t, n);
+    const __m256 c = load8(reinterpret_cast<const std::byte*>(cs + i), Type::kF32, n);
+    const __m256 s = load8(reinterpret_cast<const std::byte*>(sn + i), Type::kF32, n);
+    store8(dst + i * des, dt, _mm256_sub_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(b, s)), n);
+    store8(dst + (half + i) * des, dt, _mm256_add_ps(_mm256_mul_ps(b, c), _mm256_mul_ps(a, s)), n);
   }
 }
 

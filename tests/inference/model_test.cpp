@@ -63,8 +63,9 @@ TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
   EXPECT_GT(max_diff, 0.0);             // and really computed in bf16
 }
 
-// The kernel forward (models/kernels.h: AVX-512, or AVX2 where there is none) against the plain ATen forward, which shares no
-// arithmetic code with it, over a sequence longer than one 256-row chunk.
+// The kernel forward (models/kernels.h: AVX-512, or AVX2 where there is none) against the plain
+// ATen forward, which shares no arithmetic code with it, over a sequence longer than one 256-row
+// chunk.
 // {largest |a - b|, largest |b|} over two logit vectors of one size.
 std::pair<double, double> largest_difference(const std::vector<float>& a,
                                              const std::vector<float>& b) {
