@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <unordered_map>
@@ -22,6 +23,8 @@ namespace detail {
 bool squad_no_compact = false;
 bool squad_no_small_overlap = false;
 bool squad_no_vbmi_classify = false;
+bool squad_no_avx512 = false;
+bool squad_no_pext = false;
 }  // namespace detail
 
 namespace {
@@ -318,6 +321,7 @@ struct Tok {
   }
 };
 
+#if !defined(__SSE2__)  // make_tok's portable form
 inline std::uint64_t load8(const char* p) {
   std::uint64_t w;
   std::memcpy(&w, p, 8);
@@ -336,6 +340,7 @@ inline std::uint64_t lower8(std::uint64_t x) {
   const std::uint64_t gt_z = x + 0x25 * k;  // high bit set where x > 'Z'
   return x | (((ge_a & ~gt_z) & (0x80 * k)) >> 2);
 }
+#endif
 
 // Tok of len bytes at p, 16 bytes of which are readable; lower-cases them when `lower` (bytes
 // < 0x80 only).
@@ -386,6 +391,12 @@ struct SideScratch {
   size_t n_toks = 0;      // tokens made
   bool compact = false;   // prepare() took the compacted ASCII path: chunks index into buf
   std::vector<std::uint64_t> cspace;  // whitespace mask of the compacted text
+  // compact_tokens() (AVX2): words of cspace, and where it stopped.
+  size_t cwords = 0, cword = 0;
+  std::uint64_t cedges = 0;
+  std::uint32_t cstart = 0;
+  bool copen = false;
+  bool edge_tokens = false;  // prepare() took the AVX2 compacted path: tokens by compact_tokens()
 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -439,11 +450,10 @@ constexpr std::array<std::uint8_t, 128> make_class_bits() {
 }
 alignas(64) constexpr std::array<std::uint8_t, 128> kClassBits = make_class_bits();
 
-__attribute__((target("avx512bw,avx512vbmi"))) void classify_blocks_vbmi(const char* d,
-                                                                       size_t size,
-                                                                       std::uint64_t* space,
-                                                                       std::uint64_t* flag,
-                                                                       std::uint64_t* slow) {
+__attribute__((target("avx512bw,avx512vbmi"))) void classify_blocks_vbmi(const char* d, size_t size,
+                                                                         std::uint64_t* space,
+                                                                         std::uint64_t* flag,
+                                                                         std::uint64_t* slow) {
   const __m512i lo = _mm512_load_si512(kClassBits.data());
   const __m512i hi = _mm512_load_si512(kClassBits.data() + 64);
   const size_t n_blocks = (size + 63) / 64;
@@ -458,20 +468,26 @@ __attribute__((target("avx512bw,avx512vbmi"))) void classify_blocks_vbmi(const c
   }
 }
 
+// What the CPU has (checked once; the binary targets plain x86-64). The AVX-512 probes answer
+// false while detail::squad_no_avx512 is set, so that tests run the AVX2 paths on any CPU.
 bool have_avx512vbmi() {
-  static const bool ok =
-      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
-  return ok;
+  static const bool ok = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
+  return ok && !detail::squad_no_avx512;
 }
 
 bool have_avx512bw() {
   static const bool ok = __builtin_cpu_supports("avx512bw");
-  return ok;
+  return ok && !detail::squad_no_avx512;
 }
 
 bool have_avx512vbmi2() {
   static const bool ok =
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi2");
+  return ok && !detail::squad_no_avx512;
+}
+
+bool have_avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
   return ok;
 }
 
@@ -530,8 +546,8 @@ __attribute__((target("avx512bw,avx512vbmi2"))) size_t chunk_bounds_avx512(
 // out (64 bytes of slack) and their whitespace mask to cspace (blocks + 2 words; the bits past
 // the compacted length are whitespace); returns the compacted length.
 __attribute__((target("avx512bw,avx512vbmi2,bmi2"))) size_t compact_ascii_avx512(
-    const char* d, size_t size, const std::uint64_t* space, const std::uint64_t* flag,
-    char* out, std::uint64_t* cspace) {
+    const char* d, size_t size, const std::uint64_t* space, const std::uint64_t* flag, char* out,
+    std::uint64_t* cspace) {
   size_t n = 0;
   cspace[0] = 0;
   const size_t blocks = (size + 63) / 64;
@@ -554,11 +570,335 @@ __attribute__((target("avx512bw,avx512vbmi2,bmi2"))) size_t compact_ascii_avx512
   std::memset(out + n, 0, 16);
   return n;
 }
+
+// The same classification and compaction with AVX2 (CPUs without AVX-512): 32 bytes a compare,
+// and the punctuation squeezed out 8 bytes at a time by a byte shuffle from a table.
+
+// 64 readable bytes of block w of the text. In place when they lie in the text, or when the
+// text ends in the block but the 64 bytes do not cross a page (reading past the end of a
+// buffer inside its page cannot fault; the bytes past the end are never used: every mask is
+// cut at the end); else the block's bytes copied into tmp. Copying the tail of every text
+// made each vector load wait for the copy's narrower stores (no store forwarding): most
+// answers are shorter than 64 bytes. Callers are not instrumented by ASan for this reason.
+inline const char* block_at(const char* d, size_t size, size_t w, char* tmp) {
+  const char* p = d + w * 64;
+  const size_t avail = size - w * 64;
+  if (avail >= 64 || (reinterpret_cast<std::uintptr_t>(p) & 4095) <= 4096 - 64) return p;
+  std::memset(tmp, 0, 64);
+  std::memcpy(tmp, p, avail);
+  return tmp;
+}
+
+// Signed compares of 32 bytes: bytes >= 0x80 are negative, so below every ASCII bound.
+__attribute__((target("avx2"))) inline __m256i gt32(__m256i v, int c) {
+  return _mm256_cmpgt_epi8(v, _mm256_set1_epi8(static_cast<char>(c)));
+}
+__attribute__((target("avx2"))) inline __m256i lt32(__m256i v, int c) {
+  return _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(c)), v);
+}
+// ASCII whitespace: 0x09-0x0d and 0x1c-0x20.
+__attribute__((target("avx2"))) inline __m256i space32(__m256i v) {
+  return _mm256_or_si256(_mm256_and_si256(gt32(v, 8), lt32(v, 14)),
+                         _mm256_and_si256(gt32(v, 0x1b), lt32(v, 0x21)));
+}
+__attribute__((target("avx2"))) inline std::uint64_t bits32(__m256i m, int half) {
+  return std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(m))} << (32 * half);
+}
+
+__attribute__((target("avx2"), no_sanitize_address)) void classify_blocks_avx2(
+    const char* d, size_t size, std::uint64_t* space, std::uint64_t* flag, std::uint64_t* slow) {
+  alignas(64) char tmp[64];
+  const size_t n_blocks = (size + 63) / 64;
+  for (size_t w = 0; w < n_blocks; ++w) {
+    const char* p = block_at(d, size, w, tmp);
+    std::uint64_t sp = 0, pu = 0, sl = 0;
+    for (int h = 0; h < 2; ++h) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * h));
+      const __m256i s = space32(v);
+      // Below 0x20 (bytes >= 0x80 included) and not whitespace, or DEL.
+      const __m256i ctrl = _mm256_or_si256(_mm256_andnot_si256(s, lt32(v, 0x20)),
+                                           _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f)));
+      // Letters are 0x41-0x5a and 0x61-0x7a: bit 0x20 set gives 0x61-0x7a for both cases.
+      const __m256i folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+      const __m256i alnum =
+          _mm256_or_si256(_mm256_and_si256(gt32(folded, 0x60), lt32(folded, 0x7b)),
+                          _mm256_and_si256(gt32(v, 0x2f), lt32(v, 0x3a)));
+      const __m256i punct =
+          _mm256_andnot_si256(alnum, _mm256_and_si256(gt32(v, 0x20), lt32(v, 0x7f)));
+      sp |= bits32(s, h);
+      pu |= bits32(punct, h);
+      sl |= bits32(ctrl, h);
+    }
+    space[w] = sp;
+    flag[w] = pu | sl;
+    slow[w] = sl;
+  }
+}
+
+// kCompress8[m]: the positions of the set bits of m in order, one per byte (the rest 0): the
+// shuffle that squeezes the kept bytes of 8 to the front.
+constexpr std::array<std::uint64_t, 256> make_compress8() {
+  std::array<std::uint64_t, 256> t{};
+  for (unsigned m = 0; m < 256; ++m) {
+    std::uint64_t v = 0;
+    unsigned k = 0;
+    for (unsigned b = 0; b < 8; ++b)
+      if (m & (1u << b)) v |= std::uint64_t{b} << (8 * k++);
+    t[m] = v;
+  }
+  return t;
+}
+alignas(64) constexpr std::array<std::uint64_t, 256> kCompress8 = make_compress8();
+
+// The compacted ASCII path for AVX2 in one pass (no mask words stored): each 64-byte block is
+// classified, lower-cased and its punctuation squeezed out 8 bytes at a time by a table shuffle;
+// the compacted whitespace mask comes from pext where it is fast (kPext), else from classifying
+// the compacted text again (pext is slow microcode on Zen 1/2). Returns SIZE_MAX at the first
+// block with a byte only the per-chunk paths handle (>= 0x80, a control character), else the
+// compacted length. Same contract as compact_ascii_avx512: out needs the text's size rounded
+// up to 64 plus 128 bytes, cspace blocks + 2 words.
+// The byte classes of 32 bytes for compact_ascii_avx2: whitespace, punctuation and slow bits,
+// and the bytes with letters lower-cased. Constants are taken as arguments so that they are
+// made once per text.
+struct Classes32 {
+  __m256i c08, c0e, c1b, c21, c20, c7f, c60, c7b, c2f, c3a, lower_bit;
+};
+
+__attribute__((target("avx2"))) inline Classes32 classes32() {
+  return {_mm256_set1_epi8(8),    _mm256_set1_epi8(14),   _mm256_set1_epi8(0x1b),
+          _mm256_set1_epi8(0x21), _mm256_set1_epi8(0x20), _mm256_set1_epi8(0x7f),
+          _mm256_set1_epi8(0x60), _mm256_set1_epi8(0x7b), _mm256_set1_epi8(0x2f),
+          _mm256_set1_epi8(0x3a), _mm256_set1_epi8(0x20)};
+}
+
+__attribute__((target("avx2"))) inline void classify32(const Classes32& k, __m256i v,
+                                                       std::uint32_t& space, std::uint32_t& punct,
+                                                       std::uint32_t& slow, __m256i& lower) {
+  // Signed compares: bytes >= 0x80 are negative, so below every ASCII bound.
+  const __m256i s =
+      _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi8(v, k.c08), _mm256_cmpgt_epi8(k.c0e, v)),
+                      _mm256_and_si256(_mm256_cmpgt_epi8(v, k.c1b), _mm256_cmpgt_epi8(k.c21, v)));
+  // Below 0x20 (bytes >= 0x80 included) and not whitespace, or DEL.
+  const __m256i ctrl = _mm256_or_si256(_mm256_andnot_si256(s, _mm256_cmpgt_epi8(k.c20, v)),
+                                       _mm256_cmpeq_epi8(v, k.c7f));
+  const __m256i folded = _mm256_or_si256(v, k.lower_bit);
+  const __m256i alpha =
+      _mm256_and_si256(_mm256_cmpgt_epi8(folded, k.c60), _mm256_cmpgt_epi8(k.c7b, folded));
+  const __m256i digit = _mm256_and_si256(_mm256_cmpgt_epi8(v, k.c2f), _mm256_cmpgt_epi8(k.c3a, v));
+  const __m256i printable =
+      _mm256_and_si256(_mm256_cmpgt_epi8(v, k.c20), _mm256_cmpgt_epi8(k.c7f, v));
+  const __m256i pu = _mm256_andnot_si256(_mm256_or_si256(alpha, digit), printable);
+  lower = _mm256_or_si256(v, _mm256_and_si256(alpha, k.lower_bit));
+  space = static_cast<std::uint32_t>(_mm256_movemask_epi8(s));
+  punct = static_cast<std::uint32_t>(_mm256_movemask_epi8(pu));
+  slow = static_cast<std::uint32_t>(_mm256_movemask_epi8(ctrl));
+}
+
+// The bytes of v whose bit is set in keep (32 bits) written to out[n...] in order, 8 bytes at
+// a time (up to 8 bytes past the last written); returns the new n.
+__attribute__((target("avx2,popcnt"))) inline size_t squeeze32(__m256i v, std::uint32_t keep,
+                                                               char* out, size_t n) {
+  const unsigned b0 = keep & 0xFF, b1 = (keep >> 8) & 0xFF, b2 = (keep >> 16) & 0xFF,
+                 b3 = keep >> 24;
+  constexpr std::uint64_t k8 = 0x0808080808080808ULL;
+  const __m256i idx = _mm256_set_epi64x(
+      static_cast<long long>(kCompress8[b3] + k8), static_cast<long long>(kCompress8[b2]),
+      static_cast<long long>(kCompress8[b1] + k8), static_cast<long long>(kCompress8[b0]));
+  const __m256i c = _mm256_shuffle_epi8(v, idx);  // per 128-bit lane
+  const __m128i lo = _mm256_castsi256_si128(c), hi = _mm256_extracti128_si256(c, 1);
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out + n), lo);
+  n += static_cast<size_t>(__builtin_popcount(b0));
+  _mm_storeh_pd(reinterpret_cast<double*>(out + n), _mm_castsi128_pd(lo));
+  n += static_cast<size_t>(__builtin_popcount(b1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out + n), hi);
+  n += static_cast<size_t>(__builtin_popcount(b2));
+  _mm_storeh_pd(reinterpret_cast<double*>(out + n), _mm_castsi128_pd(hi));
+  return n + static_cast<size_t>(__builtin_popcount(b3));
+}
+
+// The compacted ASCII path for AVX2 in one pass (no mask words stored): each 64-byte block is
+// classified, lower-cased and its punctuation squeezed out 8 bytes at a time by a table shuffle;
+// the compacted whitespace mask comes from pext where it is fast (kPext), else from classifying
+// the compacted text again (pext is slow microcode on Zen 1/2). Returns SIZE_MAX at the first
+// block with a byte only the per-chunk paths handle (>= 0x80, a control character), else the
+// compacted length. Same contract as compact_ascii_avx512: out needs the text's size rounded
+// up to 64 plus 128 bytes, cspace blocks + 2 words.
+template <bool kPext>
+__attribute__((target("avx2,popcnt,bmi,bmi2"), no_sanitize_address)) size_t compact_ascii_avx2(
+    const char* d, size_t size, char* out, std::uint64_t* cspace) {
+  alignas(64) char tmp[64];
+  const Classes32 k = classes32();
+  size_t n = 0;
+  cspace[0] = 0;
+  const size_t blocks = (size + 63) / 64;
+  for (size_t w = 0; w < blocks; ++w) {
+    const char* p = block_at(d, size, w, tmp);
+    const size_t avail = size - w * 64;
+    const std::uint64_t valid = avail >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << avail) - 1;
+    std::uint32_t s0, p0, l0, s1, p1, l1;
+    __m256i v0, v1;
+    classify32(k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), s0, p0, l0, v0);
+    classify32(k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), s1, p1, l1, v1);
+    const std::uint64_t sl = (std::uint64_t{l1} << 32 | l0) & valid;
+    if (sl) return SIZE_MAX;
+    const std::uint64_t keep = ~(std::uint64_t{p1} << 32 | p0) & valid;
+    const size_t start = n;
+    n = squeeze32(v0, static_cast<std::uint32_t>(keep), out, n);
+    n = squeeze32(v1, static_cast<std::uint32_t>(keep >> 32), out, n);
+    if constexpr (kPext) {
+      const std::uint64_t cs = _pext_u64(std::uint64_t{s1} << 32 | s0, keep);
+      const size_t i = start / 64, b = start % 64;
+      cspace[i] |= cs << b;
+      cspace[i + 1] = b ? cs >> (64 - b) : 0;
+    }
+  }
+  const __m256i zero = _mm256_setzero_si256();
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + n), zero);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + n + 32), zero);
+  if constexpr (!kPext) {
+    for (size_t i = 0; i <= n / 64; ++i) {  // the last word partly (or wholly) past the end
+      std::uint32_t s0, p0, l0, s1, p1, l1;
+      __m256i v0, v1;
+      classify32(k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out + 64 * i)), s0, p0, l0,
+                 v0);
+      classify32(k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out + 64 * i + 32)), s1, p1,
+                 l1, v1);
+      cspace[i] = std::uint64_t{s1} << 32 | s0;
+    }
+  }
+  // Whitespace past the end: the rest of the last word and one more word.
+  cspace[n / 64] |= ~std::uint64_t{0} << (n % 64);
+  cspace[n / 64 + 1] = ~std::uint64_t{0};
+  return n;
+}
+
+// Tokens of the compacted text in s.buf (whitespace mask s.cspace, s.cwords words ending in
+// whitespace): the runs of non-whitespace, but articles, made straight from the mask's edges
+// into s.toks until there are at least `want` or the text ends; resumes where the last call
+// stopped (s.cword, s.cedges, s.cstart, s.copen). Returns the tokens made so far.
+__attribute__((target("bmi"))) size_t compact_tokens(SideScratch& s, size_t want) {
+  const std::uint64_t* cspace = s.cspace.data();
+  const char* buf = s.buf.data();
+  Tok* out = s.toks.data();
+  size_t m = s.n_toks, w = s.cword;
+  std::uint64_t edges = s.cedges;  // token starts and ends of word w not yet taken, alternating
+  std::uint32_t start = s.cstart;
+  bool open = s.copen;  // inside a token that began at `start`
+  while (m < want) {
+    if (edges == 0) {
+      if (++w >= s.cwords) break;
+      const std::uint64_t sp = cspace[w];
+      edges = sp ^ ((sp << 1) | (w ? cspace[w - 1] >> 63 : 1));  // before the text: whitespace
+      continue;
+    }
+    const std::uint32_t pos = static_cast<std::uint32_t>(w * 64 + _tzcnt_u64(edges));
+    edges = _blsr_u64(edges);
+    if (open) {
+      out[m] = make_tok(buf + start, pos - start, false);
+      m += !out[m].is_article();
+    } else {
+      start = pos;
+    }
+    open = !open;
+  }
+  s.cword = w;
+  s.cedges = edges;
+  s.cstart = start;
+  s.copen = open;
+  s.n_toks = m;
+  return m;
+}
+
+// Appends the token buf[start, end) of a compacted text to out[m] (its bytes are ASCII, never
+// 0, so an article is told by its first word alone); returns the new count.
+__attribute__((target("avx2"))) inline size_t put_compact_tok(const char* buf, std::uint32_t start,
+                                                              std::uint32_t end, Tok* out,
+                                                              size_t m) {
+  const std::uint32_t len = end - start;
+  const __m128i v = _mm_and_si128(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + start)),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(kFirstBytes + 16 - (len < 16 ? len : 16))));
+  Tok& t = out[m];
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&t.lo), v);  // lo, hi
+  t.data = buf + start;
+  t.len = len;
+  const auto lo = static_cast<std::uint64_t>(_mm_cvtsi128_si64(v));
+  return m + !((lo == 0x61) | (lo == 0x6e61) | (lo == 0x656874));
+}
+
+// compact_tokens() for all tokens of a side not yet started (squad_token_prf): one pass over
+// the mask's edges, a token's two edges per step, without the stop test.
+__attribute__((target("avx2,bmi"))) size_t compact_tokens_all(SideScratch& s) {
+  static_assert(offsetof(Tok, hi) == offsetof(Tok, lo) + 8);
+  const std::uint64_t* cspace = s.cspace.data();
+  const char* buf = s.buf.data();
+  Tok* out = s.toks.data();
+  size_t m = 0;
+  std::uint32_t start = 0;
+  bool open = false;  // a token began at `start` in an earlier word
+  std::uint64_t carry = 1;
+  for (size_t w = 0; w < s.cwords; ++w) {
+    const std::uint64_t sp = cspace[w];
+    std::uint64_t edges = sp ^ ((sp << 1) | carry);
+    carry = sp >> 63;
+    const auto base = static_cast<std::uint32_t>(w * 64);
+    if (open) {
+      if (!edges) continue;  // the token spans the whole word
+      m = put_compact_tok(buf, start, base + static_cast<std::uint32_t>(_tzcnt_u64(edges)), out, m);
+      edges = _blsr_u64(edges);
+      open = false;
+    }
+    while (edges) {
+      start = base + static_cast<std::uint32_t>(_tzcnt_u64(edges));
+      edges = _blsr_u64(edges);
+      if (!edges) {  // it ends in a later word
+        open = true;
+        break;
+      }
+      m = put_compact_tok(buf, start, base + static_cast<std::uint32_t>(_tzcnt_u64(edges)), out, m);
+      edges = _blsr_u64(edges);
+    }
+  }
+  s.cword = s.cwords;
+  s.cedges = 0;
+  s.n_toks = m;
+  return m;
+}
+
+// pext at full speed: BMI2, and not an AMD Zen 1/2 (family 0x17), where it is microcoded.
+bool have_fast_pext() {
+  static const bool ok =
+      __builtin_cpu_supports("bmi2") && !__builtin_cpu_is("znver1") && !__builtin_cpu_is("znver2");
+  return ok && !detail::squad_no_pext;
+}
 #endif
+
+// Chunk starts (non-space after space) and ends (space after non-space) from a whitespace mask
+// of `words` words; returns the number of chunks.
+size_t chunk_bounds(const std::uint64_t* space, size_t words, std::uint32_t* starts,
+                    std::uint32_t* ends) {
+  size_t n_start = 0, n_end = 0;
+  std::uint64_t carry = 1;  // the byte before the text counts as a space
+  for (size_t w = 0; w < words; ++w) {
+    const std::uint64_t sp = space[w], prev = (sp << 1) | carry;
+    carry = sp >> 63;
+    std::uint64_t st = ~sp & prev, en = sp & ~prev;
+    const auto base = static_cast<std::uint32_t>(w * 64);
+    while (st) {
+      starts[n_start++] = base + static_cast<std::uint32_t>(__builtin_ctzll(st));
+      st &= st - 1;
+    }
+    while (en) {
+      ends[n_end++] = base + static_cast<std::uint32_t>(__builtin_ctzll(en));
+      en &= en - 1;
+    }
+  }
+  return n_start;  // == n_end
+}
 
 // Class masks of s.text's first `size` bytes (padded with 64 zero bytes), one extra word past the
 // end; bits past the end are whitespace.
-// d: the text, or (without AVX-512BW) its zero-padded copy.
+// d: the text, or (without AVX-512BW or AVX2) its zero-padded copy.
 void classify(SideScratch& s, const char* d, size_t size) {
   const size_t words = size / 64 + 2;
   s.space.resize(words);
@@ -572,6 +912,9 @@ void classify(SideScratch& s, const char* d, size_t size) {
     w = blocks;
   } else if (have_avx512bw()) {
     classify_blocks_avx512(d, size, s.space.data(), s.flag.data(), s.slow.data());
+    w = blocks;
+  } else if (have_avx2()) {
+    classify_blocks_avx2(d, size, s.space.data(), s.flag.data(), s.slow.data());
     w = blocks;
   }
 #endif
@@ -639,9 +982,37 @@ inline bool any_bit(const std::vector<std::uint64_t>& bits, size_t begin, size_t
 // bytes); tokens are then made by advance().
 void prepare(std::string_view text, SideScratch& s) {
   const size_t size = text.size();
+  s.next_chunk = 0;
+  s.buf_used = 0;
+  s.n_toks = 0;
+  s.compact = false;
+  s.edge_tokens = false;
+#if defined(__x86_64__) && defined(__GNUC__)
+  // AVX2 without AVX-512: the compacted path first, in one pass; a text it cannot take is
+  // classified again for the per-chunk paths below.
+  if (!have_avx512bw() && have_avx2() && !detail::squad_no_compact) {
+    const size_t blocks = (size + 63) / 64;
+    if (s.buf.size() < blocks * 64 + 128) s.buf.resize(blocks * 64 + 128);
+    if (s.cspace.size() < blocks + 2) s.cspace.resize(blocks + 2);
+    const size_t n =
+        have_fast_pext()
+            ? compact_ascii_avx2<true>(text.data(), size, s.buf.data(), s.cspace.data())
+            : compact_ascii_avx2<false>(text.data(), size, s.buf.data(), s.cspace.data());
+    if (n != SIZE_MAX) {  // advance() makes the tokens with compact_tokens()
+      if (s.toks.size() < n / 2 + 2) s.toks.resize(n / 2 + 2);
+      s.cwords = n / 64 + 2;
+      s.cword = SIZE_MAX;  // before word 0
+      s.cedges = 0;
+      s.copen = false;
+      s.chunks = 0;
+      s.edge_tokens = true;
+      return;
+    }
+  }
+#endif
   // The per-chunk paths read 16 bytes from any chunk start: they work on a zero-padded copy.
-  // With AVX-512 the text is classified (and compacted) in place, and copied only when a
-  // per-chunk path needs it.
+  // With AVX-512 or AVX2 the text is classified (and compacted) in place, and copied only when
+  // a per-chunk path needs it.
   bool copied = false;
   auto copy = [&] {
     if (s.text.size() < size + 64) s.text.resize(size + 64);
@@ -650,7 +1021,7 @@ void prepare(std::string_view text, SideScratch& s) {
     copied = true;
   };
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!have_avx512bw()) copy();
+  if (!have_avx512bw() && !have_avx2()) copy();
 #else
   copy();
 #endif
@@ -661,10 +1032,6 @@ void prepare(std::string_view text, SideScratch& s) {
     s.starts.resize(max_chunks + 64);
     s.ends.resize(max_chunks + 64);
   }
-  s.next_chunk = 0;
-  s.buf_used = 0;
-  s.n_toks = 0;
-  s.compact = false;
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool have_bmi2 = __builtin_cpu_supports("bmi2");  // pext (a VM may hide it)
   if (have_avx512vbmi2() && have_bmi2 && !detail::squad_no_compact) {
@@ -690,25 +1057,7 @@ void prepare(std::string_view text, SideScratch& s) {
   } else
 #endif
   {
-    std::uint32_t* starts = s.starts.data();
-    std::uint32_t* ends = s.ends.data();
-    size_t n_start = 0, n_end = 0;
-    std::uint64_t carry = 1;  // the byte before the text counts as a space
-    for (size_t w = 0; w < s.space.size(); ++w) {
-      const std::uint64_t sp = s.space[w], prev = (sp << 1) | carry;
-      carry = sp >> 63;
-      std::uint64_t st = ~sp & prev, en = sp & ~prev;
-      const auto base = static_cast<std::uint32_t>(w * 64);
-      while (st) {
-        starts[n_start++] = base + static_cast<std::uint32_t>(__builtin_ctzll(st));
-        st &= st - 1;
-      }
-      while (en) {
-        ends[n_end++] = base + static_cast<std::uint32_t>(__builtin_ctzll(en));
-        en &= en - 1;
-      }
-    }
-    s.chunks = n_start;  // == n_end
+    s.chunks = chunk_bounds(s.space.data(), s.space.size(), s.starts.data(), s.ends.data());
   }
   if (s.toks.size() < s.chunks + 1) s.toks.resize(s.chunks + 1);
   const size_t need = 3 * size + 64;  // general_chunk's bound, and 16 readable bytes
@@ -729,6 +1078,11 @@ size_t advance(SideScratch& s, size_t want) {
   Tok* out = s.toks.data();
   size_t m = s.n_toks;
   size_t k = s.next_chunk;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (s.edge_tokens)
+    return want == SIZE_MAX && s.cword == SIZE_MAX ? compact_tokens_all(s)
+                                                   : compact_tokens(s, want);
+#endif
   if (s.compact) {  // every chunk is a token, lower-cased and without punctuation, in buf
     const std::uint32_t* starts = s.starts.data();
     const std::uint32_t* ends = s.ends.data();
@@ -855,8 +1209,8 @@ inline std::uint64_t key2(const Tok& t) {
 }
 
 __attribute__((target("avx512f,avx512bw"))) long small_overlap_avx512(const Tok* a, size_t na,
-                                                                     const Tok* b, size_t nb,
-                                                                     SmallKeys& keys) {
+                                                                      const Tok* b, size_t nb,
+                                                                      SmallKeys& keys) {
   const size_t nv = (na + 7) / 8;
   for (size_t j = 0; j < na; ++j) {
     keys.lo[j] = a[j].lo;
@@ -871,10 +1225,46 @@ __attribute__((target("avx512f,avx512bw"))) long small_overlap_avx512(const Tok*
     const __m512i k2 = _mm512_set1_epi64(static_cast<long long>(key2(t)));
     std::uint64_t match = 0;
     for (size_t v = 0; v < nv; ++v) {
-      const std::uint64_t m =
-          _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.lo + 8 * v), lo) &
-          _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.k2 + 8 * v), k2);
+      const std::uint64_t m = _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.lo + 8 * v), lo) &
+                              _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.k2 + 8 * v), k2);
       match |= m << (8 * v);
+    }
+    std::uint64_t cand = match & avail;
+    if (t.len > 15) {  // rare: equal keys only make a candidate
+      while (cand && !(a[__builtin_ctzll(cand)] == t)) cand &= cand - 1;
+    }
+    const std::uint64_t first = cand & (0 - cand);
+    avail ^= first;
+    same += first != 0;
+  }
+  return same;
+}
+
+// small_overlap_avx512 with AVX2: 4 keys a compare, for a small side of at most kSmallAvx2
+// tokens (beyond that the hash table is faster on AVX2).
+constexpr size_t kSmallAvx2 = 64;
+__attribute__((target("avx2,bmi"))) long small_overlap_avx2(const Tok* a, size_t na, const Tok* b,
+                                                            size_t nb, SmallKeys& keys) {
+  const size_t nv = (na + 3) / 4;
+  for (size_t j = 0; j < na; ++j) {
+    keys.lo[j] = a[j].lo;
+    keys.k2[j] = key2(a[j]);
+  }
+  for (size_t j = na; j < nv * 4; ++j) keys.lo[j] = keys.k2[j] = 0;  // a real key2 is never 0
+  std::uint64_t avail = na >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << na) - 1;
+  long same = 0;
+  for (size_t i = 0; i < nb; ++i) {
+    const Tok& t = b[i];
+    const __m256i lo = _mm256_set1_epi64x(static_cast<long long>(t.lo));
+    const __m256i k2 = _mm256_set1_epi64x(static_cast<long long>(key2(t)));
+    std::uint64_t match = 0;
+    for (size_t v = 0; v < nv; ++v) {
+      const __m256i eq = _mm256_and_si256(
+          _mm256_cmpeq_epi64(_mm256_load_si256(reinterpret_cast<const __m256i*>(keys.lo + 4 * v)),
+                             lo),
+          _mm256_cmpeq_epi64(_mm256_load_si256(reinterpret_cast<const __m256i*>(keys.k2 + 4 * v)),
+                             k2));
+      match |= static_cast<std::uint64_t>(_mm256_movemask_pd(_mm256_castsi256_pd(eq))) << (4 * v);
     }
     std::uint64_t cand = match & avail;
     if (t.len > 15) {  // rare: equal keys only make a candidate
@@ -943,6 +1333,12 @@ TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference
     const SideScratch& x = a_small ? s.a : s.b;
     const SideScratch& y = a_small ? s.b : s.a;
     same = small_overlap_avx512(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys);
+  } else if (have_avx2() && !detail::squad_no_small_overlap &&
+             std::min(s.a.n_toks, s.b.n_toks) <= kSmallAvx2) {
+    const bool a_small = s.a.n_toks <= s.b.n_toks;
+    const SideScratch& x = a_small ? s.a : s.b;
+    const SideScratch& y = a_small ? s.b : s.a;
+    same = small_overlap_avx2(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys);
   } else
 #endif
   {

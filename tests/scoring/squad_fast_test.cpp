@@ -94,22 +94,28 @@ TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
   }
 }
 
-// ASCII-only text (no control characters) takes the compacted path on CPUs with AVX-512 VBMI2:
-// punctuation squeezed out of whole 64-byte blocks, tokens = runs of non-whitespace. Checked
-// against the step-by-step form with punctuation runs across block borders, chunks of only
-// punctuation, articles glued to punctuation, tokens longer than 16 bytes, and again with that
-// path switched off (the per-chunk paths).
+// ASCII-only text (no control characters) takes the compacted path on CPUs with AVX-512 VBMI2
+// or AVX2: punctuation squeezed out of whole 64-byte blocks, tokens = runs of non-whitespace.
+// Checked against the step-by-step form with punctuation runs across block borders, chunks of
+// only punctuation, articles glued to punctuation, tokens longer than 16 and than 64 bytes,
+// and again with each fast path switched off in turn (the per-chunk paths; on an AVX-512 CPU
+// also the AVX2 paths, with and without pext).
 TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
+  // clang-format off
   const std::vector<std::string> pieces = {
       "a", "an", "the", "The", "A", "AN", "x", "cat", "Dog", "9", "_", ".", ",", "'", "-", "!",
       "(", "...", "---", " ", "  ", "\t", "\n", "\x0b", "\x1c", "\x1f", "~", "{", "`", "@",
-      "Supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "0123456789abcdef"};
+      "Supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "0123456789abcdef",
+      std::string(70, 'x'), "The" + std::string(140, 'y') + "."};
+  // clang-format on
   // off: 0 all fast paths, 1 without the compacted path, 2 without the small-side overlap, 3
-  // without the VBMI classification.
-  for (int off : {0, 1, 2, 3}) {
+  // without the VBMI classification, 4 without AVX-512, 5 without AVX-512 and pext.
+  for (int off : {0, 1, 2, 3, 4, 5}) {
     detail::squad_no_compact = off == 1;
     detail::squad_no_small_overlap = off == 2;
     detail::squad_no_vbmi_classify = off == 3;
+    detail::squad_no_avx512 = off >= 4;
+    detail::squad_no_pext = off == 5;
     std::mt19937 rng(11);
     std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
     std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 200);
@@ -131,28 +137,37 @@ TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
   detail::squad_no_compact = false;
   detail::squad_no_small_overlap = false;
   detail::squad_no_vbmi_classify = false;
+  detail::squad_no_avx512 = false;
+  detail::squad_no_pext = false;
 }
 
-// squad_token_prf's overlap paths (the AVX-512 small-side keys when a side has at most 64
-// tokens, else the hash table) against std::map counting, around the 64-token bound and with
+// squad_token_prf's overlap paths (the AVX-512 or AVX2 small-side keys when a side has at most
+// 64 tokens, else the hash table) against std::map counting, around the 64-token bound and with
 // long tokens that share their first 8 or 16 bytes and their length.
 TEST(SquadFastTest, OverlapPathsAroundTheBound) {
+  // clang-format off
   const std::vector<std::string> words = {
       "cat",   "dog",   "a",     "owl",  "x",     "supercalifragilisticA", "supercalifragilisticB",
       "supercalifragilisticAB", "abcdefghijklmnoq", "abcdefghijklmnop", "abcdefghijklmno",
       "abcdefgh", "abcdefghi", "caf\xC3\xA9", "\xC3\x89t\xC3\xA9", "x\x01y", "x\x01z"};
-  std::mt19937 rng(17);
-  std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
-  std::uniform_int_distribution<int> count(0, 140);
-  for (int iter = 0; iter < 3000; ++iter) {
-    std::string a, b;
-    for (int k = count(rng); k > 0; --k) a += words[pick(rng)] + " ";
-    for (int k = count(rng); k > 0; --k) b += words[pick(rng)] + " ";
-    TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
-    ASSERT_EQ(got.f1, want.f1) << "[" << a << "] vs [" << b << "]";
-    ASSERT_EQ(got.precision, want.precision);
-    ASSERT_EQ(got.recall, want.recall);
+  // clang-format on
+  // On an AVX-512 CPU, again with the AVX2 small-side overlap.
+  for (bool no_avx512 : {false, true}) {
+    detail::squad_no_avx512 = no_avx512;
+    std::mt19937 rng(17);
+    std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
+    std::uniform_int_distribution<int> count(0, 140);
+    for (int iter = 0; iter < 3000; ++iter) {
+      std::string a, b;
+      for (int k = count(rng); k > 0; --k) a += words[pick(rng)] + " ";
+      for (int k = count(rng); k > 0; --k) b += words[pick(rng)] + " ";
+      TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
+      ASSERT_EQ(got.f1, want.f1) << no_avx512 << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.precision, want.precision);
+      ASSERT_EQ(got.recall, want.recall);
+    }
   }
+  detail::squad_no_avx512 = false;
 }
 
 // The allocation-free lower-casing of the common non-ASCII chunks against utf8::py_lower, code
@@ -173,8 +188,8 @@ TEST(SquadFastTest, SimpleLowerEqualsPyLower) {
     }
   }
   EXPECT_GT(taken, 3 * 40000u);  // CJK, Hangul, Latin-1 and the rest do take it (~45k each)
-  for (const std::string& bad : {std::string("\xC3"), std::string("a\xFF"), std::string("\xED\xA0\x80"),
-                                 std::string("\xEF\xBF\xBD")})
+  for (const std::string& bad : {std::string("\xC3"), std::string("a\xFF"),
+                                 std::string("\xED\xA0\x80"), std::string("\xEF\xBF\xBD")})
     EXPECT_FALSE(detail::squad_lower_simple(bad, out));
 }
 
