@@ -589,52 +589,6 @@ inline const char* block_at(const char* d, size_t size, size_t w, char* tmp) {
   return tmp;
 }
 
-// Signed compares of 32 bytes: bytes >= 0x80 are negative, so below every ASCII bound.
-__attribute__((target("avx2"))) inline __m256i gt32(__m256i v, int c) {
-  return _mm256_cmpgt_epi8(v, _mm256_set1_epi8(static_cast<char>(c)));
-}
-__attribute__((target("avx2"))) inline __m256i lt32(__m256i v, int c) {
-  return _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(c)), v);
-}
-// ASCII whitespace: 0x09-0x0d and 0x1c-0x20.
-__attribute__((target("avx2"))) inline __m256i space32(__m256i v) {
-  return _mm256_or_si256(_mm256_and_si256(gt32(v, 8), lt32(v, 14)),
-                         _mm256_and_si256(gt32(v, 0x1b), lt32(v, 0x21)));
-}
-__attribute__((target("avx2"))) inline std::uint64_t bits32(__m256i m, int half) {
-  return std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(m))} << (32 * half);
-}
-
-__attribute__((target("avx2"), no_sanitize_address)) void classify_blocks_avx2(
-    const char* d, size_t size, std::uint64_t* space, std::uint64_t* flag, std::uint64_t* slow) {
-  alignas(64) char tmp[64];
-  const size_t n_blocks = (size + 63) / 64;
-  for (size_t w = 0; w < n_blocks; ++w) {
-    const char* p = block_at(d, size, w, tmp);
-    std::uint64_t sp = 0, pu = 0, sl = 0;
-    for (int h = 0; h < 2; ++h) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * h));
-      const __m256i s = space32(v);
-      // Below 0x20 (bytes >= 0x80 included) and not whitespace, or DEL.
-      const __m256i ctrl = _mm256_or_si256(_mm256_andnot_si256(s, lt32(v, 0x20)),
-                                           _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f)));
-      // Letters are 0x41-0x5a and 0x61-0x7a: bit 0x20 set gives 0x61-0x7a for both cases.
-      const __m256i folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
-      const __m256i alnum =
-          _mm256_or_si256(_mm256_and_si256(gt32(folded, 0x60), lt32(folded, 0x7b)),
-                          _mm256_and_si256(gt32(v, 0x2f), lt32(v, 0x3a)));
-      const __m256i punct =
-          _mm256_andnot_si256(alnum, _mm256_and_si256(gt32(v, 0x20), lt32(v, 0x7f)));
-      sp |= bits32(s, h);
-      pu |= bits32(punct, h);
-      sl |= bits32(ctrl, h);
-    }
-    space[w] = sp;
-    flag[w] = pu | sl;
-    slow[w] = sl;
-  }
-}
-
 // kCompress8[m]: the positions of the set bits of m in order, one per byte (the rest 0): the
 // shuffle that squeezes the kept bytes of 8 to the front.
 constexpr std::array<std::uint64_t, 256> make_compress8() {
@@ -650,13 +604,6 @@ constexpr std::array<std::uint64_t, 256> make_compress8() {
 }
 alignas(64) constexpr std::array<std::uint64_t, 256> kCompress8 = make_compress8();
 
-// The compacted ASCII path for AVX2 in one pass (no mask words stored): each 64-byte block is
-// classified, lower-cased and its punctuation squeezed out 8 bytes at a time by a table shuffle;
-// the compacted whitespace mask comes from pext where it is fast (kPext), else from classifying
-// the compacted text again (pext is slow microcode on Zen 1/2). Returns SIZE_MAX at the first
-// block with a byte only the per-chunk paths handle (>= 0x80, a control character), else the
-// compacted length. Same contract as compact_ascii_avx512: out needs the text's size rounded
-// up to 64 plus 128 bytes, cspace blocks + 2 words.
 // The byte classes of 32 bytes for compact_ascii_avx2: whitespace, punctuation and slow bits,
 // and the bytes with letters lower-cased. Constants are taken as arguments so that they are
 // made once per text.
@@ -714,6 +661,25 @@ __attribute__((target("avx2,popcnt"))) inline size_t squeeze32(__m256i v, std::u
   n += static_cast<size_t>(__builtin_popcount(b2));
   _mm_storeh_pd(reinterpret_cast<double*>(out + n), _mm_castsi128_pd(hi));
   return n + static_cast<size_t>(__builtin_popcount(b3));
+}
+
+// classify() for AVX2 CPUs: classify32 on both halves of each block.
+__attribute__((target("avx2"), no_sanitize_address)) void classify_blocks_avx2(
+    const char* d, size_t size, std::uint64_t* space, std::uint64_t* flag, std::uint64_t* slow) {
+  alignas(64) char tmp[64];
+  const Classes32 k = classes32();
+  const size_t n_blocks = (size + 63) / 64;
+  for (size_t w = 0; w < n_blocks; ++w) {
+    const char* p = block_at(d, size, w, tmp);
+    std::uint32_t s0, p0, l0, s1, p1, l1;
+    __m256i v0, v1;
+    classify32(k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), s0, p0, l0, v0);
+    classify32(k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), s1, p1, l1, v1);
+    const std::uint64_t sl = std::uint64_t{l1} << 32 | l0;
+    space[w] = std::uint64_t{s1} << 32 | s0;
+    flag[w] = (std::uint64_t{p1} << 32 | p0) | sl;
+    slow[w] = sl;
+  }
 }
 
 // The compacted ASCII path for AVX2 in one pass (no mask words stored): each 64-byte block is
@@ -1208,15 +1174,32 @@ inline std::uint64_t key2(const Tok& t) {
                      : (std::uint64_t{0xFF} << 56) | std::uint64_t{t.len};
 }
 
-__attribute__((target("avx512f,avx512bw"))) long small_overlap_avx512(const Tok* a, size_t na,
-                                                                      const Tok* b, size_t nb,
-                                                                      SmallKeys& keys) {
-  const size_t nv = (na + 7) / 8;
+// The small side's keys, zero-padded to whole vectors of `lanes`; returns the vector count.
+inline size_t fill_keys(const Tok* a, size_t na, size_t lanes, SmallKeys& keys) {
+  const size_t nv = (na + lanes - 1) / lanes;
   for (size_t j = 0; j < na; ++j) {
     keys.lo[j] = a[j].lo;
     keys.k2[j] = key2(a[j]);
   }
-  for (size_t j = na; j < nv * 8; ++j) keys.lo[j] = keys.k2[j] = 0;  // a real key2 is never 0
+  for (size_t j = na; j < nv * lanes; ++j) keys.lo[j] = keys.k2[j] = 0;  // a real key2 is never 0
+  return nv;
+}
+
+// Of the small side's tokens whose keys equal t's (cand) and still unmatched, takes the first
+// (clears it in avail); returns 1 when there was one.
+inline int take_first(std::uint64_t cand, const Tok* a, const Tok& t, std::uint64_t& avail) {
+  if (t.len > 15) {  // rare: equal keys only make a candidate
+    while (cand && !(a[__builtin_ctzll(cand)] == t)) cand &= cand - 1;
+  }
+  const std::uint64_t first = cand & (0 - cand);
+  avail ^= first;
+  return first != 0;
+}
+
+__attribute__((target("avx512f,avx512bw"))) long small_overlap_avx512(const Tok* a, size_t na,
+                                                                      const Tok* b, size_t nb,
+                                                                      SmallKeys& keys) {
+  const size_t nv = fill_keys(a, na, 8, keys);
   std::uint64_t avail = na >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << na) - 1;
   long same = 0;
   for (size_t i = 0; i < nb; ++i) {
@@ -1229,28 +1212,16 @@ __attribute__((target("avx512f,avx512bw"))) long small_overlap_avx512(const Tok*
                               _mm512_cmpeq_epi64_mask(_mm512_load_si512(keys.k2 + 8 * v), k2);
       match |= m << (8 * v);
     }
-    std::uint64_t cand = match & avail;
-    if (t.len > 15) {  // rare: equal keys only make a candidate
-      while (cand && !(a[__builtin_ctzll(cand)] == t)) cand &= cand - 1;
-    }
-    const std::uint64_t first = cand & (0 - cand);
-    avail ^= first;
-    same += first != 0;
+    same += take_first(match & avail, a, t, avail);
   }
   return same;
 }
 
-// small_overlap_avx512 with AVX2: 4 keys a compare, for a small side of at most kSmallAvx2
-// tokens (beyond that the hash table is faster on AVX2).
-constexpr size_t kSmallAvx2 = 64;
+// small_overlap_avx512 with AVX2: 4 key pairs a compare, for a small side of at most 64 tokens
+// (thresholds of 16 and 32 measured the same).
 __attribute__((target("avx2,bmi"))) long small_overlap_avx2(const Tok* a, size_t na, const Tok* b,
                                                             size_t nb, SmallKeys& keys) {
-  const size_t nv = (na + 3) / 4;
-  for (size_t j = 0; j < na; ++j) {
-    keys.lo[j] = a[j].lo;
-    keys.k2[j] = key2(a[j]);
-  }
-  for (size_t j = na; j < nv * 4; ++j) keys.lo[j] = keys.k2[j] = 0;  // a real key2 is never 0
+  const size_t nv = fill_keys(a, na, 4, keys);
   std::uint64_t avail = na >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << na) - 1;
   long same = 0;
   for (size_t i = 0; i < nb; ++i) {
@@ -1266,13 +1237,7 @@ __attribute__((target("avx2,bmi"))) long small_overlap_avx2(const Tok* a, size_t
                              k2));
       match |= static_cast<std::uint64_t>(_mm256_movemask_pd(_mm256_castsi256_pd(eq))) << (4 * v);
     }
-    std::uint64_t cand = match & avail;
-    if (t.len > 15) {  // rare: equal keys only make a candidate
-      while (cand && !(a[__builtin_ctzll(cand)] == t)) cand &= cand - 1;
-    }
-    const std::uint64_t first = cand & (0 - cand);
-    avail ^= first;
-    same += first != 0;
+    same += take_first(match & avail, a, t, avail);
   }
   return same;
 }
@@ -1334,7 +1299,7 @@ TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference
     const SideScratch& y = a_small ? s.b : s.a;
     same = small_overlap_avx512(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys);
   } else if (have_avx2() && !detail::squad_no_small_overlap &&
-             std::min(s.a.n_toks, s.b.n_toks) <= kSmallAvx2) {
+             std::min(s.a.n_toks, s.b.n_toks) <= 64) {
     const bool a_small = s.a.n_toks <= s.b.n_toks;
     const SideScratch& x = a_small ? s.a : s.b;
     const SideScratch& y = a_small ? s.b : s.a;
