@@ -382,7 +382,6 @@ ASSAY_AVX512 inline void rope_head(const std::byte* src, Type t, const float* cs
   }
 }
 
-// Rows per task: at least ~16k elements of work, so small batches stay on one thread.
 // Sums of four vectors' lanes: {sum a, sum b, sum c, sum d}.
 ASSAY_AVX512 inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
   const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
