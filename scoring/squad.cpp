@@ -738,11 +738,28 @@ __attribute__((target("avx2,popcnt,bmi,bmi2"), no_sanitize_address)) size_t comp
   return n;
 }
 
+// Appends the token buf[start, end) of a compacted text to out[m] (its bytes are ASCII, never
+// 0, so an article is told by its first word alone); returns the new count.
+__attribute__((target("avx2"))) inline size_t put_compact_tok(const char* buf, std::uint32_t start,
+                                                              std::uint32_t end, Tok* out,
+                                                              size_t m) {
+  const std::uint32_t len = end - start;
+  const __m128i v = _mm_and_si128(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + start)),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(kFirstBytes + 16 - (len < 16 ? len : 16))));
+  Tok& t = out[m];
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&t.lo), v);  // lo, hi
+  t.data = buf + start;
+  t.len = len;
+  const auto lo = static_cast<std::uint64_t>(_mm_cvtsi128_si64(v));
+  return m + !((lo == 0x61) | (lo == 0x6e61) | (lo == 0x656874));
+}
+
 // Tokens of the compacted text in s.buf (whitespace mask s.cspace, s.cwords words ending in
 // whitespace): the runs of non-whitespace, but articles, made straight from the mask's edges
 // into s.toks until there are at least `want` or the text ends; resumes where the last call
 // stopped (s.cword, s.cedges, s.cstart, s.copen). Returns the tokens made so far.
-__attribute__((target("bmi"))) size_t compact_tokens(SideScratch& s, size_t want) {
+__attribute__((target("avx2,bmi"))) size_t compact_tokens(SideScratch& s, size_t want) {
   const std::uint64_t* cspace = s.cspace.data();
   const char* buf = s.buf.data();
   Tok* out = s.toks.data();
@@ -760,8 +777,7 @@ __attribute__((target("bmi"))) size_t compact_tokens(SideScratch& s, size_t want
     const std::uint32_t pos = static_cast<std::uint32_t>(w * 64 + _tzcnt_u64(edges));
     edges = _blsr_u64(edges);
     if (open) {
-      out[m] = make_tok(buf + start, pos - start, false);
-      m += !out[m].is_article();
+      m = put_compact_tok(buf, start, pos, out, m);
     } else {
       start = pos;
     }
@@ -773,23 +789,6 @@ __attribute__((target("bmi"))) size_t compact_tokens(SideScratch& s, size_t want
   s.copen = open;
   s.n_toks = m;
   return m;
-}
-
-// Appends the token buf[start, end) of a compacted text to out[m] (its bytes are ASCII, never
-// 0, so an article is told by its first word alone); returns the new count.
-__attribute__((target("avx2"))) inline size_t put_compact_tok(const char* buf, std::uint32_t start,
-                                                              std::uint32_t end, Tok* out,
-                                                              size_t m) {
-  const std::uint32_t len = end - start;
-  const __m128i v = _mm_and_si128(
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + start)),
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(kFirstBytes + 16 - (len < 16 ? len : 16))));
-  Tok& t = out[m];
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(&t.lo), v);  // lo, hi
-  t.data = buf + start;
-  t.len = len;
-  const auto lo = static_cast<std::uint64_t>(_mm_cvtsi128_si64(v));
-  return m + !((lo == 0x61) | (lo == 0x6e61) | (lo == 0x656874));
 }
 
 // compact_tokens() for all tokens of a side not yet started (squad_token_prf): one pass over
@@ -1291,19 +1290,15 @@ TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference
   tokenize(reference, s.b);
   long same = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (have_avx512bw() && !detail::squad_no_small_overlap &&
+  if ((have_avx512bw() || have_avx2()) && !detail::squad_no_small_overlap &&
       std::min(s.a.n_toks, s.b.n_toks) <= 64) {
     // The overlap is symmetric: the smaller side gets the keys.
     const bool a_small = s.a.n_toks <= s.b.n_toks;
     const SideScratch& x = a_small ? s.a : s.b;
     const SideScratch& y = a_small ? s.b : s.a;
-    same = small_overlap_avx512(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys);
-  } else if (have_avx2() && !detail::squad_no_small_overlap &&
-             std::min(s.a.n_toks, s.b.n_toks) <= 64) {
-    const bool a_small = s.a.n_toks <= s.b.n_toks;
-    const SideScratch& x = a_small ? s.a : s.b;
-    const SideScratch& y = a_small ? s.b : s.a;
-    same = small_overlap_avx2(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys);
+    same = have_avx512bw()
+               ? small_overlap_avx512(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys)
+               : small_overlap_avx2(x.toks.data(), x.n_toks, y.toks.data(), y.n_toks, s.keys);
   } else
 #endif
   {
