@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "eval/model_handle.h"
 #include "inference/batch_generator.h"
 #include "inference/tokenizer.h"
 #include "scoring/aggregate.h"
@@ -53,12 +54,8 @@ inference::LoglikelihoodRequest encode_pair(const inference::Tokenizer& tok,
 
 }  // namespace
 
-LoglikStage::LoglikStage(std::vector<scoring::MetricRequest>& metrics)
-    : columns_(scoring::take_model_metrics(metrics)) {}
-
 void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
-                         const std::map<std::string, json>& generations, inference::Engine* engine,
-                         const std::filesystem::path& model_path,
+                         const std::map<std::string, json>& generations, ModelHandle& model,
                          const RunSettings& settings) const {
   if (columns_.empty()) return;
   const size_t n = ds.samples.size();
@@ -85,15 +82,7 @@ void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
 
   const bool ppl = wants(columns_, "ref_perplexity"), bpb = wants(columns_, "ref_bits_per_byte");
   if (!ppl && !bpb) return;
-  std::unique_ptr<inference::Engine> owned;
-  if (engine == nullptr) {
-    inference::EngineOptions eo;
-    eo.device = settings.device;
-    eo.dtype = settings.generation.dtype;
-    eo.threads = settings.generation.threads;
-    owned = inference::Engine::load(model_path, eo);
-    engine = owned.get();
-  }
+  inference::Engine* engine = &model.engine();
   const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
   const int64_t context = engine->config().max_position_embeddings;
   std::vector<inference::LoglikelihoodRequest> requests;

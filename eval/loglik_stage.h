@@ -13,17 +13,17 @@
 
 #include "eval/dataset.h"
 #include "eval/run_settings.h"
-#include "eval/score_command.h"
-#include "inference/engine.h"
+#include "eval/run_state.h"
 #include "scoring/scorer.h"
 
 namespace assay::eval {
 
+class ModelHandle;
+
 class LoglikStage {
  public:
-  // Takes the model metric names and the "perplexity" group out of `metrics`, leaving the string
-  // metrics for scoring::score_dataset. Throws assay::Error (invalid input) for options on them.
-  explicit LoglikStage(std::vector<scoring::MetricRequest>& metrics);
+  // The model metric columns asked for, as scoring::take_model_metrics returns them.
+  explicit LoglikStage(std::vector<std::string> columns) : columns_(std::move(columns)) {}
 
   // Columns requested (answer_tokens, ref_perplexity, ref_bits_per_byte), possibly none.
   const std::vector<std::string>& columns() const { return columns_; }
@@ -32,13 +32,13 @@ class LoglikStage {
   // per-sample values into metric_rows, mean/CI into metrics, and for perplexity
   // corpus["perplexity"] = {"score", "bits_per_byte", "tokens", "bytes", "n", "not_computed",
   // "ci_low", "ci_high"}. `generations` maps sample id -> its generations.jsonl record ("prompt",
-  // "completion_tokens"). Perplexity reuses `engine` when it is not null, else loads the model at
-  // settings' model path (`model_path`). A sample with an empty reference, or whose prompt plus
+  // "completion_tokens"). Perplexity uses the run's model (loaded now if generation did not
+  // need it). A sample with an empty reference, or whose prompt plus
   // reference exceeds the model's context, gets NaN (written as null; counted in
   // "not_computed"). Does nothing when no column was requested. Throws assay::Error.
   void add_to(RunScores& scores, const Dataset& ds,
-              const std::map<std::string, nlohmann::json>& generations, inference::Engine* engine,
-              const std::filesystem::path& model_path, const RunSettings& settings) const;
+              const std::map<std::string, nlohmann::json>& generations, ModelHandle& model,
+              const RunSettings& settings) const;
 
  private:
   std::vector<std::string> columns_;

@@ -1,6 +1,5 @@
 #include "eval/run_folder.h"
 
-
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -21,7 +20,6 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 }  // namespace
-
 
 const std::vector<std::string>& RunFolder::owned_files() {
   static const std::vector<std::string> files = {"manifest.json", "generations.jsonl",
@@ -52,8 +50,9 @@ RunFolder::RunFolder(fs::path dir, RunIdentity identity, json redacted_config, b
                 old.value("config_hash", "") == identity_.config_hash &&
                 old.value("inputs", json()) == identity_.inputs;
     if (same) {
-      state_ = old.value("status", "") == "completed" ? RunState::kCompleted : RunState::kResume;
-      if (state_ == RunState::kCompleted) manifest_ = old;
+      state_ =
+          old.value("status", "") == "completed" ? FolderState::kCompleted : FolderState::kResume;
+      if (state_ == FolderState::kCompleted) manifest_ = old;
       return;
     }
     if (!overwrite) {
@@ -65,8 +64,8 @@ RunFolder::RunFolder(fs::path dir, RunIdentity identity, json redacted_config, b
       } else if (old.value("inputs", json()) != identity_.inputs) {
         why = "its inputs differ (e.g. the dataset file changed)";
       } else {
-        auto changed = ResolvedConfig::changed_keys(old.value("config", json::object()),
-                                                    manifest_["config"]);
+        auto changed =
+            ResolvedConfig::changed_keys(old.value("config", json::object()), manifest_["config"]);
         why = "it was made with a different config" +
               (changed.empty() ? std::string() : " (changed: " + join(changed) + ")");
       }
@@ -89,7 +88,9 @@ RunFolder::RunFolder(fs::path dir, RunIdentity identity, json redacted_config, b
   }
 }
 
-void RunFolder::write() { atomic_write(dir_ / "manifest.json", manifest_.dump(2) + "\n"); }
+void RunFolder::write() {
+  atomic_write(dir_ / "manifest.json", manifest_.dump(2) + "\n");
+}
 
 void RunFolder::mark_running() {
   started_ = std::chrono::steady_clock::now();
@@ -97,8 +98,7 @@ void RunFolder::mark_running() {
   manifest_["versions"] = {{"assay", kVersion},
                            {"compiler", __VERSION__},
                            {"nlohmann_json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." +
-                                                 std::to_string(NLOHMANN_JSON_VERSION_MINOR) +
-                                                 "." +
+                                                 std::to_string(NLOHMANN_JSON_VERSION_MINOR) + "." +
                                                  std::to_string(NLOHMANN_JSON_VERSION_PATCH)}};
   manifest_["timings"] = {{"started_at", utc_now_iso()}};
   manifest_.erase("error");
@@ -107,8 +107,7 @@ void RunFolder::mark_running() {
 
 void RunFolder::update(const json& fields) {
   for (auto it = fields.begin(); it != fields.end(); ++it) {
-    if (it.value().is_object() && manifest_.contains(it.key()) &&
-        manifest_[it.key()].is_object()) {
+    if (it.value().is_object() && manifest_.contains(it.key()) && manifest_[it.key()].is_object()) {
       manifest_[it.key()].update(it.value());
     } else {
       manifest_[it.key()] = it.value();
@@ -125,13 +124,17 @@ void RunFolder::finish(const std::string& status) {
   write();
 }
 
-void RunFolder::mark_completed() { finish("completed"); }
+void RunFolder::mark_completed() {
+  finish("completed");
+}
 
 void RunFolder::mark_failed(const std::string& reason) {
   manifest_["error"] = log::redact(reason);
   finish("failed");
 }
 
-void RunFolder::mark_interrupted() { finish("interrupted"); }
+void RunFolder::mark_interrupted() {
+  finish("interrupted");
+}
 
 }  // namespace assay::eval

@@ -14,12 +14,12 @@ namespace assay::eval {
 
 // What makes two runs the same run.
 struct RunIdentity {
-  std::string command;         // "score", "run"
-  std::string config_hash;     // ResolvedConfig::identity_hash()
-  nlohmann::json inputs;       // fingerprints, e.g. {"dataset_sha256": "..."}
+  std::string command;      // "score", "run"
+  std::string config_hash;  // ResolvedConfig::identity_hash()
+  nlohmann::json inputs;    // fingerprints, e.g. {"dataset_sha256": "..."}
 };
 
-enum class RunState {
+enum class FolderState {
   kFresh,      // nothing there yet (or overwritten): start from scratch
   kResume,     // the same run was started before and did not complete
   kCompleted,  // the same run already completed: nothing to do
@@ -33,7 +33,7 @@ class RunFolder {
   RunFolder(std::filesystem::path dir, RunIdentity identity, nlohmann::json redacted_config,
             bool overwrite);
 
-  RunState state() const { return state_; }
+  FolderState state() const { return state_; }
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path file(const std::string& name) const { return dir_ / name; }
 
@@ -58,7 +58,7 @@ class RunFolder {
   std::filesystem::path dir_;
   RunIdentity identity_;
   nlohmann::json manifest_;
-  RunState state_ = RunState::kFresh;
+  FolderState state_ = FolderState::kFresh;
   std::chrono::steady_clock::time_point started_;
 };
 

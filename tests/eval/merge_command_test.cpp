@@ -1,7 +1,7 @@
 // `evaluate merge` on hand-made shard folders (no model needed): the merged run is in dataset
 // order with metrics and judge summaries recomputed over the union (expected values worked out by
 // hand), and every way shards can fail to form one run is refused with exit 2 naming it.
-#include "eval/merge_command.h"
+#include "eval/commands/merge.h"
 
 #include <gtest/gtest.h>
 

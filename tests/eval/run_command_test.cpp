@@ -1,6 +1,6 @@
 // The pieces of `evaluate run` that need no model run: the model fingerprint (what changes it) and
 // the bundled-model lookup order.
-#include "eval/run_command.h"
+#include "eval/model_identity.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -27,7 +27,7 @@ class RunFolderTest : public ::testing::Test {
 
 TEST_F(RunFolderTest, FreshRunGoesRunningThenCompleted) {
   RunFolder f(dir_, identity(), {{"metrics", {"squad_f1"}}}, false);
-  EXPECT_EQ(f.state(), RunState::kFresh);
+  EXPECT_EQ(f.state(), FolderState::kFresh);
   f.mark_running();
   EXPECT_EQ(manifest()["status"], "running");
   EXPECT_EQ(manifest()["config_hash"], "h1");
@@ -46,12 +46,12 @@ TEST_F(RunFolderTest, SameRunCompletedIsDoneAndUnfinishedResumes) {
   }
   {
     RunFolder f(dir_, identity(), json::object(), false);
-    EXPECT_EQ(f.state(), RunState::kResume);
+    EXPECT_EQ(f.state(), FolderState::kResume);
     f.mark_running();
     f.mark_completed();
   }
   RunFolder f(dir_, identity(), json::object(), false);
-  EXPECT_EQ(f.state(), RunState::kCompleted);
+  EXPECT_EQ(f.state(), FolderState::kCompleted);
 }
 
 TEST_F(RunFolderTest, DifferentConfigIsRefusedNamingTheChangedKeysUnlessOverwrite) {
@@ -71,7 +71,7 @@ TEST_F(RunFolderTest, DifferentConfigIsRefusedNamingTheChangedKeysUnlessOverwrit
     EXPECT_NE(msg.find("--overwrite"), std::string::npos) << msg;
   }
   RunFolder f(dir_, identity("h2"), {{"metrics", {"exact_match"}}}, true);
-  EXPECT_EQ(f.state(), RunState::kFresh);
+  EXPECT_EQ(f.state(), FolderState::kFresh);
   EXPECT_FALSE(fs::exists(dir_ / "scores.jsonl")) << "overwrite must drop the old run's files";
 }
 

@@ -1,12 +1,11 @@
-// `evaluate merge`: combines the shard folders of a sharded `evaluate run` (shard.h) into one run
-// folder, as if one host had evaluated the whole dataset: generations and scores in dataset
-// order, local metrics (corpus metrics included) recomputed over the union rather than averaged,
-// judge summaries recomputed from the per-sample judgments (no judge is called).
+// `evaluate merge`: combines the shard folders of a sharded `evaluate run` into one run folder,
+// as if one host had evaluated the whole dataset: generations and scores in dataset order, local
+// metrics (corpus metrics included) recomputed over the union rather than averaged, judge
+// summaries recomputed from the per-sample judgments (no judge is called).
 #pragma once
 
 #include <filesystem>
 #include <ostream>
-#include <string>
 #include <vector>
 
 namespace assay::eval {
@@ -20,9 +19,7 @@ struct MergeCommandOptions {
 };
 
 // Runs the command; prints the summary table to `out`. Returns 0. Throws assay::Error (invalid
-// input, exit 2) when the shards do not form one run: a shard not completed, different shard
-// counts, a missing or repeated index, different config hashes, model fingerprints or datasets,
-// a sample id in two shards or in the wrong shard, a sample with no result, or a dataset file
+// input, exit 2) when the shards do not form one run (eval/shard_merge.h) or a dataset file
 // whose SHA-256 is not the one the shards ran on.
 int run_merge_command(const MergeCommandOptions& options, std::ostream& out);
 

@@ -1,23 +1,11 @@
-#include "eval/merge_command.h"
+#include "eval/shard_merge.h"
 
 #include <algorithm>
 #include <map>
 
-#include <nlohmann/json.hpp>
-
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
-#include "core/log.h"
-#include "core/sha256.h"
-#include "eval/config.h"
-#include "eval/dataset.h"
-#include "eval/judge_stage.h"
-#include "eval/run_folder.h"
-#include "eval/run_settings.h"
-#include "eval/score_command.h"
-#include "eval/shard.h"
-#include "scoring/scorer.h"
 
 namespace assay::eval {
 namespace fs = std::filesystem;
@@ -25,14 +13,7 @@ using nlohmann::json;
 
 namespace {
 
-struct Shard {
-  fs::path dir;
-  ShardSpec spec;
-  json manifest;
-  json summary;
-};
-
-std::string label(const Shard& s) {
+std::string label(const ShardFolder& s) {
   return s.dir.string();
 }
 
@@ -44,8 +25,8 @@ json read_json(const fs::path& file) {
   }
 }
 
-Shard open_shard(const fs::path& dir) {
-  Shard s;
+ShardFolder open_shard(const fs::path& dir) {
+  ShardFolder s;
   s.dir = dir;
   s.manifest = read_json(dir / "manifest.json");
   const json& m = s.manifest;
@@ -79,8 +60,8 @@ Shard open_shard(const fs::path& dir) {
 
 // The shard folders named by the arguments: a folder with manifest.json is a shard; a folder
 // without one contributes its shard-<i>-of-<n> sub-folders.
-std::vector<Shard> find_shards(const std::vector<fs::path>& inputs) {
-  std::vector<Shard> shards;
+std::vector<ShardFolder> find_shards(const std::vector<fs::path>& inputs) {
+  std::vector<ShardFolder> shards;
   std::error_code ec;
   for (const auto& in : inputs) {
     if (!fs::is_directory(in, ec)) throw_not_found(in.string() + ": no such folder");
@@ -107,8 +88,8 @@ std::vector<Shard> find_shards(const std::vector<fs::path>& inputs) {
 }
 
 // Every shard of one run, each once, all alike; sorted by index.
-void check_shards(std::vector<Shard>& shards) {
-  const Shard& first = shards[0];
+void check_shards(std::vector<ShardFolder>& shards) {
+  const ShardFolder& first = shards[0];
   const int n = first.spec.count;
   for (const auto& s : shards) {
     if (s.spec.count != n) {
@@ -138,7 +119,7 @@ void check_shards(std::vector<Shard>& shards) {
     }
   }
   std::sort(shards.begin(), shards.end(),
-            [](const Shard& x, const Shard& y) { return x.spec.index < y.spec.index; });
+            [](const ShardFolder& x, const ShardFolder& y) { return x.spec.index < y.spec.index; });
   for (size_t k = 1; k < shards.size(); ++k) {
     if (shards[k].spec.index == shards[k - 1].spec.index) {
       throw_invalid("shard " + shard_dir_name(shards[k].spec) +
@@ -211,7 +192,7 @@ judges::Rubric rubric_of(const json& judges_summary) {
   return r;
 }
 
-json sum_usage(const std::vector<Shard>& shards) {
+json sum_usage(const std::vector<ShardFolder>& shards) {
   json total;
   for (const auto& s : shards) {
     if (!s.summary.contains("judge_usage")) continue;
@@ -234,41 +215,46 @@ json sum_usage(const std::vector<Shard>& shards) {
 
 }  // namespace
 
-int run_merge_command(const MergeCommandOptions& options, std::ostream& out) {
-  if (options.output.empty()) throw_invalid("evaluate merge: --output is required");
-  std::vector<Shard> shards = find_shards(options.inputs);
-  check_shards(shards);
-  const json& first = shards[0].manifest;
-  const int n = shards[0].spec.count;
+ShardSet read_shards(const std::vector<fs::path>& inputs) {
+  ShardSet set;
+  set.shards = find_shards(inputs);
+  check_shards(set.shards);
+  set.count = set.shards[0].spec.count;
+  set.config = config_of(set.first_manifest().value("config", json::object()));
+  set.settings = run_settings_from(set.config);
+  return set;
+}
 
-  ResolvedConfig cfg = config_of(first.value("config", json::object()));
-  RunSettings settings = run_settings_from(cfg);
-  std::string dataset_path = options.dataset.string();
+Dataset merged_dataset(const ShardSet& set, const fs::path& path) {
+  const json& first = set.first_manifest();
+  std::string dataset_path = path.string();
   if (dataset_path.empty()) dataset_path = first.value("dataset", json::object()).value("path", "");
   if (dataset_path.empty()) {
-    throw_invalid(shards[0].dir.string() + "/manifest.json names no dataset; pass --dataset");
+    throw_invalid(set.shards[0].dir.string() + "/manifest.json names no dataset; pass --dataset");
   }
   DatasetNeeds needs;
   needs.instruction = true;
   needs.reference = false;
-  Dataset ds = load_dataset(dataset_path, settings.fields, needs);
+  Dataset ds = load_dataset(dataset_path, set.settings.fields, needs);
   const json& inputs = first.value("inputs", json::object());
   if (ds.sha256 != inputs.value("dataset_sha256", "")) {
     throw_invalid(dataset_path + ": not the dataset the shards ran on (SHA-256 " + ds.sha256 +
                   ", the shards': " + inputs.value("dataset_sha256", std::string("?")) +
                   "); pass the right one with --dataset");
   }
-  if (settings.dummy &&
-      ds.samples.size() > static_cast<size_t>(settings.generation.dummy_samples)) {
-    ds.samples.resize(static_cast<size_t>(settings.generation.dummy_samples));
-  }
+  const auto n_dummy = static_cast<size_t>(set.settings.generation.dummy_samples);
+  if (set.settings.dummy && ds.samples.size() > n_dummy) ds.samples.resize(n_dummy);
+  return ds;
+}
 
-  // Every sample's generation and score line, from the one shard it belongs to.
+ShardResults collect_results(const ShardSet& set, const Dataset& ds) {
   std::map<std::string, size_t> position;
   for (size_t i = 0; i < ds.samples.size(); ++i) position[ds.samples[i].id] = i;
-  std::vector<json> gens(ds.samples.size()), score_lines(ds.samples.size());
-  std::vector<std::string> owner(ds.samples.size());
-  for (const auto& s : shards) {
+  ShardResults out;
+  out.generations.resize(ds.samples.size());
+  out.score_lines.resize(ds.samples.size());
+  out.owner.resize(ds.samples.size());
+  for (const auto& s : set.shards) {
     for (const char* file : {"generations.jsonl", "scores.jsonl"}) {
       const bool is_gen = std::string(file) == "generations.jsonl";
       fs::path path = s.dir / file;
@@ -280,28 +266,28 @@ int run_merge_command(const MergeCommandOptions& options, std::ostream& out) {
         std::string id = r.value["id"].get<std::string>();
         auto it = position.find(id);
         if (it == position.end())
-          throw_invalid(where + ": sample '" + id + "' is not in " + dataset_path);
+          throw_invalid(where + ": sample '" + id + "' is not in " + ds.path);
         if (!in_shard(id, s.spec)) {
           throw_invalid(where + ": sample '" + id + "' does not belong to " +
                         shard_dir_name(s.spec));
         }
-        json& slot = is_gen ? gens[it->second] : score_lines[it->second];
+        json& slot = is_gen ? out.generations[it->second] : out.score_lines[it->second];
         if (!slot.is_null()) {
           throw_invalid(where + ": sample '" + id + "' appears twice (also in " +
-                        owner[it->second] + ")");
+                        out.owner[it->second] + ")");
         }
         if (is_gen && !r.value.value("output", json()).is_string()) {
           throw_invalid(where + ": sample '" + id + "' has no string `output`");
         }
         slot = std::move(r.value);
-        owner[it->second] = s.dir.string();
+        out.owner[it->second] = s.dir.string();
       }
     }
   }
   size_t n_missing = 0;
   std::string example;
   for (size_t i = 0; i < ds.samples.size(); ++i) {
-    if (gens[i].is_null() || score_lines[i].is_null()) {
+    if (out.generations[i].is_null() || out.score_lines[i].is_null()) {
       if (n_missing++ == 0) example = ds.samples[i].id;
     }
   }
@@ -309,112 +295,81 @@ int run_merge_command(const MergeCommandOptions& options, std::ostream& out) {
     throw_invalid(std::to_string(n_missing) + " of " + std::to_string(ds.samples.size()) +
                   " samples have no result in the shards (e.g. '" + example + "')");
   }
+  return out;
+}
 
-  RunIdentity identity{"merge",
-                       first.value("config_hash", ""),
-                       {{"dataset_sha256", ds.sha256},
-                        {"model_fingerprint", inputs.value("model_fingerprint", "")},
-                        {"shards", n}}};
-  RunFolder folder(options.output, identity, first.value("config", json::object()),
-                   options.overwrite);
-  folder.mark_running();
-  try {
-    json merged_from = json::array();
-    for (const auto& s : shards) {
-      merged_from.push_back(
-          {{"path", fs::absolute(s.dir).string()},
-           {"shard", shard_dir_name(s.spec)},
-           {"host", s.manifest.value("container", json::object()).value("current_host", json())}});
-    }
-    folder.update(
-        {{"dataset",
-          {{"path", dataset_path}, {"sha256", ds.sha256}, {"n_samples", ds.samples.size()}}},
-         {"model", first.value("model", json())},
-         {"merged_from", merged_from}});
+RunIdentity merged_identity(const ShardSet& set, const Dataset& ds) {
+  const json& first = set.first_manifest();
+  const json& inputs = first.value("inputs", json::object());
+  return {"merge",
+          first.value("config_hash", ""),
+          {{"dataset_sha256", ds.sha256},
+           {"model_fingerprint", inputs.value("model_fingerprint", "")},
+           {"shards", set.count}}};
+}
 
-    std::string gen_text;
-    size_t prompt_tokens = 0, completion_tokens = 0, resumed = 0;
-    json finish_reasons = json::object();
-    for (size_t i = 0; i < ds.samples.size(); ++i) {
-      const json& g = gens[i];
-      ds.samples[i].prediction = g["output"].get<std::string>();
-      prompt_tokens += g.value("prompt_tokens", size_t{0});
-      completion_tokens += g.value("completion_tokens", size_t{0});
-      std::string fr = g.value("finish_reason", std::string("unknown"));
-      finish_reasons[fr] = finish_reasons.value(fr, 0) + 1;
-      gen_text += to_jsonl_line(g) + "\n";
-    }
-    for (const auto& s : shards) {
-      resumed += s.summary.value("generation", json::object()).value("resumed", size_t{0});
-    }
-    atomic_write(folder.file("generations.jsonl"), gen_text);
-
-    // Local metrics over the union, exactly as one host would compute them.
-    std::vector<size_t> with_ref;
-    for (size_t i = 0; i < ds.samples.size(); ++i) {
-      if (!ds.samples[i].reference.empty()) with_ref.push_back(i);
-    }
-    RunScores scores;
-    scores.metric_rows.assign(ds.samples.size(), json::object());
-    if (!with_ref.empty()) {
-      std::vector<std::string> predictions, references;
-      for (size_t i : with_ref) {
-        predictions.push_back(*ds.samples[i].prediction);
-        references.push_back(ds.samples[i].reference);
-      }
-      scoring::ScoredDataset scored =
-          scoring::score_dataset(predictions, references, settings.metrics, settings.bootstrap);
-      for (size_t k = 0; k < with_ref.size(); ++k) {
-        for (size_t c = 0; c < scored.columns.size(); ++c) {
-          scores.metric_rows[with_ref[k]][scored.columns[c]] = scored.values[k][c];
-        }
-      }
-      scores.metrics = scored.summary;
-      scores.corpus = scored.corpus;
-    }
-
-    // Judges: the per-sample judgments as the shards wrote them, summarised over the union.
-    std::optional<JudgeStageOutput> judged;
-    const Shard* judged_shard = nullptr;
-    for (const auto& s : shards) {
-      if (s.summary.contains("judges")) judged_shard = &s;
-    }
-    if (judged_shard != nullptr) {
-      judges::Rubric rubric = rubric_of(judged_shard->summary["judges"]);
-      std::vector<judges::Judgment> judgments;
-      judged.emplace();
-      for (const auto& line : score_lines) {
-        if (!line.contains("judges") && !line.contains("judge_error")) {
-          throw_invalid(owner[judgments.size()] + "/scores.jsonl: sample '" +
-                        line.value("id", std::string("?")) + "' has no judge result");
-        }
-        judgments.push_back(judgment_of(line, rubric));
-        json entry = json::object();
-        for (const char* k : {"judges", "judge_error"}) {
-          if (line.contains(k)) entry[k] = line[k];
-        }
-        judged->per_sample.push_back(std::move(entry));
-      }
-      judged->judges = summarize_judgments(rubric, judgments, settings.bootstrap);
-      judged->judge_usage = sum_usage(shards);
-    }
-    scores.judged = judged ? &*judged : nullptr;
-
-    json generation = {{"prompt_tokens", prompt_tokens},
-                       {"completion_tokens", completion_tokens},
-                       {"finish_reasons", finish_reasons},
-                       {"resumed", resumed}};
-    json summary = write_scores_and_summary(folder.dir(), "run", ds, scores, settings.bootstrap,
-                                            {{"generation", generation}, {"merged_shards", n}});
-    folder.mark_completed();
-    out << "Merged " << shards.size() << " shards, " << ds.samples.size() << " samples -> "
-        << folder.dir().string() << "\n";
-    print_summary(summary, out);
-  } catch (const std::exception& e) {
-    folder.mark_failed(e.what());
-    throw;
+json merged_manifest_fields(const ShardSet& set, const Dataset& ds) {
+  json merged_from = json::array();
+  for (const auto& s : set.shards) {
+    merged_from.push_back(
+        {{"path", fs::absolute(s.dir).string()},
+         {"shard", shard_dir_name(s.spec)},
+         {"host", s.manifest.value("container", json::object()).value("current_host", json())}});
   }
-  return kExitOk;
+  return {{"dataset", {{"path", ds.path}, {"sha256", ds.sha256}, {"n_samples", ds.samples.size()}}},
+          {"model", set.first_manifest().value("model", json())},
+          {"merged_from", merged_from}};
+}
+
+void write_merged_generations(RunState& state, const ShardSet& set, const ShardResults& results) {
+  std::string gen_text;
+  size_t prompt_tokens = 0, completion_tokens = 0, resumed = 0;
+  json finish_reasons = json::object();
+  for (size_t i = 0; i < state.ds.samples.size(); ++i) {
+    const json& g = results.generations[i];
+    state.ds.samples[i].prediction = g["output"].get<std::string>();
+    prompt_tokens += g.value("prompt_tokens", size_t{0});
+    completion_tokens += g.value("completion_tokens", size_t{0});
+    std::string fr = g.value("finish_reason", std::string("unknown"));
+    finish_reasons[fr] = finish_reasons.value(fr, 0) + 1;
+    gen_text += to_jsonl_line(g) + "\n";
+    state.generations[state.ds.samples[i].id] = g;
+  }
+  for (const auto& s : set.shards) {
+    resumed += s.summary.value("generation", json::object()).value("resumed", size_t{0});
+  }
+  atomic_write(state.folder->file("generations.jsonl"), gen_text);
+  state.summary_extra["generation"] = {{"prompt_tokens", prompt_tokens},
+                                       {"completion_tokens", completion_tokens},
+                                       {"finish_reasons", finish_reasons},
+                                       {"resumed", resumed}};
+}
+
+std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const ShardResults& results,
+                                                 const scoring::BootstrapOptions& bootstrap) {
+  const ShardFolder* judged_shard = nullptr;
+  for (const auto& s : set.shards) {
+    if (s.summary.contains("judges")) judged_shard = &s;
+  }
+  if (judged_shard == nullptr) return std::nullopt;
+  judges::Rubric rubric = rubric_of(judged_shard->summary["judges"]);
+  std::vector<judges::Judgment> judgments;
+  JudgeStageOutput judged;
+  for (const auto& line : results.score_lines) {
+    if (!line.contains("judges") && !line.contains("judge_error")) {
+      throw_invalid(results.owner[judgments.size()] + "/scores.jsonl: sample '" +
+                    line.value("id", std::string("?")) + "' has no judge result");
+    }
+    judgments.push_back(judgment_of(line, rubric));
+    json entry = json::object();
+    for (const char* k : {"judges", "judge_error"}) {
+      if (line.contains(k)) entry[k] = line[k];
+    }
+    judged.per_sample.push_back(std::move(entry));
+  }
+  judged.judges = summarize_judgments(rubric, judgments, bootstrap);
+  judged.judge_usage = sum_usage(set.shards);
+  return judged;
 }
 
 }  // namespace assay::eval

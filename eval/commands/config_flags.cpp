@@ -1,0 +1,78 @@
+#include "eval/commands/config_flags.h"
+
+#include <cstdlib>
+
+#include <CLI/CLI.hpp>
+
+namespace assay::eval {
+using nlohmann::json;
+
+void ConfigFlags::add_to(CLI::App* cmd) {
+  cmd->add_option("--config,-c", config, "Run config JSON file (env EVAL_CONFIG)");
+  cmd->add_option("--dataset,-d", dataset, "Dataset: JSONL or JSON array (env DATASET_PATH)");
+  cmd->add_option("--output,-o", output, "Run folder to write (env OUTPUT_DIR)");
+  cmd->add_option("--metrics,-m", metrics,
+                  "Comma-separated metrics or groups (env EVAL_METRICS). Groups: squad, bleu, "
+                  "chrf, ter, rouge, rouge_stem, all. Metrics: exact_match, quasi_exact_match, "
+                  "squad_em, squad_f1, squad_p, squad_r, sentence_bleu, chrf, chrf_pp, ter, "
+                  "rouge{1,2,L,Lsum}_{f,p,r}[_stem], contains, valid_json, answer_words, "
+                  "regex_match (needs a pattern option in the config)");
+  cmd->add_option("--reference-field", reference_field,
+                  "Dataset field with the reference answer (default: output)");
+  cmd->add_option("--prediction-field", prediction_field,
+                  "Dataset field with the prediction (default: prediction)");
+  cmd->add_option("--id-field", id_field, "Dataset field with the sample id (default: id)");
+  cmd->add_option("--judge-rubric", judge_rubric,
+                  "Judge rubric: handbook, reference, mt_bench_single, pairwise, or a rubric "
+                  "JSON file (env JUDGE_RUBRIC)");
+  cmd->add_option("--judge-provider", judge_provider,
+                  "Judge: openai, dummy or none (env JUDGE_PROVIDER)");
+  cmd->add_option("--judge-model", judge_model, "Judge model id (env JUDGE_MODEL)");
+  cmd->add_option("--judge-base-url", judge_base_url,
+                  "OpenAI-compatible endpoint (env JUDGE_BASE_URL, then OPENAI_BASE_URL)");
+  cmd->add_option("--judge-max-concurrency", judge_max_concurrency,
+                  "Judge requests in flight (env JUDGE_MAX_CONCURRENCY, default 32)");
+}
+
+ConfigSources config_file_sources(const std::string& config) {
+  ConfigSources s;
+  std::string path = config;
+  if (path.empty()) {
+    const char* env = std::getenv("EVAL_CONFIG");
+    if (env != nullptr) path = env;
+  }
+  if (!path.empty()) s.file = path;
+  return s;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos <= text.size();) {
+    size_t comma = std::min(text.find(',', pos), text.size());
+    if (comma > pos) out.push_back(text.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+ConfigSources ConfigFlags::sources() const {
+  ConfigSources s = config_file_sources(config);
+  auto flag = [&](const char* key, const std::string& v) {
+    if (!v.empty()) s.flags.emplace_back(key, v);
+  };
+  flag("dataset", dataset);
+  flag("output", output);
+  flag("fields.reference", reference_field);
+  flag("fields.prediction", prediction_field);
+  flag("fields.id", id_field);
+  flag("judge.rubric", judge_rubric);
+  flag("judge.provider", judge_provider);
+  flag("judge.model", judge_model);
+  flag("judge.base_url", judge_base_url);
+  if (judge_max_concurrency > 0)
+    s.flags.emplace_back("judge.max_concurrency", judge_max_concurrency);
+  if (!metrics.empty()) s.flags.emplace_back("metrics", json(split_commas(metrics)));
+  return s;
+}
+
+}  // namespace assay::eval

@@ -1,0 +1,34 @@
+// `evaluate gate DIR`: the config's CI gates against a finished run (or compare) folder.
+#include <CLI/CLI.hpp>
+
+#include "eval/commands/command.h"
+#include "eval/commands/config_flags.h"
+#include "eval/gates.h"
+
+namespace assay::eval {
+namespace {
+
+class GateCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& app) override {
+    CLI::App* gate = app.add_subcommand(
+        "gate", "Check the config's CI gates against a finished run folder (exit 3 if one fails)");
+    gate->add_option("dir", dir_, "Run folder (or compare output folder)")->required();
+    gate->add_option("--config,-c", config_, "Config with gates (env EVAL_CONFIG, EVAL_GATES)");
+    return gate;
+  }
+  int run(std::ostream& out) override {
+    return run_gate_command(dir_, config_file_sources(config_), out);
+  }
+
+ private:
+  std::string dir_, config_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_gate_command() {
+  return std::make_unique<GateCommand>();
+}
+
+}  // namespace assay::eval

@@ -1,0 +1,81 @@
+// `evaluate score`: plan -> Metrics -> Judge -> Summarize over a dataset that already holds
+// predictions (as fmeval scores a model_output_location).
+#include <chrono>
+
+#include <CLI/CLI.hpp>
+
+#include "core/error.h"
+#include "core/http_client.h"
+#include "core/log.h"
+#include "eval/commands/command.h"
+#include "eval/commands/config_flags.h"
+#include "eval/plan.h"
+#include "eval/stages.h"
+
+namespace assay::eval {
+namespace {
+using nlohmann::json;
+
+int run_score(const ConfigSources& sources, bool overwrite, std::ostream& out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  PlanRequest request;
+  request.command = "score";
+  request.sources = sources;
+  request.overwrite = overwrite;
+  const RunPlan plan = plan_run(std::move(request));
+  const ModelPlan& mp = plan.models.front();
+  RunState st;
+  st.settings = mp.settings;
+  st.all_have_reference = true;
+  DatasetNeeds needs;
+  needs.reference = true;
+  needs.prediction = true;
+  st.ds = load_dataset(st.settings.dataset, st.settings.fields, needs);
+  st.timings["load_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  RunIdentity identity{"score", mp.config.identity_hash(), {{"dataset_sha256", st.ds.sha256}}};
+  RunFolder folder(st.settings.output, identity, mp.config.redacted(), plan.overwrite);
+  if (folder.state() == FolderState::kCompleted) return report_already_completed(folder, out);
+  st.folder = &folder;
+  st.cancel = &global_stop_flag();
+  return run_in_folder(folder, [&] {
+    folder.update(
+        {{"dataset",
+          {{"path", st.ds.path}, {"sha256", st.ds.sha256}, {"n_samples", st.ds.samples.size()}}}});
+    log::info("scoring", {{"samples", st.ds.samples.size()}, {"dataset", st.ds.path}});
+    if (metrics_stage(st) == StageOutcome::kStopped || judge_stage(st) == StageOutcome::kStopped) {
+      return StageOutcome::kStopped;  // judgments so far are cached: a rerun resumes
+    }
+    json summary = summarize_stage(st, "score");
+    out << "Scored " << st.ds.samples.size() << " samples -> " << folder.dir().string() << "\n";
+    print_summary(summary, out);
+    return StageOutcome::kDone;
+  });
+}
+
+class ScoreCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& app) override {
+    CLI::App* score =
+        app.add_subcommand("score",
+                           "Score a dataset that already holds predictions; writes manifest.json, "
+                           "scores.jsonl and summary.json to the output folder");
+    flags_.add_to(score);
+    score->add_flag("--overwrite", overwrite_,
+                    "Replace a different run already in the output folder");
+    return score;
+  }
+  int run(std::ostream& out) override { return run_score(flags_.sources(), overwrite_, out); }
+
+ private:
+  ConfigFlags flags_;
+  bool overwrite_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_score_command() {
+  return std::make_unique<ScoreCommand>();
+}
+
+}  // namespace assay::eval

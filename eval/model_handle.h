@@ -1,0 +1,31 @@
+// The model of one `evaluate run`, loaded on first use and shared by the stages that need it
+// (generation, log-likelihood), so a run loads its weights at most once and a run with nothing
+// left to generate loads nothing.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "inference/engine.h"
+
+namespace assay::eval {
+
+class ModelHandle {
+ public:
+  // Remembers where the model is and how to load it; loads nothing yet.
+  ModelHandle(std::filesystem::path path, inference::EngineOptions options);
+  ~ModelHandle();
+
+  const std::filesystem::path& path() const { return path_; }
+  bool loaded() const { return engine_ != nullptr; }
+  // The loaded engine; loads it on the first call. Throws assay::Error (not found / invalid
+  // input naming the file and field) from inference::Engine::load.
+  inference::Engine& engine();
+
+ private:
+  std::filesystem::path path_;
+  inference::EngineOptions options_;
+  std::unique_ptr<inference::Engine> engine_;
+};
+
+}  // namespace assay::eval

@@ -1,0 +1,66 @@
+// What every stage of a run works on: the typed settings, the dataset, the run folder, the
+// results gathered so far and the stop flag. A command (eval/commands/) fills a RunState and runs
+// stages over it in order (eval/stages.h); no stage reads the environment, the flags or the
+// container layout (eval/plan.h resolved those once).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/dataset.h"
+#include "eval/judge_stage.h"
+#include "eval/run_folder.h"
+#include "eval/run_settings.h"
+
+namespace assay::eval {
+
+class ModelHandle;
+
+// The scores a run writes: per-sample metric values and their summaries.
+struct RunScores {
+  std::vector<nlohmann::json> metric_rows;            // per sample (dataset order): {"metric": v}
+  nlohmann::json metrics = nlohmann::json::object();  // summary per metric (mean, CI, ...)
+  nlohmann::json corpus = nlohmann::json::object();   // corpus metrics; omitted when empty
+};
+
+struct RunState {
+  RunSettings settings;         // this run's settings (one model)
+  Dataset ds;                   // the samples, in dataset order (after the dummy cut and the shard)
+  RunFolder* folder = nullptr;  // the open run folder (not owned)
+  ModelHandle* model = nullptr;  // `evaluate run`: the model, loaded on first use (not owned)
+  bool resuming = false;         // the folder holds an unfinished attempt of the same run
+  // `score`: every sample carries a reference field (perhaps empty) and all are scored; else
+  // only the samples with a non-empty reference are.
+  bool all_have_reference = false;
+  // id -> its generations.jsonl record ("prompt", "output", "finish_reason", token counts).
+  std::map<std::string, nlohmann::json> generations;
+  RunScores scores;
+  std::optional<JudgeStageOutput> judged;
+  std::vector<std::string> loglik_columns;  // model metrics asked for (answer_tokens, perplexity)
+  nlohmann::json summary_extra = nlohmann::json::object();  // more summary.json fields
+  nlohmann::json timings = nlohmann::json::object();        // manifest.json "timings"
+  const std::atomic<bool>* cancel = nullptr;                // true once SIGINT/SIGTERM arrived
+};
+
+// How a stage ended: done, or stopped by a signal (outputs flushed; a rerun resumes).
+enum class StageOutcome { kDone, kStopped };
+
+// The exit code of a run stopped by a signal: 143 for SIGTERM, 130 otherwise.
+int stopped_exit_code();
+
+// Runs a command's stages in `folder`: marks it running, then completed when `stages` returns
+// kDone (returns 0), interrupted when it returns kStopped (returns 130/143), failed when it throws
+// (and rethrows).
+int run_in_folder(RunFolder& folder, const std::function<StageOutcome()>& stages);
+
+// For a folder that already holds this run, completed: says so and prints its summary. Returns 0.
+int report_already_completed(const RunFolder& folder, std::ostream& out);
+
+}  // namespace assay::eval

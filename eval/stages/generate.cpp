@@ -1,0 +1,182 @@
+// The Generate stage (eval/stages.h).
+#include <chrono>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/jsonl.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "eval/stages.h"
+
+namespace assay::eval {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+// generations.jsonl is fsynced after this many new results or this much time, and at the end.
+constexpr size_t kSyncEveryResults = 16;
+constexpr double kSyncEverySeconds = 1.0;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Resume: every complete line of generations.jsonl, a torn tail dropped (and cut off the file).
+void read_previous(const fs::path& path, std::map<std::string, json>& done) {
+  JsonlContents prev = read_jsonl(path, TornTail::kDrop);
+  if (prev.torn_tail_line) {
+    log::warn("dropping a torn last line of generations.jsonl; it is generated again",
+              {{"line", *prev.torn_tail_line}});
+  }
+  if (fs::file_size(path) != prev.valid_bytes) truncate_file(path, prev.valid_bytes);
+  for (auto& r : prev.records) {
+    const json& v = r.value;
+    if (!v.is_object() || !v.contains("id") || !v["id"].is_string() || !v.contains("output") ||
+        !v["output"].is_string()) {
+      throw_invalid(path.string() + ":" + std::to_string(r.line) +
+                    ": not a generation record (needs string 'id' and 'output')");
+    }
+    std::string id = v["id"].get<std::string>();
+    done[id] = std::move(r.value);
+  }
+}
+
+// Appends results to generations.jsonl and fsyncs them in small groups.
+class ResultWriter {
+ public:
+  explicit ResultWriter(const fs::path& path) : file_(path), last_sync_(Clock::now()) {}
+  void append(const json& line) {
+    file_.append_line(to_jsonl_line(line));
+    auto now = Clock::now();
+    if (++unsynced_ >= kSyncEveryResults ||
+        std::chrono::duration<double>(now - last_sync_).count() >= kSyncEverySeconds) {
+      sync();
+      last_sync_ = now;
+    }
+  }
+  void sync() {
+    file_.sync();
+    unsynced_ = 0;
+  }
+
+ private:
+  AppendFile file_;
+  size_t unsynced_ = 0;
+  Clock::time_point last_sync_;
+};
+
+// The requests for the samples not generated yet; `prompts` decided.
+std::vector<GenerateRequest> requests_for(const RunState& state, const std::vector<size_t>& pending,
+                                          const PromptBuilder& prompts) {
+  std::vector<GenerateRequest> requests;
+  requests.reserve(pending.size());
+  for (size_t i : pending) {
+    const Sample& s = state.ds.samples[i];
+    requests.push_back({s.id, prompts.build(s.instruction, s.input), s.instruction, s.input,
+                        state.ds.path + ":" + std::to_string(s.line)});
+  }
+  return requests;
+}
+
+// Runs the generator over `requests`, writing each result as it arrives.
+size_t generate_all(RunState& state, Generator& generator,
+                    const std::vector<GenerateRequest>& requests, size_t resumed) {
+  std::map<std::string, const GenerateRequest*> by_id;
+  for (const auto& r : requests) by_id[r.id] = &r;
+  ResultWriter writer(state.folder->file("generations.jsonl"));
+  const auto t0 = Clock::now();
+  size_t finished = 0, new_tokens = 0;
+  Progress progress("generation", state.ds.samples.size(), resumed);
+  generator.generate(
+      requests,
+      [&](GenerateResult&& r) {
+        json line = {{"id", r.id},
+                     {"prompt", by_id.at(r.id)->prompt},
+                     {"output", r.text},
+                     {"finish_reason", r.finish_reason},
+                     {"prompt_tokens", r.prompt_tokens},
+                     {"completion_tokens", r.completion_tokens}};
+        writer.append(line);
+        new_tokens += r.completion_tokens;
+        state.generations[r.id] = std::move(line);
+        ++finished;
+        progress.update(resumed + finished,
+                        {{"tokens_per_s", new_tokens / std::max(seconds_since(t0), 1e-9)}});
+      },
+      state.cancel);
+  progress.finish();
+  writer.sync();
+  const double s = seconds_since(t0);
+  state.timings["generate_s"] = s;
+  if (!state.cancel->load()) {
+    log::info("generation done", {{"samples", finished},
+                                  {"seconds", s},
+                                  {"completion_tokens", new_tokens},
+                                  {"tokens_per_s", new_tokens / std::max(s, 1e-9)}});
+  }
+  return finished;
+}
+
+}  // namespace
+
+StageOutcome generate_stage(RunState& state, Generator& generator,
+                            std::optional<PromptBuilder> prompts) {
+  const auto t0 = Clock::now();
+  const fs::path path = state.folder->file("generations.jsonl");
+  std::error_code ec;
+  if (!state.resuming) fs::remove(path, ec);
+  if (state.resuming && fs::exists(path, ec)) read_previous(path, state.generations);
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < state.ds.samples.size(); ++i) {
+    if (!state.generations.count(state.ds.samples[i].id)) pending.push_back(i);
+  }
+  const size_t resumed = state.ds.samples.size() - pending.size();
+  state.summary_extra["generation"] = {{"resumed", resumed}};
+  state.timings["generate_s"] = 0.0;
+  if (!pending.empty()) {
+    if (!prompts) {
+      ChatFormat f = ChatFormat::kNone;
+      if (auto dir = generator.chat_template_dir()) f = detect_chat_format_in(*dir);
+      prompts = PromptBuilder::from_chat_format(f);
+      log::info("prompt format detected from tokenizer_config.json",
+                {{"chat_format", chat_format_name(f)}});
+    }
+    state.folder->update({{"prompt_format", prompts->description()}});
+    std::vector<GenerateRequest> requests = requests_for(state, pending, *prompts);
+    state.timings["load_s"] = seconds_since(t0);
+    log::info("generating", {{"samples", pending.size()},
+                             {"resumed", resumed},
+                             {"max_new_tokens", state.settings.generation.max_new_tokens},
+                             {"max_batch_size", state.settings.generation.max_batch_size}});
+    size_t finished = generate_all(state, generator, requests, resumed);
+    if (state.cancel->load()) {
+      log::warn("stopped by a signal; generations so far are saved, rerun to resume",
+                {{"done", resumed + finished}, {"total", state.ds.samples.size()}});
+      return StageOutcome::kStopped;
+    }
+  }
+  // Every sample now has an output.
+  size_t prompt_tokens = 0, completion_tokens = 0;
+  json finish_reasons = json::object();
+  for (auto& s : state.ds.samples) {
+    auto it = state.generations.find(s.id);
+    if (it == state.generations.end()) {
+      throw_internal("sample '" + s.id + "' has no generation after the generation stage");
+    }
+    const json& g = it->second;
+    s.prediction = g["output"].get<std::string>();
+    prompt_tokens += g.value("prompt_tokens", size_t{0});
+    completion_tokens += g.value("completion_tokens", size_t{0});
+    std::string fr = g.value("finish_reason", std::string("unknown"));
+    finish_reasons[fr] = finish_reasons.value(fr, 0) + 1;
+  }
+  state.summary_extra["generation"] = {{"prompt_tokens", prompt_tokens},
+                                       {"completion_tokens", completion_tokens},
+                                       {"finish_reasons", finish_reasons},
+                                       {"resumed", resumed}};
+  return StageOutcome::kDone;
+}
+
+}  // namespace assay::eval

@@ -1,0 +1,53 @@
+// The Metrics stage (eval/stages.h).
+#include <chrono>
+
+#include "core/log.h"
+#include "core/progress.h"
+#include "eval/stages.h"
+#include "scoring/scorer.h"
+
+namespace assay::eval {
+using nlohmann::json;
+
+StageOutcome metrics_stage(RunState& state) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto& samples = state.ds.samples;
+  state.scores.metric_rows.assign(samples.size(), json::object());
+  std::vector<size_t> with_ref;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (state.all_have_reference || !samples[i].reference.empty()) with_ref.push_back(i);
+  }
+  if (with_ref.empty()) {
+    log::info("the dataset has no references: no local metrics",
+              {{"field", state.settings.fields.reference}});
+  } else {
+    std::vector<std::string> predictions, references;
+    predictions.reserve(with_ref.size());
+    references.reserve(with_ref.size());
+    for (size_t i : with_ref) {
+      predictions.push_back(samples[i].prediction.value_or(""));
+      references.push_back(samples[i].reference);
+    }
+    Progress progress("scoring", predictions.size());
+    scoring::ScoredDataset scored =
+        scoring::score_dataset(predictions, references, state.settings.metrics,
+                               state.settings.bootstrap, [&](size_t n) { progress.advance(n); });
+    progress.finish();
+    if (with_ref.size() < samples.size()) {
+      log::warn("some samples have no reference; local metrics cover the others",
+                {{"with_reference", with_ref.size()}, {"samples", samples.size()}});
+    }
+    for (size_t k = 0; k < with_ref.size(); ++k) {
+      for (size_t c = 0; c < scored.columns.size(); ++c) {
+        state.scores.metric_rows[with_ref[k]][scored.columns[c]] = scored.values[k][c];
+      }
+    }
+    state.scores.metrics = std::move(scored.summary);
+    state.scores.corpus = std::move(scored.corpus);
+  }
+  state.timings["score_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return StageOutcome::kDone;
+}
+
+}  // namespace assay::eval
