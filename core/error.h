@@ -1,6 +1,6 @@
 // The project's one error hierarchy: an assay::Error ends a run, carries a kind (which maps to an
 // exit code) and a message that names the file, line or field at fault. Per-item failures that
-// the run survives are values, not exceptions (see DESIGN.md).
+// the run survives are values, not exceptions (docs/architecture.md, "Errors").
 #pragma once
 
 #include <stdexcept>
@@ -16,7 +16,7 @@ enum class ErrorKind {
   kInternal,      // a broken invariant: a bug in Assay (exit 4)
 };
 
-// Exit codes of every Assay binary (DESIGN.md "Exit codes").
+// Exit codes of every Assay binary (README.md, "Logs and exit codes").
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitBadInput = 2;
 inline constexpr int kExitGateFailed = 3;

@@ -92,6 +92,8 @@ ModelPlan plan_model(const RunPlan& plan, std::string name, ResolvedConfig cfg) 
     m.model_path = find_bundled_model();
     log::info("dummy run with the bundled model", {{"model", m.model_path.string()}});
   }
+  std::error_code ec;
+  if (!fs::exists(m.model_path, ec)) throw_not_found(m.model_path.string() + ": model not found");
   return m;
 }
 

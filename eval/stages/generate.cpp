@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/http_client.h"
 #include "core/jsonl.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -150,6 +151,8 @@ StageOutcome generate_stage(RunState& state, Generator& generator,
                              {"resumed", resumed},
                              {"max_new_tokens", state.settings.generation.max_new_tokens},
                              {"max_batch_size", state.settings.generation.max_batch_size}});
+    // From here SIGINT/SIGTERM stop admitting samples and flush instead of killing the process.
+    install_stop_signal_handlers();
     size_t finished = generate_all(state, generator, requests, resumed);
     if (state.cancel->load()) {
       log::warn("stopped by a signal; generations so far are saved, rerun to resume",

@@ -1,0 +1,114 @@
+// The pipeline's shape as a user meets it: global options after the subcommand, several models
+// over several hosts (each host its shard of every model; `evaluate merge` per model gives the
+// single-host result), and a bad model path in a multi-model run refused before any model runs.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/fs.h"
+#include "tests/e2e/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace assay {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::run_command;
+using testing::shell_quote;
+
+const fs::path kDataset = fs::path(ASSAY_SOURCE_DIR) / "configs/sample/llmtwin_test.jsonl";
+const std::string kEnv =
+    std::string(testing::kCleanEvaluateEnv) + "OMP_WAIT_POLICY=PASSIVE JUDGE_PROVIDER=dummy ";
+
+testing::ProcessResult evaluate(const std::string& args) {
+  return run_command("cd /tmp && " + kEnv + shell_quote(ASSAY_EVALUATE_BIN) + " " + args);
+}
+
+std::string q(const fs::path& p) {
+  return shell_quote(p.string());
+}
+
+TEST(EvaluatePipelineTest, LogOptionsAreAcceptedAfterTheSubcommand) {
+  testing::TempDir dir;
+  fs::path data = dir.write("d.jsonl", R"({"id": "a", "output": "x y", "prediction": "x y"})"
+                                       "\n");
+  // Level and format after the subcommand: human lines, and nothing below warn.
+  auto r = evaluate("score --log-format human --dataset " + q(data) + " --output " + q(dir / "s"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("scoring"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("{\"level\""), std::string::npos) << "human, not JSON: " << r.output;
+  r = evaluate("score --log-level warn --log-format json --dataset " + q(data) + " --output " +
+               q(dir / "t"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("\"level\":\"info\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Scored 1 samples"), std::string::npos) << r.output;
+  r = evaluate("score --log-level chatty --dataset " + q(data) + " --output " + q(dir / "u"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--log-level"), std::string::npos) << r.output;
+}
+
+TEST(EvaluatePipelineTest, SeveralModelsOverSeveralHostsMergePerModel) {
+  testing::TempDir dir;
+  fs::path cfg = dir.write("multi.json", R"({"dummy_samples": 6, "dummy_max_new_tokens": 6,
+      "metrics": ["squad", "bleu"], "models": [{"name": "ft"}, {"name": "base"}],
+      "bootstrap": {"resamples": 50}})");
+  // Two hosts, each with its own output folder (as each SageMaker host has its own).
+  for (int i = 0; i < 2; ++i) {
+    auto r =
+        evaluate("run --dummy --dataset " + q(kDataset) + " --config " + q(cfg) + " --output " +
+                 q(dir / ("h" + std::to_string(i))) + " --shard " + std::to_string(i) + "/2");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  std::set<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    fs::path host = dir / ("h" + std::to_string(i));
+    EXPECT_FALSE(fs::exists(host / "summary.json")) << "no parent summary on a shard host";
+    for (const char* model : {"ft", "base"}) {
+      fs::path shard = host / model / ("shard-" + std::to_string(i) + "-of-2");
+      json m = json::parse(read_file(shard / "manifest.json"));
+      EXPECT_EQ(m["status"], "completed") << shard;
+      EXPECT_EQ(m["shard"], (json{{"index", i}, {"count", 2}}));
+      if (std::string(model) == "ft") {
+        for (const auto& line : testing::read_json_lines(shard / "generations.jsonl"))
+          EXPECT_TRUE(ids.insert(line["id"].get<std::string>()).second) << "in one shard only";
+      }
+    }
+  }
+  EXPECT_EQ(ids.size(), 6u) << "the two shards together hold every sample once";
+
+  // Merge one model's shards; equal to a single-host run of that model.
+  auto r = evaluate("merge --output " + q(dir / "ft") + " " + q(dir / "h0" / "ft") + " " +
+                    q(dir / "h1" / "ft"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  fs::path single_cfg = dir.write("single.json", R"({"dummy_samples": 6, "dummy_max_new_tokens": 6,
+      "metrics": ["squad", "bleu"], "bootstrap": {"resamples": 50}})");
+  r = evaluate("run --dummy --dataset " + q(kDataset) + " --config " + q(single_cfg) +
+               " --output " + q(dir / "single"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // generations.jsonl is in finishing order on one host, in dataset order merged.
+  auto sorted_lines = [](const fs::path& p) {
+    std::multiset<std::string> lines;
+    for (const auto& j : testing::read_json_lines(p)) lines.insert(j.dump());
+    return lines;
+  };
+  EXPECT_EQ(sorted_lines(dir / "ft" / "generations.jsonl"),
+            sorted_lines(dir / "single" / "generations.jsonl"));
+  EXPECT_EQ(read_file(dir / "ft" / "scores.jsonl"), read_file(dir / "single" / "scores.jsonl"));
+}
+
+TEST(EvaluatePipelineTest, AMissingModelOfSeveralIsRefusedBeforeAnyModelRuns) {
+  testing::TempDir dir;
+  fs::path cfg = dir.write("multi.json", R"({"dummy_samples": 2, "dummy_max_new_tokens": 2,
+      "models": [{"name": "ft"}, {"name": "typo", "path": "/nonexistent/model"}]})");
+  auto r = evaluate("run --dummy --dataset " + q(kDataset) + " --config " + q(cfg) + " --output " +
+                    q(dir / "out"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/model"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "out" / "ft")) << "the first model must not have run";
+}
+
+}  // namespace
+}  // namespace assay
