@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/suggest.h"
+#include "judges/registry.h"
 
 namespace assay::eval {
 namespace {
@@ -206,7 +207,7 @@ const std::vector<ConfigKey>& config_keys() {
        "confidence interval mass, in (0, 1)"},
       // LLM judge (judges/). Unset provider: no judge stage, except --dummy runs use "dummy".
       {"judge.provider", ValueType::kString, kUnset, {"JUDGE_PROVIDER"}, false, true,
-       "judge provider: openai, dummy or none"},
+       "judge provider: " + judges::provider_choices()},
       {"judge.base_url", ValueType::kString, kUnset, {"JUDGE_BASE_URL", "OPENAI_BASE_URL"}, false,
        false, "OpenAI-compatible endpoint (default https://api.openai.com/v1)"},
       {"judge.api_key", ValueType::kString, kUnset, {"JUDGE_API_KEY", "OPENAI_API_KEY"}, true,
