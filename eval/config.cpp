@@ -10,6 +10,8 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/suggest.h"
+#include "eval/config_file.h"
+#include "judges/registry.h"
 
 namespace assay::eval {
 namespace {
@@ -73,48 +75,28 @@ bool is_prefix_of_key(const std::string& path) {
   return false;
 }
 
-// 1-based line of byte offset `pos` in `text`.
-size_t line_of(const std::string& text, size_t pos) {
-  pos = std::min(pos, text.size());
-  return 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + pos, '\n'));
-}
-
-// Best-effort line of a key in the file text: the first `"leaf"` followed by ':'.
-size_t line_of_key(const std::string& text, const std::string& path) {
-  std::string leaf = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
-  std::string needle = "\"" + leaf + "\"";
-  size_t pos = 0;
-  while ((pos = text.find(needle, pos)) != std::string::npos) {
-    size_t after = pos + needle.size();
-    while (after < text.size() && std::isspace(static_cast<unsigned char>(text[after]))) ++after;
-    if (after < text.size() && text[after] == ':') return line_of(text, pos);
-    pos = after;
-  }
-  return 0;
-}
-
-std::string where(const std::string& label, const std::string& text, const std::string& path) {
-  size_t line = line_of_key(text, path);
-  return line > 0 ? label + ":" + std::to_string(line) : label;
+std::string where(const ConfigFile& file, const std::string& label, const std::string& path) {
+  auto it = file.lines.find(path);
+  return it != file.lines.end() ? label + ":" + std::to_string(it->second) : label;
 }
 
 // Walks a parsed config object, checking every key against the schema.
 void flatten(const json& obj, const std::string& prefix, const std::string& label,
-             const std::string& text, std::map<std::string, json>& out) {
+             const ConfigFile& file, std::map<std::string, json>& out) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     std::string path = prefix.empty() ? it.key() : prefix + "." + it.key();
     const ConfigKey* key = find_key(path);
     if (key == nullptr) {
       if (it.value().is_object() && is_prefix_of_key(path)) {
-        flatten(it.value(), path, label, text, out);
+        flatten(it.value(), path, label, file, out);
         continue;
       }
-      throw_invalid(where(label, text, path) + ": unknown key '" + path + "'" +
+      throw_invalid(where(file, label, path) + ": unknown key '" + path + "'" +
                     did_you_mean(path, all_paths()));
     }
     if (it.value().is_null()) continue;  // explicit null: keep the default
     if (!type_matches(key->type, it.value())) {
-      throw_invalid(where(label, text, path) + ": key '" + path + "' must be " +
+      throw_invalid(where(file, label, path) + ": key '" + path + "' must be " +
                     type_name(key->type) + ", got " + it.value().type_name());
     }
     out[path] = it.value();
@@ -206,7 +188,7 @@ const std::vector<ConfigKey>& config_keys() {
        "confidence interval mass, in (0, 1)"},
       // LLM judge (judges/). Unset provider: no judge stage, except --dummy runs use "dummy".
       {"judge.provider", ValueType::kString, kUnset, {"JUDGE_PROVIDER"}, false, true,
-       "judge provider: openai, dummy or none"},
+       "judge provider: " + judges::provider_choices()},
       {"judge.base_url", ValueType::kString, kUnset, {"JUDGE_BASE_URL", "OPENAI_BASE_URL"}, false,
        false, "OpenAI-compatible endpoint (default https://api.openai.com/v1)"},
       {"judge.api_key", ValueType::kString, kUnset, {"JUDGE_API_KEY", "OPENAI_API_KEY"}, true,
@@ -266,7 +248,7 @@ const std::vector<ConfigKey>& config_keys() {
       {"dummy_samples", ValueType::kInt, 8, {}, false, true, "dummy mode: the first N samples"},
       {"dummy_max_new_tokens", ValueType::kInt, 32, {}, false, true,
        "dummy mode: cap on generation.max_new_tokens (a top-level key: `dummy` is a boolean)"},
-      // Several models in one run and CI gates (eval/multi_run.h, eval/gates.h).
+      // Several models in one run and CI gates (eval/plan.h, eval/gates.h).
       {"base_model", ValueType::kString, kUnset, {}, false, true,
        "base model folder for a LoRA adapter (default: the adapter's base_model_name_or_path)"},
       {"models", ValueType::kArray, kUnset, {}, false, false,
@@ -394,19 +376,9 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
   apply(sources.container);
   if (sources.file) {
     std::string label = sources.file->string();
-    std::string text = read_file(*sources.file);
-    json doc;
-    try {
-      doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-      throw_invalid(label + ":" + std::to_string(line_of(text, e.byte > 0 ? e.byte - 1 : 0)) +
-                    ": config is not valid JSON: " + e.what());
-    } catch (const json::exception& e) {  // e.g. a number out of range (1e999)
-      throw_invalid(label + ": config is not valid JSON: " + e.what());
-    }
-    if (!doc.is_object()) throw_invalid(label + ": config must be a JSON object");
+    ConfigFile file = parse_config_file(label, read_file(*sources.file));
     std::map<std::string, json> from_file;
-    flatten(doc, "", label, text, from_file);
+    flatten(file.value, "", label, file, from_file);
     for (auto& [path, value] : from_file) {
       cfg.values[path] = value;
       cfg.origins[path] = "file " + label;

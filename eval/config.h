@@ -1,8 +1,8 @@
-// The run configuration: a JSON file, overridden by environment variables, overridden by flags
-// (DESIGN.md "Contracts"). Every key is declared once in a schema table (config.cpp), which
-// gives its type, default, environment variables and whether it is a secret. Unknown keys are
-// errors that suggest the nearest valid key. The resolved config, secrets redacted, is what the
-// manifest records.
+// The run configuration: a JSON or YAML file (eval/config_file.h), overridden by environment
+// variables, overridden by flags (DESIGN.md "Contracts"). Every key is declared once in a schema
+// table (config.cpp), which gives its type, default, environment variables and whether it is a
+// secret. Unknown keys are errors that suggest the nearest valid key. The resolved config, secrets
+// redacted, is what the manifest records.
 #pragma once
 
 #include <filesystem>
@@ -45,7 +45,7 @@ struct ConfigOverride {
 struct ConfigSources {
   // The SageMaker container layout (eval/container.h): model, dataset, output folders.
   std::vector<ConfigOverride> container;
-  std::optional<std::filesystem::path> file;  // the JSON config file, if any
+  std::optional<std::filesystem::path> file;  // the JSON or YAML (.yaml/.yml) config file, if any
   // SageMaker training-job hyperparameters (eval/container.h), parsed with parse_config_text.
   std::vector<ConfigOverride> hyperparameters;
   // Reads an environment variable; returns nullopt when unset. Defaults to std::getenv.
@@ -79,8 +79,9 @@ class ResolvedConfig {
 };
 
 // Resolves defaults < file < environment < flags. Throws assay::Error (invalid input) for a
-// config file that is not valid JSON (file:line), an unknown key (with a suggestion), a value of
-// the wrong type (file:line and key), or an environment variable that does not parse (its name).
+// config file that is not valid JSON or YAML or gives a key twice (file:line), an unknown key
+// (with a suggestion), a value of the wrong type (file:line and key), or an environment variable
+// that does not parse (its name); (not found) for a missing config file.
 ResolvedConfig resolve_config(const ConfigSources& sources);
 
 // Parses `text` as the value of key `path`, as an environment variable or a SageMaker

@@ -228,13 +228,7 @@ void read_container_inputs(ContainerLayout& layout, ConfigSources& sources) {
       throw_invalid((inputs / "config").string() + ": the config channel holds several files (" +
                     names(configs) + "); keep one run config");
     }
-    if (configs.size() == 1) {
-      if (configs[0].extension() != ".json") {
-        throw_invalid(configs[0].string() +
-                      ": YAML run configs are not supported; write the run config as JSON");
-      }
-      sources.file = configs[0];
-    }
+    if (configs.size() == 1) sources.file = configs[0];  // JSON or YAML (eval/config_file.h)
   }
   if (!processing) read_hyperparameters(config_dir / "hyperparameters.json", sources);
   read_resource_config(config_dir / "resourceconfig.json", layout);

@@ -52,7 +52,7 @@ ContainerLayout detect_container(const ContainerOptions& options);
 // config channels (sources.container; sources.file when no config file was given), the training
 // hyperparameters (sources.hyperparameters), the output folder, resourceconfig.json (the shard)
 // and processingjobconfig.json. Throws assay::Error (invalid input) naming the file and key:
-// several config files in the config channel, a YAML config, a malformed resourceconfig.json or
+// several config files in the config channel, a malformed resourceconfig.json or
 // hyperparameters.json, a hyperparameter that is not a string, an unknown key or a bad value.
 void read_container_inputs(ContainerLayout& layout, ConfigSources& sources);
 

@@ -4,13 +4,11 @@
 #include <map>
 
 #include "core/error.h"
-#include "core/http_client.h"
 #include "core/log.h"
 #include "core/progress.h"
-#include "judges/dummy_judge.h"
 #include "judges/judge_cache.h"
 #include "judges/judge_runner.h"
-#include "judges/openai_judge.h"
+#include "judges/registry.h"
 #include "scoring/aggregate.h"
 
 namespace assay::eval {
@@ -135,28 +133,7 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
     for (size_t i = 0; i < items.size(); ++i) items[i].answer_b = *b.samples[i].prediction;
   }
 
-  std::unique_ptr<HttpClient> http;
-  std::unique_ptr<judges::ChatProvider> provider;
-  if (js.provider == "openai") {
-    HttpClientOptions ho;
-    ho.max_concurrency = js.max_concurrency;
-    ho.timeout_s = js.timeout_s;
-    ho.rpm = js.rpm;
-    ho.tpm = js.tpm;
-    ho.retry.max_retries = js.max_retries;
-    http = make_curl_http_client(ho);
-    judges::OpenAiJudgeOptions oo;
-    oo.base_url = js.base_url;
-    oo.api_key = js.api_key;
-    oo.model = js.model;
-    for (auto it = js.prices.begin(); it != js.prices.end(); ++it) {
-      oo.prices[it.key()] = {it.value()["input_per_mtok"].get<double>(),
-                             it.value()["output_per_mtok"].get<double>()};
-    }
-    provider = std::make_unique<judges::OpenAiJudge>(oo, *http);
-  } else {
-    provider = std::make_unique<judges::DummyJudge>();
-  }
+  std::unique_ptr<judges::ChatProvider> provider = judges::make_provider(js);
   std::optional<fs::path> shared;
   if (!js.cache_dir.empty()) shared = fs::path(js.cache_dir);
   judges::JudgeCache cache(run_dir / "judge_cache.jsonl", shared);

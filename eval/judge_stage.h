@@ -1,5 +1,5 @@
 // The judge stage of `evaluate score` (and later `evaluate run`): builds the configured provider
-// (openai over core's HttpClient, or dummy), judges every sample through judges::JudgeRunner with
+// through the registry (judges/registry.h), judges every sample through judges::JudgeRunner with
 // the run folder's judge_cache.jsonl, and aggregates per criterion for summary.json.
 #pragma once
 

@@ -1,63 +1,52 @@
 #include "eval/run_settings.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/error.h"
+#include "judges/registry.h"
 
 namespace assay::eval {
 using nlohmann::json;
 
 namespace {
 
+// An integer config value as an int, saturated, so that a huge value still fails a range check.
+int saturated_int(long long v) {
+  return static_cast<int>(
+      std::clamp<long long>(v, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+}
+
 JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   JudgeSettings j;
-  auto from = [&](const char* key) { return std::string(key) + " (from " + cfg.origin(key) + ")"; };
-  j.provider = cfg.get_string("judge.provider");
-  if (j.provider == "none") j.provider.clear();
-  if (cfg.at("judge.provider").is_null() && dummy) j.provider = "dummy";
-  if (!j.provider.empty() && j.provider != "openai" && j.provider != "dummy") {
-    throw_invalid(from("judge.provider") + ": '" + j.provider + "' must be openai, dummy or none");
+  for (const auto& [key, origin] : cfg.origins) {
+    if (key.starts_with("judge.")) j.origins[key] = origin;
   }
+  j.provider = cfg.get_string("judge.provider");
+  if (j.provider == judges::kNoProvider) j.provider.clear();
+  if (cfg.at("judge.provider").is_null() && dummy) j.provider = "dummy";
   if (!cfg.get_string("judge.base_url").empty()) j.base_url = cfg.get_string("judge.base_url");
+  j.base_url_set = !cfg.at("judge.base_url").is_null();
   j.api_key = cfg.get_string("judge.api_key");
   j.model = cfg.get_string("judge.model");
   j.rubric = cfg.get_string("judge.rubric");
   j.cache_dir = cfg.get_string("judge.cache_dir");
-  j.prices = cfg.at("judge.prices");
-  long long conc = cfg.get_int("judge.max_concurrency");
-  if (conc < 1 || conc > 1024) throw_invalid(from("judge.max_concurrency") + " must be 1..1024");
-  j.max_concurrency = static_cast<int>(conc);
-  long long retries = cfg.get_int("judge.max_retries");
-  if (retries < 0 || retries > 100) throw_invalid(from("judge.max_retries") + " must be 0..100");
-  j.max_retries = static_cast<int>(retries);
+  j.max_concurrency = saturated_int(cfg.get_int("judge.max_concurrency"));
+  j.max_retries = saturated_int(cfg.get_int("judge.max_retries"));
   j.timeout_s = cfg.get_number("judge.timeout_s");
-  if (!(j.timeout_s > 0 && j.timeout_s <= 3600)) {
-    throw_invalid(from("judge.timeout_s") + " must be in (0, 3600]");
-  }
   j.rpm = cfg.get_number("judge.rpm");
   j.tpm = cfg.get_number("judge.tpm");
-  if (j.rpm < 0) throw_invalid(from("judge.rpm") + " must be >= 0");
-  if (j.tpm < 0) throw_invalid(from("judge.tpm") + " must be >= 0");
-  if (j.provider == "openai") {
-    if (j.model.empty()) throw_invalid(from("judge.model") + " is empty");
-    if (j.api_key.empty() && cfg.at("judge.base_url").is_null()) {
-      throw_invalid(
-          "judge.provider is openai but no API key is set: set JUDGE_API_KEY or "
-          "OPENAI_API_KEY (or judge.base_url for a local endpoint without a key)");
-    }
-    if (!j.base_url.starts_with("http://") && !j.base_url.starts_with("https://")) {
-      throw_invalid(from("judge.base_url") + ": '" + j.base_url +
-                    "' must start with http:// or https://");
-    }
-  }
-  if (!j.prices.is_object()) j.prices = json::object();
-  for (auto it = j.prices.begin(); it != j.prices.end(); ++it) {
+  judges::validate_judge_settings(j);
+  const json& prices = cfg.at("judge.prices");
+  if (!prices.is_object()) return j;
+  for (auto it = prices.begin(); it != prices.end(); ++it) {
     const json& p = it.value();
     if (!p.is_object() || !p.contains("input_per_mtok") || !p["input_per_mtok"].is_number() ||
         !p.contains("output_per_mtok") || !p["output_per_mtok"].is_number()) {
-      throw_invalid(from("judge.prices") + ": entry '" + it.key() +
+      throw_invalid(j.label("judge.prices") + ": entry '" + it.key() +
                     "' must be {\"input_per_mtok\": number, \"output_per_mtok\": number}");
     }
+    j.prices[it.key()] = {p["input_per_mtok"].get<double>(), p["output_per_mtok"].get<double>()};
   }
   return j;
 }

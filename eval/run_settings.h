@@ -7,26 +7,14 @@
 
 #include "eval/config.h"
 #include "eval/dataset.h"
+#include "judges/judge_settings.h"
 #include "scoring/scorer.h"
 
 namespace assay::eval {
 
-// The judge stage (config keys judge.*). Validated; the API key is already registered with the
-// log redactor by resolve_config.
-struct JudgeSettings {
-  std::string provider;  // "openai" or "dummy"; "" means no judge stage
-  std::string base_url = "https://api.openai.com/v1";  // OpenAI-compatible endpoint
-  std::string api_key;                                 // secret; "" sends no Authorization header
-  std::string model;                                   // judge model id
-  std::string rubric;                                  // built-in rubric name or a rubric file path
-  int max_concurrency = 32;                            // requests in flight
-  int max_retries = 6;                                 // HTTP retries per request
-  double timeout_s = 60;                               // per HTTP attempt
-  double rpm = 0;                                      // requests per minute, 0 unlimited
-  double tpm = 0;                                      // tokens per minute, 0 unlimited
-  std::string cache_dir;                               // shared judge cache folder; "" none
-  nlohmann::json prices;  // {"model": {"input_per_mtok", "output_per_mtok"}}
-};
+// The judge stage (config keys judge.*), validated by judges::validate_judge_settings; the API
+// key is already registered with the log redactor by resolve_config.
+using JudgeSettings = judges::JudgeSettings;
 
 // Generation and prompting for `evaluate run` (config keys generation.*, prompt.*, dummy.*).
 // Validated ranges; dummy caps are already applied by run_settings_from.

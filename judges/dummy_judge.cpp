@@ -1,6 +1,7 @@
 #include "judges/dummy_judge.h"
 
 #include "core/sha256.h"
+#include "judges/registry.h"
 
 namespace assay::judges {
 using nlohmann::json;
@@ -46,6 +47,14 @@ void DummyJudge::complete(const std::vector<ChatRequest>& requests, const ChatDo
     r.content = reply_for(requests[i]);
     if (!on_done(i, std::move(r))) break;
   }
+}
+
+ProviderEntry dummy_provider() {
+  return {"dummy", "offline, deterministic scores from a hash of the prompt",
+          [](const JudgeSettings&) {},  // nothing to check: no endpoint, no key
+          [](const JudgeSettings&, const ProviderDeps&) -> std::unique_ptr<ChatProvider> {
+            return std::make_unique<DummyJudge>();
+          }};
 }
 
 }  // namespace assay::judges

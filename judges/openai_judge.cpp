@@ -1,6 +1,8 @@
 #include "judges/openai_judge.h"
 
+#include "core/error.h"
 #include "core/log.h"
+#include "judges/registry.h"
 
 namespace assay::judges {
 using nlohmann::json;
@@ -22,6 +24,11 @@ OpenAiJudge::OpenAiJudge(OpenAiJudgeOptions options, HttpClient& http)
   while (!options_.base_url.empty() && options_.base_url.back() == '/')
     options_.base_url.pop_back();
   log::register_secret(options_.api_key);
+}
+
+OpenAiJudge::OpenAiJudge(OpenAiJudgeOptions options, std::unique_ptr<HttpClient> http)
+    : OpenAiJudge(std::move(options), *http) {
+  owned_http_ = std::move(http);
 }
 
 json OpenAiJudge::parameters(const Rubric& rubric) const {
@@ -126,6 +133,33 @@ std::optional<double> OpenAiJudge::cost_usd(std::int64_t prompt_tokens,
   return (static_cast<double>(prompt_tokens) * it->second.input_per_mtok +
           static_cast<double>(completion_tokens) * it->second.output_per_mtok) /
          1e6;
+}
+
+namespace {
+
+void validate_openai(const JudgeSettings& s) {
+  if (s.model.empty()) throw_invalid(s.label("judge.model") + " is empty");
+  if (s.api_key.empty() && !s.base_url_set) {
+    throw_invalid(
+        "judge.provider is openai but no API key is set: set JUDGE_API_KEY or "
+        "OPENAI_API_KEY (or judge.base_url for a local endpoint without a key)");
+  }
+  if (!s.base_url.starts_with("http://") && !s.base_url.starts_with("https://")) {
+    throw_invalid(s.label("judge.base_url") + ": '" + s.base_url +
+                  "' must start with http:// or https://");
+  }
+}
+
+std::unique_ptr<ChatProvider> create_openai(const JudgeSettings& s, const ProviderDeps& deps) {
+  return std::make_unique<OpenAiJudge>(OpenAiJudgeOptions{s.base_url, s.api_key, s.model, s.prices},
+                                       make_http_client(s, deps));
+}
+
+}  // namespace
+
+ProviderEntry openai_provider() {
+  return {"openai", "OpenAI-compatible chat completions over HTTP", &validate_openai,
+          &create_openai};
 }
 
 }  // namespace assay::judges

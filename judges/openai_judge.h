@@ -6,18 +6,15 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "core/http_client.h"
+#include "judges/judge_settings.h"
 #include "judges/provider.h"
 
 namespace assay::judges {
-
-struct ModelPrice {
-  double input_per_mtok = 0;   // USD per 1M prompt tokens
-  double output_per_mtok = 0;  // USD per 1M completion tokens
-};
 
 struct OpenAiJudgeOptions {
   std::string base_url = "https://api.openai.com/v1";  // without the trailing /chat/completions
@@ -30,6 +27,8 @@ class OpenAiJudge final : public ChatProvider {
  public:
   // `http` must outlive the judge.
   OpenAiJudge(OpenAiJudgeOptions options, HttpClient& http);
+  // The judge owns `http` (what the registry's `openai` entry builds).
+  OpenAiJudge(OpenAiJudgeOptions options, std::unique_ptr<HttpClient> http);
 
   std::string name() const override { return "openai"; }
   std::string model() const override { return options_.model; }
@@ -44,6 +43,7 @@ class OpenAiJudge final : public ChatProvider {
 
  private:
   OpenAiJudgeOptions options_;
+  std::unique_ptr<HttpClient> owned_http_;  // null when the caller owns http_
   HttpClient& http_;
 };
 

@@ -1,5 +1,5 @@
-// The interface between the judge runner and a model that answers chat requests: `openai`
-// (judges/openai_judge.h, over HTTP) or `dummy` (judges/dummy_judge.h, offline).
+// The interface between the judge runner and a model that answers chat requests. The providers
+// (`openai` over HTTP, `dummy` offline, ...) are built by name through judges/registry.h.
 #pragma once
 
 #include <cstdint>

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates python3
   # libraries (see README "Dependencies")
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libtbb-dev libarchive-dev
-  libutf8proc-dev libcpp-httplib-dev libpcre2-dev
+  libutf8proc-dev libcpp-httplib-dev libpcre2-dev libyaml-cpp-dev
   # tests and benchmarks (chromium: headless rendering of report.html in tests/e2e)
   libgtest-dev libgmock-dev libbenchmark-dev chromium
   # inference: libtorch (CPU) and OpenBLAS, which replaces the slow reference libblas.so.3

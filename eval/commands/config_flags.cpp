@@ -4,11 +4,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "judges/registry.h"
+
 namespace assay::eval {
 using nlohmann::json;
 
 void ConfigFlags::add_to(CLI::App* cmd) {
-  cmd->add_option("--config,-c", config, "Run config JSON file (env EVAL_CONFIG)");
+  cmd->add_option("--config,-c", config, "Run config file, JSON or YAML (env EVAL_CONFIG)");
   cmd->add_option("--dataset,-d", dataset, "Dataset: JSONL or JSON array (env DATASET_PATH)");
   cmd->add_option("--output,-o", output, "Run folder to write (env OUTPUT_DIR)");
   cmd->add_option("--metrics,-m", metrics,
@@ -26,7 +28,7 @@ void ConfigFlags::add_to(CLI::App* cmd) {
                   "Judge rubric: handbook, reference, mt_bench_single, pairwise, or a rubric "
                   "JSON file (env JUDGE_RUBRIC)");
   cmd->add_option("--judge-provider", judge_provider,
-                  "Judge: openai, dummy or none (env JUDGE_PROVIDER)");
+                  "Judge: " + judges::provider_help() + " (env JUDGE_PROVIDER)");
   cmd->add_option("--judge-model", judge_model, "Judge model id (env JUDGE_MODEL)");
   cmd->add_option("--judge-base-url", judge_base_url,
                   "OpenAI-compatible endpoint (env JUDGE_BASE_URL, then OPENAI_BASE_URL)");

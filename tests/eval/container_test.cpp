@@ -208,15 +208,30 @@ TEST_F(ContainerTest, ModelChannelTakesAFolderAnArchiveOrNothing) {
   }
 }
 
-TEST_F(ContainerTest, ConfigChannelHoldsAtMostOneJsonConfig) {
+TEST_F(ContainerTest, ConfigChannelHoldsAtMostOneConfigJsonOrYaml) {
   put("processing/input/data/t.jsonl", "{}\n");
-  put("processing/input/config/run.yaml", "generation: {}\n");
+  // A YAML config in the channel is read like a JSON one, below hyperparameters, env and flags.
+  put("processing/input/config/run.YML",
+      "generation:\n  max_new_tokens: 7\nmetrics: [squad_f1]\njudge:\n  model: m-yaml\n");
+  {
+    ContainerLayout layout = detect();
+    ResolvedConfig cfg = resolve(layout, {{"JUDGE_MODEL", "m-env"}});
+    EXPECT_EQ(cfg.get_int("generation.max_new_tokens"), 7);
+    EXPECT_EQ(cfg.at("metrics"), json::array({"squad_f1"}));
+    EXPECT_EQ(cfg.get_string("judge.model"), "m-env");
+    EXPECT_EQ(cfg.origin("generation.max_new_tokens"),
+              "file " + (root() / "processing/input/config/run.YML").string());
+  }
+  // Its errors name the file and line like a JSON config's.
+  put("processing/input/config/run.YML", "generation:\n  max_new_tokns: 7\n");
   std::string e = error_of([&] {
     ContainerLayout layout = detect();
     resolve(layout);
   });
-  EXPECT_NE(e.find("run.yaml"), std::string::npos) << e;
-  EXPECT_NE(e.find("JSON"), std::string::npos) << e;
+  EXPECT_NE(e.find("run.YML:2: unknown key 'generation.max_new_tokns' (did you mean "
+                   "'generation.max_new_tokens'?)"),
+            std::string::npos)
+      << e;
   put("processing/input/config/run.json", "{}");
   e = error_of([&] {
     ContainerLayout layout = detect();

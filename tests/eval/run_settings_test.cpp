@@ -1,5 +1,6 @@
 // Generation settings for `evaluate run`: defaults, dummy caps, the dummy keys (dummy_samples,
-// dummy_max_new_tokens), and out-of-range values naming the key and its origin.
+// dummy_max_new_tokens), and out-of-range values naming the key and its origin. Judge settings:
+// the provider name checked against the registry, openai's key check, prices.
 #include "eval/run_settings.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,17 @@ ConfigSources sources(std::optional<std::filesystem::path> file,
   s.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   s.flags = std::move(flags);
   return s;
+}
+
+// The message of the assay::Error (invalid input) that resolving `flags` throws, or "".
+std::string settings_error(std::vector<std::pair<std::string, nlohmann::json>> flags) {
+  try {
+    run_settings_from(resolve_config(sources(std::nullopt, std::move(flags))));
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+    return e.what();
+  }
+  return "";
 }
 
 TEST(GenerationSettingsTest, DefaultsAreGreedyWith256Tokens) {
@@ -49,24 +61,78 @@ TEST(GenerationSettingsTest, DummyKeysInAFile) {
 }
 
 TEST(GenerationSettingsTest, BadValuesNameTheKey) {
-  auto error_of = [](std::vector<std::pair<std::string, nlohmann::json>> flags) -> std::string {
-    try {
-      run_settings_from(resolve_config(sources(std::nullopt, std::move(flags))));
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
-      return e.what();
-    }
-    return "";
-  };
-  EXPECT_NE(error_of({{"generation.top_p", 0.0}}).find("generation.top_p"), std::string::npos);
-  EXPECT_NE(error_of({{"generation.temperature", -1.0}}).find("generation.temperature"),
+  EXPECT_NE(settings_error({{"generation.top_p", 0.0}}).find("generation.top_p"),
             std::string::npos);
-  EXPECT_NE(error_of({{"generation.dtype", "fp8"}}).find("generation.dtype"), std::string::npos);
-  EXPECT_NE(error_of({{"prompt.chat_format", "vicuna"}}).find("prompt.chat_format"),
+  EXPECT_NE(settings_error({{"generation.temperature", -1.0}}).find("generation.temperature"),
             std::string::npos);
-  EXPECT_NE(error_of({{"generation.stop", nlohmann::json::array({""})}}).find("generation.stop"),
+  EXPECT_NE(settings_error({{"generation.dtype", "fp8"}}).find("generation.dtype"),
             std::string::npos);
-  EXPECT_NE(error_of({{"dummy_samples", 0}}).find("dummy_samples"), std::string::npos);
+  EXPECT_NE(settings_error({{"prompt.chat_format", "vicuna"}}).find("prompt.chat_format"),
+            std::string::npos);
+  EXPECT_NE(
+      settings_error({{"generation.stop", nlohmann::json::array({""})}}).find("generation.stop"),
+      std::string::npos);
+  EXPECT_NE(settings_error({{"dummy_samples", 0}}).find("dummy_samples"), std::string::npos);
+}
+
+TEST(JudgeSettingsTest, ProviderNoneOrUnsetIsNoJudgeExceptInDummyRuns) {
+  EXPECT_EQ(run_settings_from(resolve_config(sources(std::nullopt))).judge.provider, "");
+  EXPECT_EQ(run_settings_from(resolve_config(sources(std::nullopt, {{"judge.provider", "none"}})))
+                .judge.provider,
+            "");
+  EXPECT_EQ(
+      run_settings_from(resolve_config(sources(std::nullopt, {{"dummy", true}}))).judge.provider,
+      "dummy");
+  EXPECT_EQ(run_settings_from(resolve_config(sources(
+                                  std::nullopt, {{"dummy", true}, {"judge.provider", "none"}})))
+                .judge.provider,
+            "")
+      << "an explicit none turns the dummy run's judge off";
+}
+
+TEST(JudgeSettingsTest, UnknownProviderListsTheRegisteredOnes) {
+  EXPECT_EQ(settings_error({{"judge.provider", "dumy"}}),
+            "judge.provider (from flag): 'dumy' must be openai, dummy or none (did you mean "
+            "'dummy'?)");
+  EXPECT_EQ(settings_error({{"judge.provider", "vertex-ai"}}),
+            "judge.provider (from flag): 'vertex-ai' must be openai, dummy or none");
+}
+
+TEST(JudgeSettingsTest, OpenaiNeedsAKeyOrABaseUrl) {
+  EXPECT_EQ(settings_error({{"judge.provider", "openai"}}),
+            "judge.provider is openai but no API key is set: set JUDGE_API_KEY or "
+            "OPENAI_API_KEY (or judge.base_url for a local endpoint without a key)");
+  RunSettings s = run_settings_from(resolve_config(sources(
+      std::nullopt, {{"judge.provider", "openai"}, {"judge.base_url", "http://127.0.0.1:9/v1"}})));
+  EXPECT_EQ(s.judge.base_url, "http://127.0.0.1:9/v1");
+  EXPECT_TRUE(s.judge.base_url_set);
+  EXPECT_EQ(s.judge.model, "gpt-4o-mini");
+  EXPECT_EQ(settings_error({{"judge.provider", "openai"}, {"judge.base_url", "ftp://x"}}),
+            "judge.base_url (from flag): 'ftp://x' must start with http:// or https://");
+  EXPECT_EQ(settings_error({{"judge.max_concurrency", 0}}),
+            "judge.max_concurrency (from flag) must be 1..1024");
+  // A value beyond int's range still fails the range check (no wrap-around to a valid int).
+  EXPECT_EQ(settings_error({{"judge.max_concurrency", 4294967297LL}}),
+            "judge.max_concurrency (from flag) must be 1..1024");
+}
+
+TEST(JudgeSettingsTest, PricesAreReadIntoTheTable) {
+  testing::TempDir dir;
+  auto f = dir.write("run.json", R"({"judge": {"prices": {"m": {"input_per_mtok": 1.5,
+                                      "output_per_mtok": 4}}}})");
+  RunSettings s = run_settings_from(resolve_config(sources(f)));
+  ASSERT_EQ(s.judge.prices.size(), 1u);
+  EXPECT_EQ(s.judge.prices.at("m").input_per_mtok, 1.5);
+  EXPECT_EQ(s.judge.prices.at("m").output_per_mtok, 4.0);
+  auto bad = dir.write("bad.json", R"({"judge": {"prices": {"m": {"input_per_mtok": "1"}}}})");
+  try {
+    run_settings_from(resolve_config(sources(bad)));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "judge.prices (from file " + bad.string() +
+                  "): entry 'm' must be {\"input_per_mtok\": number, \"output_per_mtok\": number}");
+  }
 }
 
 }  // namespace
