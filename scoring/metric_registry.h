@@ -64,6 +64,19 @@ struct MetricFamily {
   std::optional<CorpusForm> corpus;
 };
 
+// A family of one column, in "all" and no other group, whose value is Fn(prediction, reference):
+// no options, no state, no corpus form (exact_match, edit_similarity, ...).
+template <double (*Fn)(std::string_view prediction, std::string_view reference)>
+MetricFamily one_column_family(const char* name, bool higher_is_better = true) {
+  MetricFamily f;
+  f.name = name;
+  f.columns = {{name, higher_is_better, {}, true}};
+  f.compute = [](std::string_view pred, std::string_view ref, const void*, double* out, double*) {
+    out[0] = Fn(pred, ref);
+  };
+  return f;
+}
+
 // Every registered family, in canonical output order.
 const std::vector<MetricFamily>& metric_families();
 

@@ -49,13 +49,7 @@ double edit_similarity(std::string_view prediction, std::string_view reference) 
 }  // namespace
 
 MetricFamily edit_similarity_family() {
-  MetricFamily f;
-  f.name = "edit_similarity";
-  f.columns = {{"edit_similarity", true, {}, true}};
-  f.compute = [](std::string_view pred, std::string_view ref, const void*, double* out, double*) {
-    out[0] = edit_similarity(pred, ref);
-  };
-  return f;
+  return one_column_family<edit_similarity>("edit_similarity");
 }
 
 }  // namespace assay::scoring

@@ -8,23 +8,11 @@
 namespace assay::scoring {
 
 MetricFamily exact_match_family() {
-  MetricFamily f;
-  f.name = "exact_match";
-  f.columns = {{"exact_match", true, {}, true}};
-  f.compute = [](std::string_view pred, std::string_view ref, const void*, double* out, double*) {
-    out[0] = exact_match(pred, ref);
-  };
-  return f;
+  return one_column_family<exact_match>("exact_match");
 }
 
 MetricFamily quasi_exact_match_family() {
-  MetricFamily f;
-  f.name = "quasi_exact_match";
-  f.columns = {{"quasi_exact_match", true, {}, true}};
-  f.compute = [](std::string_view pred, std::string_view ref, const void*, double* out, double*) {
-    out[0] = quasi_exact_match(pred, ref);
-  };
-  return f;
+  return one_column_family<quasi_exact_match>("quasi_exact_match");
 }
 
 namespace {

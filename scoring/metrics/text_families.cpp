@@ -38,24 +38,23 @@ MetricFamily contains_family() {
   return f;
 }
 
+namespace {
+
+double valid_json_of(std::string_view pred, std::string_view) {
+  return valid_json(pred);
+}
+double answer_words_of(std::string_view pred, std::string_view) {
+  return answer_words(pred);
+}
+
+}  // namespace
+
 MetricFamily valid_json_family() {
-  MetricFamily f;
-  f.name = "valid_json";
-  f.columns = {{"valid_json", true, {}, true}};
-  f.compute = [](std::string_view pred, std::string_view, const void*, double* out, double*) {
-    out[0] = valid_json(pred);
-  };
-  return f;
+  return one_column_family<valid_json_of>("valid_json");
 }
 
 MetricFamily answer_words_family() {
-  MetricFamily f;
-  f.name = "answer_words";
-  f.columns = {{"answer_words", true, {}, true}};
-  f.compute = [](std::string_view pred, std::string_view, const void*, double* out, double*) {
-    out[0] = answer_words(pred);
-  };
-  return f;
+  return one_column_family<answer_words_of>("answer_words");
 }
 
 }  // namespace assay::scoring
