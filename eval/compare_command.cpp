@@ -14,10 +14,8 @@
 #include "eval/dataset.h"
 #include "eval/gates.h"
 #include "eval/report.h"
-#include "scoring/bleu.h"
-#include "scoring/chrf.h"
 #include "scoring/compare.h"
-#include "scoring/ter.h"
+#include "scoring/metric_registry.h"
 
 namespace assay::eval {
 namespace fs = std::filesystem;
@@ -26,10 +24,6 @@ using nlohmann::json;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Corpus metric -> the per-sample column whose presence marks a sample as scored for it.
-const std::map<std::string, std::string> kCorpusColumn = {
-    {"bleu", "sentence_bleu"}, {"chrf", "chrf"}, {"chrf_pp", "chrf_pp"}, {"ter", "ter"}};
 
 struct LoadedRun {
   fs::path dir;
@@ -179,23 +173,31 @@ json entry(const scoring::PairedComparison& c) {
           {"ci_high", c.ci_high}, {"p_value", c.p_value}, {"n", c.n}};
 }
 
-template <typename Stats, typename StatsFn, typename ScoreFn>
-json corpus_entry(const std::vector<std::pair<const std::pair<std::string, std::string>*,
-                                              const std::pair<std::string, std::string>*>>& texts,
-                  StatsFn stats_of, ScoreFn score, bool skip_nan,
-                  const scoring::BootstrapOptions& opt) {
-  std::vector<Stats> sa, sb;
-  sa.reserve(texts.size());
-  sb.reserve(texts.size());
-  for (const auto& [ta, tb] : texts) {
-    Stats a = stats_of(ta->first, ta->second);
-    Stats b = stats_of(tb->first, tb->second);
-    if (skip_nan && (std::isnan(score(a)) || std::isnan(score(b)))) continue;
-    sa.push_back(a);
-    sb.push_back(b);
+using TextPair = std::pair<std::string, std::string>;  // (prediction, reference)
+
+// Paired bootstrap of the corpus metric of `family` over `draws`: texts[i] holds pair i's
+// (A, B) texts, or nulls when pair i is not scored for this metric in both runs. Null when no
+// pair is.
+json corpus_entry(const scoring::MetricFamily& family,
+                  const std::vector<std::pair<const TextPair*, const TextPair*>>& texts,
+                  const scoring::BootstrapDraws& draws) {
+  const scoring::CorpusForm& form = *family.corpus;
+  scoring::MetricState state;
+  if (family.prepare) {
+    state = family.prepare(json::object(), std::vector<bool>(family.columns.size(), true));
   }
-  if (sa.empty()) return json();
-  return entry(scoring::paired_bootstrap_corpus<Stats>(sb, sa, score, opt));
+  std::vector<double> sa(texts.size() * form.width, kNaN), sb(sa.size(), kNaN);
+  std::vector<double> scratch(family.columns.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto& [ta, tb] = texts[i];
+    if (!ta || !tb) continue;
+    family.compute(ta->first, ta->second, state.get(), scratch.data(), &sa[i * form.width]);
+    family.compute(tb->first, tb->second, state.get(), scratch.data(), &sb[i * form.width]);
+  }
+  scoring::PairedComparison c =
+      scoring::paired_bootstrap_corpus(sb, sa, form.width, form.score, draws);
+  if (c.n == 0) return json();
+  return entry(c);
 }
 
 std::string fmt(double v, const char* f = "%.4f") {
@@ -266,7 +268,7 @@ json compare_runs(const CompareOptions& opt) {
     std::set<std::string> out;
     if (r.summary.is_object() && r.summary.contains("corpus") && r.summary["corpus"].is_object()) {
       for (auto it = r.summary["corpus"].begin(); it != r.summary["corpus"].end(); ++it) {
-        if (kCorpusColumn.count(it.key())) out.insert(it.key());
+        if (scoring::find_corpus_family(it.key())) out.insert(it.key());
       }
     }
     return out;
@@ -306,6 +308,9 @@ json compare_runs(const CompareOptions& opt) {
     }
   }
 
+  // One set of draws over the paired samples: every metric, judge and corpus metric is compared
+  // over the same resamples.
+  const scoring::BootstrapDraws draws = scoring::make_bootstrap_draws(pairs.size(), opt.bootstrap);
   json metrics = json::object();
   auto paired_mean = [&](auto value_of, const std::string& name, const std::string& key) {
     std::vector<double> va, vb;
@@ -315,7 +320,7 @@ json compare_runs(const CompareOptions& opt) {
       va.push_back(value_of(a.rows[ia], name));
       vb.push_back(value_of(b.rows[ib], name));
     }
-    scoring::PairedComparison c = scoring::paired_bootstrap_mean(vb, va, opt.bootstrap);
+    scoring::PairedComparison c = scoring::paired_bootstrap_mean(vb, va, draws);
     if (c.n == 0) {
       log::warn("no sample has this metric in both runs; left out", {{"metric", key}});
       return;
@@ -334,14 +339,13 @@ json compare_runs(const CompareOptions& opt) {
                 {{"reason", ta ? why_b : why_a}});
     } else {
       for (const auto& name : want_corpus) {
-        const std::string& column = kCorpusColumn.at(name);
-        // The samples each run scored for this metric (its per-sample column is present).
-        std::vector<std::pair<const std::pair<std::string, std::string>*,
-                              const std::pair<std::string, std::string>*>>
-            texts;
-        for (auto [ia, ib] : pairs) {
-          const json& ra = a.rows[ia];
-          const json& rb = b.rows[ib];
+        const scoring::MetricFamily& family = *scoring::find_corpus_family(name);
+        // The column whose presence marks a sample as scored for this metric: the family's first.
+        const std::string& column = family.columns.front().name;
+        std::vector<std::pair<const TextPair*, const TextPair*>> texts(pairs.size());
+        for (size_t p = 0; p < pairs.size(); ++p) {
+          const json& ra = a.rows[pairs[p].first];
+          const json& rb = b.rows[pairs[p].second];
           if (!ra.value("metrics", json::object()).contains(column) ||
               !rb.value("metrics", json::object()).contains(column)) {
             continue;
@@ -349,36 +353,9 @@ json compare_runs(const CompareOptions& opt) {
           auto pa = ta->find(ra["id"].get<std::string>());
           auto pb = tb->find(rb["id"].get<std::string>());
           if (pa == ta->end() || pb == tb->end()) continue;
-          texts.emplace_back(&pa->second, &pb->second);
+          texts[p] = {&pa->second, &pb->second};
         }
-        json e;
-        if (name == "bleu") {
-          e = corpus_entry<scoring::BleuStats>(
-              texts,
-              [](const std::string& h, const std::string& r) { return scoring::bleu_stats(h, r); },
-              [](const scoring::BleuStats& s) { return scoring::compute_bleu(s, false).score; },
-              false, opt.bootstrap);
-        } else if (name == "chrf" || name == "chrf_pp") {
-          int order = name == "chrf" ? 0 : 2;
-          e = corpus_entry<scoring::ChrfStats>(
-              texts,
-              [order](const std::string& h, const std::string& r) {
-                return scoring::chrf_stats(h, r, order);
-              },
-              [order](scoring::ChrfStats s) {
-                s.word_order = order;
-                return scoring::chrf_score(s);
-              },
-              false, opt.bootstrap);
-        } else {
-          e = corpus_entry<scoring::TerStats>(
-              texts,
-              [](const std::string& h, const std::string& r) { return scoring::ter_stats(h, r); },
-              [](const scoring::TerStats& s) {
-                return std::isnan(s.num_edits) ? kNaN : scoring::ter_score(s);
-              },
-              true, opt.bootstrap);
-        }
+        json e = corpus_entry(family, texts, draws);
         if (e.is_null()) {
           log::warn("no paired sample for this corpus metric; left out", {{"metric", name}});
         } else {

@@ -13,6 +13,7 @@
 #include "core/jsonl.h"
 #include "eval/dataset.h"
 #include "eval/report_charts.h"
+#include "scoring/metric_registry.h"
 
 namespace assay::eval {
 namespace fs = std::filesystem;
@@ -29,9 +30,9 @@ constexpr size_t kCellChars = 600;
 const char* const kPrimaryMetrics[] = {
     "squad_f1", "rougeL_f", "rougeLsum_f", "rougeL_f_stem", "rouge1_f",         "sentence_bleu",
     "chrf",     "chrf_pp",  "squad_em",    "exact_match",   "quasi_exact_match"};
-// Metrics where lower is better.
+// Metrics where lower is better (the metric registry's direction; judge criteria: higher).
 bool lower_is_better(std::string_view metric) {
-  return metric == "ter" || metric == "corpus.ter";
+  return !scoring::higher_is_better(metric);
 }
 
 std::optional<double> num_at(const json& obj, std::string_view key) {

@@ -1,13 +1,8 @@
 #include "scoring/compare.h"
 
-namespace assay::scoring {
+#include <limits>
 
-Interval percentile_interval(std::vector<double>& scores, double confidence) {
-  ASSAY_CHECK(!scores.empty());
-  std::sort(scores.begin(), scores.end());
-  double alpha = 1.0 - confidence;
-  return {quantile_sorted(scores, alpha / 2), quantile_sorted(scores, 1.0 - alpha / 2)};
-}
+namespace assay::scoring {
 
 void finish_paired(PairedComparison& out, std::vector<double>& deltas, double confidence) {
   if (deltas.empty()) {
@@ -25,48 +20,86 @@ void finish_paired(PairedComparison& out, std::vector<double>& deltas, double co
   out.ci_high = ci.high;
 }
 
-PairedComparison paired_bootstrap_mean(std::span<const double> a, std::span<const double> b,
-                                       const BootstrapOptions& opt) {
-  if (a.size() != b.size()) {
-    throw_invalid("paired bootstrap: systems have " + std::to_string(a.size()) + " and " +
-                  std::to_string(b.size()) + " samples; they must be scored on the same samples");
+namespace {
+
+void check_same_size(std::size_t a, std::size_t b) {
+  if (a != b) {
+    throw_invalid("paired bootstrap: systems have " + std::to_string(a) + " and " +
+                  std::to_string(b) + " samples; they must be scored on the same samples");
   }
-  std::vector<double> va, vb;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i]) || std::isnan(b[i])) continue;
-    va.push_back(a[i]);
-    vb.push_back(b[i]);
-  }
+}
+
+// The paired bootstrap over draws, for rows of `width` values per side: a pair is present when
+// neither side's row holds a NaN; `score(sums, count)` is a system's score from its summed rows
+// over `count` present pairs.
+PairedComparison paired_over_draws(std::span<const double> a, std::span<const double> b,
+                                   std::size_t width,
+                                   const std::function<double(const double*, double)>& score,
+                                   const BootstrapDraws& draws) {
+  check_same_size(a.size(), b.size());
+  const std::size_t n = a.size() / width;
+  ASSAY_CHECK(n == draws.samples() || draws.resamples() == 0);
+  // Row: A's values, B's values, 1 when the pair is present (else all zeros).
+  const std::size_t wide = 2 * width + 1;
+  std::vector<double> rows(n * wide, 0.0), total(wide, 0.0);
   PairedComparison out;
-  out.n = va.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const double* ra = a.data() + i * width;
+    const double* rb = b.data() + i * width;
+    bool present = true;
+    for (std::size_t j = 0; j < width; ++j)
+      present = present && !std::isnan(ra[j]) && !std::isnan(rb[j]);
+    if (!present) continue;
+    double* dst = rows.data() + i * wide;
+    std::copy(ra, ra + width, dst);
+    std::copy(rb, rb + width, dst + width);
+    dst[2 * width] = 1.0;
+    for (std::size_t j = 0; j < wide; ++j) total[j] += dst[j];
+    ++out.n;
+  }
   std::vector<double> deltas;
-  if (va.empty()) {
-    finish_paired(out, deltas, opt.confidence);
+  if (out.n == 0) {
+    finish_paired(out, deltas, draws.options().confidence);
     return out;
   }
-  double sa = 0.0, sb = 0.0;
-  for (std::size_t i = 0; i < va.size(); ++i) {
-    sa += va[i];
-    sb += vb[i];
-  }
-  const auto n = static_cast<double>(va.size());
-  out.score_a = sa / n;
-  out.score_b = sb / n;
+  out.score_a = score(total.data(), total[2 * width]);
+  out.score_b = score(total.data() + width, total[2 * width]);
   out.delta = out.score_b - out.score_a;
-  if (opt.resamples > 0 && va.size() >= 2) {
-    auto sets = bootstrap_indices(va.size(), opt);
-    deltas.resize(sets.size());
-    for (std::size_t k = 0; k < sets.size(); ++k) {
-      double da = 0.0, db = 0.0;
-      for (auto i : sets[k]) {
-        da += va[i];
-        db += vb[i];
-      }
-      deltas[k] = db / n - da / n;
+  if (out.n >= 2 && draws.resamples() > 0) {
+    std::vector<double> all(static_cast<std::size_t>(draws.resamples()));
+    for_each_resample_sum(rows, wide, draws, {}, [&](int k, const double* sums) {
+      const double count = sums[2 * width];
+      all[static_cast<std::size_t>(k)] = count > 0 ? score(sums + width, count) - score(sums, count)
+                                                   : std::numeric_limits<double>::quiet_NaN();
+    });
+    for (double d : all) {
+      if (!std::isnan(d)) deltas.push_back(d);
     }
   }
-  finish_paired(out, deltas, opt.confidence);
+  finish_paired(out, deltas, draws.options().confidence);
   return out;
+}
+
+}  // namespace
+
+PairedComparison paired_bootstrap_mean(std::span<const double> a, std::span<const double> b,
+                                       const BootstrapDraws& draws) {
+  return paired_over_draws(
+      a, b, 1, [](const double* sum, double count) { return *sum / count; }, draws);
+}
+
+PairedComparison paired_bootstrap_corpus(std::span<const double> a, std::span<const double> b,
+                                         std::size_t width,
+                                         const std::function<double(const double*)>& score,
+                                         const BootstrapDraws& draws) {
+  return paired_over_draws(
+      a, b, width, [&](const double* sums, double) { return score(sums); }, draws);
+}
+
+PairedComparison paired_bootstrap_mean(std::span<const double> a, std::span<const double> b,
+                                       const BootstrapOptions& opt) {
+  check_same_size(a.size(), b.size());
+  return paired_bootstrap_mean(a, b, make_bootstrap_draws(a.size(), opt));
 }
 
 }  // namespace assay::scoring

@@ -1,11 +1,12 @@
 // Bootstrap intervals for corpus metrics (resample samples, recompute the corpus score from
 // summed per-sample statistics) and paired bootstrap comparisons of two systems scored on the
-// same samples. All resampling uses bootstrap_indices (scoring/aggregate.h), so every CI of a
-// run is drawn from the same index sets and is reproducible from the seed.
+// same samples. All resampling goes through BootstrapDraws (scoring/aggregate.h): a comparison
+// draws once over its paired samples and every metric is compared over those same draws.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -16,11 +17,6 @@
 #include "scoring/aggregate.h"
 
 namespace assay::scoring {
-
-struct Interval {
-  double low = 0.0;
-  double high = 0.0;
-};
 
 // Result of comparing system B against system A on the same samples.
 struct PairedComparison {
@@ -33,11 +29,24 @@ struct PairedComparison {
   // p = (1 + #{resamples whose delta* is 0 or of the opposite sign to delta}) / (resamples + 1).
   // It is 1 when delta == 0, never 0, and small when B's advantage (or deficit) is consistent.
   double p_value = 1.0;
-  std::size_t n = 0;  // samples used (pairs where either value is NaN are dropped for means)
+  std::size_t n = 0;  // pairs used (a pair where either side is absent / NaN is left out)
 };
 
-// Percentile CI of `scores` (unsorted; sorted in place).
-Interval percentile_interval(std::vector<double>& scores, double confidence);
+// Paired bootstrap of mean(B) − mean(A) over `draws`: a and b hold draws.samples() values, a NaN
+// on either side leaves the pair out. Each resample's delta is over the present pairs among its
+// drawn indices (a resample that drew none is skipped). Throws assay::Error (invalid input) when
+// the sizes differ.
+PairedComparison paired_bootstrap_mean(std::span<const double> a, std::span<const double> b,
+                                       const BootstrapDraws& draws);
+
+// Paired bootstrap of a corpus metric B − A over `draws`: a and b hold draws.samples() rows of
+// `width` statistics (row-major); a row with a NaN on either side leaves the pair out; `score`
+// turns summed statistics into the corpus score. Both systems are summed over the same drawn
+// pairs. Throws assay::Error (invalid input) when the sizes differ.
+PairedComparison paired_bootstrap_corpus(std::span<const double> a, std::span<const double> b,
+                                         std::size_t width,
+                                         const std::function<double(const double*)>& score,
+                                         const BootstrapDraws& draws);
 
 // Sums stats over one index set.
 template <typename Stats>
@@ -56,14 +65,14 @@ Interval corpus_bootstrap(std::span<const Stats> stats, ScoreFn score,
   for (const auto& s : stats) total += s;
   const double full = score(total);
   if (opt.resamples <= 0 || stats.size() < 2) return {full, full};
-  auto sets = bootstrap_indices(stats.size(), opt);
-  std::vector<double> scores(sets.size());
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, sets.size()),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      for (std::size_t k = r.begin(); k != r.end(); ++k) {
-                        scores[k] = score(sum_stats<Stats>(stats, sets[k]));
-                      }
-                    });
+  BootstrapDraws draws = make_bootstrap_draws(stats.size(), opt);
+  std::vector<double> scores(static_cast<std::size_t>(draws.resamples()));
+  tbb::parallel_for(
+      tbb::blocked_range<int>(0, draws.resamples()), [&](const tbb::blocked_range<int>& r) {
+        for (int k = r.begin(); k != r.end(); ++k) {
+          scores[static_cast<std::size_t>(k)] = score(sum_stats<Stats>(stats, draws.resample(k)));
+        }
+      });
   return percentile_interval(scores, opt.confidence);
 }
 
@@ -89,21 +98,21 @@ PairedComparison paired_bootstrap_corpus(std::span<const Stats> a, std::span<con
   out.delta = out.score_b - out.score_a;
   std::vector<double> deltas;
   if (opt.resamples > 0 && a.size() >= 2) {
-    auto sets = bootstrap_indices(a.size(), opt);
-    deltas.resize(sets.size());
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, sets.size()),
-                      [&](const tbb::blocked_range<std::size_t>& r) {
-                        for (std::size_t k = r.begin(); k != r.end(); ++k) {
-                          deltas[k] = score(sum_stats<Stats>(b, sets[k])) -
-                                      score(sum_stats<Stats>(a, sets[k]));
-                        }
-                      });
+    BootstrapDraws draws = make_bootstrap_draws(a.size(), opt);
+    deltas.resize(static_cast<std::size_t>(draws.resamples()));
+    tbb::parallel_for(
+        tbb::blocked_range<int>(0, draws.resamples()), [&](const tbb::blocked_range<int>& r) {
+          for (int k = r.begin(); k != r.end(); ++k) {
+            deltas[static_cast<std::size_t>(k)] = score(sum_stats<Stats>(b, draws.resample(k))) -
+                                                  score(sum_stats<Stats>(a, draws.resample(k)));
+          }
+        });
   }
   finish_paired(out, deltas, opt.confidence);
   return out;
 }
 
-// Paired bootstrap of mean(B) - mean(A) for per-sample values (pairs with a NaN are dropped).
+// paired_bootstrap_mean over draws of its own: make_bootstrap_draws(a.size(), opt).
 PairedComparison paired_bootstrap_mean(std::span<const double> a, std::span<const double> b,
                                        const BootstrapOptions& opt);
 

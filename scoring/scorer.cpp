@@ -2,137 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
-#include <map>
-#include <memory>
-#include <optional>
+#include <limits>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
-#include <tbb/parallel_reduce.h>
 
 #include "core/error.h"
 #include "core/suggest.h"
-#include "scoring/bleu.h"
-#include "scoring/chrf.h"
-#include "scoring/compare.h"
-#include "scoring/rouge.h"
-#include "scoring/squad.h"
-#include "scoring/ter.h"
-#include "scoring/text_metrics.h"
 
 namespace assay::scoring {
 namespace {
 
 using json = nlohmann::json;
-
-// Metrics that share one computation per sample (e.g. all ROUGE types) form a family.
-enum class Family {
-  kExact,
-  kQuasi,
-  kSquadEm,
-  kSquadPrf,
-  kBleu,
-  kChrf,
-  kChrfPp,
-  kTer,
-  kRouge,
-  kRougeStem,
-  kRegex,
-  kContains,
-  kJson,
-  kWords,
-};
-constexpr int kFamilies = static_cast<int>(Family::kWords) + 1;
-
-// Everything computed for one sample; only the families a run asked for are filled.
-struct SampleResult {
-  double exact = 0, quasi = 0, squad_em = 0, regex = 0, contains = 0, json = 0, words = 0;
-  TokenPrf squad;
-  BleuStats bleu;
-  ChrfStats chrf, chrf_pp;
-  TerStats ter;
-  RougeScores rouge, rouge_stem;
-};
-
-struct MetricDef {
-  std::string name;
-  Family family;
-  std::function<double(const SampleResult&)> get;
-};
-
-void add_rouge(std::vector<MetricDef>& defs, const char* suffix, bool prf_first, char which) {
-  (void)prf_first;
-  const bool stem = std::string(suffix) == "_stem";
-  Family fam = stem ? Family::kRougeStem : Family::kRouge;
-  struct T {
-    const char* name;
-    RougePrf RougeScores::*member;
-  };
-  const T types[] = {{"rouge1", &RougeScores::rouge1},
-                     {"rouge2", &RougeScores::rouge2},
-                     {"rougeL", &RougeScores::rougeL},
-                     {"rougeLsum", &RougeScores::rougeLsum}};
-  for (const auto& t : types) {
-    auto member = t.member;
-    std::string name = std::string(t.name) + "_" + which + suffix;
-    std::function<double(const SampleResult&)> get;
-    auto scores = stem ? &SampleResult::rouge_stem : &SampleResult::rouge;
-    if (which == 'f') get = [=](const SampleResult& r) { return (r.*scores.*member).fmeasure; };
-    if (which == 'p') get = [=](const SampleResult& r) { return (r.*scores.*member).precision; };
-    if (which == 'r') get = [=](const SampleResult& r) { return (r.*scores.*member).recall; };
-    defs.push_back({name, fam, get});
-  }
-}
-
-const std::vector<MetricDef>& metric_defs() {
-  static const std::vector<MetricDef> defs = [] {
-    std::vector<MetricDef> d = {
-        {"exact_match", Family::kExact, [](const SampleResult& r) { return r.exact; }},
-        {"quasi_exact_match", Family::kQuasi, [](const SampleResult& r) { return r.quasi; }},
-        {"squad_em", Family::kSquadEm, [](const SampleResult& r) { return r.squad_em; }},
-        {"squad_f1", Family::kSquadPrf, [](const SampleResult& r) { return r.squad.f1; }},
-        {"squad_p", Family::kSquadPrf, [](const SampleResult& r) { return r.squad.precision; }},
-        {"squad_r", Family::kSquadPrf, [](const SampleResult& r) { return r.squad.recall; }},
-        {"sentence_bleu", Family::kBleu,
-         [](const SampleResult& r) { return compute_bleu(r.bleu, true).score; }},
-        {"chrf", Family::kChrf, [](const SampleResult& r) { return chrf_score(r.chrf); }},
-        {"chrf_pp", Family::kChrfPp, [](const SampleResult& r) { return chrf_score(r.chrf_pp); }},
-        {"ter", Family::kTer, [](const SampleResult& r) { return ter_score(r.ter); }},
-    };
-    add_rouge(d, "", true, 'f');
-    add_rouge(d, "_stem", true, 'f');
-    add_rouge(d, "", true, 'p');
-    add_rouge(d, "", true, 'r');
-    add_rouge(d, "_stem", true, 'p');
-    add_rouge(d, "_stem", true, 'r');
-    d.push_back({"regex_match", Family::kRegex, [](const SampleResult& r) { return r.regex; }});
-    d.push_back({"contains", Family::kContains, [](const SampleResult& r) { return r.contains; }});
-    d.push_back({"valid_json", Family::kJson, [](const SampleResult& r) { return r.json; }});
-    d.push_back({"answer_words", Family::kWords, [](const SampleResult& r) { return r.words; }});
-    return d;
-  }();
-  return defs;
-}
-
-const std::map<std::string, std::vector<std::string>>& groups() {
-  static const std::map<std::string, std::vector<std::string>> g = [] {
-    std::map<std::string, std::vector<std::string>> m = {
-        {"squad", {"squad_em", "squad_f1"}},
-        {"bleu", {"sentence_bleu"}},
-        {"chrf", {"chrf", "chrf_pp"}},
-        {"ter", {"ter"}},
-        {"rouge", {"rouge1_f", "rouge2_f", "rougeL_f", "rougeLsum_f"}},
-        {"rouge_stem", {"rouge1_f_stem", "rouge2_f_stem", "rougeL_f_stem", "rougeLsum_f_stem"}},
-    };
-    // "all": every metric that needs no options (regex_match needs a pattern).
-    for (const auto& d : metric_defs()) {
-      if (d.family != Family::kRegex) m["all"].push_back(d.name);
-    }
-    return m;
-  }();
-  return g;
-}
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -140,40 +21,19 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
-// Options each metric accepts (anything else is an error).
-const std::map<std::string, std::vector<std::string>>& allowed_options() {
-  static const std::map<std::string, std::vector<std::string>> m = {
-      {"regex_match", {"pattern", "full", "ignore_case"}},
-      {"contains", {"ignore_case"}},
-  };
-  return m;
+bool has_options(const MetricRequest& req) {
+  return !req.options.is_null() && !(req.options.is_object() && req.options.empty());
 }
 
-struct ResolvedOptions {
-  std::unique_ptr<RegexMatcher> regex;
-  bool contains_ignore_case = false;
-};
-
-bool bool_option(const MetricRequest& req, const char* key, bool fallback) {
-  if (!req.options.is_object() || !req.options.contains(key)) return fallback;
-  const json& v = req.options.at(key);
-  if (!v.is_boolean()) {
-    throw_invalid("metric '" + req.name + "': option '" + key + "' must be true or false, got " +
-                  v.dump());
-  }
-  return v.get<bool>();
-}
-
-void check_options(const MetricRequest& req) {
+// Checks that the request's option keys are ones its family accepts.
+void check_option_keys(const MetricRequest& req, const MetricFamily& family) {
   if (req.options.is_null()) return;
   if (!req.options.is_object()) {
     throw_invalid("metric '" + req.name + "': options must be an object, got " +
                   req.options.dump());
   }
-  if (req.options.empty()) return;
-  auto it = allowed_options().find(req.name);
-  std::vector<std::string> allowed =
-      it == allowed_options().end() ? std::vector<std::string>{} : it->second;
+  std::vector<std::string> allowed;
+  for (const auto& o : family.options) allowed.push_back(o.name);
   for (auto opt = req.options.begin(); opt != req.options.end(); ++opt) {
     if (std::find(allowed.begin(), allowed.end(), opt.key()) == allowed.end()) {
       throw_invalid(
@@ -184,126 +44,51 @@ void check_options(const MetricRequest& req) {
   }
 }
 
-ResolvedOptions resolve_options(const std::vector<MetricRequest>& requests) {
-  ResolvedOptions out;
-  for (const auto& req : requests) {
-    check_options(req);
-    if (req.name == "regex_match") {
-      if (!req.options.is_object() || !req.options.contains("pattern") ||
-          !req.options.at("pattern").is_string()) {
-        throw_invalid(
-            "metric 'regex_match' needs option 'pattern' (a string), e.g. "
-            "{\"name\": \"regex_match\", \"pattern\": \"^[A-D]$\"}");
+// Checks the option values' types and the required ones; returns the options as an object.
+json checked_options(const MetricRequest& req, const MetricFamily& family) {
+  json options = req.options.is_object() ? req.options : json::object();
+  for (const auto& o : family.options) {
+    const bool given = options.contains(o.name);
+    if (o.type == MetricOption::Type::kString) {
+      if ((o.required && !given) || (given && !options.at(o.name).is_string())) {
+        throw_invalid("metric '" + req.name + "' needs option '" + o.name + "' (a string)" +
+                      (o.example.empty() ? "" : ", e.g. " + o.example));
       }
-      out.regex = std::make_unique<RegexMatcher>(req.options.at("pattern").get<std::string>(),
-                                                 bool_option(req, "full", false),
-                                                 bool_option(req, "ignore_case", false));
-    } else if (req.name == "contains") {
-      out.contains_ignore_case = bool_option(req, "ignore_case", false);
+    } else if (given && !options.at(o.name).is_boolean()) {
+      throw_invalid("metric '" + req.name + "': option '" + o.name +
+                    "' must be true or false, got " + options.at(o.name).dump());
+    } else if (o.required && !given) {
+      throw_invalid("metric '" + req.name + "' needs option '" + o.name + "' (true or false)");
     }
   }
-  return out;
+  return options;
 }
 
-void score_sample(const std::string& pred, const std::string& ref, const bool* need,
-                  const ResolvedOptions& opts, SampleResult& r) {
-  auto on = [&](Family f) { return need[static_cast<int>(f)]; };
-  if (on(Family::kExact)) r.exact = exact_match(pred, ref);
-  if (on(Family::kQuasi)) r.quasi = quasi_exact_match(pred, ref);
-  if (on(Family::kSquadEm)) r.squad_em = squad_exact_match(pred, ref);
-  if (on(Family::kSquadPrf)) r.squad = squad_token_prf(pred, ref);
-  if (on(Family::kBleu)) r.bleu = bleu_stats(pred, ref);
-  if (on(Family::kChrf)) r.chrf = chrf_stats(pred, ref, 0);
-  if (on(Family::kChrfPp)) r.chrf_pp = chrf_stats(pred, ref, 2);
-  if (on(Family::kTer)) r.ter = ter_stats(pred, ref);
-  if (on(Family::kRouge)) r.rouge = rouge_scores(pred, ref, false);
-  if (on(Family::kRougeStem)) r.rouge_stem = rouge_scores(pred, ref, true);
-  if (on(Family::kRegex)) r.regex = opts.regex->match(pred);
-  if (on(Family::kContains)) r.contains = contains(pred, ref, opts.contains_ignore_case);
-  if (on(Family::kJson)) r.json = valid_json(pred);
-  if (on(Family::kWords)) r.words = answer_words(pred);
-}
+// A family a run asked for: which of its columns, where they go, and its per-run state.
+struct ActiveFamily {
+  const MetricFamily* family = nullptr;
+  std::vector<bool> wanted;
+  std::vector<std::size_t> out_col;  // output column of each wanted family column
+  std::vector<std::size_t> from;     // the family column of each entry of out_col
+  MetricState state;
+  int corpus_idx = -1;  // index into SampleScores::corpus, or -1
+};
 
-json interval_json(const Interval& ci) {
-  return {{"ci_low", ci.low}, {"ci_high", ci.high}};
-}
-
-// Sums per-sample statistics with per-thread partial sums (tbb::parallel_reduce).
-template <typename Stats, typename Get>
-Stats parallel_sum(std::size_t n, Get get) {
-  return tbb::parallel_reduce(
-      tbb::blocked_range<std::size_t>(0, n), Stats{},
-      [&](const tbb::blocked_range<std::size_t>& r, Stats acc) {
-        for (std::size_t i = r.begin(); i != r.end(); ++i) acc += get(i);
-        return acc;
-      },
-      [](Stats a, const Stats& b) { return a += b; });
-}
-
-json corpus_json(const std::vector<SampleResult>& results, const bool* need,
-                 const BootstrapOptions& bootstrap) {
-  json corpus = json::object();
-  const std::size_t n = results.size();
-  if (n == 0) return corpus;
-  if (need[static_cast<int>(Family::kBleu)]) {
-    std::vector<BleuStats> stats(n);
-    for (std::size_t i = 0; i < n; ++i) stats[i] = results[i].bleu;
-    BleuScore b =
-        compute_bleu(parallel_sum<BleuStats>(n, [&](std::size_t i) { return stats[i]; }), false);
-    Interval ci = corpus_bootstrap<BleuStats>(
-        stats, [](const BleuStats& s) { return compute_bleu(s, false).score; }, bootstrap);
-    corpus["bleu"] = {{"score", b.score},     {"counts", b.counts},
-                      {"totals", b.totals},   {"precisions", b.precisions},
-                      {"bp", b.bp},           {"sys_len", b.sys_len},
-                      {"ref_len", b.ref_len}, {"n", n}};
-    corpus["bleu"].update(interval_json(ci));
-  }
-  auto chrf_corpus = [&](ChrfStats SampleResult::*member, int word_order, const char* key) {
-    std::vector<ChrfStats> stats(n);
-    for (std::size_t i = 0; i < n; ++i) stats[i] = results[i].*member;
-    auto score = [word_order](ChrfStats s) {
-      s.word_order = word_order;
-      return chrf_score(s);
-    };
-    double value = score(parallel_sum<ChrfStats>(n, [&](std::size_t i) { return stats[i]; }));
-    Interval ci = corpus_bootstrap<ChrfStats>(stats, score, bootstrap);
-    corpus[key] = {{"score", value}, {"n", n}};
-    corpus[key].update(interval_json(ci));
-  };
-  if (need[static_cast<int>(Family::kChrf)]) chrf_corpus(&SampleResult::chrf, 0, "chrf");
-  if (need[static_cast<int>(Family::kChrfPp)]) chrf_corpus(&SampleResult::chrf_pp, 2, "chrf_pp");
-  if (need[static_cast<int>(Family::kTer)]) {
-    std::vector<TerStats> stats;  // pairs beyond kTerMaxWords (NaN) are left out and counted
-    for (const auto& r : results) {
-      if (!std::isnan(r.ter.num_edits)) stats.push_back(r.ter);
-    }
-    TerStats total = parallel_sum<TerStats>(stats.size(), [&](std::size_t i) { return stats[i]; });
-    corpus["ter"] = {{"score", ter_score(total)},
-                     {"num_edits", total.num_edits},
-                     {"ref_length", total.ref_length},
-                     {"n", stats.size()},
-                     {"not_computed", n - stats.size()}};
-    if (!stats.empty()) {
-      corpus["ter"].update(interval_json(corpus_bootstrap<TerStats>(stats, ter_score, bootstrap)));
-    }
-  }
-  return corpus;
+bool is_model_metric(const std::string& name) {
+  const auto& m = model_metrics();
+  return name == kPerplexityGroup || std::find(m.begin(), m.end(), name) != m.end();
 }
 
 }  // namespace
 
 const std::vector<std::string>& known_metrics() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> n;
-    for (const auto& d : metric_defs()) n.push_back(d.name);
-    return n;
-  }();
+  static const std::vector<std::string> names = metric_names();
   return names;
 }
 
 std::vector<std::string> known_groups() {
   std::vector<std::string> out;
-  for (const auto& [name, members] : groups()) out.push_back(name);
+  for (const auto& [name, members] : metric_groups()) out.push_back(name);
   return out;
 }
 
@@ -313,15 +98,6 @@ const std::vector<std::string>& model_metrics() {
   return names;
 }
 
-namespace {
-
-bool is_model_metric(const std::string& name) {
-  const auto& m = model_metrics();
-  return name == kPerplexityGroup || std::find(m.begin(), m.end(), name) != m.end();
-}
-
-}  // namespace
-
 std::vector<std::string> take_model_metrics(std::vector<MetricRequest>& requests) {
   std::vector<std::string> wanted;
   std::vector<MetricRequest> rest;
@@ -330,9 +106,7 @@ std::vector<std::string> take_model_metrics(std::vector<MetricRequest>& requests
       rest.push_back(std::move(req));
       continue;
     }
-    if (!req.options.is_null() && !(req.options.is_object() && req.options.empty())) {
-      throw_invalid("metric '" + req.name + "' takes no options");
-    }
+    if (has_options(req)) throw_invalid("metric '" + req.name + "' takes no options");
     if (req.name == kPerplexityGroup) {
       wanted.insert(wanted.end(), {"ref_perplexity", "ref_bits_per_byte"});
     } else {
@@ -357,23 +131,24 @@ std::vector<std::string> resolve_metrics(const std::vector<MetricRequest>& reque
                     "with the model, so only `evaluate run` computes them; `evaluate score` "
                     "scores strings only (remove it from the metrics)");
     }
-    auto g = groups().find(req.name);
-    if (g != groups().end()) {
-      if (!req.options.is_null() && !(req.options.is_object() && req.options.empty())) {
+    auto g = metric_groups().find(req.name);
+    if (g != metric_groups().end()) {  // a group wins over the metric of the same name
+      if (has_options(req)) {
         throw_invalid("metric group '" + req.name +
                       "' takes no options; give options to a single metric");
       }
       wanted.insert(wanted.end(), g->second.begin(), g->second.end());
       continue;
     }
-    const auto& known = known_metrics();
-    if (std::find(known.begin(), known.end(), req.name) == known.end()) {
+    const MetricFamily* family = find_family(req.name);
+    if (!family) {
+      const auto& known = known_metrics();
       std::vector<std::string> all = known;
       for (const auto& name : known_groups()) all.push_back(name);
       throw_invalid("unknown metric '" + req.name + "'" + did_you_mean(req.name, all) +
                     "; known metrics: " + join(known) + "; groups: " + join(known_groups()));
     }
-    check_options(req);
+    check_option_keys(req, *family);
     wanted.push_back(req.name);
   }
   std::vector<std::string> out;
@@ -383,52 +158,132 @@ std::vector<std::string> resolve_metrics(const std::vector<MetricRequest>& reque
   return out;
 }
 
+SampleScores score_samples(const std::vector<std::string>& predictions,
+                           const std::vector<std::string>& references,
+                           const std::vector<MetricRequest>& requests,
+                           const std::function<void(std::size_t)>& on_progress) {
+  ASSAY_CHECK(predictions.size() == references.size());
+  SampleScores out;
+  out.columns = resolve_metrics(requests);
+  std::vector<ActiveFamily> active;
+  for (std::size_t col = 0; col < out.columns.size(); ++col) {
+    std::size_t family_col = 0;
+    const MetricFamily* family = find_family(out.columns[col], &family_col);
+    if (active.empty() || active.back().family != family) {
+      ActiveFamily a;
+      a.family = family;
+      a.wanted.assign(family->columns.size(), false);
+      active.push_back(std::move(a));
+    }
+    active.back().wanted[family_col] = true;
+    active.back().out_col.push_back(col);
+    active.back().from.push_back(family_col);
+  }
+  std::size_t max_family_columns = 0;
+  for (auto& a : active) {
+    // The options of the last request naming one of the family's columns.
+    MetricRequest req{a.family->columns[a.from.front()].name, nullptr};
+    for (const auto& r : requests) {
+      if (find_family(r.name) == a.family && !metric_groups().count(r.name)) req = r;
+    }
+    json options = checked_options(req, *a.family);
+    if (a.family->prepare) a.state = a.family->prepare(options, a.wanted);
+    if (a.family->corpus) {
+      a.corpus_idx = static_cast<int>(out.corpus.size());
+      out.corpus.push_back({&*a.family->corpus, {}});
+    }
+    max_family_columns = std::max(max_family_columns, a.family->columns.size());
+  }
+  const std::size_t n = predictions.size(), width = out.columns.size();
+  out.values.assign(n * width, std::numeric_limits<double>::quiet_NaN());
+  for (auto& c : out.corpus) c.stats.assign(n * c.form->width, 0.0);
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, n), [&](const tbb::blocked_range<std::size_t>& r) {
+        std::vector<double> scratch(max_family_columns);
+        for (std::size_t i = r.begin(); i != r.end(); ++i) {
+          double* row = out.values.data() + i * width;
+          for (const auto& a : active) {
+            double* stats = nullptr;
+            if (a.corpus_idx >= 0) {
+              auto& c = out.corpus[static_cast<std::size_t>(a.corpus_idx)];
+              stats = c.stats.data() + i * c.form->width;
+            }
+            a.family->compute(predictions[i], references[i], a.state.get(), scratch.data(), stats);
+            for (std::size_t k = 0; k < a.out_col.size(); ++k) {
+              row[a.out_col[k]] = scratch[a.from[k]];
+            }
+          }
+        }
+        if (on_progress) on_progress(r.size());
+      });
+  return out;
+}
+
+void aggregate_scores(const SampleScores& scores, const BootstrapDraws& draws,
+                      std::span<const std::size_t> dataset_row, ScoredDataset& out) {
+  const std::size_t rows = scores.rows() > 0 || scores.corpus.empty()
+                               ? scores.rows()
+                               : scores.corpus[0].stats.size() / scores.corpus[0].form->width;
+  std::vector<std::int32_t> row_of_sample;
+  if (!dataset_row.empty()) {
+    ASSAY_CHECK(dataset_row.size() == rows);
+    row_of_sample.assign(draws.samples(), -1);
+    for (std::size_t row = 0; row < rows; ++row) {
+      ASSAY_CHECK(dataset_row[row] < draws.samples() && row_of_sample[dataset_row[row]] < 0);
+      row_of_sample[dataset_row[row]] = static_cast<std::int32_t>(row);
+    }
+  }
+  std::vector<CorpusInput> corpus;
+  for (const auto& c : scores.corpus) {
+    corpus.push_back({c.stats, c.form->width, c.form->score});
+  }
+  Aggregates agg =
+      aggregate_over_draws(scores.values, scores.columns.size(), corpus, draws, row_of_sample);
+  out.summary = json::object();
+  for (std::size_t m = 0; m < scores.columns.size(); ++m) {
+    const MeanSummary& s = agg.columns[m];
+    out.summary[scores.columns[m]] = {{"mean", s.mean},
+                                      {"n", s.n},
+                                      {"stderr", s.stderr_},
+                                      {"ci_low", s.ci_low},
+                                      {"ci_high", s.ci_high}};
+  }
+  out.corpus = json::object();
+  if (rows == 0) return;
+  for (std::size_t q = 0; q < scores.corpus.size(); ++q) {
+    const CorpusForm& form = *scores.corpus[q].form;
+    std::vector<double> total(form.width, 0.0);
+    std::size_t present = 0;
+    for (std::size_t row = 0; row < rows; ++row) {
+      const double* s = scores.corpus[q].stats.data() + row * form.width;
+      if (std::any_of(s, s + form.width, [](double x) { return std::isnan(x); })) continue;
+      for (std::size_t j = 0; j < form.width; ++j) total[j] += s[j];
+      ++present;
+    }
+    json entry = form.details(total.data(), present, rows - present);
+    if (present > 0) {
+      entry["ci_low"] = agg.corpus[q].low;
+      entry["ci_high"] = agg.corpus[q].high;
+    }
+    out.corpus[form.name] = entry;
+  }
+}
+
 ScoredDataset score_dataset(const std::vector<std::string>& predictions,
                             const std::vector<std::string>& references,
                             const std::vector<MetricRequest>& requests,
                             const BootstrapOptions& bootstrap,
                             const std::function<void(std::size_t)>& on_progress) {
-  ASSAY_CHECK(predictions.size() == references.size());
+  SampleScores scores = score_samples(predictions, references, requests, on_progress);
   ScoredDataset out;
-  out.columns = resolve_metrics(requests);
-  ResolvedOptions opts = resolve_options(requests);
-  std::vector<const MetricDef*> defs;
-  bool need[kFamilies] = {};
-  for (const auto& col : out.columns) {
-    for (const auto& d : metric_defs()) {
-      if (d.name == col) {
-        defs.push_back(&d);
-        need[static_cast<int>(d.family)] = true;
-      }
-    }
+  aggregate_scores(scores, make_bootstrap_draws(predictions.size(), bootstrap), {}, out);
+  const std::size_t width = scores.columns.size();
+  out.values.resize(predictions.size());
+  for (std::size_t i = 0; i < predictions.size(); ++i) {
+    out.values[i].assign(scores.values.begin() + static_cast<std::ptrdiff_t>(i * width),
+                         scores.values.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));
   }
-  if (need[static_cast<int>(Family::kRegex)] && !opts.regex) {
-    throw_invalid("metric 'regex_match' needs option 'pattern' (a string)");
-  }
-  const std::size_t n = predictions.size();
-  std::vector<SampleResult> results(n);
-  out.values.assign(n, std::vector<double>(defs.size(), 0.0));
-  // Each sample writes only its own slots; no shared state per item.
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      for (std::size_t i = r.begin(); i != r.end(); ++i) {
-                        score_sample(predictions[i], references[i], need, opts, results[i]);
-                        for (std::size_t m = 0; m < defs.size(); ++m)
-                          out.values[i][m] = defs[m]->get(results[i]);
-                      }
-                      if (on_progress) on_progress(r.size());
-                    });
-  for (std::size_t m = 0; m < defs.size(); ++m) {
-    std::vector<double> column(n);
-    for (std::size_t i = 0; i < n; ++i) column[i] = out.values[i][m];
-    MeanSummary s = summarize_mean(column, bootstrap);
-    out.summary[out.columns[m]] = {{"mean", s.mean},
-                                   {"n", s.n},
-                                   {"stderr", s.stderr_},
-                                   {"ci_low", s.ci_low},
-                                   {"ci_high", s.ci_high}};
-  }
-  out.corpus = corpus_json(results, need, bootstrap);
+  out.columns = std::move(scores.columns);
   return out;
 }
 

@@ -28,8 +28,11 @@ const fs::path kSampleDataset = fs::path(ASSAY_SOURCE_DIR) / "configs/sample/llm
 const std::string kCleanEnv = testing::kCleanEvaluateEnv;
 
 // Paired bootstrap of mean(A) - mean(B) over the ids both scores.jsonl files share, written from
-// the documented algorithm (scoring/README.md): mt19937_64(seed), Lemire's bounded draw, sums in
-// index order, numpy-style linear quantiles, p = (1 + #{delta* against the sign}) / (R + 1).
+// the documented algorithm (scoring/README.md): one draw for all metrics over the n paired ids (in
+// A's order): mt19937_64(seed), Lemire's bounded draw, resample by resample; per metric, pairs
+// where either side lacks the value are skipped (means over the drawn present pairs, a resample
+// with none dropped), sums in draw order, numpy-style linear quantiles,
+// p = (1 + #{delta* against the sign}) / (resamples kept + 1).
 const char* kPythonBootstrap = R"PY(
 import json, math, sys
 M = (1 << 64) - 1
@@ -82,31 +85,33 @@ def judge(r, name):
     return r.get("judges", {}).get(name[6:], {}).get("score")
 names = [(n, metric) for n in sorted(set().union(*[r["metrics"].keys() for r in a]))]
 names += [("judge." + n, judge) for n in sorted(set().union(*[r.get("judges", {}).keys() for r in a]))]
+pairs = [(r, bi[r["id"]]) for r in a if r["id"] in bi]
+n = len(pairs)
+rng = MT64(seed)
+sets = [[bounded(rng, n) for _ in range(n)] for _ in range(resamples)]
 for name, value in names:
-    va, vb = [], []
-    for r in a:
-        o = bi.get(r["id"])
-        if o is None: continue
+    va, vb = [None] * n, [None] * n
+    for i, (r, o) in enumerate(pairs):
         x, y = value(r, name), value(o, name)
-        if x is None or y is None: continue
-        va.append(float(x)); vb.append(float(y))
-    n = len(va)
+        if x is not None and y is not None: va[i], vb[i] = float(x), float(y)
+    present = [i for i in range(n) if va[i] is not None]
+    m = len(present)
     sa = sb = 0.0
-    for i in range(n): sa += va[i]; sb += vb[i]
-    delta = sa / n - sb / n
-    rng = MT64(seed)
-    sets = [[bounded(rng, n) for _ in range(n)] for _ in range(resamples)]
+    for i in present: sa += va[i]; sb += vb[i]
+    delta = sa / m - sb / m
     deltas = []
     for s in sets:
-        da = db = 0.0
-        for i in s: da += va[i]; db += vb[i]
-        deltas.append(da / n - db / n)
+        da = db = 0.0; count = 0
+        for i in s:
+            if va[i] is None: continue
+            da += va[i]; db += vb[i]; count += 1
+        if count: deltas.append(da / count - db / count)
     against = sum(1 for d in deltas if delta == 0 or d == 0 or (d > 0) != (delta > 0))
     deltas.sort()
     alpha = 1.0 - 0.95
-    out[name] = {"a": sa / n, "b": sb / n, "diff": delta, "n": n,
+    out[name] = {"a": sa / m, "b": sb / m, "diff": delta, "n": m,
                  "ci_low": quantile(deltas, alpha / 2), "ci_high": quantile(deltas, 1.0 - alpha / 2),
-                 "p_value": (1.0 + against) / (resamples + 1.0)}
+                 "p_value": (1.0 + against) / (len(deltas) + 1.0)}
 print(json.dumps(out))
 )PY";
 
