@@ -8,12 +8,26 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/suggest.h"
+#include "scoring/metric_registry.h"
 
 namespace assay::eval {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// "sentence_bleu, chrf, chrf_pp and ter": the metrics that bring a corpus metric along.
+std::string corpus_metric_sources() {
+  std::vector<std::string> names;
+  for (const auto& family : scoring::metric_families()) {
+    if (family.corpus) names.push_back(family.columns.front().name);
+  }
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  }
+  return out;
+}
 
 const std::vector<std::string> kMetricFields = {"mean", "n", "stderr", "ci_low", "ci_high"};
 const std::vector<std::string> kJudgeFields = {"mean",     "ci_low",    "ci_high",
@@ -389,7 +403,7 @@ void validate_gates(const std::vector<Gate>& gates, const GateContext& ctx) {
         if (!ctx.corpus.count(g.name)) {
           fail("corpus metric '" + g.name + "' is not computed by this run" +
                did_you_mean(g.name, corpus) + " (corpus metrics: " + list(corpus) +
-               "; they come with sentence_bleu, chrf, chrf_pp and ter)");
+               "; they come with " + corpus_metric_sources() + ")");
         }
         break;
       case GateSource::kSummary:
@@ -466,13 +480,5 @@ int report_gates(const std::vector<GateResult>& results, std::ostream& out) {
   return kExitGateFailed;
 }
 
-int run_gate_command(const fs::path& dir, const ConfigSources& sources, std::ostream& out) {
-  ResolvedConfig cfg = resolve_config(sources);
-  std::vector<Gate> gates = gates_from_config(cfg);
-  if (gates.empty()) {
-    throw_invalid("no gates to check: set `gates` in the config (-c) or EVAL_GATES");
-  }
-  return report_gates(evaluate_gates(gates, dir), out);
-}
 
 }  // namespace assay::eval

@@ -78,10 +78,5 @@ std::vector<GateResult> evaluate_gates(const std::vector<Gate>& gates,
 // passed, 3 (kExitGateFailed) otherwise. Prints nothing and returns 0 for no gates.
 int report_gates(const std::vector<GateResult>& results, std::ostream& out);
 
-// `evaluate gate DIR [-c CONFIG]`: evaluates the gates of the config (or EVAL_GATES) against an
-// existing folder (see evaluate_gates) and prints the table. Returns 0 or 3; throws assay::Error
-// (invalid input) when no gate is configured or a gate is malformed or unknown.
-int run_gate_command(const std::filesystem::path& dir, const ConfigSources& sources,
-                     std::ostream& out);
 
 }  // namespace assay::eval

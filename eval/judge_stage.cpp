@@ -1,6 +1,7 @@
 #include "eval/judge_stage.h"
 
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "core/error.h"
@@ -19,25 +20,33 @@ namespace {
 
 json criteria_summary(const judges::Rubric& rubric, const std::vector<judges::Judgment>& js,
                       const json& errors_by_kind, size_t n_errors,
-                      const scoring::BootstrapOptions& bootstrap) {
+                      const scoring::BootstrapDraws& draws) {
+  // Scores row-major [sample][criterion]; NaN for a sample the judge failed on.
+  const size_t width = rubric.criteria.size();
+  std::vector<double> rows(js.size() * width, std::numeric_limits<double>::quiet_NaN());
+  for (size_t i = 0; i < js.size(); ++i) {
+    if (!js[i].ok) continue;
+    for (size_t c = 0; c < width; ++c) rows[i * width + c] = js[i].scores[c].score;
+  }
+  const std::vector<scoring::MeanSummary> means = scoring::summarize_means(rows, width, draws);
   json out = json::object();
-  for (size_t c = 0; c < rubric.criteria.size(); ++c) {
+  for (size_t c = 0; c < width; ++c) {
     const judges::Criterion& crit = rubric.criteria[c];
-    std::vector<double> values;
     json dist = json::object();
     for (int v = crit.min; v <= crit.max; ++v) dist[std::to_string(v)] = 0;
     for (const auto& j : js) {
       if (!j.ok) continue;
-      double v = j.scores[c].score;
-      values.push_back(v);
-      dist[std::to_string(static_cast<long long>(v))] =
-          dist[std::to_string(static_cast<long long>(v))].get<int>() + 1;
+      std::string key = std::to_string(static_cast<long long>(j.scores[c].score));
+      dist[key] = dist[key].get<int>() + 1;
     }
-    scoring::MeanSummary m = scoring::summarize_mean(values, bootstrap);
-    json entry = {
-        {"n", values.size()},   {"n_errors", n_errors}, {"errors_by_reason", errors_by_kind},
-        {"distribution", dist}, {"min", crit.min},      {"max", crit.max}};
-    if (!values.empty()) {
+    const scoring::MeanSummary& m = means[c];
+    json entry = {{"n", m.n},
+                  {"n_errors", n_errors},
+                  {"errors_by_reason", errors_by_kind},
+                  {"distribution", dist},
+                  {"min", crit.min},
+                  {"max", crit.max}};
+    if (m.n > 0) {
       entry["mean"] = m.mean;
       entry["ci_low"] = m.ci_low;
       entry["ci_high"] = m.ci_high;
@@ -50,18 +59,20 @@ json criteria_summary(const judges::Rubric& rubric, const std::vector<judges::Ju
 }
 
 json pairwise_summary(const std::vector<judges::Judgment>& js, const json& errors_by_kind,
-                      size_t n_errors, const scoring::BootstrapOptions& bootstrap) {
-  size_t wins = 0, ties = 0, losses = 0, consistent = 0;
-  std::vector<double> adjusted;
-  for (const auto& j : js) {
+                      size_t n_errors, const scoring::BootstrapDraws& draws) {
+  size_t wins = 0, ties = 0, losses = 0, consistent = 0, n = 0;
+  // Per sample: win 1, tie 0.5, loss 0; NaN where the judge failed.
+  std::vector<double> adjusted(js.size(), std::numeric_limits<double>::quiet_NaN());
+  for (size_t i = 0; i < js.size(); ++i) {
+    const judges::Judgment& j = js[i];
     if (!j.ok) continue;
+    ++n;
     if (j.outcome == "win") ++wins;
     if (j.outcome == "tie") ++ties;
     if (j.outcome == "loss") ++losses;
     if (j.verdict_ab == j.verdict_ba) ++consistent;
-    adjusted.push_back(j.outcome == "win" ? 1.0 : j.outcome == "tie" ? 0.5 : 0.0);
+    adjusted[i] = j.outcome == "win" ? 1.0 : j.outcome == "tie" ? 0.5 : 0.0;
   }
-  size_t n = adjusted.size();
   json entry = {{"n", n},
                 {"n_errors", n_errors},
                 {"errors_by_reason", errors_by_kind},
@@ -73,7 +84,7 @@ json pairwise_summary(const std::vector<judges::Judgment>& js, const json& error
     }
     return {{"pairwise", entry}};
   }
-  scoring::MeanSummary m = scoring::summarize_mean(adjusted, bootstrap);
+  scoring::MeanSummary m = scoring::summarize_mean(adjusted, draws);
   double dn = static_cast<double>(n);
   entry["mean"] = m.mean;  // win rate with a tie counted as half a win (FastChat win_rate_adjusted)
   entry["ci_low"] = m.ci_low;
@@ -89,7 +100,7 @@ json pairwise_summary(const std::vector<judges::Judgment>& js, const json& error
 
 json summarize_judgments(const judges::Rubric& rubric,
                          const std::vector<judges::Judgment>& judgments,
-                         const scoring::BootstrapOptions& bootstrap) {
+                         const scoring::BootstrapDraws& draws) {
   std::map<std::string, size_t> by_kind;
   size_t n_errors = 0;
   for (const auto& j : judgments) {
@@ -100,12 +111,13 @@ json summarize_judgments(const judges::Rubric& rubric,
   json errors_by_kind = json::object();
   for (const auto& [k, v] : by_kind) errors_by_kind[k] = v;
   return rubric.kind == judges::RubricKind::kPairwise
-             ? pairwise_summary(judgments, errors_by_kind, n_errors, bootstrap)
-             : criteria_summary(rubric, judgments, errors_by_kind, n_errors, bootstrap);
+             ? pairwise_summary(judgments, errors_by_kind, n_errors, draws)
+             : criteria_summary(rubric, judgments, errors_by_kind, n_errors, draws);
 }
 
 std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, const Dataset& ds,
-                                                const fs::path& run_dir) {
+                                                const fs::path& run_dir,
+                                                const scoring::BootstrapDraws& draws) {
   const JudgeSettings& js = settings.judge;
   if (js.provider.empty()) return std::nullopt;
   judges::Rubric rubric = judges::load_rubric(js.rubric);
@@ -177,7 +189,7 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
                                   {"attempts", j.error->attempts}}}});
     }
   }
-  out.judges = summarize_judgments(rubric, judgments, settings.bootstrap);
+  out.judges = summarize_judgments(rubric, judgments, draws);
   const judges::JudgeUsage& u = runner.usage();
   out.judge_usage = {{"provider", provider->name()},
                      {"model", provider->model()},

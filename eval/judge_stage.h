@@ -26,17 +26,20 @@ struct JudgeStageOutput {
   bool interrupted = false;    // a stop signal arrived: outputs are incomplete, rerun to resume
 };
 
-// Runs the judge stage, or returns nullopt when no judge is configured. Throws assay::Error for
+// Runs the judge stage, or returns nullopt when no judge is configured. The summaries are over
+// `draws`, the run's bootstrap resamples of ds.samples. Throws assay::Error for
 // a bad rubric (invalid input / not found), a dataset lacking what the rubric needs, or an
 // endpoint that refuses every request (remote).
 std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, const Dataset& ds,
-                                                const std::filesystem::path& run_dir);
+                                                const std::filesystem::path& run_dir,
+                                                const scoring::BootstrapDraws& draws);
 
 // summary.json's "judges" from the judgments of every sample, as run_judge_stage computes it
-// (per criterion: mean, CI, distribution, errors; pairwise: win/tie/loss rates). `evaluate merge`
+// (per criterion: mean, CI over `draws` (one sample per judgment), distribution, errors; pairwise:
+// win/tie/loss rates). A failed judgment is a missing value. `evaluate merge`
 // recomputes it over the union of shards with this.
 nlohmann::json summarize_judgments(const judges::Rubric& rubric,
                                    const std::vector<judges::Judgment>& judgments,
-                                   const scoring::BootstrapOptions& bootstrap);
+                                   const scoring::BootstrapDraws& draws);
 
 }  // namespace assay::eval

@@ -11,7 +11,6 @@
 #include "inference/batch_generator.h"
 #include "inference/tokenizer.h"
 #include "scoring/aggregate.h"
-#include "scoring/compare.h"
 #include "scoring/perplexity.h"
 
 namespace assay::eval {
@@ -20,8 +19,7 @@ namespace {
 using json = nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-json mean_json(const std::vector<double>& column, const scoring::BootstrapOptions& bootstrap) {
-  scoring::MeanSummary s = scoring::summarize_mean(column, bootstrap);
+json mean_json(const scoring::MeanSummary& s) {
   return {{"mean", s.mean},
           {"n", s.n},
           {"stderr", s.stderr_},
@@ -56,7 +54,7 @@ inference::LoglikelihoodRequest encode_pair(const inference::Tokenizer& tok,
 
 void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
                          const std::map<std::string, json>& generations, ModelHandle& model,
-                         const RunSettings& settings) const {
+                         const RunSettings& settings, const scoring::BootstrapDraws& draws) const {
   if (columns_.empty()) return;
   const size_t n = ds.samples.size();
   if (scores.metric_rows.size() != n) scores.metric_rows.assign(n, json::object());
@@ -77,7 +75,7 @@ void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
                    : kNaN;
       scores.metric_rows[i]["answer_tokens"] = col[i];
     }
-    scores.metrics["answer_tokens"] = mean_json(col, settings.bootstrap);
+    scores.metrics["answer_tokens"] = mean_json(scoring::summarize_mean(col, draws));
   }
 
   const bool ppl = wants(columns_, "ref_perplexity"), bpb = wants(columns_, "ref_bits_per_byte");
@@ -111,39 +109,47 @@ void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
   std::vector<inference::LoglikelihoodResult> results =
       inference::loglikelihood(*engine, requests, std::max(1, settings.generation.max_batch_size));
 
-  std::vector<double> ppl_col(n, kNaN), bpb_col(n, kNaN);
-  std::vector<scoring::LogLikelihood> stats;
-  stats.reserve(results.size());
+  // Per sample: perplexity and bits per byte (columns), and the sufficient statistics of the
+  // corpus perplexity (sum of log-probabilities, tokens, bytes); NaN where not computed.
+  constexpr size_t kWidth = 2, kStats = 3;
+  std::vector<double> cols(n * kWidth, kNaN), stats(n * kStats, kNaN);
+  scoring::LogLikelihood total;
   for (size_t k = 0; k < results.size(); ++k) {
     const size_t i = sample_of[k];
     scoring::LogLikelihood ll = scoring::log_likelihood(
         results[k].token_logprobs, static_cast<std::int64_t>(ds.samples[i].reference.size()));
-    ppl_col[i] = scoring::perplexity(ll);
-    bpb_col[i] = scoring::bits_per_byte(ll);
-    stats.push_back(ll);
+    cols[i * kWidth] = scoring::perplexity(ll);
+    cols[i * kWidth + 1] = scoring::bits_per_byte(ll);
+    stats[i * kStats] = ll.sum_logprob;
+    stats[i * kStats + 1] = static_cast<double>(ll.tokens);
+    stats[i * kStats + 2] = static_cast<double>(ll.bytes);
+    total += ll;
   }
   for (size_t i = 0; i < n; ++i) {
-    if (ppl) scores.metric_rows[i]["ref_perplexity"] = ppl_col[i];
-    if (bpb) scores.metric_rows[i]["ref_bits_per_byte"] = bpb_col[i];
+    if (ppl) scores.metric_rows[i]["ref_perplexity"] = cols[i * kWidth];
+    if (bpb) scores.metric_rows[i]["ref_bits_per_byte"] = cols[i * kWidth + 1];
   }
-  if (ppl) scores.metrics["ref_perplexity"] = mean_json(ppl_col, settings.bootstrap);
-  if (bpb) scores.metrics["ref_bits_per_byte"] = mean_json(bpb_col, settings.bootstrap);
-  if (stats.empty()) return;
-  scoring::LogLikelihood total;
-  for (const auto& s : stats) total += s;
   // Corpus perplexity: exp of the mean log-probability over all reference tokens (not the mean
-  // of per-sample perplexities), with a bootstrap CI over samples.
-  scoring::Interval ci = scoring::corpus_bootstrap<scoring::LogLikelihood>(
-      stats, [](const scoring::LogLikelihood& s) { return scoring::perplexity(s); },
-      settings.bootstrap);
+  // of per-sample perplexities), with a bootstrap CI over samples; one pass over the draws.
+  const scoring::CorpusInput corpus{stats, kStats, [](const double* sum) {
+                                      scoring::LogLikelihood s;
+                                      s.sum_logprob = sum[0];
+                                      s.tokens = static_cast<std::int64_t>(sum[1]);
+                                      s.bytes = static_cast<std::int64_t>(sum[2]);
+                                      return s.tokens > 0 ? scoring::perplexity(s) : kNaN;
+                                    }};
+  scoring::Aggregates agg = scoring::aggregate_over_draws(cols, kWidth, {&corpus, 1}, draws);
+  if (ppl) scores.metrics["ref_perplexity"] = mean_json(agg.columns[0]);
+  if (bpb) scores.metrics["ref_bits_per_byte"] = mean_json(agg.columns[1]);
+  if (results.empty()) return;
   scores.corpus["perplexity"] = {{"score", scoring::perplexity(total)},
                                  {"bits_per_byte", scoring::bits_per_byte(total)},
                                  {"tokens", total.tokens},
                                  {"bytes", total.bytes},
-                                 {"n", stats.size()},
-                                 {"not_computed", n - stats.size()},
-                                 {"ci_low", ci.low},
-                                 {"ci_high", ci.high}};
+                                 {"n", results.size()},
+                                 {"not_computed", n - results.size()},
+                                 {"ci_low", agg.corpus[0].low},
+                                 {"ci_high", agg.corpus[0].high}};
 }
 
 }  // namespace assay::eval

@@ -31,14 +31,14 @@ class LoglikStage {
   // Computes the requested columns for every sample of `ds` and merges them into `scores`:
   // per-sample values into metric_rows, mean/CI into metrics, and for perplexity
   // corpus["perplexity"] = {"score", "bits_per_byte", "tokens", "bytes", "n", "not_computed",
-  // "ci_low", "ci_high"}. `generations` maps sample id -> its generations.jsonl record ("prompt",
-  // "completion_tokens"). Perplexity uses the run's model (loaded now if generation did not
-  // need it). A sample with an empty reference, or whose prompt plus
-  // reference exceeds the model's context, gets NaN (written as null; counted in
-  // "not_computed"). Does nothing when no column was requested. Throws assay::Error.
+  // "ci_low", "ci_high"}, every CI over `draws` (the run's resamples of ds.samples). `generations`
+  // maps sample id -> its generations.jsonl record ("prompt", "completion_tokens"). Perplexity uses
+  // the run's model (loaded now if generation did not need it). A sample with an empty reference,
+  // or whose prompt plus reference exceeds the model's context, gets NaN (written as null; counted
+  // in "not_computed"). Does nothing when no column was requested. Throws assay::Error.
   void add_to(RunScores& scores, const Dataset& ds,
               const std::map<std::string, nlohmann::json>& generations, ModelHandle& model,
-              const RunSettings& settings) const;
+              const RunSettings& settings, const scoring::BootstrapDraws& draws) const;
 
  private:
   std::vector<std::string> columns_;

@@ -3,7 +3,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/sha256.h"
-#include "eval/compare_command.h"
+#include "eval/compare.h"
 #include "eval/report.h"
 
 namespace assay::eval {

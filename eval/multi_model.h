@@ -18,7 +18,7 @@ RunIdentity multi_run_identity(const RunPlan& plan);
 // Records the model list and baseline in the parent's manifest.
 void record_models(const RunPlan& plan, RunFolder& folder);
 
-// Compares every non-baseline model with the baseline (paired bootstrap, eval/compare_command.h),
+// Compares every non-baseline model with the baseline (paired bootstrap, eval/compare.h),
 // writes the compare files into the parent folder, prints each table to `out`, and writes the
 // parent's summary.json and reports. Throws assay::Error (i/o, invalid input).
 void summarize_models(const RunPlan& plan, std::ostream& out);

@@ -8,6 +8,7 @@
 #include "core/suggest.h"
 #include "eval/model_identity.h"
 #include "judges/rubric.h"
+#include "scoring/metric_registry.h"
 #include "scoring/scorer.h"
 
 namespace assay::eval {
@@ -38,8 +39,8 @@ GateContext gate_context(const RunSettings& settings, const std::vector<ModelEnt
   }
   for (const auto& column : scoring::resolve_metrics(string_metrics)) {
     ctx.metrics.insert(column);
-    if (column == "sentence_bleu") ctx.corpus.insert("bleu");
-    if (column == "chrf" || column == "chrf_pp" || column == "ter") ctx.corpus.insert(column);
+    const scoring::MetricFamily* family = scoring::find_family(column);
+    if (family != nullptr && family->corpus) ctx.corpus.insert(family->corpus->name);
   }
   if (!settings.judge.provider.empty()) {
     judges::Rubric rubric = judges::load_rubric(settings.judge.rubric);

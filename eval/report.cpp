@@ -634,9 +634,11 @@ std::string metric_histogram(const ReportInputs& in, const std::string& metric) 
 
 }  // namespace
 
-std::string render_report_html(const ReportInputs& in) {
+namespace {
+
+// The page head, title and facts table.
+std::string html_head(const ReportInputs& in) {
   const json& s = in.summary;
-  const std::string ci = ci_label(s);
   std::string o =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -658,6 +660,14 @@ std::string render_report_html(const ReportInputs& in) {
          "deterministic placeholders, not a model's judgment.</p>\n";
   }
 
+  return o;
+}
+
+// Per-sample metrics: interval charts, histogram and table.
+std::string html_metrics(const ReportInputs& in) {
+  std::string o;
+  const json& s = in.summary;
+  const std::string ci = ci_label(s);
   const json& metrics = obj_at(s, "metrics");
   if (!metrics.empty()) {
     o += "<h2 id=\"metrics\">Metrics</h2>\n<p class=\"note\">Mean over samples with a "
@@ -692,6 +702,14 @@ std::string render_report_html(const ReportInputs& in) {
     o += "</table>\n";
   }
 
+  return o;
+}
+
+// Corpus metrics: chart and table.
+std::string html_corpus(const ReportInputs& in) {
+  std::string o;
+  const json& s = in.summary;
+  const std::string ci = ci_label(s);
   const json& corpus = obj_at(s, "corpus");
   if (!corpus.empty()) {
     o += "<h2 id=\"corpus\">Corpus metrics</h2>\n";
@@ -708,6 +726,14 @@ std::string render_report_html(const ReportInputs& in) {
     o += "</table>\n";
   }
 
+  return o;
+}
+
+// Judge criteria: charts per score range, distributions and table.
+std::string html_judges(const ReportInputs& in) {
+  std::string o;
+  const json& s = in.summary;
+  const std::string ci = ci_label(s);
   const json& judges = obj_at(s, "judges");
   if (!judges.empty()) {
     o += "<h2 id=\"judges\">Judges</h2>\n<p class=\"note\">" + html_escape(judge_text(s)) + "; " +
@@ -738,6 +764,13 @@ std::string render_report_html(const ReportInputs& in) {
     o += "</table>\n";
   }
 
+  return o;
+}
+
+// Generation: token counts and finish reasons.
+std::string html_generation(const ReportInputs& in) {
+  std::string o;
+  const json& s = in.summary;
   const json& gen = obj_at(s, "generation");
   if (!gen.empty()) {
     std::string fr;
@@ -751,6 +784,12 @@ std::string render_report_html(const ReportInputs& in) {
          ".</p>\n";
   }
 
+  return o;
+}
+
+// The comparison with another run, when the folder holds compare.json.
+std::string html_compare(const ReportInputs& in) {
+  std::string o;
   if (!in.compare.is_null()) {
     const json& c = in.compare;
     std::string a = side_name(c, "a"), b = side_name(c, "b");
@@ -782,6 +821,13 @@ std::string render_report_html(const ReportInputs& in) {
     o += "</table>\n";
   }
 
+  return o;
+}
+
+// The lowest-scoring samples.
+std::string html_worst(const ReportInputs& in) {
+  std::string o;
+  const json& s = in.summary;
   std::vector<size_t> worst = worst_samples(in.scores, s);
   if (!worst.empty()) {
     std::string metric = primary_metric(s);
@@ -813,6 +859,12 @@ std::string render_report_html(const ReportInputs& in) {
     o += "</table>\n";
   }
 
+  return o;
+}
+
+// Samples the judge could not judge.
+std::string html_judge_errors(const ReportInputs& in) {
+  std::string o;
   size_t n_err = 0;
   std::string err_rows;
   for (const auto& line : in.scores) {
@@ -830,8 +882,15 @@ std::string render_report_html(const ReportInputs& in) {
          ".</p>\n<table><tr><th>id</th><th>kind</th><th>reason</th></tr>\n" + err_rows +
          "</table>\n";
   }
-  o += "</body></html>\n";
   return o;
+}
+
+}  // namespace
+
+std::string render_report_html(const ReportInputs& in) {
+  return html_head(in) + html_metrics(in) + html_corpus(in) + html_judges(in) +
+         html_generation(in) + html_compare(in) + html_worst(in) + html_judge_errors(in) +
+         "</body></html>\n";
 }
 
 void write_reports(const fs::path& run_dir) {

@@ -18,6 +18,7 @@
 #include "eval/judge_stage.h"
 #include "eval/run_folder.h"
 #include "eval/run_settings.h"
+#include "scoring/aggregate.h"
 
 namespace assay::eval {
 
@@ -47,7 +48,14 @@ struct RunState {
   nlohmann::json summary_extra = nlohmann::json::object();  // more summary.json fields
   nlohmann::json timings = nlohmann::json::object();        // manifest.json "timings"
   const std::atomic<bool>* cancel = nullptr;                // true once SIGINT/SIGTERM arrived
+  // The run's bootstrap resamples over its samples, drawn once on first use (bootstrap_draws())
+  // and shared by every aggregate: metrics, corpus metrics, judge criteria, model metrics.
+  std::optional<scoring::BootstrapDraws> draws;
 };
+
+// state.draws, drawn now if this is the first use (over state.ds.samples with
+// state.settings.bootstrap).
+const scoring::BootstrapDraws& bootstrap_draws(RunState& state);
 
 // How a stage ended: done, or stopped by a signal (outputs flushed; a rerun resumes).
 enum class StageOutcome { kDone, kStopped };

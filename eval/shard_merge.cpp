@@ -346,7 +346,7 @@ void write_merged_generations(RunState& state, const ShardSet& set, const ShardR
 }
 
 std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const ShardResults& results,
-                                                 const scoring::BootstrapOptions& bootstrap) {
+                                                 const scoring::BootstrapDraws& draws) {
   const ShardFolder* judged_shard = nullptr;
   for (const auto& s : set.shards) {
     if (s.summary.contains("judges")) judged_shard = &s;
@@ -367,7 +367,7 @@ std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const Shar
     }
     judged.per_sample.push_back(std::move(entry));
   }
-  judged.judges = summarize_judgments(rubric, judgments, bootstrap);
+  judged.judges = summarize_judgments(rubric, judgments, draws);
   judged.judge_usage = sum_usage(set.shards);
   return judged;
 }

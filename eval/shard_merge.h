@@ -68,6 +68,6 @@ void write_merged_generations(RunState& state, const ShardSet& set, const ShardR
 // The judge results as the shards wrote them, summarised over the union (no judge is called;
 // judge_usage is the shards' sum), or nullopt when the run had no judge.
 std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const ShardResults& results,
-                                                 const scoring::BootstrapOptions& bootstrap);
+                                                 const scoring::BootstrapDraws& draws);
 
 }  // namespace assay::eval

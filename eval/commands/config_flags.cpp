@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "judges/registry.h"
+#include "scoring/metric_registry.h"
 
 namespace assay::eval {
 using nlohmann::json;
@@ -13,12 +14,9 @@ void ConfigFlags::add_to(CLI::App* cmd) {
   cmd->add_option("--config,-c", config, "Run config file, JSON or YAML (env EVAL_CONFIG)");
   cmd->add_option("--dataset,-d", dataset, "Dataset: JSONL or JSON array (env DATASET_PATH)");
   cmd->add_option("--output,-o", output, "Run folder to write (env OUTPUT_DIR)");
-  cmd->add_option("--metrics,-m", metrics,
-                  "Comma-separated metrics or groups (env EVAL_METRICS). Groups: squad, bleu, "
-                  "chrf, ter, rouge, rouge_stem, all. Metrics: exact_match, quasi_exact_match, "
-                  "squad_em, squad_f1, squad_p, squad_r, sentence_bleu, chrf, chrf_pp, ter, "
-                  "rouge{1,2,L,Lsum}_{f,p,r}[_stem], contains, valid_json, answer_words, "
-                  "regex_match (needs a pattern option in the config)");
+  cmd->add_option(
+      "--metrics,-m", metrics,
+      "Comma-separated metrics or groups (env EVAL_METRICS). " + scoring::metrics_help());
   cmd->add_option("--reference-field", reference_field,
                   "Dataset field with the reference answer (default: output)");
   cmd->add_option("--prediction-field", prediction_field,

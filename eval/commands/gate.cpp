@@ -1,6 +1,7 @@
 // `evaluate gate DIR`: the config's CI gates against a finished run (or compare) folder.
 #include <CLI/CLI.hpp>
 
+#include "core/error.h"
 #include "eval/commands/command.h"
 #include "eval/commands/config_flags.h"
 #include "eval/gates.h"
@@ -17,8 +18,13 @@ class GateCommand final : public Command {
     gate->add_option("--config,-c", config_, "Config with gates (env EVAL_CONFIG, EVAL_GATES)");
     return gate;
   }
+  // The config's gates (or EVAL_GATES) against an existing folder; exit 2 when there is none.
   int run(std::ostream& out) override {
-    return run_gate_command(dir_, config_file_sources(config_), out);
+    std::vector<Gate> gates = gates_from_config(resolve_config(config_file_sources(config_)));
+    if (gates.empty()) {
+      throw_invalid("no gates to check: set `gates` in the config (-c) or EVAL_GATES");
+    }
+    return report_gates(evaluate_gates(gates, dir_), out);
   }
 
  private:

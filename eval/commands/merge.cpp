@@ -27,7 +27,7 @@ int run_merge_command(const MergeCommandOptions& options, std::ostream& out) {
     folder.update(merged_manifest_fields(set, st.ds));
     write_merged_generations(st, set, results);
     metrics_stage(st);  // exactly as one host would compute them
-    st.judged = merged_judgments(set, results, st.settings.bootstrap);
+    st.judged = merged_judgments(set, results, bootstrap_draws(st));
     st.summary_extra["merged_shards"] = set.count;
     json summary = summarize_stage(st, "run");
     out << "Merged " << set.shards.size() << " shards, " << st.ds.samples.size() << " samples -> "

@@ -20,7 +20,7 @@ StageOutcome metrics_stage(RunState& state) {
   if (with_ref.empty()) {
     log::info("the dataset has no references: no local metrics",
               {{"field", state.settings.fields.reference}});
-  } else {
+  } else if (!state.settings.metrics.empty()) {
     std::vector<std::string> predictions, references;
     predictions.reserve(with_ref.size());
     references.reserve(with_ref.size());
@@ -29,21 +29,22 @@ StageOutcome metrics_stage(RunState& state) {
       references.push_back(samples[i].reference);
     }
     Progress progress("scoring", predictions.size());
-    scoring::ScoredDataset scored =
-        scoring::score_dataset(predictions, references, state.settings.metrics,
-                               state.settings.bootstrap, [&](size_t n) { progress.advance(n); });
+    scoring::SampleScores scored = scoring::score_samples(
+        predictions, references, state.settings.metrics, [&](size_t n) { progress.advance(n); });
     progress.finish();
     if (with_ref.size() < samples.size()) {
       log::warn("some samples have no reference; local metrics cover the others",
                 {{"with_reference", with_ref.size()}, {"samples", samples.size()}});
     }
+    const size_t width = scored.columns.size();
     for (size_t k = 0; k < with_ref.size(); ++k) {
-      for (size_t c = 0; c < scored.columns.size(); ++c) {
-        state.scores.metric_rows[with_ref[k]][scored.columns[c]] = scored.values[k][c];
-      }
+      json& row = state.scores.metric_rows[with_ref[k]];
+      for (size_t c = 0; c < width; ++c) row[scored.columns[c]] = scored.values[k * width + c];
     }
-    state.scores.metrics = std::move(scored.summary);
-    state.scores.corpus = std::move(scored.corpus);
+    scoring::ScoredDataset aggregated;
+    scoring::aggregate_scores(scored, bootstrap_draws(state), with_ref, aggregated);
+    state.scores.metrics = std::move(aggregated.summary);
+    state.scores.corpus = std::move(aggregated.corpus);
   }
   state.timings["score_s"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -15,6 +15,13 @@ int stopped_exit_code() {
   return stop_signal() == SIGTERM ? kExitSigterm : kExitSigint;
 }
 
+const scoring::BootstrapDraws& bootstrap_draws(RunState& state) {
+  if (!state.draws) {
+    state.draws = scoring::make_bootstrap_draws(state.ds.samples.size(), state.settings.bootstrap);
+  }
+  return *state.draws;
+}
+
 int run_in_folder(RunFolder& folder, const std::function<StageOutcome()>& stages) {
   folder.mark_running();
   try {
@@ -32,7 +39,8 @@ int run_in_folder(RunFolder& folder, const std::function<StageOutcome()>& stages
 
 StageOutcome judge_stage(RunState& state) {
   const auto t0 = std::chrono::steady_clock::now();
-  state.judged = run_judge_stage(state.settings, state.ds, state.folder->dir());
+  state.judged =
+      run_judge_stage(state.settings, state.ds, state.folder->dir(), bootstrap_draws(state));
   state.timings["judge_s"] =
       state.judged ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
                    : 0.0;
@@ -43,7 +51,8 @@ StageOutcome loglik_stage(RunState& state) {
   if (state.loglik_columns.empty()) return StageOutcome::kDone;
   ASSAY_CHECK(state.model != nullptr);
   const LoglikStage loglik(state.loglik_columns);
-  loglik.add_to(state.scores, state.ds, state.generations, *state.model, state.settings);
+  loglik.add_to(state.scores, state.ds, state.generations, *state.model, state.settings,
+                bootstrap_draws(state));
   return StageOutcome::kDone;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fs.h"
 #include "scoring/metric_registry.h"
 #include "scoring/scorer.h"
 
@@ -86,6 +87,36 @@ TEST(MetricRegistryTest, EveryGroupMemberIsRegisteredAndEveryGroupIsInTheHelp) {
   for (const char* group : {"squad", "bleu", "chrf", "ter", "rouge", "rouge_stem", "all"}) {
     EXPECT_TRUE(metric_groups().count(group)) << group;
   }
+}
+
+// docs/metrics.md's row for a column: name, direction, groups, the corpus metric it brings.
+std::string doc_row(const MetricFamily& family, const MetricColumn& column) {
+  std::string groups;
+  for (const auto& g : column.groups) groups += (groups.empty() ? "" : ", ") + g;
+  if (column.in_all) groups += (groups.empty() ? "" : ", ") + std::string("all");
+  std::string corpus;
+  if (family.corpus && &column == &family.columns.front()) corpus = "`" + family.corpus->name + "`";
+  return "| `" + column.name + "` | " + (column.higher_is_better ? "higher" : "lower") + " | " +
+         groups + " | " + corpus + " |";
+}
+
+TEST(MetricRegistryTest, TheMetricsDocListsEveryRegisteredMetricAndNoOther) {
+  const std::string doc = read_file(std::string(ASSAY_SOURCE_DIR) + "/docs/metrics.md");
+  for (const auto& family : metric_families()) {
+    for (const auto& column : family.columns) {
+      const std::string row = doc_row(family, column);
+      EXPECT_NE(doc.find(row + "\n"), std::string::npos) << "docs/metrics.md lacks:\n" << row;
+    }
+  }
+  // Every metric row of the doc names a registered metric.
+  size_t rows = 0;
+  for (size_t pos = doc.find("\n| `"); pos != std::string::npos; pos = doc.find("\n| `", pos + 1)) {
+    size_t end = doc.find('`', pos + 4);
+    std::string name = doc.substr(pos + 4, end - pos - 4);
+    EXPECT_NE(find_column(name), nullptr) << "docs/metrics.md names '" << name << "'";
+    ++rows;
+  }
+  EXPECT_EQ(rows, metric_names().size());
 }
 
 }  // namespace

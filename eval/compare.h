@@ -1,4 +1,5 @@
-// `evaluate compare RUN_A RUN_B`: model A against model B on the same samples. Pairs the two run
+// Run-vs-run comparison (`evaluate compare RUN_A RUN_B`, and a multi-model run against its
+// baseline): model A against model B on the same samples. Pairs the two run
 // folders' scores.jsonl lines by sample id and reports, per metric, A, B, diff = A − B, a paired
 // percentile-bootstrap CI of the diff and a one-sided bootstrap p-value (scoring/compare.h), for
 // per-sample metrics, judge criteria and corpus BLEU/chrF/chrF++/TER (recomputed from summed
@@ -42,16 +43,5 @@ nlohmann::json compare_runs(const CompareOptions& options);
 
 // Prints a compare.json document as a table: metric, A, B, diff, CI, p, n.
 void print_comparison(const nlohmann::json& comparison, std::ostream& out);
-
-struct CompareCommandOptions {
-  CompareOptions compare;
-  std::filesystem::path output;  // folder for compare.json; "" = RUN_A's folder
-  ConfigSources sources;         // -c CONFIG (bootstrap.*, gates) and EVAL_GATES
-};
-
-// Runs `evaluate compare`: compare_runs, writes <output>/compare.json atomically (refusing,
-// without --force, to replace a compare.json of a different pair), prints the table, then
-// evaluates the gates. Returns 0, or 3 when a gate failed; throws assay::Error as above.
-int run_compare_command(CompareCommandOptions options, std::ostream& out);
 
 }  // namespace assay::eval

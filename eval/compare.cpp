@@ -1,4 +1,4 @@
-#include "eval/compare_command.h"
+#include "eval/compare.h"
 
 #include <cmath>
 #include <cstdio>
@@ -12,8 +12,6 @@
 #include "core/log.h"
 #include "core/suggest.h"
 #include "eval/dataset.h"
-#include "eval/gates.h"
-#include "eval/report.h"
 #include "scoring/compare.h"
 #include "scoring/metric_registry.h"
 
@@ -214,11 +212,13 @@ std::string label_of(const fs::path& dir) {
 
 }  // namespace
 
-json compare_runs(const CompareOptions& opt) {
-  LoadedRun a = load_run(opt.run_a);
-  LoadedRun b = load_run(opt.run_b);
+namespace {
+
+// Refuses unfinished runs (unless forced) and warns when two `evaluate run` folders answered
+// different dataset files.
+void check_runs(const LoadedRun& a, const LoadedRun& b, bool force) {
   for (const LoadedRun* r : {&a, &b}) {
-    if (r->manifest.is_object() && r->manifest.value("status", "") != "completed" && !opt.force) {
+    if (r->manifest.is_object() && r->manifest.value("status", "") != "completed" && !force) {
       throw_invalid(r->dir.string() + ": the run is " + r->manifest.value("status", "?") +
                     ", not completed; finish it (rerun) or pass --force to compare anyway");
     }
@@ -238,9 +238,13 @@ json compare_runs(const CompareOptions& opt) {
         "assumes the same questions and references",
         {{"a", a.dir.string()}, {"b", b.dir.string()}});
   }
+}
 
-  // Pair by id, in A's order.
-  std::vector<std::pair<size_t, size_t>> pairs;
+using Pairs = std::vector<std::pair<size_t, size_t>>;  // (row in A, row in B)
+
+// The samples both runs scored, paired by id, in A's order.
+Pairs pair_samples(const LoadedRun& a, const LoadedRun& b) {
+  Pairs pairs;
   for (size_t i = 0; i < a.rows.size(); ++i) {
     auto it = b.index.find(a.rows[i]["id"].get<std::string>());
     if (it != b.index.end()) pairs.emplace_back(i, it->second);
@@ -259,59 +263,64 @@ json compare_runs(const CompareOptions& opt) {
                {"only_a", a.rows.size() - pairs.size()},
                {"only_b", b.rows.size() - pairs.size()}});
   }
+  return pairs;
+}
 
-  // What both runs have.
-  std::set<std::string> per_sample = intersect(names_in(a, "metrics"), names_in(b, "metrics"));
-  std::set<std::string> judged = intersect(names_in(a, "judges"), names_in(b, "judges"));
-  std::set<std::string> corpus;
-  auto corpus_keys = [](const LoadedRun& r) {
-    std::set<std::string> out;
-    if (r.summary.is_object() && r.summary.contains("corpus") && r.summary["corpus"].is_object()) {
-      for (auto it = r.summary["corpus"].begin(); it != r.summary["corpus"].end(); ++it) {
-        if (scoring::find_corpus_family(it.key())) out.insert(it.key());
-      }
+// What to compare: per-sample metrics, judge criteria and corpus metrics.
+struct Selection {
+  std::set<std::string> metric, judge, corpus;
+};
+
+std::set<std::string> corpus_keys(const LoadedRun& r) {
+  std::set<std::string> out;
+  if (r.summary.is_object() && r.summary.contains("corpus") && r.summary["corpus"].is_object()) {
+    for (auto it = r.summary["corpus"].begin(); it != r.summary["corpus"].end(); ++it) {
+      if (scoring::find_corpus_family(it.key())) out.insert(it.key());
     }
-    return out;
-  };
-  corpus = intersect(corpus_keys(a), corpus_keys(b));
-
-  // The selection (-m).
-  std::set<std::string> want_metric, want_judge, want_corpus;
-  if (opt.metrics.empty()) {
-    want_metric = per_sample;
-    want_judge = judged;
-    want_corpus = corpus;
   }
-  for (const auto& m : opt.metrics) {
-    std::vector<std::string> available(per_sample.begin(), per_sample.end());
-    for (const auto& j : judged) available.push_back("judge." + j);
-    for (const auto& c : corpus) available.push_back("corpus." + c);
-    auto missing = [&]() {
-      std::string list;
-      for (const auto& s : available) list += (list.empty() ? "" : ", ") + s;
-      throw_invalid("--metrics: '" + m + "' is not in both runs" + did_you_mean(m, available) +
-                    " (both have: " + (list.empty() ? std::string("nothing") : list) + ")");
+  return out;
+}
+
+// What both runs have, narrowed to `requested` (-m) when it is not empty.
+Selection select_metrics(const LoadedRun& a, const LoadedRun& b,
+                         const std::vector<std::string>& requested) {
+  Selection both{intersect(names_in(a, "metrics"), names_in(b, "metrics")),
+                 intersect(names_in(a, "judges"), names_in(b, "judges")),
+                 intersect(corpus_keys(a), corpus_keys(b))};
+  if (requested.empty()) return both;
+  Selection want;
+  std::vector<std::string> available(both.metric.begin(), both.metric.end());
+  for (const auto& j : both.judge) available.push_back("judge." + j);
+  for (const auto& c : both.corpus) available.push_back("corpus." + c);
+  for (const auto& m : requested) {
+    auto take = [&](const std::set<std::string>& from, std::set<std::string>& into,
+                    const std::string& name) {
+      if (!from.count(name)) {
+        std::string list;
+        for (const auto& s : available) list += (list.empty() ? "" : ", ") + s;
+        throw_invalid("--metrics: '" + m + "' is not in both runs" + did_you_mean(m, available) +
+                      " (both have: " + (list.empty() ? std::string("nothing") : list) + ")");
+      }
+      into.insert(name);
     };
     if (m == "judge") {
-      want_judge = judged;
+      want.judge = both.judge;
     } else if (m == "corpus") {
-      want_corpus = corpus;
+      want.corpus = both.corpus;
     } else if (m.rfind("judge.", 0) == 0) {
-      if (!judged.count(m.substr(6))) missing();
-      want_judge.insert(m.substr(6));
+      take(both.judge, want.judge, m.substr(6));
     } else if (m.rfind("corpus.", 0) == 0) {
-      if (!corpus.count(m.substr(7))) missing();
-      want_corpus.insert(m.substr(7));
+      take(both.corpus, want.corpus, m.substr(7));
     } else {
-      if (!per_sample.count(m)) missing();
-      want_metric.insert(m);
+      take(both.metric, want.metric, m);
     }
   }
+  return want;
+}
 
-  // One set of draws over the paired samples: every metric, judge and corpus metric is compared
-  // over the same resamples.
-  const scoring::BootstrapDraws draws = scoring::make_bootstrap_draws(pairs.size(), opt.bootstrap);
-  json metrics = json::object();
+// Paired bootstrap of each per-sample metric and judge criterion, into `metrics`.
+void compare_means(const LoadedRun& a, const LoadedRun& b, const Pairs& pairs, const Selection& sel,
+                   const scoring::BootstrapDraws& draws, json& metrics) {
   auto paired_mean = [&](auto value_of, const std::string& name, const std::string& key) {
     std::vector<double> va, vb;
     va.reserve(pairs.size());
@@ -327,44 +336,63 @@ json compare_runs(const CompareOptions& opt) {
     }
     metrics[key] = entry(c);
   };
-  for (const auto& m : want_metric) paired_mean(metric_value, m, m);
-  for (const auto& j : want_judge) paired_mean(judge_value, j, "judge." + j);
+  for (const auto& m : sel.metric) paired_mean(metric_value, m, m);
+  for (const auto& j : sel.judge) paired_mean(judge_value, j, "judge." + j);
+}
 
-  if (!want_corpus.empty()) {
-    std::string why_a, why_b;
-    auto ta = load_texts(a, why_a);
-    auto tb = load_texts(b, why_b);
-    if (!ta || !tb) {
-      log::warn("corpus metrics are left out: the answers and references cannot be read back",
-                {{"reason", ta ? why_b : why_a}});
-    } else {
-      for (const auto& name : want_corpus) {
-        const scoring::MetricFamily& family = *scoring::find_corpus_family(name);
-        // The column whose presence marks a sample as scored for this metric: the family's first.
-        const std::string& column = family.columns.front().name;
-        std::vector<std::pair<const TextPair*, const TextPair*>> texts(pairs.size());
-        for (size_t p = 0; p < pairs.size(); ++p) {
-          const json& ra = a.rows[pairs[p].first];
-          const json& rb = b.rows[pairs[p].second];
-          if (!ra.value("metrics", json::object()).contains(column) ||
-              !rb.value("metrics", json::object()).contains(column)) {
-            continue;
-          }
-          auto pa = ta->find(ra["id"].get<std::string>());
-          auto pb = tb->find(rb["id"].get<std::string>());
-          if (pa == ta->end() || pb == tb->end()) continue;
-          texts[p] = {&pa->second, &pb->second};
-        }
-        json e = corpus_entry(family, texts, draws);
-        if (e.is_null()) {
-          log::warn("no paired sample for this corpus metric; left out", {{"metric", name}});
-        } else {
-          metrics["corpus." + name] = e;
-        }
+// Paired bootstrap of each corpus metric, recomputed from the texts, into `metrics`.
+void compare_corpus(const LoadedRun& a, const LoadedRun& b, const Pairs& pairs,
+                    const std::set<std::string>& names, const scoring::BootstrapDraws& draws,
+                    json& metrics) {
+  if (names.empty()) return;
+  std::string why_a, why_b;
+  auto ta = load_texts(a, why_a);
+  auto tb = load_texts(b, why_b);
+  if (!ta || !tb) {
+    log::warn("corpus metrics are left out: the answers and references cannot be read back",
+              {{"reason", ta ? why_b : why_a}});
+    return;
+  }
+  for (const auto& name : names) {
+    const scoring::MetricFamily& family = *scoring::find_corpus_family(name);
+    // The column whose presence marks a sample as scored for this metric: the family's first.
+    const std::string& column = family.columns.front().name;
+    std::vector<std::pair<const TextPair*, const TextPair*>> texts(pairs.size());
+    for (size_t p = 0; p < pairs.size(); ++p) {
+      const json& ra = a.rows[pairs[p].first];
+      const json& rb = b.rows[pairs[p].second];
+      if (!ra.value("metrics", json::object()).contains(column) ||
+          !rb.value("metrics", json::object()).contains(column)) {
+        continue;
       }
+      auto pa = ta->find(ra["id"].get<std::string>());
+      auto pb = tb->find(rb["id"].get<std::string>());
+      if (pa == ta->end() || pb == tb->end()) continue;
+      texts[p] = {&pa->second, &pb->second};
+    }
+    json e = corpus_entry(family, texts, draws);
+    if (e.is_null()) {
+      log::warn("no paired sample for this corpus metric; left out", {{"metric", name}});
+    } else {
+      metrics["corpus." + name] = e;
     }
   }
+}
 
+}  // namespace
+
+json compare_runs(const CompareOptions& opt) {
+  LoadedRun a = load_run(opt.run_a);
+  LoadedRun b = load_run(opt.run_b);
+  check_runs(a, b, opt.force);
+  const Pairs pairs = pair_samples(a, b);
+  const Selection sel = select_metrics(a, b, opt.metrics);
+  // One set of draws over the paired samples: every metric, judge and corpus metric is compared
+  // over the same resamples.
+  const scoring::BootstrapDraws draws = scoring::make_bootstrap_draws(pairs.size(), opt.bootstrap);
+  json metrics = json::object();
+  compare_means(a, b, pairs, sel, draws, metrics);
+  compare_corpus(a, b, pairs, sel.corpus, draws, metrics);
   return {
       {"schema_version", kCompareSchema},
       {"kind", "compare"},
@@ -401,55 +429,6 @@ void print_comparison(const json& c, std::ostream& out) {
         << pad("[" + fmt(num("ci_low"), "%+.4f") + ", " + fmt(num("ci_high"), "%+.4f") + "]", 21)
         << "  " << pad(fmt(num("p_value")), 7) << "  " << m.value("n", 0) << "\n";
   }
-}
-
-int run_compare_command(CompareCommandOptions options, std::ostream& out) {
-  ResolvedConfig cfg = resolve_config(options.sources);
-  std::vector<Gate> gates = gates_from_config(cfg);
-  auto& bs = options.compare.bootstrap;
-  long long resamples = cfg.get_int("bootstrap.resamples");
-  if (resamples < 0 || resamples > 1000000) {
-    throw_invalid("bootstrap.resamples (from " + cfg.origin("bootstrap.resamples") +
-                  ") must be 0..1000000");
-  }
-  bs.resamples = static_cast<int>(resamples);
-  bs.seed = static_cast<std::uint64_t>(cfg.get_int("bootstrap.seed"));
-  bs.confidence = cfg.get_number("bootstrap.confidence");
-  if (!(bs.confidence > 0 && bs.confidence < 1)) {
-    throw_invalid("bootstrap.confidence (from " + cfg.origin("bootstrap.confidence") +
-                  ") must be in (0, 1)");
-  }
-  fs::path out_dir = options.output.empty() ? options.compare.run_a : options.output;
-  json comparison = compare_runs(options.compare);
-
-  fs::path file = out_dir / "compare.json";
-  std::error_code ec;
-  if (fs::exists(file, ec) && !options.compare.force) {
-    json old;
-    try {
-      old = json::parse(read_file(file));
-    } catch (const json::exception&) {
-    }
-    auto path_of = [](const json& doc, const char* side) {
-      return doc.is_object() && doc.contains(side) ? doc[side].value("path", "") : "";
-    };
-    if (path_of(old, "a") != path_of(comparison, "a") ||
-        path_of(old, "b") != path_of(comparison, "b")) {
-      throw_invalid(file.string() + " compares other runs (" + path_of(old, "a") + " vs " +
-                    path_of(old, "b") + "); pass --force to replace it, or choose another -o");
-    }
-  }
-  fs::create_directories(out_dir, ec);
-  if (ec) throw_io(out_dir.string() + ": cannot create: " + ec.message());
-  atomic_write(file, comparison.dump(2) + "\n");
-  try {  // derived files: a failure is worth a warning, not the comparison
-    write_reports(out_dir);
-  } catch (const std::exception& e) {
-    log::warn("could not write report.md / report.html", {{"error", e.what()}});
-  }
-  print_comparison(comparison, out);
-  out << "-> " << file.string() << "\n";
-  return report_gates(evaluate_gates(gates, out_dir), out);
 }
 
 }  // namespace assay::eval
