@@ -75,6 +75,14 @@ inline void add_row(double* __restrict sums, const double* __restrict row, std::
 
 }  // namespace
 
+namespace {
+constexpr std::size_t kPrefetchAhead = 8;
+
+void prefetch_row(const double* row, std::size_t width) {
+  for (std::size_t j = 0; j < width; j += 8) __builtin_prefetch(row + j);
+}
+}  // namespace
+
 void for_each_resample_sum(std::span<const double> rows, std::size_t width,
                            const BootstrapDraws& draws, std::span<const std::int32_t> row_of_sample,
                            const std::function<void(int k, const double* sums)>& visit) {
@@ -86,9 +94,19 @@ void for_each_resample_sum(std::span<const double> rows, std::size_t width,
         std::vector<double> sums(width);
         for (int k = range.begin(); k != range.end(); ++k) {
           std::fill(sums.begin(), sums.end(), 0.0);
-          for (std::uint32_t idx : draws.resample(k)) {
-            std::int32_t row =
-                row_of_sample.empty() ? static_cast<std::int32_t>(idx) : row_of_sample[idx];
+          const std::span<const std::uint32_t> drawn = draws.resample(k);
+          auto row_at = [&](std::uint32_t idx) {
+            return row_of_sample.empty() ? static_cast<std::int32_t>(idx) : row_of_sample[idx];
+          };
+          for (std::size_t t = 0; t < drawn.size(); ++t) {
+            // The rows are drawn at random: fetch one a few draws ahead so its cache lines are
+            // on their way while this one is added.
+            if (t + kPrefetchAhead < drawn.size()) {
+              std::int32_t ahead = row_at(drawn[t + kPrefetchAhead]);
+              if (ahead >= 0)
+                prefetch_row(rows.data() + static_cast<std::size_t>(ahead) * width, width);
+            }
+            std::int32_t row = row_at(drawn[t]);
             if (row < 0) continue;
             add_row(sums.data(), rows.data() + static_cast<std::size_t>(row) * width, width);
           }
