@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "eval/model_handle.h"
-#include "inference/batch_generator.h"
 #include "inference/tokenizer.h"
 #include "scoring/aggregate.h"
 #include "scoring/compare.h"
@@ -82,7 +81,7 @@ void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
 
   const bool ppl = wants(columns_, "ref_perplexity"), bpb = wants(columns_, "ref_bits_per_byte");
   if (!ppl && !bpb) return;
-  inference::Engine* engine = &model.engine();
+  inference::LocalModel* engine = &model.engine();
   const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
   const int64_t context = engine->config().max_position_embeddings;
   std::vector<inference::LoglikelihoodRequest> requests;
@@ -109,7 +108,7 @@ void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
   }
   log::info("scoring references with the model", {{"samples", requests.size()}});
   std::vector<inference::LoglikelihoodResult> results =
-      inference::loglikelihood(*engine, requests, std::max(1, settings.generation.max_batch_size));
+      engine->loglikelihood(requests, std::max(1, settings.generation.max_batch_size));
 
   std::vector<double> ppl_col(n, kNaN), bpb_col(n, kNaN);
   std::vector<scoring::LogLikelihood> stats;
