@@ -1,8 +1,9 @@
 // libtorch is loaded only when a model is: `evaluate` has no DT_NEEDED on libtorch, commands that
 // load no model never map it (the dynamic loader's own LD_DEBUG=files trace, not our code, says
 // what was opened), a model run opens libassay_inference_torch.so and the module logs through the
-// executable's logger (level, format and redactor set by main), and a missing or broken module
-// is an exit-4 error naming the file.
+// executable's logger (level, format and redactor set by main), `cmake --install` puts the module
+// where the installed binary finds it, and a missing or broken module is an exit-4 error naming
+// the file.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -123,6 +124,23 @@ TEST_F(EvaluateInferenceModuleTest, ModuleLogLinesPassThroughMainsRedactor) {
   ASSERT_EQ(loaded.size(), 1u) << r.output;
   EXPECT_NE(loaded[0].find("m-***"), std::string::npos) << loaded[0];
   EXPECT_EQ(loaded[0].find(secret), std::string::npos) << loaded[0];
+}
+
+TEST_F(EvaluateInferenceModuleTest, InstalledEvaluateFindsTheInstalledModule) {
+  const fs::path prefix = dir_ / "prefix";
+  auto install =
+      run_command(shell_quote(ASSAY_CMAKE_COMMAND) + " --install " + shell_quote(ASSAY_BINARY_DIR) +
+                  " --prefix " + shell_quote(prefix.string()));
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+  ASSERT_TRUE(fs::exists(prefix / "lib/assay/libassay_inference_torch.so")) << install.output;
+  const fs::path out = dir_ / "run";
+  auto r = run_command("cd /tmp && " + kCleanEnv + "LD_DEBUG=files " +
+                       shell_quote((prefix / "bin/evaluate").string()) + " " + dummy_run(out));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(out / "generations.jsonl"));
+  // The module the loader opened is the installed one, not the build tree's.
+  auto opened = lines_with(r.output, "file=" + (prefix / "lib/assay").string());
+  EXPECT_FALSE(opened.empty()) << r.output;
 }
 
 TEST_F(EvaluateInferenceModuleTest, AnErrorThrownInsideTheModuleKeepsItsExitCode) {
