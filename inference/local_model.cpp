@@ -27,9 +27,11 @@ InferenceModuleEntry module_entry() {
   std::lock_guard lock(mu);
   if (entry != nullptr) return entry;
   const std::filesystem::path path = inference_module_path();
-  // RTLD_NOW: a symbol missing from the executable or a dependency fails here, with a message,
-  // rather than as a crash in the middle of a run.
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // The module itself is linked with -z now, so a symbol it needs from the executable that is
+  // missing fails here, with a message, rather than as a crash in the middle of a run. Its
+  // dependencies (libtorch) bind lazily, as they did when evaluate linked them: RTLD_NOW would
+  // also resolve every libtorch symbol up front.
+  void* handle = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* err = dlerror();
     throw_module_error(path, err != nullptr ? err : "dlopen failed");
