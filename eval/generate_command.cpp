@@ -3,13 +3,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "inference/local_model.h"
 #include "inference/tokenizer.h"
 
 namespace assay::eval {
 
 int run_generate_command(const GenerateCommandOptions& options, std::ostream& out) {
   if (options.model.empty()) throw_invalid("generate: --model is required");
-  auto engine = inference::Engine::load(options.model, options.engine);
+  auto engine = inference::load_local_model(options.model, options.engine);
   const inference::ModelConfig& config = engine->config();
   const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
   if (tokenizer->vocab_size() > static_cast<size_t>(config.vocab_size)) {

@@ -5,7 +5,7 @@
 #include <ostream>
 #include <string>
 
-#include "inference/engine.h"
+#include "inference/generation.h"
 
 namespace assay::eval {
 

@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "eval/model_handle.h"
-#include "inference/batch_generator.h"
 #include "inference/tokenizer.h"
 #include "scoring/aggregate.h"
 #include "scoring/perplexity.h"
@@ -80,7 +79,7 @@ void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
 
   const bool ppl = wants(columns_, "ref_perplexity"), bpb = wants(columns_, "ref_bits_per_byte");
   if (!ppl && !bpb) return;
-  inference::Engine* engine = &model.engine();
+  inference::LocalModel* engine = &model.engine();
   const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
   const int64_t context = engine->config().max_position_embeddings;
   std::vector<inference::LoglikelihoodRequest> requests;
@@ -107,7 +106,7 @@ void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
   }
   log::info("scoring references with the model", {{"samples", requests.size()}});
   std::vector<inference::LoglikelihoodResult> results =
-      inference::loglikelihood(*engine, requests, std::max(1, settings.generation.max_batch_size));
+      engine->loglikelihood(requests, std::max(1, settings.generation.max_batch_size));
 
   // Per sample: perplexity and bits per byte (columns), and the sufficient statistics of the
   // corpus perplexity (sum of log-probabilities, tokens, bytes); NaN where not computed.

@@ -7,8 +7,8 @@ ModelHandle::ModelHandle(std::filesystem::path path, inference::EngineOptions op
 
 ModelHandle::~ModelHandle() = default;
 
-inference::Engine& ModelHandle::engine() {
-  if (!engine_) engine_ = inference::Engine::load(path_, options_);
+inference::LocalModel& ModelHandle::engine() {
+  if (!engine_) engine_ = inference::load_local_model(path_, options_);
   return *engine_;
 }
 

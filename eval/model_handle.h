@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "inference/engine.h"
+#include "inference/local_model.h"
 
 namespace assay::eval {
 
@@ -19,13 +19,14 @@ class ModelHandle {
   const std::filesystem::path& path() const { return path_; }
   bool loaded() const { return engine_ != nullptr; }
   // The loaded engine; loads it on the first call. Throws assay::Error (not found / invalid
-  // input naming the file and field) from inference::Engine::load.
-  inference::Engine& engine();
+  // input naming the file and field) from inference::load_local_model, or i/o (exit 4) naming the
+  // inference module when it cannot be opened.
+  inference::LocalModel& engine();
 
  private:
   std::filesystem::path path_;
   inference::EngineOptions options_;
-  std::unique_ptr<inference::Engine> engine_;
+  std::unique_ptr<inference::LocalModel> engine_;
 };
 
 }  // namespace assay::eval

@@ -1,5 +1,6 @@
-// The model as eval sees it: load a checkpoint (folder, LoRA adapter or model.tar.gz) and
-// generate token ids. Torch-free interface; the libtorch model lives behind it (engine.cpp).
+// One loaded model: load a checkpoint (folder, LoRA adapter or model.tar.gz) and generate token
+// ids. Torch-free header over the libtorch model (engine.cpp); built into the inference module
+// and inference/'s tests and benchmarks. eval reaches it only through local_model.h.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "inference/generation.h"
 #include "inference/model_config.h"
 #include "inference/model_files.h"
 
@@ -17,25 +19,6 @@ namespace assay::inference {
 namespace models {
 class Transformer;
 }
-
-struct EngineOptions {
-  std::string device = "cpu";  // "cpu", or "cuda" / "cuda:N" (needs a build with ASSAY_WITH_CUDA)
-  std::string dtype =
-      "float32";  // "float32" or "bfloat16"; "auto" = bfloat16 on cuda, float32 on cpu
-  std::filesystem::path
-      base_model;  // base weights for a LoRA adapter; empty = base_model_name_or_path
-  int threads =
-      0;  // torch intra-op threads on cpu; 0 = all available cores (1 below 10M parameters).
-          // Loading on cpu also sets glibc malloc to keep freed buffers (see engine.cpp)
-};
-
-struct GenerateOptions {
-  int max_new_tokens = 64;   // tokens to generate at most; 0 = none
-  bool greedy = true;        // argmax; false = sample from softmax(logits / temperature)
-  double temperature = 1.0;  // > 0; sampling only
-  uint64_t seed = 0;         // sampling only: same seed, same output
-  bool stop_at_eos = true;   // stop after an EOS id (the EOS is kept in the output)
-};
 
 class Engine {
  public:

@@ -2,7 +2,6 @@
 
 #include "core/error.h"
 #include "eval/model_handle.h"
-#include "inference/batch_generator.h"
 #include "inference/tokenizer.h"
 
 namespace assay::eval {
@@ -21,7 +20,7 @@ class LocalGenerator final : public Generator {
   void generate(std::span<const GenerateRequest> requests,
                 const std::function<void(GenerateResult&&)>& on_result,
                 const std::atomic<bool>* cancel) override {
-    inference::Engine& engine = model_.engine();
+    inference::LocalModel& engine = model_.engine();
     const auto tokenizer = inference::Tokenizer::load(engine.files().tokenizer_dir);
     const int64_t context = engine.config().max_position_embeddings;
     std::vector<inference::GenerationRequest> encoded;
@@ -48,9 +47,8 @@ class LocalGenerator final : public Generator {
     bo.max_batch_size = gen_.max_batch_size;
     bo.max_batch_tokens = gen_.max_batch_tokens;
     bo.max_context = static_cast<int>(context);
-    inference::BatchGenerator batch(engine, *tokenizer, bo);
-    batch.run(
-        encoded, sp,
+    engine.generate_batch(
+        *tokenizer, encoded, sp, bo,
         [&](inference::GenerationResult&& r) {
           on_result({std::move(r.id), std::move(r.text), std::move(r.finish_reason),
                      r.prompt_tokens, r.completion_tokens});

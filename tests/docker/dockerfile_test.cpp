@@ -1,8 +1,8 @@
 // docker/Dockerfile.{cpu,cuda}: there is no Docker engine here, so the images are never built.
 // These tests check what can be checked without one: the build stages install the packages of
 // scripts/setup.sh, the runtime stages install the Debian packages that own every library the
-// built `evaluate` links directly, the builds go through scripts/build.sh and the install
-// prefix, and the entrypoint is `evaluate run`.
+// built `evaluate` and its inference module link directly, the builds go through scripts/build.sh
+// and the install prefix, and the entrypoint is `evaluate run`.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -152,6 +152,10 @@ TEST(DockerfileTest, DebianTwelveBuiltWithBuildShAndInstalledUnderTheEntrypointP
             std::string::npos);
   // The bundled model goes beside it, where find_bundled_model looks (<bin>/../share/assay).
   EXPECT_NE(read("eval/CMakeLists.txt").find("DESTINATION share/assay/models"), std::string::npos);
+  // So does the inference module, where load_local_model looks (<bin>/../lib/assay).
+  EXPECT_NE(read("inference/CMakeLists.txt")
+                .find("install(TARGETS assay_inference_torch LIBRARY DESTINATION lib/assay)"),
+            std::string::npos);
 }
 
 TEST(DockerfileTest, RuntimeStagesInstallWhatEvaluateLinks) {
@@ -159,14 +163,19 @@ TEST(DockerfileTest, RuntimeStagesInstallWhatEvaluateLinks) {
     GTEST_SKIP() << "readelf, dpkg-query or ldd is missing: cannot map evaluate's libraries to "
                     "Debian packages";
   }
-  // Each library `evaluate` needs directly (DT_NEEDED), resolved by ldd, owned by a package.
+  // Each library `evaluate` or its inference module (opened at the first model load) needs
+  // directly (DT_NEEDED), resolved by ldd, owned by a package. ldd prints most as `name => path`,
+  // the dynamic loader (which the module names) as `path`; a library ldd cannot resolve is
+  // printed without a package, which fails below.
   std::string needed = run(
-      "bin=" ASSAY_EVALUATE_BIN
-      "; for lib in $(readelf -d \"$bin\" | sed -n "
+      "for bin in " ASSAY_EVALUATE_BIN " " ASSAY_INFERENCE_MODULE_FILE
+      "; do for lib in $(readelf -d \"$bin\" | sed -n "
       "'s/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p'); do path=$(ldd \"$bin\" | awk -v l=\"$lib\" '$1==l "
-      "{print $3}'); real=$(readlink -f \"$path\"); pkg=$(dpkg -S \"$real\" 2>/dev/null || dpkg "
-      "-S \"/usr$real\" 2>/dev/null || dpkg -S \"${real#/usr}\" 2>/dev/null); echo \"$lib "
-      "${pkg%%:*}\"; done");
+      "{print $3} $1!=l && substr($1, length($1) - length(l)) == \"/\" l {print $1}'); pkg=; "
+      "if [ -n \"$path\" ]; then real=$(readlink -f \"$path\"); pkg=$(dpkg -S \"$real\" "
+      "2>/dev/null || dpkg -S \"/usr$real\" 2>/dev/null || dpkg -S \"${real#/usr}\" "
+      "2>/dev/null); fi; "
+      "echo \"$lib ${pkg%%:*}\"; done; done");
   ASSERT_FALSE(needed.empty()) << "readelf found no NEEDED entries in " ASSAY_EVALUATE_BIN;
   std::set<std::string> packages;
   std::istringstream in(needed);
