@@ -421,12 +421,23 @@ std::string md(std::string_view s) {
 
 }  // namespace
 
+std::string report_name(const fs::path& run_dir) {
+  std::error_code ec;
+  std::string name = fs::weakly_canonical(run_dir, ec).filename().string();
+  return name.empty() ? run_dir.filename().string() : name;
+}
+
+std::vector<std::string> listed_sample_ids(const std::vector<json>& scores, const json& summary) {
+  std::vector<std::string> ids;
+  for (size_t i : worst_samples(scores, summary)) ids.push_back(str_at(scores[i], "id"));
+  return ids;
+}
+
 ReportInputs read_report_inputs(const fs::path& run_dir) {
   std::error_code ec;
   if (!fs::is_directory(run_dir, ec)) throw_not_found(run_dir.string() + ": no such run folder");
   ReportInputs in;
-  in.name = fs::weakly_canonical(run_dir, ec).filename().string();
-  if (in.name.empty()) in.name = run_dir.filename().string();
+  in.name = report_name(run_dir);
   auto opt = [&](const char* file) {
     fs::path p = run_dir / file;
     return fs::exists(p, ec) ? read_json_file(p) : json();
@@ -457,8 +468,8 @@ ReportInputs read_report_inputs(const fs::path& run_dir) {
     }
   }
   // generations.jsonl can be large: keep only the lines of the samples the report shows.
-  std::set<std::string> wanted;
-  for (size_t i : worst_samples(in.scores, in.summary)) wanted.insert(str_at(in.scores[i], "id"));
+  std::vector<std::string> listed = listed_sample_ids(in.scores, in.summary);
+  std::set<std::string> wanted(listed.begin(), listed.end());
   read_dataset_rows(in, wanted);
   fs::path gen = run_dir / "generations.jsonl";
   if (!wanted.empty() && fs::exists(gen, ec)) {
@@ -894,7 +905,10 @@ std::string render_report_html(const ReportInputs& in) {
 }
 
 void write_reports(const fs::path& run_dir) {
-  ReportInputs in = read_report_inputs(run_dir);
+  write_reports(run_dir, read_report_inputs(run_dir));
+}
+
+void write_reports(const fs::path& run_dir, const ReportInputs& in) {
   atomic_write(run_dir / "report.md", render_report_markdown(in));
   atomic_write(run_dir / "report.html", render_report_html(in));
 }

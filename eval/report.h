@@ -41,6 +41,18 @@ struct ReportInputs {
 // Reads the inputs (see write_reports for errors).
 ReportInputs read_report_inputs(const std::filesystem::path& run_dir);
 
+// The report's name for a run folder: its (canonical) folder name.
+std::string report_name(const std::filesystem::path& run_dir);
+
+// The ids of the samples the reports list one by one (the worst ones), whose generations and
+// dataset rows a ReportInputs needs.
+std::vector<std::string> listed_sample_ids(const std::vector<nlohmann::json>& scores,
+                                           const nlohmann::json& summary);
+
+// Writes report.md and report.html (atomically) into `run_dir` from inputs already in memory (a
+// run's Summarize stage has them; read_report_inputs(run_dir) gives the same from the files).
+void write_reports(const std::filesystem::path& run_dir, const ReportInputs& in);
+
 // Renders the two reports from inputs (pure functions: same inputs, same bytes).
 std::string render_report_markdown(const ReportInputs& in);
 std::string render_report_html(const ReportInputs& in);

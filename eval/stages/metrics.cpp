@@ -1,5 +1,6 @@
 // The Metrics stage (eval/stages.h).
 #include <chrono>
+#include <future>
 
 #include "core/log.h"
 #include "core/progress.h"
@@ -28,6 +29,11 @@ StageOutcome metrics_stage(RunState& state) {
       predictions.push_back(samples[i].prediction.value_or(""));
       references.push_back(samples[i].reference);
     }
+    // The bootstrap draws depend only on the sample count: drawn (one sequential stream) on a
+    // thread of their own while the pairs are scored in parallel.
+    auto draws = std::async(std::launch::async, [&state]() -> const scoring::BootstrapDraws& {
+      return bootstrap_draws(state);
+    });
     Progress progress("scoring", predictions.size());
     scoring::SampleScores scored = scoring::score_samples(
         predictions, references, state.settings.metrics, [&](size_t n) { progress.advance(n); });
@@ -42,7 +48,7 @@ StageOutcome metrics_stage(RunState& state) {
       for (size_t c = 0; c < width; ++c) row[scored.columns[c]] = scored.values[k * width + c];
     }
     scoring::ScoredDataset aggregated;
-    scoring::aggregate_scores(scored, bootstrap_draws(state), with_ref, aggregated);
+    scoring::aggregate_scores(scored, draws.get(), with_ref, aggregated);
     state.scores.metrics = std::move(aggregated.summary);
     state.scores.corpus = std::move(aggregated.corpus);
   }

@@ -1,6 +1,8 @@
 // The Summarize stage (eval/stages.h): scores.jsonl, summary.json, the reports, EMF lines.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -42,18 +44,21 @@ void print_judge_summary(const json& summary, std::ostream& out) {
   }
 }
 
-// Writes scores.jsonl and summary.json atomically, then the derived files.
-json write_scores_and_summary(const RunState& state, const std::string& command) {
+// Writes scores.jsonl and summary.json atomically; fills the report's inputs on the way.
+json write_scores_and_summary(const RunState& state, const std::string& command,
+                              ReportInputs& report) {
   const auto& dir = state.folder->dir();
   const auto& samples = state.ds.samples;
   const RunScores& scores = state.scores;
   const JudgeStageOutput* judged = state.judged ? &*state.judged : nullptr;
   std::string lines;
+  report.scores.reserve(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     json line = {{"id", samples[i].id}, {"metrics", scores.metric_rows[i]}};
     if (judged) line.update(judged->per_sample[i]);
     lines += to_jsonl_line(line);
     lines += '\n';
+    report.scores.push_back(std::move(line));
   }
   atomic_write(dir / "scores.jsonl", lines);
   const auto& bootstrap = state.settings.bootstrap;
@@ -73,7 +78,32 @@ json write_scores_and_summary(const RunState& state, const std::string& command)
     summary["judge_usage"] = judged->judge_usage;
   }
   atomic_write(dir / "summary.json", summary.dump(2) + "\n");
+  report.summary = summary;
   return summary;
+}
+
+// The rest of the report's inputs, from memory: what read_report_inputs would read back from
+// the files just written (the listed samples' generations and dataset rows).
+void fill_report_inputs(const RunState& state, ReportInputs& report) {
+  const auto& dir = state.folder->dir();
+  report.name = report_name(dir);
+  report.manifest = state.folder->manifest();
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "compare.json", ec)) {
+    report.compare = json::parse(read_file(dir / "compare.json"), nullptr, false);
+  }
+  std::vector<std::string> listed = listed_sample_ids(report.scores, report.summary);
+  std::set<std::string> wanted(listed.begin(), listed.end());
+  for (const Sample& s : state.ds.samples) {
+    if (!wanted.count(s.id)) continue;
+    report.dataset_rows[s.id] = {
+        {"question", s.input.empty() ? s.instruction : s.instruction + "\n\n" + s.input},
+        {"reference", s.reference},
+        {"prediction", s.prediction.value_or("")}};
+    if (auto g = state.generations.find(s.id); g != state.generations.end()) {
+      report.generations[s.id] = g->second;
+    }
+  }
 }
 
 }  // namespace
@@ -82,9 +112,11 @@ json summarize_stage(RunState& state, const std::string& command) {
   if (state.scores.metric_rows.size() != state.ds.samples.size()) {
     state.scores.metric_rows.resize(state.ds.samples.size(), json::object());
   }
-  json summary = write_scores_and_summary(state, command);
+  ReportInputs report;
+  json summary = write_scores_and_summary(state, command, report);
   try {  // the reports are derived files: a failure is worth a warning, not the run
-    write_reports(state.folder->dir());
+    fill_report_inputs(state, report);
+    write_reports(state.folder->dir(), report);
   } catch (const std::exception& e) {
     log::warn("could not write report.md / report.html", {{"error", e.what()}});
   }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <regex>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -108,6 +109,43 @@ TEST(EvaluatePipelineTest, AMissingModelOfSeveralIsRefusedBeforeAnyModelRuns) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("/nonexistent/model"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir / "out" / "ft")) << "the first model must not have run";
+}
+
+// A report without the rows that only a finished manifest has (status, finished).
+std::string without_completion_rows(std::string text) {
+  const std::regex rows(
+      R"(\| (status|finished) \|[^\n]*\n|<tr><th>(status|finished)</th><td>[^<]*</td></tr>)");
+  return std::regex_replace(text, rows, "");
+}
+
+TEST(EvaluatePipelineTest, TheRunsReportsEqualTheOnesRebuiltFromItsFiles) {
+  // The Summarize stage renders the reports from memory; `evaluate report` from the files.
+  testing::TempDir dir;
+  fs::path cfg = dir.write("c.json", R"({"dummy_samples": 6, "dummy_max_new_tokens": 6,
+      "metrics": ["squad", "bleu"], "bootstrap": {"resamples": 50}})");
+  auto r = evaluate("run --dummy --dataset " + q(kDataset) + " --config " + q(cfg) + " --output " +
+                    q(dir / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  fs::path data = dir.write(
+      "scored.jsonl", R"({"id": "a", "instruction": "Q1", "output": "x y", "prediction": "x"})"
+                      "\n"
+                      R"({"id": "b", "instruction": "Q2", "output": "z", "prediction": "z"})"
+                      "\n");
+  r = evaluate("score --dataset " + q(data) + " --output " + q(dir / "score"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* run : {"run", "score"}) {
+    SCOPED_TRACE(run);
+    fs::path folder = dir / run;
+    const std::string md = read_file(folder / "report.md");
+    const std::string html = read_file(folder / "report.html");
+    EXPECT_NE(md.find("Worst samples"), std::string::npos) << md;
+    r = evaluate("report " + q(folder));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(without_completion_rows(read_file(folder / "report.md")),
+              without_completion_rows(md));
+    EXPECT_EQ(without_completion_rows(read_file(folder / "report.html")),
+              without_completion_rows(html));
+  }
 }
 
 }  // namespace
