@@ -31,6 +31,40 @@ char flip(char verdict) {
   return verdict == 'A' ? 'B' : verdict == 'B' ? 'A' : verdict;
 }
 
+// Each item's judgment from the state of its slots (one per order): the parsed scores, the
+// pairwise outcome of both orders, or the first error.
+std::vector<Judgment> judgments_of(const std::vector<SlotState>& slots, size_t n_items,
+                                   int orders) {
+  std::vector<Judgment> out(n_items);
+  for (size_t i = 0; i < n_items; ++i) {
+    Judgment& j = out[i];
+    j.from_cache = true;
+    for (int o = 0; o < orders; ++o) {
+      const SlotState& s = slots[i * orders + o];
+      j.attempts += s.attempts;
+      j.from_cache = j.from_cache && s.all_cached;
+      if (!s.done && !j.error) {
+        j.error = s.error ? *s.error : JudgeError{"no reply", "cancelled", s.attempts};
+      }
+    }
+    if (j.error) {
+      j.error->attempts = j.attempts;
+      continue;
+    }
+    j.ok = true;
+    if (orders == 1) {
+      j.scores = slots[i].parsed.scores;
+    } else {
+      j.verdict_ab = slots[2 * i].parsed.verdict;
+      j.verdict_ba = flip(slots[2 * i + 1].parsed.verdict);
+      j.outcome = j.verdict_ab == 'A' && j.verdict_ba == 'A'   ? "win"
+                  : j.verdict_ab == 'B' && j.verdict_ba == 'B' ? "loss"
+                                                               : "tie";
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 JudgeRunner::JudgeRunner(Rubric rubric, ChatProvider& provider, JudgeCache* cache,
@@ -166,34 +200,7 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
                                         *fatal + " (replies received so far are cached)");
   }
 
-  std::vector<Judgment> out(items.size());
-  for (size_t i = 0; i < items.size(); ++i) {
-    Judgment& j = out[i];
-    j.from_cache = true;
-    for (int o = 0; o < orders; ++o) {
-      const SlotState& s = slots[i * orders + o];
-      j.attempts += s.attempts;
-      j.from_cache = j.from_cache && s.all_cached;
-      if (!s.done && !j.error) {
-        j.error = s.error ? *s.error : JudgeError{"no reply", "cancelled", s.attempts};
-      }
-    }
-    if (j.error) {
-      j.error->attempts = j.attempts;
-      continue;
-    }
-    j.ok = true;
-    if (orders == 1) {
-      j.scores = slots[i].parsed.scores;
-    } else {
-      j.verdict_ab = slots[2 * i].parsed.verdict;
-      j.verdict_ba = flip(slots[2 * i + 1].parsed.verdict);
-      j.outcome = j.verdict_ab == 'A' && j.verdict_ba == 'A'   ? "win"
-                  : j.verdict_ab == 'B' && j.verdict_ba == 'B' ? "loss"
-                                                               : "tie";
-    }
-  }
-  return out;
+  return judgments_of(slots, items.size(), orders);
 }
 
 }  // namespace assay::judges
