@@ -34,7 +34,11 @@ int main(int argc, char** argv) {
       eval::make_inspect_command(), eval::make_generate_command(), eval::make_report_command(),
   };
   std::vector<std::pair<CLI::App*, eval::Command*>> parsed;
-  for (auto& c : commands) parsed.emplace_back(c->add_to(app), c.get());
+  for (auto& c : commands) {
+    CLI::App* sub = c->add_to(app);
+    sub->footer("Also accepted here: --log-level, --log-format (see evaluate --help).");
+    parsed.emplace_back(sub, c.get());
+  }
 
   try {
     app.parse(argc, argv);
