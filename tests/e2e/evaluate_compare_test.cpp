@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/jsonl.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/python_bootstrap.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay {
@@ -33,47 +34,7 @@ const std::string kCleanEnv = testing::kCleanEvaluateEnv;
 // where either side lacks the value are skipped (means over the drawn present pairs, a resample
 // with none dropped), sums in draw order, numpy-style linear quantiles,
 // p = (1 + #{delta* against the sign}) / (resamples kept + 1).
-const char* kPythonBootstrap = R"PY(
-import json, math, sys
-M = (1 << 64) - 1
-class MT64:
-    def __init__(self, seed):
-        self.mt = [0] * 312
-        self.mt[0] = seed & M
-        for i in range(1, 312):
-            self.mt[i] = (6364136223846793005 * (self.mt[i - 1] ^ (self.mt[i - 1] >> 62)) + i) & M
-        self.idx = 312
-    def __call__(self):
-        if self.idx >= 312:
-            mt = self.mt
-            for i in range(312):
-                x = (mt[i] & 0xFFFFFFFF80000000) | (mt[(i + 1) % 312] & 0x7FFFFFFF)
-                xa = x >> 1
-                if x & 1:
-                    xa ^= 0xB5026F5AA96619E9
-                mt[i] = mt[(i + 156) % 312] ^ xa
-            self.idx = 0
-        y = self.mt[self.idx]
-        self.idx += 1
-        y ^= (y >> 29) & 0x5555555555555555
-        y ^= (y << 17) & 0x71D67FFFEDA60000
-        y ^= (y << 37) & 0xFFF7EEE000000000
-        y ^= y >> 43
-        return y & M
-check = MT64(5489)
-for _ in range(9999): check()
-assert check() == 9981545732273789042  # C++ [rand.predef]
-def bounded(rng, bound):
-    m = rng() * bound
-    if (m & M) < bound:
-        threshold = ((1 << 64) - bound) % bound
-        while (m & M) < threshold:
-            m = rng() * bound
-    return m >> 64
-def quantile(s, q):
-    pos = q * (len(s) - 1)
-    lo = int(math.floor(pos)); hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+const std::string kPythonBootstrap = std::string(testing::kPythonBootstrapBase) + R"PY(
 def rows(p):
     return [json.loads(l) for l in open(p) if l.strip()]
 a, b, resamples, seed = rows(sys.argv[1]), rows(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

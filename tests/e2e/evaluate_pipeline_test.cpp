@@ -11,6 +11,7 @@
 
 #include "core/fs.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/python_bootstrap.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay {
@@ -145,6 +146,80 @@ TEST(EvaluatePipelineTest, TheRunsReportsEqualTheOnesRebuiltFromItsFiles) {
               without_completion_rows(md));
     EXPECT_EQ(without_completion_rows(read_file(folder / "report.html")),
               without_completion_rows(html));
+  }
+}
+
+// summary.json's means and CIs recomputed from scores.jsonl, written from the documented
+// algorithm (scoring/README.md): one draw of `resamples` x n indices for the whole run (n = the
+// samples of scores.jsonl, in order); per metric or judge criterion, the mean of the values
+// present among each resample's drawn samples (a resample with none dropped), summed in draw
+// order; linear quantiles.
+const std::string kPythonSummary = std::string(testing::kPythonBootstrapBase) + R"PY(
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+resamples, seed, conf = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+n = len(lines)
+rng = MT64(seed)
+sets = [[bounded(rng, n) for _ in range(n)] for _ in range(resamples)]
+def summarize(values):
+    present = [v for v in values if v is not None]
+    total = 0.0
+    for v in present: total += v
+    means = []
+    for s in sets:
+        t, c = 0.0, 0
+        for i in s:
+            if values[i] is None: continue
+            t += values[i]; c += 1
+        if c: means.append(t / c)
+    means.sort()
+    alpha = 1.0 - conf
+    return {"mean": total / len(present), "n": len(present),
+            "ci_low": quantile(means, alpha / 2), "ci_high": quantile(means, 1.0 - alpha / 2)}
+out = {}
+for name in sorted(set().union(*[l["metrics"].keys() for l in lines])):
+    out[name] = summarize([l["metrics"].get(name) for l in lines])
+for c in sorted(set().union(*[l.get("judges", {}).keys() for l in lines])):
+    out["judge." + c] = summarize([l.get("judges", {}).get(c, {}).get("score") for l in lines])
+print(json.dumps(out))
+)PY";
+
+TEST(EvaluatePipelineTest, OneBootstrapDrawServesEveryMetricAndJudgeCriterion) {
+  // 10 samples, 3 without a reference: the metrics cover 7, the dummy judge all 10, and every
+  // CI comes from the same draws over the 10.
+  testing::TempDir dir;
+  std::string data;
+  int i = 0;
+  for (const auto& line : testing::read_json_lines(kDataset)) {
+    if (i == 10) break;
+    json rec = line;
+    if (i % 4 == 1) rec["output"] = "";
+    data += rec.dump() + "\n";
+    ++i;
+  }
+  fs::path ds = dir.write("d.jsonl", data);
+  fs::path cfg = dir.write("c.json", R"({"dummy_samples": 10, "dummy_max_new_tokens": 8,
+      "metrics": ["squad", "bleu", "chrf"], "bootstrap": {"resamples": 300, "seed": 77}})");
+  auto r = evaluate("run --dummy --dataset " + q(ds) + " --config " + q(cfg) + " --output " +
+                    q(dir / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  fs::path py = dir.write("summary.py", kPythonSummary);
+  auto p = run_command("python3 " + q(py) + " " + q(dir / "run" / "scores.jsonl") +
+                       " 300 77 0.95 > " + q(dir / "py.json"));
+  if (p.exit_code != 0) GTEST_SKIP() << "python3 is needed for the reference: " << p.output;
+  const json ref = json::parse(read_file(dir / "py.json"));
+  const json summary = json::parse(read_file(dir / "run" / "summary.json"));
+  ASSERT_TRUE(ref.contains("squad_f1") && ref.contains("judge.accuracy")) << ref.dump();
+  EXPECT_EQ(ref["squad_f1"]["n"], 7);
+  EXPECT_EQ(ref["judge.accuracy"]["n"], 10);
+  for (auto it = ref.begin(); it != ref.end(); ++it) {
+    SCOPED_TRACE(it.key());
+    const bool judge = it.key().rfind("judge.", 0) == 0;
+    const json& got = judge ? summary["judges"][it.key().substr(6)] : summary["metrics"][it.key()];
+    ASSERT_TRUE(got.is_object()) << summary.dump(1);
+    EXPECT_EQ(got["n"], it.value()["n"]);
+    for (const char* f : {"mean", "ci_low", "ci_high"}) {
+      EXPECT_NEAR(got[f].get<double>(), it.value()[f].get<double>(), 1e-12) << f;
+    }
   }
 }
 
