@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <string_view>
@@ -100,9 +101,23 @@ struct Sequence {
   }
 };
 
-// Picks the next id from one row of float logits. `z`, `order` are scratch buffers.
+// Whether every logit of a row is finite (no NaN, no Inf): one branch-free pass.
+bool all_finite(const float* logits, int64_t vocab) {
+  bool bad = false;
+  for (int64_t i = 0; i < vocab; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, logits + i, sizeof bits);
+    bad |= (bits & 0x7F800000u) == 0x7F800000u;
+  }
+  return !bad;
+}
+
+// Picks the next id from one row of float logits, or kNonFinite when the row holds a NaN or an
+// Inf (the model's numbers broke down; no id can be trusted). `z`, `order` are scratch buffers.
+constexpr int32_t kNonFinite = -1;
 int32_t pick_token(const float* logits, int64_t vocab, const SamplingParams& p, Sequence& seq,
                    std::vector<double>& z, std::vector<int32_t>& order) {
+  if (!all_finite(logits, vocab)) return kNonFinite;
   const bool penalize = p.repetition_penalty != 1.0 && !seq.seen_ids.empty();
   if (p.temperature == 0 && !penalize) return static_cast<int32_t>(kernels::argmax(logits, vocab));
   z.assign(logits, logits + vocab);
@@ -296,7 +311,13 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
         for (int64_t i = begin; i < end; ++i)
           picks[i] = pick_token(data + i * vocab, vocab, params, *live[first + i], z, order);
       });
-      for (int64_t i = 0; i < n; ++i) accept(*live[first + i], picks[i], eos, params);
+      for (int64_t i = 0; i < n; ++i) {
+        if (picks[i] == kNonFinite) {
+          live[first + i]->finish_reason = "error";  // kept as generated so far; rerun won't help
+          continue;
+        }
+        accept(*live[first + i], picks[i], eos, params);
+      }
       for (size_t i = live.size(); i-- > 0;) {
         if (live[i]->finish_reason.empty()) continue;
         finish(*live[i]);

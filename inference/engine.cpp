@@ -83,10 +83,12 @@ std::unique_ptr<Engine> Engine::load(const fs::path& model, const EngineOptions&
   impl->config = load_model_config(impl->files.weights_dir);
   WeightSet weights = WeightSet::open(impl->files.weights_dir);
   check_weights(impl->config, weights, (impl->files.weights_dir / "config.json").string());
+  check_finite(weights);
   std::unique_ptr<LoraAdapter> lora;
   if (!impl->files.adapter_dir.empty()) {
     lora = std::make_unique<LoraAdapter>(load_lora_adapter(impl->files.adapter_dir));
     check_lora_against(*lora, weights);
+    check_finite(lora->weights);
   }
   const at::Device device = parse_device(options.device);
   models::TransformerOptions topts;

@@ -56,7 +56,7 @@ struct GenerationResult {
   std::vector<int32_t> output_ids;  // generated ids (EOS excluded; with "stop", up to and
                                     // including the id that completed the stop string)
   std::string text;                 // decoded (skip_special_tokens), stop string removed
-  std::string finish_reason;        // "eos" | "stop" | "length"
+  std::string finish_reason;        // "eos" | "stop" | "length" | "error" (non-finite logits)
   size_t prompt_tokens = 0;         // ids the model saw as the prompt (BOS for an empty one)
   size_t completion_tokens = 0;     // output_ids.size()
 };

@@ -397,4 +397,54 @@ float f16_to_float(uint16_t bits) {
   return f;
 }
 
+namespace {
+
+// Index of the first element whose exponent bits are all ones (NaN or Inf), or -1. Blocks keep
+// the inner loop branch-free (it vectorizes); only a block that has one is searched again.
+template <typename Bits, Bits kExponent>
+int64_t first_non_finite(std::span<const std::byte> bytes) {
+  constexpr size_t kBlock = 4096;
+  const size_t n = bytes.size() / sizeof(Bits);
+  auto at = [&](size_t i) {
+    Bits v;
+    std::memcpy(&v, bytes.data() + i * sizeof(Bits), sizeof(Bits));
+    return (v & kExponent) == kExponent;
+  };
+  for (size_t begin = 0; begin < n; begin += kBlock) {
+    const size_t end = std::min(n, begin + kBlock);
+    bool bad = false;
+    for (size_t i = begin; i < end; ++i) bad |= at(i);
+    if (!bad) continue;
+    for (size_t i = begin; i < end; ++i) {
+      if (at(i)) return static_cast<int64_t>(i);
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+void check_finite(const WeightSet& weights) {
+  for (const std::string& name : weights.names()) {
+    const TensorView view = weights.get(name);
+    int64_t bad = -1;
+    switch (view.dtype()) {
+      case DType::kF32:
+        bad = first_non_finite<uint32_t, 0x7F800000u>(view.bytes);
+        break;
+      case DType::kF16:
+        bad = first_non_finite<uint16_t, 0x7C00u>(view.bytes);
+        break;
+      case DType::kBF16:
+        bad = first_non_finite<uint16_t, 0x7F80u>(view.bytes);
+        break;
+    }
+    if (bad >= 0) {
+      throw_invalid(weights.file_of(name) + ": tensor '" + name + "' holds NaN or Inf (element " +
+                    std::to_string(bad) + " of " + std::to_string(view.numel()) +
+                    "); the checkpoint is corrupt or was saved from a diverged training run");
+    }
+  }
+}
+
 }  // namespace assay::inference

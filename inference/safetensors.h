@@ -119,6 +119,11 @@ class WeightSet {
   std::string label_;
 };
 
+// Checks that every tensor of `weights` holds only finite numbers (no NaN or Inf, in any of the
+// three dtypes). Throws assay::Error (invalid input) naming the file, the tensor and the index
+// of its first non-finite element. Reads every byte once.
+void check_finite(const WeightSet& weights);
+
 // A tensor to write: name, dtype, shape and exactly dtype_size x numel bytes.
 struct TensorToWrite {
   std::string name;

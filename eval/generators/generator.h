@@ -34,7 +34,7 @@ struct GenerateRequest {
 struct GenerateResult {
   std::string id;
   std::string text;           // the answer, stop string removed
-  std::string finish_reason;  // "eos" | "stop" | "length"
+  std::string finish_reason;  // "eos" | "stop" | "length" | "error" (the model broke down)
   std::size_t prompt_tokens = 0;
   std::size_t completion_tokens = 0;
 };

@@ -175,6 +175,12 @@ StageOutcome generate_stage(RunState& state, Generator& generator,
     std::string fr = g.value("finish_reason", std::string("unknown"));
     finish_reasons[fr] = finish_reasons.value(fr, 0) + 1;
   }
+  if (finish_reasons.contains("error")) {
+    log::warn(
+        "the model produced NaN or infinite logits for some samples; their answers stop "
+        "there (finish_reason \"error\")",
+        {{"samples", finish_reasons["error"]}});
+  }
   state.summary_extra["generation"] = {{"prompt_tokens", prompt_tokens},
                                        {"completion_tokens", completion_tokens},
                                        {"finish_reasons", finish_reasons},

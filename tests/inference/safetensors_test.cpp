@@ -207,5 +207,50 @@ TEST(SafetensorsTest, MissingFileIsNotFound) {
   }
 }
 
+// A two-tensor file: "ok" (finite) and "t" of `dtype` whose element `at` has the bit pattern
+// `bad` (or none when at < 0).
+fs::path file_with(const fs::path& dir, DType dtype, int64_t at, uint32_t bad) {
+  const size_t size = dtype == DType::kF32 ? 4 : 2;
+  std::vector<std::byte> ok(4 * 4, std::byte{0}), t(10 * size, std::byte{0});
+  if (at >= 0) std::memcpy(t.data() + at * size, &bad, size);  // little-endian low bytes
+  std::vector<TensorToWrite> tensors = {{"ok", DType::kF32, {4}, ok}, {"t", dtype, {10}, t}};
+  fs::path file = dir / ("w" + std::to_string(static_cast<int>(dtype)) + "_" + std::to_string(at) +
+                         ".safetensors");
+  write_safetensors(file, tensors);
+  return file;
+}
+
+TEST(CheckFiniteTest, NamesTheTensorAndElementOfTheFirstNaNOrInf) {
+  fs::path dir = testing::fresh_dir("finite");
+  struct Case {
+    DType dtype;
+    uint32_t bits;  // IEEE bit patterns: NaN and +/-Inf of each width
+  };
+  const Case bad[] = {{DType::kF32, 0x7FC00000u}, {DType::kF32, 0xFF800000u},
+                      {DType::kF16, 0x7E00u},     {DType::kF16, 0x7C00u},
+                      {DType::kBF16, 0x7FC0u},    {DType::kBF16, 0xFF80u}};
+  for (const auto& c : bad) {
+    SCOPED_TRACE(dtype_name(c.dtype) + std::string(" ") + std::to_string(c.bits));
+    WeightSet w = WeightSet::open_file(file_with(dir, c.dtype, 7, c.bits));
+    try {
+      check_finite(w);
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+      EXPECT_NE(std::string(e.what()).find("tensor 't'"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("element 7 of 10"), std::string::npos) << e.what();
+    }
+  }
+  // The largest finite values and subnormals are finite.
+  const Case fine[] = {{DType::kF32, 0x7F7FFFFFu},
+                       {DType::kF16, 0x7BFFu},
+                       {DType::kBF16, 0xFF7Fu},
+                       {DType::kF16, 0x0001u}};
+  for (const auto& c : fine) {
+    EXPECT_NO_THROW(check_finite(WeightSet::open_file(file_with(dir, c.dtype, 3, c.bits))));
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace assay::inference
