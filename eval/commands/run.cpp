@@ -99,6 +99,20 @@ int run_model(const RunPlan& plan, const ModelPlan& mp, std::ostream& out) {
   });
 }
 
+// True when a model's folder holds judge errors that a rerun judges again: transient ones, or any
+// with --retry-judge-errors.
+bool models_have_judge_errors_to_retry(const RunPlan& plan) {
+  for (const ModelPlan& m : plan.models) {
+    if (m.settings.judge.provider.empty()) continue;
+    JudgeErrorsOnFile errors =
+        judge_errors_on_file(std::filesystem::path(m.settings.output) / "scores.jsonl");
+    if (errors.transient > 0 || (plan.retry_judge_errors && !errors.lasting_ids.empty())) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Several models (config key `models`), each into <output>/<name>/, then compared with the
 // baseline in the parent folder. Sharded, each host evaluates its shard of every model and the
 // parent folder is left to `evaluate merge` per model (hosts would overwrite each other's).
@@ -107,7 +121,7 @@ int run_models(const RunPlan& plan, std::ostream& out) {
   std::optional<RunFolder> parent;
   if (!sharded) {
     parent.emplace(plan.output, multi_run_identity(plan), plan.config.redacted(), plan.overwrite);
-    if (parent->state() == FolderState::kCompleted) {
+    if (parent->state() == FolderState::kCompleted && !models_have_judge_errors_to_retry(plan)) {
       out << "Already completed with the same config and models; nothing to do: "
           << plan.output.string() << "\n";
       print_model_comparisons(plan, out);

@@ -64,10 +64,19 @@ struct JudgeE2eTest : ::testing::Test {
   // Runs the binary with `env` (NAME=value ...); returns the exit code; logs go to log_file.
   int evaluate(const std::string& env, const fs::path& out_dir, const fs::path& log_file,
                const std::string& extra = "") {
+    return invoke(env, "score", out_dir, log_file, extra);
+  }
+  // The same with `run --dummy`: the first 8 samples, answered by the bundled model.
+  int evaluate_dummy_run(const std::string& env, const fs::path& out_dir, const fs::path& log_file,
+                         const std::string& extra = "") {
+    return invoke(env, "run --dummy", out_dir, log_file, extra);
+  }
+  int invoke(const std::string& env, const std::string& command, const fs::path& out_dir,
+             const fs::path& log_file, const std::string& extra) {
     std::string cmd = env + " " + std::string(ASSAY_BINARY_DIR) +
-                      "/eval/evaluate --log-format json " + "--log-level debug score -d " +
-                      (dir / "data.jsonl").string() + " -o " + out_dir.string() + " " + extra +
-                      " > " + (dir / "stdout.txt").string() + " 2> " + log_file.string();
+                      "/eval/evaluate --log-format json " + "--log-level debug " + command +
+                      " -d " + (dir / "data.jsonl").string() + " -o " + out_dir.string() + " " +
+                      extra + " > " + (dir / "stdout.txt").string() + " 2> " + log_file.string();
     int rc = std::system(cmd.c_str());
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   }
@@ -303,6 +312,22 @@ std::vector<int> error_samples(const fs::path& run) {
   return out;
 }
 
+// Samples 0-2 get 503 while `down` is set.
+FakeServerOptions first_three_fail_while(std::atomic<bool>& down) {
+  FakeServerOptions so;
+  so.api_key = kKey;
+  so.fault = [&down](const assay::testing::RequestInfo& info) {
+    return down && info.sample < 3 ? Fault::k503 : Fault::kNone;
+  };
+  return so;
+}
+
+// The openai judge against `server` without HTTP retries: a 503 is a judge_error at once.
+std::string no_retry_env(const FakeOpenAiServer& server) {
+  return "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() + " JUDGE_API_KEY=" + kKey +
+         " JUDGE_MAX_RETRIES=0";
+}
+
 TEST_F(JudgeE2eTest, AnOutageFailsTheRunAndTheRerunAfterRecoveryJudgesEverySample) {
   FakeServerOptions so;
   so.api_key = kKey;
@@ -311,8 +336,7 @@ TEST_F(JudgeE2eTest, AnOutageFailsTheRunAndTheRerunAfterRecoveryJudgesEverySampl
     return down ? Fault::k503 : Fault::kNone;
   };
   FakeOpenAiServer server(so);
-  std::string env = "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() +
-                    " JUDGE_API_KEY=" + kKey + " JUDGE_MAX_RETRIES=0";
+  const std::string env = no_retry_env(server);
   fs::path run = dir / "outage";
   EXPECT_EQ(evaluate(env, run, dir / "log1.txt"), 4) << slurp(dir / "log1.txt");
   EXPECT_EQ(server.requests(), 24);
@@ -356,8 +380,7 @@ TEST_F(JudgeE2eTest, SomeFailuresWarnBelowMaxErrorRateFailAboveItAndARerunRetrie
   };
   FakeOpenAiServer server(so);
   const std::vector<int> failing = {0, 1, 2, 10, 11, 12, 20};
-  std::string env = "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() +
-                    " JUDGE_API_KEY=" + kKey + " JUDGE_MAX_RETRIES=0";
+  const std::string env = no_retry_env(server);
   fs::path run = dir / "partial";
   ASSERT_EQ(evaluate(env, run, dir / "log1.txt"), 0) << slurp(dir / "log1.txt");
   EXPECT_EQ(error_samples(run), failing);
@@ -401,30 +424,17 @@ TEST_F(JudgeE2eTest, SomeFailuresWarnBelowMaxErrorRateFailAboveItAndARerunRetrie
 }
 
 TEST_F(JudgeE2eTest, ARerunOfACompletedRunRetriesItsTransientJudgeErrorsWithoutGenerating) {
-  FakeServerOptions so;
-  so.api_key = kKey;
   std::atomic<bool> down{true};
-  so.fault = [&down](const assay::testing::RequestInfo& info) {
-    return down && info.sample < 3 ? Fault::k503 : Fault::kNone;
-  };
-  FakeOpenAiServer server(so);
+  FakeOpenAiServer server(first_three_fail_while(down));
   fs::path run = dir / "run";
-  auto evaluate_run = [&](const std::string& log) {
-    std::string cmd = "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() +
-                      " JUDGE_API_KEY=" + kKey + " JUDGE_MAX_RETRIES=0 " +
-                      std::string(ASSAY_BINARY_DIR) + "/eval/evaluate run --dummy -d " +
-                      (dir / "data.jsonl").string() + " -o " + run.string() + " > " +
-                      (dir / "stdout.txt").string() + " 2> " + (dir / log).string();
-    int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  };
+  const std::string env = no_retry_env(server);
   // The dummy run takes the first 8 samples; 3 of them (37.5%) fail: completed, with errors.
-  ASSERT_EQ(evaluate_run("log1.txt"), 0) << slurp(dir / "log1.txt");
+  ASSERT_EQ(evaluate_dummy_run(env, run, dir / "log1.txt"), 0) << slurp(dir / "log1.txt");
   EXPECT_EQ(error_samples(run), (std::vector<int>{0, 1, 2}));
   EXPECT_EQ(json::parse(slurp(run / "manifest.json"))["judge_errors"], 3);
   const std::string generations = slurp(run / "generations.jsonl");
   down = false;
-  ASSERT_EQ(evaluate_run("log2.txt"), 0) << slurp(dir / "log2.txt");
+  ASSERT_EQ(evaluate_dummy_run(env, run, dir / "log2.txt"), 0) << slurp(dir / "log2.txt");
   EXPECT_EQ(server.requests(), 8 + 3);  // only the 3 failed samples were sent again
   for (int i = 0; i < 8; ++i) EXPECT_EQ(server.valid_judgments(i), 1) << "sample " << i;
   EXPECT_TRUE(error_samples(run).empty());
@@ -432,6 +442,28 @@ TEST_F(JudgeE2eTest, ARerunOfACompletedRunRetriesItsTransientJudgeErrorsWithoutG
   json manifest = json::parse(slurp(run / "manifest.json"));
   EXPECT_EQ(manifest["status"], "completed");
   EXPECT_EQ(manifest["judge_errors"], 0);
+}
+
+TEST_F(JudgeE2eTest, ARerunOfACompletedRunOfSeveralModelsRetriesEachModelsJudgeErrors) {
+  std::atomic<bool> down{true};
+  FakeOpenAiServer server(first_three_fail_while(down));
+  std::ofstream(dir / "multi.json") << R"({"models": [{"name": "ft"}, {"name": "base"}]})";
+  fs::path out = dir / "multi";
+  const std::string env = no_retry_env(server);
+  std::string config = "--config " + (dir / "multi.json").string();
+  ASSERT_EQ(evaluate_dummy_run(env, out, dir / "log1.txt", config), 0) << slurp(dir / "log1.txt");
+  for (const char* model : {"ft", "base"}) {
+    EXPECT_EQ(error_samples(out / model), (std::vector<int>{0, 1, 2})) << model;
+  }
+  EXPECT_EQ(server.requests(), 16);
+  down = false;
+  ASSERT_EQ(evaluate_dummy_run(env, out, dir / "log2.txt", config), 0) << slurp(dir / "log2.txt");
+  EXPECT_EQ(server.requests(), 16 + 6);  // each model's 3 failed samples, nothing else
+  for (const char* model : {"ft", "base"}) {
+    EXPECT_TRUE(error_samples(out / model).empty()) << model;
+    EXPECT_EQ(json::parse(slurp(out / model / "manifest.json"))["judge_errors"], 0) << model;
+  }
+  EXPECT_EQ(json::parse(slurp(out / "manifest.json"))["status"], "completed");
 }
 
 TEST_F(JudgeE2eTest, RetryJudgeErrorsResendsAParseErrorSample) {
