@@ -150,7 +150,8 @@ class CurlHttpClient final : public HttpClient {
     const std::uint64_t budget = static_cast<std::uint64_t>(
         options_.retry.budget_fixed + options_.retry.budget_ratio * static_cast<double>(n));
     std::uint64_t retries_used = 0;
-    bool stopping = false;
+    bool stopping = false;  // the caller returned false: abort everything
+    bool draining = false;  // the stop flag: start nothing more, let in-flight attempts finish
 
     auto report = [&](size_t i) {
       Slot& s = slots[i];
@@ -160,22 +161,36 @@ class CurlHttpClient final : public HttpClient {
       if (!on_done(i, std::move(s.response))) stopping = true;
     };
 
+    auto cancel = [&](size_t i) {
+      if (slots[i].easy != nullptr) release(slots[i]);
+      slots[i].response.cancelled = true;
+      if (slots[i].response.error.empty()) slots[i].response.error = "cancelled";
+      report(i);
+    };
+
     while (n_reported < n) {
       auto now = Clock::now();
-      if (stopping || stop_->load()) {
-        stopping = true;
+      if (stopping) {
         for (size_t i = 0; i < n; ++i) {
-          if (reported[i]) continue;
-          if (slots[i].easy != nullptr) release(slots[i]);
-          slots[i].response.cancelled = true;
-          if (slots[i].response.error.empty()) slots[i].response.error = "cancelled";
-          report(i);
+          if (!reported[i]) cancel(i);
         }
         break;
       }
+      if (!draining && stop_->load()) {
+        // Requests not on the wire are cancelled now; those in flight finish or time out (each
+        // attempt is bounded by timeout_s) so their replies are not lost.
+        draining = true;
+        fresh.clear();
+        delayed = {};
+        for (size_t i = 0; i < n; ++i) {
+          if (!reported[i] && slots[i].easy == nullptr) cancel(i);
+        }
+        if (n_reported >= n) break;
+        continue;
+      }
       // Start attempts while there is room, something is due and the buckets allow it.
       Clock::time_point wake = now + std::chrono::milliseconds(100);
-      while (active < static_cast<size_t>(options_.max_concurrency)) {
+      while (!draining && active < static_cast<size_t>(options_.max_concurrency)) {
         bool from_delayed = !delayed.empty() && delayed.top().first <= now;
         if (!from_delayed && fresh.empty()) {
           if (!delayed.empty()) wake = std::min(wake, delayed.top().first);

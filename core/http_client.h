@@ -83,8 +83,10 @@ struct HttpClientOptions {
   double rpm = 0.0;                 // requests per minute (token bucket); 0: unlimited
   double tpm = 0.0;  // tokens per minute (token bucket over HttpRequest::tokens); 0: unlimited
   RetryPolicy retry;
-  // Set (e.g. by a SIGTERM handler) to stop: in-flight transfers are aborted and reported
-  // cancelled. nullptr: the global flag of install_stop_signal_handlers().
+  // Set (e.g. by a SIGTERM handler) to stop: requests not yet on the wire (or waiting to retry)
+  // are reported cancelled at once; attempts in flight finish or time out (timeout_s) and are
+  // reported as usual, without retries. nullptr: the global flag of
+  // install_stop_signal_handlers().
   const std::atomic<bool>* stop = nullptr;
   std::uint64_t jitter_seed = 0;  // seed for backoff jitter (0: from std::random_device)
   // CA bundle for TLS; "" means SSL_CERT_FILE, then CURL_CA_BUNDLE, then the system default.

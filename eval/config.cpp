@@ -207,6 +207,9 @@ const std::vector<ConfigKey>& config_keys() {
        "judge requests per minute (0: unlimited)"},
       {"judge.tpm", ValueType::kNumber, 0, {"JUDGE_TPM"}, false, false,
        "judge tokens per minute, estimated (0: unlimited)"},
+      {"judge.max_error_rate", ValueType::kNumber, 0.5, {"JUDGE_MAX_ERROR_RATE"}, false, false,
+       "share of samples in [0, 1] that may end with a judge error; above it the run fails "
+       "(exit 4)"},
       {"judge.cache_dir", ValueType::kString, kUnset, {"JUDGE_CACHE_DIR"}, false, false,
        "folder with a judge cache shared across runs (the run folder always has its own)"},
       {"judge.prices", ValueType::kObject,

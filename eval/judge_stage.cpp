@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/jsonl.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "judges/judge_cache.h"
@@ -115,9 +116,37 @@ json summarize_judgments(const judges::Rubric& rubric,
              : criteria_summary(rubric, judgments, errors_by_kind, n_errors, draws);
 }
 
-std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, const Dataset& ds,
-                                                const fs::path& run_dir,
-                                                const scoring::BootstrapDraws& draws) {
+JudgeErrorsOnFile judge_errors_on_file(const fs::path& scores_file) {
+  JudgeErrorsOnFile out;
+  std::error_code ec;
+  if (!fs::exists(scores_file, ec)) return out;
+  for (const auto& rec : read_jsonl(scores_file, TornTail::kDrop).records) {
+    if (!rec.value.is_object() || !rec.value.contains("judge_error")) continue;
+    const json& e = rec.value["judge_error"];
+    bool transient = false;
+    if (e.is_object() && e.contains("transient") && e["transient"].is_boolean()) {
+      transient = e["transient"].get<bool>();
+    } else if (e.is_object()) {
+      const std::string kind = e.value("kind", std::string());
+      const std::string reason = e.value("reason", std::string());
+      transient =
+          kind == "transport" || kind == "envelope" || kind == "cancelled" ||
+          (kind == "http" && (reason.starts_with("http 408") || reason.starts_with("http 429") ||
+                              reason.starts_with("http 5")));
+    }
+    if (transient) {
+      ++out.transient;
+    } else {
+      const json& id = rec.value.contains("id") ? rec.value["id"] : json();
+      out.lasting_ids.insert(id.is_string() ? id.get<std::string>() : id.dump());
+    }
+  }
+  return out;
+}
+
+std::optional<JudgeStageOutput> run_judge_stage(
+    const RunSettings& settings, const Dataset& ds, const fs::path& run_dir,
+    const scoring::BootstrapDraws& draws, const std::unordered_set<std::string>& bypass_cache_ids) {
   const JudgeSettings& js = settings.judge;
   if (js.provider.empty()) return std::nullopt;
   judges::Rubric rubric = judges::load_rubric(js.rubric);
@@ -152,21 +181,23 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
   Progress progress("judging", items.size());
   judges::JudgeRunnerOptions ro;
   ro.on_progress = [&progress](size_t settled, size_t) { progress.update(settled); };
+  ro.bypass_cache_ids = bypass_cache_ids;
   judges::JudgeRunner runner(rubric, *provider, &cache, ro);
   log::info("judging", {{"samples", items.size()},
                         {"provider", provider->name()},
                         {"model", provider->model()},
                         {"rubric", rubric.name},
                         {"cached_replies", cache.size()}});
-  // From here SIGINT/SIGTERM stop the judging (in-flight calls are abandoned, replies received
-  // are cached) instead of killing the process; the command then exits 130/143, resumable.
+  // From here SIGINT/SIGTERM stop the judging instead of killing the process: nothing new is
+  // sent, requests in flight finish or time out (judge.timeout_s) and their replies are cached;
+  // the command then exits 130/143, resumable.
   install_stop_signal_handlers();
   std::vector<judges::Judgment> judgments = runner.judge(items);
   progress.finish();
 
   JudgeStageOutput out;
   out.interrupted = global_stop_flag().load();
-  size_t n_errors = 0;
+  size_t n_errors = 0, n_unsent = 0;
   for (const auto& j : judgments) {
     if (j.ok) {
       json entry = json::object();
@@ -182,11 +213,16 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
       }
       out.per_sample.push_back({{"judges", entry}});
     } else {
-      ++n_errors;
+      if (j.error->kind == "cancelled") {
+        ++n_unsent;
+      } else {
+        ++n_errors;
+      }
       out.per_sample.push_back({{"judge_error",
                                  {{"reason", j.error->reason},
                                   {"kind", j.error->kind},
-                                  {"attempts", j.error->attempts}}}});
+                                  {"attempts", j.error->attempts},
+                                  {"transient", j.error->transient}}}});
     }
   }
   out.judges = summarize_judgments(rubric, judgments, draws);
@@ -201,11 +237,13 @@ std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, con
                      {"prompt_tokens", u.prompt_tokens},
                      {"completion_tokens", u.completion_tokens},
                      {"cost_usd", u.cost_usd ? json(*u.cost_usd) : json(nullptr)}};
-  log::info("judged", {{"judged", judgments.size() - n_errors},
-                       {"errors", n_errors},
-                       {"calls", u.calls},
-                       {"cache_hits", u.cache_hits},
-                       {"retries", u.retries}});
+  log::info(out.interrupted ? "judging stopped" : "judged",
+            {{"judged", judgments.size() - n_errors - n_unsent},
+             {"errors", n_errors},
+             {"not_answered", n_unsent},
+             {"calls", u.calls},
+             {"cache_hits", u.cache_hits},
+             {"retries", u.retries}});
   return out;
 }
 

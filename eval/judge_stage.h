@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,12 +29,25 @@ struct JudgeStageOutput {
 };
 
 // Runs the judge stage, or returns nullopt when no judge is configured. The summaries are over
-// `draws`, the run's bootstrap resamples of ds.samples. Throws assay::Error for
-// a bad rubric (invalid input / not found), a dataset lacking what the rubric needs, or an
-// endpoint that refuses every request (remote).
-std::optional<JudgeStageOutput> run_judge_stage(const RunSettings& settings, const Dataset& ds,
-                                                const std::filesystem::path& run_dir,
-                                                const scoring::BootstrapDraws& draws);
+// `draws`, the run's bootstrap resamples of ds.samples. Samples whose id is in
+// `bypass_cache_ids` are judged afresh even when the cache holds their replies. Throws
+// assay::Error for a bad rubric (invalid input / not found), a dataset lacking what the rubric
+// needs, or an endpoint that refuses every request (remote).
+std::optional<JudgeStageOutput> run_judge_stage(
+    const RunSettings& settings, const Dataset& ds, const std::filesystem::path& run_dir,
+    const scoring::BootstrapDraws& draws,
+    const std::unordered_set<std::string>& bypass_cache_ids = {});
+
+// The judge errors a finished run left in its scores.jsonl.
+struct JudgeErrorsOnFile {
+  size_t transient = 0;                         // samples whose error may pass: a rerun asks again
+  std::unordered_set<std::string> lasting_ids;  // the others (unparsable replies, refusals)
+};
+
+// Reads `scores_file` (a missing file has no errors). A judge_error is transient when its
+// "transient" field says so; older files without it: kinds transport, envelope and cancelled,
+// and http 408/429/5xx. Throws assay::Error (i/o, or invalid input for a corrupt line).
+JudgeErrorsOnFile judge_errors_on_file(const std::filesystem::path& scores_file);
 
 // summary.json's "judges" from the judgments of every sample, as run_judge_stage computes it
 // (per criterion: mean, CI over `draws` (one sample per judgment), distribution, errors; pairwise:

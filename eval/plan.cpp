@@ -116,6 +116,7 @@ RunPlan plan_run(PlanRequest request) {
   RunPlan plan;
   plan.command = request.command;
   plan.overwrite = request.overwrite;
+  plan.retry_judge_errors = request.retry_judge_errors;
   plan.container = std::move(request.container);
   ConfigSources& sources = request.sources;
   read_container_inputs(plan.container, sources);

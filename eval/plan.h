@@ -24,6 +24,8 @@ struct PlanRequest {
   ContainerLayout container;    // detect_container()'s result; Contract::kNone outside one
   std::string shard;            // --shard "i/n"; "" = resourceconfig.json's, else the whole set
   bool overwrite = false;       // replace a different run in the output folder
+  // --retry-judge-errors: judge again every sample with a judge_error, not only transient ones.
+  bool retry_judge_errors = false;
 };
 
 // One entry of the config key `models`.
@@ -56,6 +58,7 @@ struct RunPlan {
   std::filesystem::path output;     // the run folder, or a multi-model run's parent folder
   std::vector<Gate> gates;          // validated against what the run will produce
   bool overwrite = false;
+  bool retry_judge_errors = false;  // PlanRequest's
 };
 
 // Resolves and validates everything. Throws assay::Error (invalid input / not found) naming the

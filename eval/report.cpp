@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -318,6 +319,20 @@ std::string judge_text(const json& summary) {
   return out;
 }
 
+// The warning at the top of a report whose samples have judge errors, or "" when none do.
+std::string judge_error_warning(const ReportInputs& in) {
+  size_t n_err = 0;
+  for (const auto& line : in.scores) n_err += line.contains("judge_error") ? 1 : 0;
+  if (n_err == 0) return "";
+  char share[16];
+  std::snprintf(share, sizeof share, "%.1f",
+                100.0 * static_cast<double>(n_err) / static_cast<double>(in.scores.size()));
+  return "Warning: " + std::to_string(n_err) + " of " + std::to_string(in.scores.size()) +
+         " samples (" + share +
+         "%) have no judgment (judge errors, listed at the end). Their judge means leave them "
+         "out; rerunning the same command retries the transient ones.";
+}
+
 std::string usage_text(const json& summary) {
   const json& u = obj_at(summary, "judge_usage");
   std::string out = format_number(num_at(u, "calls")) + " calls, " +
@@ -494,6 +509,7 @@ std::string render_report_markdown(const ReportInputs& in) {
     for (const auto& [k, v] : facts) o += "| " + md(k) + " | " + md(v) + " |\n";
     o += "\n";
   }
+  if (std::string warn = judge_error_warning(in); !warn.empty()) o += "> " + md(warn) + "\n\n";
   const json& s = in.summary;
   const std::string ci = ci_label(s);
   const json& metrics = obj_at(s, "metrics");
@@ -665,6 +681,9 @@ std::string html_head(const ReportInputs& in) {
       o += "<tr><th>" + html_escape(k) + "</th>" + td(v) + "</tr>";
     }
     o += "</table>\n";
+  }
+  if (std::string warn = judge_error_warning(in); !warn.empty()) {
+    o += "<p class=\"warn\">" + html_escape(warn) + "</p>\n";
   }
   if (obj_at(s, "judge_usage").value("dummy", false)) {
     o += "<p class=\"warn\">The judge is the offline dummy provider: its scores are "

@@ -36,6 +36,7 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   j.timeout_s = cfg.get_number("judge.timeout_s");
   j.rpm = cfg.get_number("judge.rpm");
   j.tpm = cfg.get_number("judge.tpm");
+  j.max_error_rate = cfg.get_number("judge.max_error_rate");
   judges::validate_judge_settings(j);
   const json& prices = cfg.at("judge.prices");
   if (!prices.is_object()) return j;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +45,9 @@ struct RunState {
   std::map<std::string, nlohmann::json> generations;
   RunScores scores;
   std::optional<JudgeStageOutput> judged;
+  // Samples whose cached judge replies are not reused (--retry-judge-errors: their errors were
+  // unparsable replies or refusals, which the cache would repeat).
+  std::unordered_set<std::string> judge_bypass_ids;
   std::vector<std::string> loglik_columns;  // model metrics asked for (answer_tokens, perplexity)
   nlohmann::json summary_extra = nlohmann::json::object();  // more summary.json fields
   nlohmann::json timings = nlohmann::json::object();        // manifest.json "timings"
@@ -70,5 +74,18 @@ int run_in_folder(RunFolder& folder, const std::function<StageOutcome()>& stages
 
 // For a folder that already holds this run, completed: says so and prints its summary. Returns 0.
 int report_already_completed(const RunFolder& folder, std::ostream& out);
+
+// For a folder that holds this run (completed or not), reads the judge errors its scores.jsonl
+// kept. With `retry_all` (--retry-judge-errors) the samples whose errors would repeat from the
+// cache (unparsable replies, refusals) go to state.judge_bypass_ids. Returns true when a
+// completed folder must run again: some errors are transient (the endpoint failed), or
+// `retry_all` and some are lasting. Logs what it will retry.
+bool judge_errors_to_retry(const RunFolder& folder, bool retry_all, RunState& state);
+
+// After Summarize: records "judge_errors" (samples with a judge_error) in the manifest and, when
+// there are some, prints a line to `out` and warns in the log. Throws assay::Error (remote:
+// exit 4) naming the count when their share exceeds judge.max_error_rate; every output is
+// written by then and run_in_folder marks the run failed, so a rerun retries them.
+void check_judge_errors(RunState& state, std::ostream& out);
 
 }  // namespace assay::eval

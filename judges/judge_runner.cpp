@@ -44,7 +44,7 @@ std::vector<Judgment> judgments_of(const std::vector<SlotState>& slots, size_t n
       j.attempts += s.attempts;
       j.from_cache = j.from_cache && s.all_cached;
       if (!s.done && !j.error) {
-        j.error = s.error ? *s.error : JudgeError{"no reply", "cancelled", s.attempts};
+        j.error = s.error ? *s.error : JudgeError{"no reply", "cancelled", s.attempts, true};
       }
     }
     if (j.error) {
@@ -125,7 +125,7 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
     } else {
       s.error = JudgeError{
           "unparsable reply after " + std::to_string(call.round + 1) + " replies: " + parsed.error,
-          "parse", s.attempts};
+          "parse", s.attempts, false};
       settle(call.slot);
     }
   };
@@ -136,7 +136,7 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
     if (reply.resend && call.round < options_.max_repairs) {
       next.push_back({call.slot, call.round + 1, call.messages, ""});
     } else {
-      s.error = JudgeError{reply.error, reply.error_kind, s.attempts};
+      s.error = JudgeError{reply.error, reply.error_kind, s.attempts, reply.transient};
       settle(call.slot);
     }
   };
@@ -149,7 +149,8 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
     for (size_t c = 0; c < round.size(); ++c) {
       Call& call = round[c];
       call.key = JudgeCache::key(provider_.name(), provider_.model(), call.messages, params);
-      const json* hit = cache_ != nullptr ? cache_->find(call.key) : nullptr;
+      const bool bypass = options_.bypass_cache_ids.contains(items[call.slot / orders].id);
+      const json* hit = cache_ != nullptr && !bypass ? cache_->find(call.key) : nullptr;
       if (hit != nullptr) {
         ++usage_.cache_hits;
         use_content(call, hit->value("content", std::string()), true, 0);
@@ -163,11 +164,11 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
       }
     }
     provider_.complete(to_send, [&](size_t idx, ChatReply&& reply) {
-      ++usage_.calls;
+      if (reply.attempts > 0) ++usage_.calls;  // 0: cancelled before it was sent
       usage_.prompt_tokens += reply.prompt_tokens;
       usage_.completion_tokens += reply.completion_tokens;
       const std::vector<size_t>& calls = waiting[send_keys[idx]];
-      if (round[calls.front()].round > 0) ++usage_.retries;
+      if (round[calls.front()].round > 0 && reply.attempts > 0) ++usage_.retries;
       if (reply.fatal) {
         fatal = reply.error;
         return false;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "judges/judge_cache.h"
@@ -31,6 +32,10 @@ struct JudgeError {
   std::string reason;  // one line, no secrets: "http 503 after 7 attempts: ...", "missing ..."
   std::string kind;    // "http", "transport", "envelope", "parse", "cancelled"
   int attempts = 0;    // model calls made for this sample (HTTP attempts, repairs included)
+  // Asking again later may succeed (transport, 408/429/5xx, broken body, cancelled); false for
+  // parse errors and refusals, whose replies or answers would repeat. Failures are never cached,
+  // so a rerun sends transient ones again; a parse error's replies are cached.
+  bool transient = false;
 };
 
 struct Judgment {
@@ -46,7 +51,8 @@ struct Judgment {
 };
 
 struct JudgeUsage {
-  std::uint64_t calls = 0;       // requests sent to the provider (repairs included)
+  std::uint64_t calls = 0;       // requests sent to the provider (repairs included; requests
+                                 // cancelled before they were sent are not counted)
   std::uint64_t cache_hits = 0;  // replies taken from the cache instead
   std::uint64_t retries = 0;     // HTTP retries plus repair/resend requests
   std::int64_t prompt_tokens = 0;
@@ -59,6 +65,10 @@ struct JudgeRunnerOptions {
   // Called on judge()'s thread each time an item is settled (judged, or failed for good), with
   // the items settled so far and the total. Empty: no progress reports.
   std::function<void(size_t settled, size_t total)> on_progress;
+  // Ids of items whose cached replies are ignored: they are sent again and the new replies
+  // replace the cached ones (e.g. to retry parse errors). Empty: the cache answers everything
+  // it holds.
+  std::unordered_set<std::string> bypass_cache_ids;
 };
 
 class JudgeRunner {

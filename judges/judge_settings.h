@@ -27,6 +27,9 @@ struct JudgeSettings {
   double rpm = 0;             // requests per minute, 0 unlimited
   double tpm = 0;             // tokens per minute, 0 unlimited
   std::string cache_dir;      // shared judge cache folder; "" none
+  // Share of samples that may end with a judge_error before the run fails (exit 4); 0: any
+  // error fails the run, 1: never fails.
+  double max_error_rate = 0.5;
   std::map<std::string, ModelPrice> prices;  // judge model id -> price; missing: cost unknown
   // Where each key's value came from ("env JUDGE_MODEL", "file run.json"), for messages; a
   // key not listed came from its default.

@@ -70,12 +70,14 @@ ChatReply chat_reply_from(const HttpResponse& response) {
   if (response.cancelled) {
     r.error = "cancelled before a reply arrived";
     r.error_kind = "cancelled";
+    r.transient = true;
     return r;
   }
   if (response.status == 0) {
     r.error = "no response after " + std::to_string(response.attempts) +
               " attempts: " + log::redact(response.error);
     r.error_kind = "transport";
+    r.transient = true;
     return r;
   }
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
@@ -89,6 +91,7 @@ ChatReply chat_reply_from(const HttpResponse& response) {
               std::to_string(response.attempts) + " attempts: " + log::redact(clip(message));
     r.error_kind = "http";
     r.fatal = response.status == 401 || response.status == 403 || response.status == 404;
+    r.transient = is_retryable_status(response.status);
     return r;
   }
   if (body.is_discarded() || !body.is_object()) {
@@ -96,6 +99,7 @@ ChatReply chat_reply_from(const HttpResponse& response) {
               log::redact(clip(response.body, 80));
     r.error_kind = "envelope";
     r.resend = true;
+    r.transient = true;
     return r;
   }
   if (body.contains("usage") && body["usage"].is_object()) {
@@ -119,6 +123,7 @@ ChatReply chat_reply_from(const HttpResponse& response) {
     r.error = "reply has no choices[0].message.content string";
     r.error_kind = "envelope";
     r.resend = true;
+    r.transient = true;
     return r;
   }
   r.ok = true;

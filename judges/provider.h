@@ -26,7 +26,10 @@ struct ChatReply {
   std::string error_kind;  // "http", "transport", "envelope", "cancelled" (when !ok)
   bool fatal = false;      // the endpoint refuses every request (401/403/404): stop the stage
   bool resend = false;     // worth sending once more (a 200 with a broken body)
-  int attempts = 0;        // HTTP attempts made (1 + transport retries)
+  // The failure may pass (transport, 408/429/5xx, a broken body, cancelled): a rerun asks again.
+  // False for a refusal (other 4xx).
+  bool transient = false;
+  int attempts = 0;  // HTTP attempts made (1 + transport retries)
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
 };

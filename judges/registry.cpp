@@ -65,6 +65,9 @@ void validate_judge_settings(const JudgeSettings& s) {
   }
   if (s.rpm < 0) throw_invalid(s.label("judge.rpm") + " must be >= 0");
   if (s.tpm < 0) throw_invalid(s.label("judge.tpm") + " must be >= 0");
+  if (!(s.max_error_rate >= 0 && s.max_error_rate <= 1)) {
+    throw_invalid(s.label("judge.max_error_rate") + " must be in [0, 1]");
+  }
   if (entry != nullptr) entry->validate(s);
 }
 

@@ -55,11 +55,15 @@ int run_model(const RunPlan& plan, const ModelPlan& mp, std::ostream& out) {
                        {{"dataset_sha256", st.ds.sha256}, {"model_fingerprint", fingerprint}}};
   if (plan.shard.count > 1) identity.inputs["shard"] = shard_dir_name(plan.shard);
   RunFolder folder(st.settings.output, identity, mp.config.redacted(), plan.overwrite);
-  if (folder.state() == FolderState::kCompleted) return report_already_completed(folder, out);
+  if (!judge_errors_to_retry(folder, plan.retry_judge_errors, st) &&
+      folder.state() == FolderState::kCompleted) {
+    return report_already_completed(folder, out);
+  }
   ModelHandle model(mp.model_path, engine_options(st.settings));
   st.folder = &folder;
   st.model = &model;
-  st.resuming = folder.state() == FolderState::kResume;
+  // A completed run retrying its judge errors resumes too: generations.jsonl is complete.
+  st.resuming = folder.state() != FolderState::kFresh;
   st.cancel = &global_stop_flag();
   return run_in_folder(folder, [&] {
     folder.update({{"dataset",
@@ -90,8 +94,23 @@ int run_model(const RunPlan& plan, const ModelPlan& mp, std::ostream& out) {
     out << ", " << gen.value("completion_tokens", 0) << " tokens -> " << folder.dir().string()
         << "\n";
     print_summary(summary, out);
+    check_judge_errors(st, out);
     return StageOutcome::kDone;
   });
+}
+
+// True when a model's folder holds judge errors that a rerun judges again: transient ones, or any
+// with --retry-judge-errors.
+bool models_have_judge_errors_to_retry(const RunPlan& plan) {
+  for (const ModelPlan& m : plan.models) {
+    if (m.settings.judge.provider.empty()) continue;
+    JudgeErrorsOnFile errors =
+        judge_errors_on_file(std::filesystem::path(m.settings.output) / "scores.jsonl");
+    if (errors.transient > 0 || (plan.retry_judge_errors && !errors.lasting_ids.empty())) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Several models (config key `models`), each into <output>/<name>/, then compared with the
@@ -102,7 +121,7 @@ int run_models(const RunPlan& plan, std::ostream& out) {
   std::optional<RunFolder> parent;
   if (!sharded) {
     parent.emplace(plan.output, multi_run_identity(plan), plan.config.redacted(), plan.overwrite);
-    if (parent->state() == FolderState::kCompleted) {
+    if (parent->state() == FolderState::kCompleted && !models_have_judge_errors_to_retry(plan)) {
       out << "Already completed with the same config and models; nothing to do: "
           << plan.output.string() << "\n";
       print_model_comparisons(plan, out);
@@ -181,6 +200,9 @@ class RunCommand final : public Command {
                     "Prompt template with {instruction} and {input} (prompt.template)");
     run->add_flag("--overwrite", overwrite_,
                   "Replace a different run already in the output folder");
+    run->add_flag("--retry-judge-errors", retry_judge_errors_,
+                  "Judge again every sample with a judge error, unparsable replies included "
+                  "(without it a rerun retries only transient errors: timeouts, 429, 5xx)");
     run->add_option("--sm-root", container_.sm_root,
                     "SageMaker root folder (env SM_ROOT, default /opt/ml)");
     run->add_option("--contract", container_.contract,
@@ -207,6 +229,7 @@ class RunCommand final : public Command {
     request.container = detect_container(container_);
     request.shard = shard_;
     request.overwrite = overwrite_;
+    request.retry_judge_errors = retry_judge_errors_;
     const ContainerLayout container = request.container;
     try {  // in a SageMaker container, a failure's reason goes where SageMaker shows it
       return run_plan(plan_run(std::move(request)), out);
@@ -223,7 +246,7 @@ class RunCommand final : public Command {
   ConfigFlags flags_;
   ContainerOptions container_;
   std::string model_, base_model_, device_, chat_format_, prompt_template_, shard_;
-  bool dummy_ = false, overwrite_ = false;
+  bool dummy_ = false, overwrite_ = false, retry_judge_errors_ = false;
   int max_new_tokens_ = -1;
 };
 

@@ -16,7 +16,8 @@ namespace assay::eval {
 namespace {
 using nlohmann::json;
 
-int run_score(const ConfigSources& sources, bool overwrite, std::ostream& out) {
+int run_score(const ConfigSources& sources, bool overwrite, bool retry_judge_errors,
+              std::ostream& out) {
   const auto t0 = std::chrono::steady_clock::now();
   PlanRequest request;
   request.command = "score";
@@ -35,7 +36,10 @@ int run_score(const ConfigSources& sources, bool overwrite, std::ostream& out) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   RunIdentity identity{"score", mp.config.identity_hash(), {{"dataset_sha256", st.ds.sha256}}};
   RunFolder folder(st.settings.output, identity, mp.config.redacted(), plan.overwrite);
-  if (folder.state() == FolderState::kCompleted) return report_already_completed(folder, out);
+  if (!judge_errors_to_retry(folder, retry_judge_errors, st) &&
+      folder.state() == FolderState::kCompleted) {
+    return report_already_completed(folder, out);
+  }
   st.folder = &folder;
   st.cancel = &global_stop_flag();
   return run_in_folder(folder, [&] {
@@ -49,6 +53,7 @@ int run_score(const ConfigSources& sources, bool overwrite, std::ostream& out) {
     json summary = summarize_stage(st, "score");
     out << "Scored " << st.ds.samples.size() << " samples -> " << folder.dir().string() << "\n";
     print_summary(summary, out);
+    check_judge_errors(st, out);
     return StageOutcome::kDone;
   });
 }
@@ -63,13 +68,19 @@ class ScoreCommand final : public Command {
     flags_.add_to(score);
     score->add_flag("--overwrite", overwrite_,
                     "Replace a different run already in the output folder");
+    score->add_flag("--retry-judge-errors", retry_judge_errors_,
+                    "Judge again every sample with a judge error, unparsable replies included "
+                    "(without it a rerun retries only transient errors: timeouts, 429, 5xx)");
     return score;
   }
-  int run(std::ostream& out) override { return run_score(flags_.sources(), overwrite_, out); }
+  int run(std::ostream& out) override {
+    return run_score(flags_.sources(), overwrite_, retry_judge_errors_, out);
+  }
 
  private:
   ConfigFlags flags_;
   bool overwrite_ = false;
+  bool retry_judge_errors_ = false;
 };
 
 }  // namespace

@@ -2,9 +2,11 @@
 // loglik_stage.h.
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 
 #include "core/error.h"
 #include "core/http_client.h"
+#include "core/log.h"
 #include "eval/loglik_stage.h"
 #include "eval/model_handle.h"
 #include "eval/stages.h"
@@ -39,12 +41,48 @@ int run_in_folder(RunFolder& folder, const std::function<StageOutcome()>& stages
 
 StageOutcome judge_stage(RunState& state) {
   const auto t0 = std::chrono::steady_clock::now();
-  state.judged =
-      run_judge_stage(state.settings, state.ds, state.folder->dir(), bootstrap_draws(state));
+  state.judged = run_judge_stage(state.settings, state.ds, state.folder->dir(),
+                                 bootstrap_draws(state), state.judge_bypass_ids);
   state.timings["judge_s"] =
       state.judged ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
                    : 0.0;
   return state.judged && state.judged->interrupted ? StageOutcome::kStopped : StageOutcome::kDone;
+}
+
+bool judge_errors_to_retry(const RunFolder& folder, bool retry_all, RunState& state) {
+  if (state.settings.judge.provider.empty() || folder.state() == FolderState::kFresh) return false;
+  JudgeErrorsOnFile errors = judge_errors_on_file(folder.file("scores.jsonl"));
+  if (retry_all) state.judge_bypass_ids = std::move(errors.lasting_ids);
+  const bool again = errors.transient > 0 || !state.judge_bypass_ids.empty();
+  if (again) {
+    log::info("judging again the samples with judge errors",
+              {{"transient", errors.transient}, {"lasting", state.judge_bypass_ids.size()}});
+  }
+  return folder.state() == FolderState::kCompleted && again;
+}
+
+void check_judge_errors(RunState& state, std::ostream& out) {
+  if (!state.judged) return;
+  size_t n_errors = 0;
+  for (const auto& line : state.judged->per_sample) n_errors += line.contains("judge_error");
+  state.folder->update({{"judge_errors", n_errors}});
+  if (n_errors == 0) return;
+  const size_t n = state.judged->per_sample.size();
+  const double rate = static_cast<double>(n_errors) / static_cast<double>(n);
+  const double max_rate = state.settings.judge.max_error_rate;
+  char share[64];
+  std::snprintf(share, sizeof share, " (%.1f%%, judge.max_error_rate %g)", 100.0 * rate, max_rate);
+  const std::string what =
+      std::to_string(n_errors) + " of " + std::to_string(n) + " samples have a judge error" + share;
+  out << "Judge errors: " << what << "; rerun the same command to retry the transient ones\n";
+  if (rate > max_rate) {
+    throw Error(ErrorKind::kRemote,
+                what +
+                    ": the judge endpoint failed too often; outputs are written, and a rerun "
+                    "once it recovers judges only those samples again");
+  }
+  log::warn("some samples have no judgment",
+            {{"judge_errors", n_errors}, {"samples", n}, {"max_error_rate", max_rate}});
 }
 
 StageOutcome loglik_stage(RunState& state) {

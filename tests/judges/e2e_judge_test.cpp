@@ -8,6 +8,8 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -62,10 +64,19 @@ struct JudgeE2eTest : ::testing::Test {
   // Runs the binary with `env` (NAME=value ...); returns the exit code; logs go to log_file.
   int evaluate(const std::string& env, const fs::path& out_dir, const fs::path& log_file,
                const std::string& extra = "") {
+    return invoke(env, "score", out_dir, log_file, extra);
+  }
+  // The same with `run --dummy`: the first 8 samples, answered by the bundled model.
+  int evaluate_dummy_run(const std::string& env, const fs::path& out_dir, const fs::path& log_file,
+                         const std::string& extra = "") {
+    return invoke(env, "run --dummy", out_dir, log_file, extra);
+  }
+  int invoke(const std::string& env, const std::string& command, const fs::path& out_dir,
+             const fs::path& log_file, const std::string& extra) {
     std::string cmd = env + " " + std::string(ASSAY_BINARY_DIR) +
-                      "/eval/evaluate --log-format json " + "--log-level debug score -d " +
-                      (dir / "data.jsonl").string() + " -o " + out_dir.string() + " " + extra +
-                      " > " + (dir / "stdout.txt").string() + " 2> " + log_file.string();
+                      "/eval/evaluate --log-format json " + "--log-level debug " + command +
+                      " -d " + (dir / "data.jsonl").string() + " -o " + out_dir.string() + " " +
+                      extra + " > " + (dir / "stdout.txt").string() + " 2> " + log_file.string();
     int rc = std::system(cmd.c_str());
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   }
@@ -207,7 +218,9 @@ TEST_F(JudgeE2eTest, RubricFlagAndBadRubricExitCodes) {
   EXPECT_EQ(summary["judges"]["rating"]["distribution"].size(), 10u);
 }
 
-TEST_F(JudgeE2eTest, SigtermStopsJudgingAndTheRerunPaysOnlyForTheRest) {
+TEST_F(JudgeE2eTest, SigtermLetsInFlightRequestsFinishAndTheRerunPaysOnlyForTheRest) {
+  // Four requests in flight at most: the 8 quick samples are answered, then samples 8-11 hang
+  // (their replies arrive after the stop) and 12-23 are never sent.
   FakeServerOptions so;
   so.api_key = kKey;
   so.hang_s = 3.0;
@@ -221,7 +234,8 @@ TEST_F(JudgeE2eTest, SigtermStopsJudgingAndTheRerunPaysOnlyForTheRest) {
   std::string data = (dir / "data.jsonl").string(), out = run.string();
   std::vector<std::string> args = {bin, "--log-format", "json", "score", "-d", data, "-o", out};
   std::vector<std::string> env = {"JUDGE_PROVIDER=openai", "JUDGE_BASE_URL=" + server.base_url(),
-                                  "JUDGE_API_KEY=" + kKey, "PATH=/usr/bin:/bin"};
+                                  "JUDGE_API_KEY=" + kKey, "JUDGE_MAX_CONCURRENCY=4",
+                                  "PATH=/usr/bin:/bin"};
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -236,36 +250,254 @@ TEST_F(JudgeE2eTest, SigtermStopsJudgingAndTheRerunPaysOnlyForTheRest) {
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   ASSERT_EQ(posix_spawn(&pid, bin.c_str(), &actions, nullptr, argv.data(), envp.data()), 0);
   posix_spawn_file_actions_destroy(&actions);
-  // Wait until the 8 quick samples are served, then stop the run while 16 requests hang.
-  for (int i = 0; i < 200 && server.requests() < 24; ++i) {
+  // Wait until the 8 quick samples are served and 4 hanging requests have arrived.
+  for (int i = 0; i < 400 && server.requests() < 12; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(server.requests(), 12);
   ASSERT_EQ(::kill(pid, SIGTERM), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  double stop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 143);
-  EXPECT_LT(stop_s, 2.0);  // did not wait for the 3 s hangs
+  EXPECT_EQ(server.requests(), 12);  // nothing new was sent after the stop
   EXPECT_EQ(json::parse(slurp(run / "manifest.json"))["status"], "interrupted");
   EXPECT_FALSE(fs::exists(run / "scores.jsonl"));
-  EXPECT_EQ(jsonl(run / "judge_cache.jsonl").size(), 8u);
-  EXPECT_EQ(slurp(dir / "log_stopped.txt").find(kKey), std::string::npos);
+  // The replies of the 4 requests in flight at the stop were waited for and cached.
+  EXPECT_EQ(jsonl(run / "judge_cache.jsonl").size(), 12u);
+  std::string log = slurp(dir / "log_stopped.txt");
+  EXPECT_EQ(log.find(kKey), std::string::npos);
+  // The stop's log line counts what happened: 12 requests sent and answered, 12 never sent.
+  bool found = false;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    json event = json::parse(line, nullptr, false);
+    if (!event.is_object() || event.value("msg", "") != "judging stopped") continue;
+    found = true;
+    EXPECT_EQ(event["calls"], 12) << line;
+    EXPECT_EQ(event["judged"], 12) << line;
+    EXPECT_EQ(event["not_answered"], 12) << line;
+    EXPECT_EQ(event["errors"], 0) << line;
+  }
+  EXPECT_TRUE(found) << log;
 
   hang = false;
   std::string envs =
       "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() + " JUDGE_API_KEY=" + kKey;
   ASSERT_EQ(evaluate(envs, run, dir / "log_resume.txt"), 0) << slurp(dir / "log_resume.txt");
+  EXPECT_EQ(server.requests(), 24);  // only the 12 never answered were sent again
+  auto scores = jsonl(run / "scores.jsonl");
+  ASSERT_EQ(scores.size(), 24u);
   for (int i = 0; i < 24; ++i) {
-    EXPECT_EQ(server.valid_judgments(i), 1) << "sample " << i;  // judged once across both runs
+    EXPECT_EQ(server.requests_for(i), 1) << "sample " << i;
+    // 8-11 were answered late (the server does not count a hung reply as a judgment): their
+    // scores come from the replies cached during the stop.
+    if (i < 8 || i >= 12) EXPECT_EQ(server.valid_judgments(i), 1) << "sample " << i;
+    EXPECT_EQ(scores[i]["judges"]["accuracy"]["score"], FakeOpenAiServer::expected_accuracy(i))
+        << "sample " << i;
   }
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(server.requests_for(i), 1) << "sample " << i;
   json summary = json::parse(slurp(run / "summary.json"));
-  EXPECT_EQ(summary["judge_usage"]["cache_hits"], 8);
-  EXPECT_EQ(summary["judge_usage"]["calls"], 16);
+  EXPECT_EQ(summary["judge_usage"]["cache_hits"], 12);
+  EXPECT_EQ(summary["judge_usage"]["calls"], 12);
   EXPECT_EQ(summary["judges"]["accuracy"]["n"], 24);
+}
+
+// Samples whose line in scores.jsonl carries a judge_error.
+std::vector<int> error_samples(const fs::path& run) {
+  std::vector<int> out;
+  auto lines = jsonl(run / "scores.jsonl");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].contains("judge_error")) out.push_back(static_cast<int>(i));
+  }
+  return out;
+}
+
+// Samples 0-2 get 503 while `down` is set.
+FakeServerOptions first_three_fail_while(std::atomic<bool>& down) {
+  FakeServerOptions so;
+  so.api_key = kKey;
+  so.fault = [&down](const assay::testing::RequestInfo& info) {
+    return down && info.sample < 3 ? Fault::k503 : Fault::kNone;
+  };
+  return so;
+}
+
+// The openai judge against `server` without HTTP retries: a 503 is a judge_error at once.
+std::string no_retry_env(const FakeOpenAiServer& server) {
+  return "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() + " JUDGE_API_KEY=" + kKey +
+         " JUDGE_MAX_RETRIES=0";
+}
+
+TEST_F(JudgeE2eTest, AnOutageFailsTheRunAndTheRerunAfterRecoveryJudgesEverySample) {
+  FakeServerOptions so;
+  so.api_key = kKey;
+  std::atomic<bool> down{true};
+  so.fault = [&down](const assay::testing::RequestInfo&) {
+    return down ? Fault::k503 : Fault::kNone;
+  };
+  FakeOpenAiServer server(so);
+  const std::string env = no_retry_env(server);
+  fs::path run = dir / "outage";
+  EXPECT_EQ(evaluate(env, run, dir / "log1.txt"), 4) << slurp(dir / "log1.txt");
+  EXPECT_EQ(server.requests(), 24);
+  auto lines = jsonl(run / "scores.jsonl");
+  ASSERT_EQ(lines.size(), 24u);
+  for (const auto& l : lines) {
+    ASSERT_TRUE(l.contains("judge_error")) << l.dump();
+    EXPECT_EQ(l["judge_error"]["kind"], "http");
+    EXPECT_EQ(l["judge_error"]["transient"], true);
+  }
+  json manifest = json::parse(slurp(run / "manifest.json"));
+  EXPECT_EQ(manifest["status"], "failed");
+  EXPECT_EQ(manifest["judge_errors"], 24);
+  EXPECT_NE(manifest["error"].get<std::string>().find("24 of 24 samples"), std::string::npos)
+      << manifest["error"];
+  EXPECT_NE(slurp(dir / "stdout.txt").find("Judge errors: 24 of 24"), std::string::npos);
+  EXPECT_TRUE(fs::exists(run / "summary.json"));
+  EXPECT_NE(slurp(run / "report.md").find("24 of 24 samples"), std::string::npos);
+
+  down = false;
+  ASSERT_EQ(evaluate(env, run, dir / "log2.txt"), 0) << slurp(dir / "log2.txt");
+  EXPECT_EQ(server.requests(), 48);
+  for (int i = 0; i < 24; ++i) {
+    EXPECT_EQ(server.requests_for(i), 2) << "sample " << i;
+    EXPECT_EQ(server.valid_judgments(i), 1) << "sample " << i;
+  }
+  EXPECT_TRUE(error_samples(run).empty());
+  manifest = json::parse(slurp(run / "manifest.json"));
+  EXPECT_EQ(manifest["status"], "completed");
+  EXPECT_EQ(manifest["judge_errors"], 0);
+  EXPECT_EQ(json::parse(slurp(run / "summary.json"))["judges"]["accuracy"]["n"], 24);
+}
+
+TEST_F(JudgeE2eTest, SomeFailuresWarnBelowMaxErrorRateFailAboveItAndARerunRetriesOnlyThem) {
+  // 7 of 24 samples (29%) get 503 while `down`.
+  FakeServerOptions so;
+  so.api_key = kKey;
+  std::atomic<bool> down{true};
+  so.fault = [&down](const assay::testing::RequestInfo& info) {
+    return down && info.sample % 10 < 3 && info.sample < 21 ? Fault::k503 : Fault::kNone;
+  };
+  FakeOpenAiServer server(so);
+  const std::vector<int> failing = {0, 1, 2, 10, 11, 12, 20};
+  const std::string env = no_retry_env(server);
+  fs::path run = dir / "partial";
+  ASSERT_EQ(evaluate(env, run, dir / "log1.txt"), 0) << slurp(dir / "log1.txt");
+  EXPECT_EQ(error_samples(run), failing);
+  json manifest = json::parse(slurp(run / "manifest.json"));
+  EXPECT_EQ(manifest["status"], "completed");
+  EXPECT_EQ(manifest["judge_errors"], 7);
+  std::string report = slurp(run / "report.md");
+  EXPECT_LT(report.find("7 of 24 samples"), report.find("## Metrics")) << report;
+  EXPECT_NE(slurp(run / "report.html").find("7 of 24 samples"), std::string::npos);
+  EXPECT_NE(slurp(dir / "stdout.txt").find("Judge errors: 7 of 24"), std::string::npos);
+  EXPECT_NE(slurp(dir / "log1.txt").find("some samples have no judgment"), std::string::npos);
+
+  // The same failures with judge.max_error_rate 0.2: the run fails.
+  fs::path strict = dir / "strict";
+  EXPECT_EQ(evaluate(env + " JUDGE_MAX_ERROR_RATE=0.2", strict, dir / "log2.txt"), 4)
+      << slurp(dir / "log2.txt");
+  EXPECT_EQ(json::parse(slurp(strict / "manifest.json"))["status"], "failed");
+  EXPECT_EQ(error_samples(strict), failing);
+  EXPECT_EQ(evaluate(env + " JUDGE_MAX_ERROR_RATE=1.5", dir / "bad", dir / "log3.txt"), 2);
+  EXPECT_NE(slurp(dir / "log3.txt").find("judge.max_error_rate"), std::string::npos);
+
+  // Recovered: a rerun of the completed run sends only the failed samples.
+  down = false;
+  const int before = server.requests();
+  ASSERT_EQ(evaluate(env, run, dir / "log4.txt"), 0) << slurp(dir / "log4.txt");
+  EXPECT_EQ(server.requests() - before, 7);
+  for (int i = 0; i < 24; ++i) {
+    bool failed = std::find(failing.begin(), failing.end(), i) != failing.end();
+    EXPECT_EQ(server.requests_for(i), failed ? 3 : 2) << "sample " << i;  // run + strict (+1)
+  }
+  EXPECT_TRUE(error_samples(run).empty());
+  json summary = json::parse(slurp(run / "summary.json"));
+  EXPECT_EQ(summary["judge_usage"]["calls"], 7);
+  EXPECT_EQ(summary["judge_usage"]["cache_hits"], 17);
+  EXPECT_EQ(json::parse(slurp(run / "manifest.json"))["judge_errors"], 0);
+  EXPECT_EQ(slurp(run / "report.md").find("samples have no judgment"), std::string::npos);
+  // Nothing left to retry: the next rerun sends nothing.
+  ASSERT_EQ(evaluate(env, run, dir / "log5.txt"), 0);
+  EXPECT_EQ(server.requests() - before, 7);
+  EXPECT_NE(slurp(dir / "stdout.txt").find("Already completed"), std::string::npos);
+}
+
+TEST_F(JudgeE2eTest, ARerunOfACompletedRunRetriesItsTransientJudgeErrorsWithoutGenerating) {
+  std::atomic<bool> down{true};
+  FakeOpenAiServer server(first_three_fail_while(down));
+  fs::path run = dir / "run";
+  const std::string env = no_retry_env(server);
+  // The dummy run takes the first 8 samples; 3 of them (37.5%) fail: completed, with errors.
+  ASSERT_EQ(evaluate_dummy_run(env, run, dir / "log1.txt"), 0) << slurp(dir / "log1.txt");
+  EXPECT_EQ(error_samples(run), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(json::parse(slurp(run / "manifest.json"))["judge_errors"], 3);
+  const std::string generations = slurp(run / "generations.jsonl");
+  down = false;
+  ASSERT_EQ(evaluate_dummy_run(env, run, dir / "log2.txt"), 0) << slurp(dir / "log2.txt");
+  EXPECT_EQ(server.requests(), 8 + 3);  // only the 3 failed samples were sent again
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(server.valid_judgments(i), 1) << "sample " << i;
+  EXPECT_TRUE(error_samples(run).empty());
+  EXPECT_EQ(slurp(run / "generations.jsonl"), generations);  // nothing generated again
+  json manifest = json::parse(slurp(run / "manifest.json"));
+  EXPECT_EQ(manifest["status"], "completed");
+  EXPECT_EQ(manifest["judge_errors"], 0);
+}
+
+TEST_F(JudgeE2eTest, ARerunOfACompletedRunOfSeveralModelsRetriesEachModelsJudgeErrors) {
+  std::atomic<bool> down{true};
+  FakeOpenAiServer server(first_three_fail_while(down));
+  std::ofstream(dir / "multi.json") << R"({"models": [{"name": "ft"}, {"name": "base"}]})";
+  fs::path out = dir / "multi";
+  const std::string env = no_retry_env(server);
+  std::string config = "--config " + (dir / "multi.json").string();
+  ASSERT_EQ(evaluate_dummy_run(env, out, dir / "log1.txt", config), 0) << slurp(dir / "log1.txt");
+  for (const char* model : {"ft", "base"}) {
+    EXPECT_EQ(error_samples(out / model), (std::vector<int>{0, 1, 2})) << model;
+  }
+  EXPECT_EQ(server.requests(), 16);
+  down = false;
+  ASSERT_EQ(evaluate_dummy_run(env, out, dir / "log2.txt", config), 0) << slurp(dir / "log2.txt");
+  EXPECT_EQ(server.requests(), 16 + 6);  // each model's 3 failed samples, nothing else
+  for (const char* model : {"ft", "base"}) {
+    EXPECT_TRUE(error_samples(out / model).empty()) << model;
+    EXPECT_EQ(json::parse(slurp(out / model / "manifest.json"))["judge_errors"], 0) << model;
+  }
+  EXPECT_EQ(json::parse(slurp(out / "manifest.json"))["status"], "completed");
+}
+
+TEST_F(JudgeE2eTest, RetryJudgeErrorsResendsAParseErrorSample) {
+  FakeServerOptions so;
+  so.api_key = kKey;
+  std::atomic<bool> broken{true};
+  so.fault = [&broken](const assay::testing::RequestInfo& info) {
+    return broken && info.sample == 7 ? Fault::kOutOfRange : Fault::kNone;
+  };
+  FakeOpenAiServer server(so);
+  std::string env =
+      "JUDGE_PROVIDER=openai JUDGE_BASE_URL=" + server.base_url() + " JUDGE_API_KEY=" + kKey;
+  fs::path run = dir / "parse";
+  ASSERT_EQ(evaluate(env, run, dir / "log1.txt"), 0) << slurp(dir / "log1.txt");
+  EXPECT_EQ(error_samples(run), std::vector<int>{7});
+  EXPECT_EQ(jsonl(run / "scores.jsonl")[7]["judge_error"]["kind"], "parse");
+  EXPECT_EQ(jsonl(run / "scores.jsonl")[7]["judge_error"]["transient"], false);
+  EXPECT_EQ(server.requests_for(7), 2);  // the reply and one repair
+  broken = false;
+  // A parse error is not transient: a plain rerun does nothing.
+  ASSERT_EQ(evaluate(env, run, dir / "log2.txt"), 0) << slurp(dir / "log2.txt");
+  EXPECT_EQ(server.requests(), 25);
+  EXPECT_EQ(error_samples(run), std::vector<int>{7});
+  // --retry-judge-errors bypasses the cached unusable reply and asks again.
+  ASSERT_EQ(evaluate(env, run, dir / "log3.txt", "--retry-judge-errors"), 0)
+      << slurp(dir / "log3.txt");
+  EXPECT_EQ(server.requests(), 26);
+  EXPECT_EQ(server.requests_for(7), 3);
+  EXPECT_TRUE(error_samples(run).empty());
+  EXPECT_EQ(jsonl(run / "scores.jsonl")[7]["judges"]["accuracy"]["score"],
+            FakeOpenAiServer::expected_accuracy(7));
+  json summary = json::parse(slurp(run / "summary.json"));
+  EXPECT_EQ(summary["judge_usage"]["calls"], 1);
+  EXPECT_EQ(summary["judge_usage"]["cache_hits"], 23);
 }
 
 TEST_F(JudgeE2eTest, PairwiseReportsWinTieLossAndConsistency) {

@@ -223,27 +223,29 @@ TEST(HttpClientTest, RetryBudgetCapsTotalRetries) {
   EXPECT_EQ(client->stats().retries, 3u);
 }
 
-TEST(HttpClientTest, StopFlagCancelsInFlightRequests) {
+TEST(HttpClientTest, StopFlagLetsTheRequestInFlightFinishAndCancelsTheRest) {
   FakeServerOptions so;
   so.hang_s = 1.5;
   so.fault = [](const testing::RequestInfo&) { return Fault::kHang; };
   FakeOpenAiServer server(so);
   std::atomic<bool> stop{false};
   HttpClientOptions o = fast_retry_options();
+  o.max_concurrency = 1;
   o.stop = &stop;
   auto client = make_curl_http_client(o);
-  std::thread setter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::thread setter([&] {  // stop once the first request reached the server (it hangs 1.5 s)
+    while (server.requests() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     stop = true;
   });
-  auto t0 = Clock::now();
   auto out = run_all(*client, {chat(server, 0), chat(server, 1), chat(server, 2)});
-  double wall = since(t0);
   setter.join();
-  EXPECT_LT(wall, 1.0);  // did not wait for the 1.5 s replies
-  for (const auto& r : out) {
-    EXPECT_TRUE(r.cancelled);
-    EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(server.requests(), 1);  // nothing was sent after the stop
+  EXPECT_FALSE(out[0].cancelled);   // the reply in flight was waited for
+  EXPECT_EQ(out[0].status, 200);
+  for (size_t i = 1; i < out.size(); ++i) {
+    EXPECT_TRUE(out[i].cancelled);
+    EXPECT_EQ(out[i].status, 0);
+    EXPECT_EQ(out[i].attempts, 0);  // never sent
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -118,14 +119,17 @@ TEST(JudgeRunnerTest, FaultStormEndsEverySampleJudgedOrWithAReason) {
         EXPECT_NE(j.error->reason.find("out of range"), std::string::npos) << j.error->reason;
         EXPECT_EQ(j.error->attempts, 2);  // the reply and one repair
         EXPECT_EQ(server.requests_for(i), 2);
+        EXPECT_FALSE(j.error->transient);  // the cached reply would fail again
       } else if (kind == 11) {
         EXPECT_EQ(j.error->kind, "http");
         EXPECT_NE(j.error->reason.find("http 503"), std::string::npos) << j.error->reason;
         EXPECT_EQ(j.error->attempts, 1 + max_retries);
         EXPECT_EQ(server.requests_for(i), 1 + max_retries);  // retries within the limit
+        EXPECT_TRUE(j.error->transient);
       } else {
         EXPECT_EQ(j.error->kind, "envelope");
         EXPECT_EQ(server.requests_for(i), 2);  // one resend of a broken body
+        EXPECT_TRUE(j.error->transient);
       }
     } else {
       ASSERT_TRUE(j.ok) << (j.error ? j.error->reason : "");
@@ -143,6 +147,46 @@ TEST(JudgeRunnerTest, FaultStormEndsEverySampleJudgedOrWithAReason) {
   EXPECT_GE(u.prompt_tokens, server.prompt_tokens_served());
   ASSERT_TRUE(u.cost_usd.has_value());
   EXPECT_NEAR(*u.cost_usd, (u.prompt_tokens * 0.15 + u.completion_tokens * 0.60) / 1e6, 1e-12);
+}
+
+TEST(JudgeRunnerTest, BypassedItemsAreSentAgainAndTheirNewRepliesReplaceTheCachedOnes) {
+  FakeServerOptions so;
+  std::atomic<bool> broken{true};
+  so.fault = [&broken](const testing::RequestInfo& info) {
+    return broken && info.sample == 1 ? Fault::kOutOfRange : Fault::kNone;
+  };
+  FakeOpenAiServer server(so);
+  auto http = make_curl_http_client(client_options(0));
+  OpenAiJudge provider({server.base_url(), "sk-test-key", "m", {}}, *http);
+  fs::path dir = temp_dir("bypass");
+  {
+    JudgeCache cache(dir / "judge_cache.jsonl", std::nullopt);
+    JudgeRunner runner(load_rubric("handbook"), provider, &cache);
+    auto js = runner.judge(items(3));
+    ASSERT_FALSE(js[1].ok);
+    EXPECT_EQ(js[1].error->kind, "parse");
+    EXPECT_EQ(server.requests(), 4);  // sample 1: the reply and one repair
+  }
+  broken = false;
+  {
+    JudgeCache cache(dir / "judge_cache.jsonl", std::nullopt);
+    JudgeRunnerOptions ro;
+    ro.bypass_cache_ids = {"s1"};
+    JudgeRunner runner(load_rubric("handbook"), provider, &cache, ro);
+    auto js = runner.judge(items(3));
+    EXPECT_EQ(server.requests(), 5);
+    EXPECT_EQ(runner.usage().calls, 1u);
+    EXPECT_EQ(runner.usage().cache_hits, 2u);
+    ASSERT_TRUE(js[1].ok) << js[1].error->reason;
+    EXPECT_EQ(js[1].scores[0].score, FakeOpenAiServer::expected_accuracy(1));
+  }
+  // Reloaded, the cache answers with the new reply: nothing is sent.
+  JudgeCache cache(dir / "judge_cache.jsonl", std::nullopt);
+  JudgeRunner runner(load_rubric("handbook"), provider, &cache);
+  auto js = runner.judge(items(3));
+  EXPECT_EQ(server.requests(), 5);
+  EXPECT_EQ(runner.usage().calls, 0u);
+  EXPECT_TRUE(js[1].ok);
 }
 
 TEST(JudgeRunnerTest, CachedJudgmentsAreReusedWithoutAnyCall) {
