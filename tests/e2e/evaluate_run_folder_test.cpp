@@ -7,9 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -78,6 +83,75 @@ TEST_F(EvaluateRunFolderTest, ARunOnAFolderInUseExits2NamingTheFolderAndTheHolde
   const auto ids = ids_of(out / "generations.jsonl");
   EXPECT_EQ(ids.size(), 20u);
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 20u) << "each id once";
+}
+
+// The state letter of /proc/<pid>/stat ('T' stopped, 'Z' zombie), or nullopt once it is gone.
+std::optional<char> process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");  // size 0: read_file cannot
+  std::string stat;
+  if (!std::getline(in, stat)) return std::nullopt;
+  const auto paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return std::nullopt;
+  return stat[paren + 2];
+}
+
+// Polls `done` every 10 ms for up to two minutes (generous: the machine may be busy).
+bool eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 12000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+TEST_F(EvaluateRunFolderTest, ASecondRunWhileTheFirstWorksExits2AndTheFirstFinishesCleanly) {
+  // The first run is stopped (SIGSTOP) once it holds the lock and has not completed, so the
+  // second meets it at work however fast the machine is; a first run that completed before it
+  // was stopped is tried again in a fresh folder.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const fs::path out = dir_ / ("run" + std::to_string(attempt));
+    auto bg = run_command("{ " + evaluate_line(dummy_run(out, 20)) + " > " + q(dir_ / "first.log") +
+                          " 2>&1 & } ; echo $!");
+    ASSERT_EQ(bg.exit_code, 0) << bg.output;
+    const pid_t first = std::stoi(bg.output);
+    const std::string holder = std::to_string(first) + " ";
+    ASSERT_TRUE(eventually([&] {
+      std::error_code ec;
+      return !process_state(first) ||
+             (fs::exists(out / FolderLock::kFileName, ec) &&
+              read_file(out / FolderLock::kFileName).rfind(holder, 0) == 0);
+    }));
+    ::kill(first, SIGSTOP);
+    ASSERT_TRUE(eventually([&] {
+      auto state = process_state(first);
+      return !state || state == 'T' || state == 'Z';
+    }));
+    std::error_code ec;
+    const bool at_work = process_state(first) == 'T' &&
+                         (!fs::exists(out / "manifest.json", ec) ||
+                          json::parse(read_file(out / "manifest.json"))["status"] != "completed");
+    if (at_work) {
+      auto r = evaluate(dummy_run(out, 20));
+      EXPECT_EQ(r.exit_code, 2) << r.output;
+      EXPECT_NE(r.output.find(out.string() + ": this run folder is in use by pid " +
+                              std::to_string(first)),
+                std::string::npos)
+          << r.output;
+    }
+    ::kill(first, SIGCONT);
+    ASSERT_TRUE(eventually([&] {
+      auto state = process_state(first);
+      return !state || state == 'Z';
+    })) << read_file(dir_ / "first.log");
+    if (!at_work) continue;
+    EXPECT_EQ(json::parse(read_file(out / "manifest.json"))["status"], "completed")
+        << read_file(dir_ / "first.log");
+    const auto ids = ids_of(out / "generations.jsonl");
+    EXPECT_EQ(ids.size(), 20u);
+    EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 20u) << "each id once";
+    return;
+  }
+  FAIL() << "the first run completed before it could be stopped, five times";
 }
 
 TEST_F(EvaluateRunFolderTest, TwentyConcurrentScoresOfOneFolderScoreItOnce) {
