@@ -154,6 +154,56 @@ TEST_F(EvaluateRunFolderTest, ASecondRunWhileTheFirstWorksExits2AndTheFirstFinis
   FAIL() << "the first run completed before it could be stopped, five times";
 }
 
+TEST_F(EvaluateRunFolderTest, MergeReportAndTheParentOfSeveralModelsHoldTheLockToo) {
+  for (int i = 0; i < 2; ++i) {
+    auto r = evaluate(dummy_run(dir_ / ("h" + std::to_string(i)), 4) + " --shard " +
+                      std::to_string(i) + "/2");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  const fs::path shard = dir_ / "h0" / "shard-0-of-2";
+  fs::path cfg = dir_.write("multi.json", R"({"dummy_samples": 2, "dummy_max_new_tokens": 2,
+      "models": [{"name": "ft"}, {"name": "base"}]})");
+  const fs::path merged = dir_ / "merged", multi = dir_ / "multi";
+  fs::create_directories(merged);
+  fs::create_directories(multi);
+  const std::string in_use = ": this run folder is in use by pid " + std::to_string(::getpid());
+  {
+    FolderLock merged_lock(merged), shard_lock(shard), multi_lock(multi);
+    auto r = evaluate("merge --output " + q(merged) + " " + q(dir_ / "h0") + " " + q(dir_ / "h1"));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(merged.string() + in_use), std::string::npos) << r.output;
+    r = evaluate("report " + q(shard));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(shard.string() + in_use), std::string::npos) << r.output;
+    r = evaluate("run --dummy --dataset " + q(kDataset) + " --config " + q(cfg) + " --output " +
+                 q(multi));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(multi.string() + in_use), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(multi / "ft")) << "no model runs while the parent is in use";
+  }
+  EXPECT_EQ(evaluate("merge --output " + q(merged) + " " + q(dir_ / "h0") + " " + q(dir_ / "h1"))
+                .exit_code,
+            0);
+  EXPECT_EQ(evaluate("report " + q(shard)).exit_code, 0);
+}
+
+TEST_F(EvaluateRunFolderTest, AnotherModelInACompletedFolderIsRefusedNamingTheFingerprints) {
+  const fs::path out = dir_ / "run";
+  auto r = evaluate(dummy_run(out, 2));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string old_fp =
+      json::parse(read_file(out / "manifest.json"))["model"]["fingerprint"].get<std::string>();
+  // The same model with one more byte in config.json: another fingerprint, the same config.
+  const fs::path model = dir_ / "model";
+  fs::copy(fs::path(ASSAY_SOURCE_DIR) / "models/stories260K", model, fs::copy_options::recursive);
+  atomic_write(model / "config.json", read_file(model / "config.json") + "\n");
+  r = evaluate(dummy_run(out, 2) + " --model " + q(model));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("model fingerprint " + old_fp.substr(0, 12) + " -> "), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("dataset SHA-256"), std::string::npos) << r.output;
+}
+
 TEST_F(EvaluateRunFolderTest, TwentyConcurrentScoresOfOneFolderScoreItOnce) {
   const fs::path out = dir_ / "score";
   std::string script;
