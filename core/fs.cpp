@@ -115,6 +115,28 @@ void truncate_file(const fs::path& path, std::uintmax_t size) {
   if (ec) throw_io(path.string() + ": cannot truncate: " + ec.message());
 }
 
+namespace {
+// The "<pid> <host>\n" a FolderLock holder writes right after locking, waited for a moment (the
+// holder may be between the two); empty when it does not come. Just after a holder died, a new
+// one may not have replaced the dead one's line yet: the message can then name the dead pid.
+std::string lock_holder(const fs::path& path) {
+  std::string holder;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    try {
+      holder = read_file(path);
+    } catch (const Error&) {
+      holder.clear();
+    }
+    if (!holder.empty() && holder.back() == '\n') {
+      holder.pop_back();
+      return holder;
+    }
+    ::usleep(1000);
+  }
+  return {};
+}
+}  // namespace
+
 FolderLock::FolderLock(const fs::path& dir) {
   const fs::path path = dir / kFileName;
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -125,16 +147,11 @@ FolderLock::FolderLock(const fs::path& dir) {
     ::close(fd_);
     fd_ = -1;
     if (!busy) throw_io(path.string() + ": cannot lock: " + why);
-    std::string holder;
-    try {
-      holder = read_file(path);
-    } catch (const Error&) {
-    }
-    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    const std::string holder = lock_holder(path);
     const auto space = holder.find(' ');
     const std::string who =
         holder.empty()
-            ? "another process (pid and host not written yet)"
+            ? "another process (it did not write its pid and host)"
             : "pid " + holder.substr(0, space) +
                   (space == std::string::npos ? "" : " on host " + holder.substr(space + 1));
     throw_invalid(dir.string() + ": this run folder is in use by " + who +
@@ -143,8 +160,11 @@ FolderLock::FolderLock(const fs::path& dir) {
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "unknown");
   const std::string holder = std::to_string(::getpid()) + " " + host + "\n";
-  // Best effort: the pid and host only make the message of a second process clearer.
-  if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, holder.data(), holder.size(), 0) > 0) ::fsync(fd_);
+  // Best effort (it only makes a second process's message clearer). Written over the old
+  // content, then cut to size, so that a reader never finds the file empty.
+  if (::pwrite(fd_, holder.data(), holder.size(), 0) > 0) {
+    [[maybe_unused]] int rc = ::ftruncate(fd_, static_cast<off_t>(holder.size()));
+  }
 }
 
 FolderLock::~FolderLock() {
