@@ -26,24 +26,15 @@ namespace assay {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::evaluate_line;
 using testing::run_command;
+using testing::run_evaluate;
 using testing::shell_quote;
 
 const fs::path kDataset = fs::path(ASSAY_SOURCE_DIR) / "configs/sample/llmtwin_test.jsonl";
-const std::string kEnv =
-    std::string(testing::kCleanEvaluateEnv) + "OMP_WAIT_POLICY=PASSIVE JUDGE_PROVIDER=dummy ";
 
 std::string q(const fs::path& p) {
   return shell_quote(p.string());
-}
-
-// `evaluate ARGS` as a shell command line, from /tmp with a clean environment.
-std::string evaluate_line(const std::string& args) {
-  return "cd /tmp && " + kEnv + shell_quote(ASSAY_EVALUATE_BIN) + " " + args;
-}
-
-testing::ProcessResult evaluate(const std::string& args) {
-  return run_command(evaluate_line(args));
 }
 
 std::multiset<std::string> ids_of(const fs::path& generations) {
@@ -71,14 +62,14 @@ TEST_F(EvaluateRunFolderTest, ARunOnAFolderInUseExits2NamingTheFolderAndTheHolde
   fs::create_directories(out);
   {
     FolderLock held(out);  // this test process is the other `evaluate`
-    auto r = evaluate(dummy_run(out, 20));
+    auto r = run_evaluate(dummy_run(out, 20));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find(out.string()), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("pid " + std::to_string(::getpid())), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(out / "manifest.json")) << "the refused run must not touch the folder";
     EXPECT_FALSE(fs::exists(out / "generations.jsonl"));
   }
-  auto r = evaluate(dummy_run(out, 20));
+  auto r = run_evaluate(dummy_run(out, 20));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto ids = ids_of(out / "generations.jsonl");
   EXPECT_EQ(ids.size(), 20u);
@@ -131,7 +122,7 @@ TEST_F(EvaluateRunFolderTest, ASecondRunWhileTheFirstWorksExits2AndTheFirstFinis
                          (!fs::exists(out / "manifest.json", ec) ||
                           json::parse(read_file(out / "manifest.json"))["status"] != "completed");
     if (at_work) {
-      auto r = evaluate(dummy_run(out, 20));
+      auto r = run_evaluate(dummy_run(out, 20));
       EXPECT_EQ(r.exit_code, 2) << r.output;
       EXPECT_NE(r.output.find(out.string() + ": this run folder is in use by pid " +
                               std::to_string(first)),
@@ -156,8 +147,8 @@ TEST_F(EvaluateRunFolderTest, ASecondRunWhileTheFirstWorksExits2AndTheFirstFinis
 
 TEST_F(EvaluateRunFolderTest, MergeReportAndTheParentOfSeveralModelsHoldTheLockToo) {
   for (int i = 0; i < 2; ++i) {
-    auto r = evaluate(dummy_run(dir_ / ("h" + std::to_string(i)), 4) + " --shard " +
-                      std::to_string(i) + "/2");
+    auto r = run_evaluate(dummy_run(dir_ / ("h" + std::to_string(i)), 4) + " --shard " +
+                          std::to_string(i) + "/2");
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   const fs::path shard = dir_ / "h0" / "shard-0-of-2";
@@ -169,27 +160,29 @@ TEST_F(EvaluateRunFolderTest, MergeReportAndTheParentOfSeveralModelsHoldTheLockT
   const std::string in_use = ": this run folder is in use by pid " + std::to_string(::getpid());
   {
     FolderLock merged_lock(merged), shard_lock(shard), multi_lock(multi);
-    auto r = evaluate("merge --output " + q(merged) + " " + q(dir_ / "h0") + " " + q(dir_ / "h1"));
+    auto r =
+        run_evaluate("merge --output " + q(merged) + " " + q(dir_ / "h0") + " " + q(dir_ / "h1"));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find(merged.string() + in_use), std::string::npos) << r.output;
-    r = evaluate("report " + q(shard));
+    r = run_evaluate("report " + q(shard));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find(shard.string() + in_use), std::string::npos) << r.output;
-    r = evaluate("run --dummy --dataset " + q(kDataset) + " --config " + q(cfg) + " --output " +
-                 q(multi));
+    r = run_evaluate("run --dummy --dataset " + q(kDataset) + " --config " + q(cfg) + " --output " +
+                     q(multi));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find(multi.string() + in_use), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(multi / "ft")) << "no model runs while the parent is in use";
   }
-  EXPECT_EQ(evaluate("merge --output " + q(merged) + " " + q(dir_ / "h0") + " " + q(dir_ / "h1"))
-                .exit_code,
-            0);
-  EXPECT_EQ(evaluate("report " + q(shard)).exit_code, 0);
+  EXPECT_EQ(
+      run_evaluate("merge --output " + q(merged) + " " + q(dir_ / "h0") + " " + q(dir_ / "h1"))
+          .exit_code,
+      0);
+  EXPECT_EQ(run_evaluate("report " + q(shard)).exit_code, 0);
 }
 
 TEST_F(EvaluateRunFolderTest, AnotherModelInACompletedFolderIsRefusedNamingTheFingerprints) {
   const fs::path out = dir_ / "run";
-  auto r = evaluate(dummy_run(out, 2));
+  auto r = run_evaluate(dummy_run(out, 2));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string old_fp =
       json::parse(read_file(out / "manifest.json"))["model"]["fingerprint"].get<std::string>();
@@ -197,7 +190,7 @@ TEST_F(EvaluateRunFolderTest, AnotherModelInACompletedFolderIsRefusedNamingTheFi
   const fs::path model = dir_ / "model";
   fs::copy(fs::path(ASSAY_SOURCE_DIR) / "models/stories260K", model, fs::copy_options::recursive);
   atomic_write(model / "config.json", read_file(model / "config.json") + "\n");
-  r = evaluate(dummy_run(out, 2) + " --model " + q(model));
+  r = run_evaluate(dummy_run(out, 2) + " --model " + q(model));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("model fingerprint " + old_fp.substr(0, 12) + " -> "), std::string::npos)
       << r.output;
@@ -257,13 +250,13 @@ TEST_F(EvaluateRunFolderTest, ALockLeftByAKilledProcessDoesNotBlockARerun) {
   ASSERT_TRUE(WIFSIGNALED(status));
   const std::string left = read_file(out / FolderLock::kFileName);
   ASSERT_EQ(left.substr(0, left.find(' ')), std::to_string(child)) << left;
-  auto r = evaluate(dummy_run(out, 4));
+  auto r = run_evaluate(dummy_run(out, 4));
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 TEST_F(EvaluateRunFolderTest, ACompletedRunWithACutOrMissingFileIsRebuilt) {
   const fs::path out = dir_ / "run";
-  auto r = evaluate(dummy_run(out, 10));
+  auto r = run_evaluate(dummy_run(out, 10));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string generations = read_file(out / "generations.jsonl");
   const std::string scores = read_file(out / "scores.jsonl");
@@ -276,7 +269,7 @@ TEST_F(EvaluateRunFolderTest, ACompletedRunWithACutOrMissingFileIsRebuilt) {
   const size_t kept = testing::read_json_lines(out / "generations.jsonl", true).size();
   ASSERT_GT(kept, 0u);
   ASSERT_LT(kept, 10u);
-  r = evaluate(dummy_run(out, 10));
+  r = run_evaluate(dummy_run(out, 10));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("missing or changed"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find((out / "generations.jsonl").string()), std::string::npos) << r.output;
@@ -294,14 +287,14 @@ TEST_F(EvaluateRunFolderTest, ACompletedRunWithACutOrMissingFileIsRebuilt) {
   };
   EXPECT_EQ(lines(read_file(out / "generations.jsonl")), lines(generations));
   EXPECT_EQ(read_file(out / "scores.jsonl"), scores);
-  r = evaluate(dummy_run(out, 10));
+  r = run_evaluate(dummy_run(out, 10));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Already completed"), std::string::npos) << r.output;
 }
 
 TEST_F(EvaluateRunFolderTest, ADuplicateIdInGenerationsOnResumeExits2NamingBothLines) {
   const fs::path out = dir_ / "run";
-  auto r = evaluate(dummy_run(out, 4));
+  auto r = run_evaluate(dummy_run(out, 4));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   json manifest = json::parse(read_file(out / "manifest.json"));
   manifest["status"] = "interrupted";  // as if stopped: the rerun resumes
@@ -309,7 +302,7 @@ TEST_F(EvaluateRunFolderTest, ADuplicateIdInGenerationsOnResumeExits2NamingBothL
   const std::string generations = read_file(out / "generations.jsonl");
   atomic_write(out / "generations.jsonl",
                generations + generations.substr(0, generations.find('\n') + 1));
-  r = evaluate(dummy_run(out, 4));
+  r = run_evaluate(dummy_run(out, 4));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find((out / "generations.jsonl").string() + ":5"), std::string::npos)
       << r.output;
@@ -320,7 +313,7 @@ TEST_F(EvaluateRunFolderTest, AnOutputPathThatCannotBeCreatedExits2NamingIt) {
   const fs::path file = dir_.write("file", "x");
   for (const fs::path& bad : {file / "run", fs::path("/proc/assay-x/y")}) {
     SCOPED_TRACE(bad);
-    auto r = evaluate("score --dataset " + q(kDataset) + " --output " + q(bad));
+    auto r = run_evaluate("score --dataset " + q(kDataset) + " --output " + q(bad));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find(bad.string() + ": cannot create the output folder"), std::string::npos)
         << r.output;
