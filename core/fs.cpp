@@ -1,6 +1,7 @@
 #include "core/fs.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,7 +15,9 @@ namespace assay {
 namespace fs = std::filesystem;
 
 namespace {
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 void fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -26,7 +29,8 @@ void fsync_dir(const fs::path& dir) {
 
 std::string read_file(const fs::path& path) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) throw_invalid(path.string() + ": is a directory, expected a file");
+  if (fs::is_directory(path, ec))
+    throw_invalid(path.string() + ": is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     if (!fs::exists(path, ec)) throw_not_found(path.string() + ": no such file");
@@ -109,6 +113,62 @@ void truncate_file(const fs::path& path, std::uintmax_t size) {
   std::error_code ec;
   fs::resize_file(path, size, ec);
   if (ec) throw_io(path.string() + ": cannot truncate: " + ec.message());
+}
+
+namespace {
+// The "<pid> <host>\n" a FolderLock holder writes right after locking, waited for a moment (the
+// holder may be between the two); empty when it does not come. Just after a holder died, a new
+// one may not have replaced the dead one's line yet: the message can then name the dead pid.
+std::string lock_holder(const fs::path& path) {
+  std::string holder;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    try {
+      holder = read_file(path);
+    } catch (const Error&) {
+      holder.clear();
+    }
+    if (!holder.empty() && holder.back() == '\n') {
+      holder.pop_back();
+      return holder;
+    }
+    ::usleep(1000);
+  }
+  return {};
+}
+}  // namespace
+
+FolderLock::FolderLock(const fs::path& dir) {
+  const fs::path path = dir / kFileName;
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw_io(path.string() + ": cannot open the folder's lock file: " + errno_text());
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const bool busy = errno == EWOULDBLOCK;
+    const std::string why = errno_text();
+    ::close(fd_);
+    fd_ = -1;
+    if (!busy) throw_io(path.string() + ": cannot lock: " + why);
+    const std::string holder = lock_holder(path);
+    const auto space = holder.find(' ');
+    const std::string who =
+        holder.empty()
+            ? "another process (it did not write its pid and host)"
+            : "pid " + holder.substr(0, space) +
+                  (space == std::string::npos ? "" : " on host " + holder.substr(space + 1));
+    throw_invalid(dir.string() + ": this run folder is in use by " + who +
+                  "; wait for it to finish, or choose another --output");
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "unknown");
+  const std::string holder = std::to_string(::getpid()) + " " + host + "\n";
+  // Best effort (it only makes a second process's message clearer). Written over the old
+  // content, then cut to size, so that a reader never finds the file empty.
+  if (::pwrite(fd_, holder.data(), holder.size(), 0) > 0) {
+    [[maybe_unused]] int rc = ::ftruncate(fd_, static_cast<off_t>(holder.size()));
+  }
+}
+
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor of the description releases it
 }
 
 }  // namespace assay

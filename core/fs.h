@@ -1,6 +1,6 @@
 // File helpers with the failure semantics the run folder needs: whole-file reads that name the
 // path on failure, atomic replacement (a reader sees the old file or the new one, never half),
-// and an append-only line writer that can fsync after each batch.
+// an append-only line writer that can fsync after each batch, and an exclusive lock per folder.
 #pragma once
 
 #include <cstdio>
@@ -40,5 +40,26 @@ class AppendFile {
 
 // Truncates `path` to `size` bytes (used to drop a torn last line before appending again).
 void truncate_file(const std::filesystem::path& path, std::uintmax_t size);
+
+// An exclusive lock on a folder, held while the object lives: flock(LOCK_EX | LOCK_NB) on the
+// file kFileName inside it, which then holds "<pid> <host>" of the holder. The kernel drops the
+// lock when its holder exits, however it exits, so a lock file left behind never blocks. The lock
+// belongs to an open file description: a second FolderLock on the same folder fails, in this
+// process too. On network file systems (NFS, Lustre) flock may be local to one host and then
+// does not exclude a process on another host.
+class FolderLock {
+ public:
+  static constexpr const char* kFileName = ".assay.lock";
+
+  // Locks `dir`, which must exist. Throws assay::Error: invalid input when another holds the lock
+  // (naming the folder and the holder's pid and host), i/o when the lock file cannot be opened.
+  explicit FolderLock(const std::filesystem::path& dir);
+  ~FolderLock();
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace assay

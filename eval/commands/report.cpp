@@ -1,9 +1,12 @@
-// `evaluate report DIR`: rewrites report.md and report.html of a run (or compare) folder.
+// `evaluate report DIR`: rewrites report.md and report.html of a run (or compare) folder, holding
+// the folder's lock (a run working there is not raced).
 #include <filesystem>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "eval/commands/command.h"
 #include "eval/report.h"
 
@@ -19,6 +22,9 @@ class ReportCommand final : public Command {
     return report;
   }
   int run(std::ostream& out) override {
+    std::optional<FolderLock> lock;
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir_, ec)) lock.emplace(dir_);  // else write_reports says
     write_reports(dir_);
     out << "Wrote " << (std::filesystem::path(dir_) / "report.md").string() << " and "
         << (std::filesystem::path(dir_) / "report.html").string() << "\n";

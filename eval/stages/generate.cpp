@@ -25,6 +25,7 @@ double seconds_since(Clock::time_point t) {
 }
 
 // Resume: every complete line of generations.jsonl, a torn tail dropped (and cut off the file).
+// An id on two lines is invalid input naming both.
 void read_previous(const fs::path& path, std::map<std::string, json>& done) {
   JsonlContents prev = read_jsonl(path, TornTail::kDrop);
   if (prev.torn_tail_line) {
@@ -32,6 +33,7 @@ void read_previous(const fs::path& path, std::map<std::string, json>& done) {
               {{"line", *prev.torn_tail_line}});
   }
   if (fs::file_size(path) != prev.valid_bytes) truncate_file(path, prev.valid_bytes);
+  std::map<std::string, size_t> line_of;
   for (auto& r : prev.records) {
     const json& v = r.value;
     if (!v.is_object() || !v.contains("id") || !v["id"].is_string() || !v.contains("output") ||
@@ -40,6 +42,12 @@ void read_previous(const fs::path& path, std::map<std::string, json>& done) {
                     ": not a generation record (needs string 'id' and 'output')");
     }
     std::string id = v["id"].get<std::string>();
+    if (auto [it, fresh] = line_of.emplace(id, r.line); !fresh) {
+      throw_invalid(path.string() + ":" + std::to_string(r.line) + ": id '" + id +
+                    "' is already on line " + std::to_string(it->second) +
+                    "; each sample must be generated once (remove one of the lines, or rerun "
+                    "with --overwrite)");
+    }
     done[id] = std::move(r.value);
   }
 }

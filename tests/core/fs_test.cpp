@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <string>
 
 #include "core/error.h"
 #include "tests/support/temp_dir.h"
@@ -64,6 +67,27 @@ TEST_F(FsTest, AppendFileAppendsLinesAndTruncateDropsATail) {
   EXPECT_EQ(read_file(file), "{\"a\":1}\n{\"a\":2}\n");
   truncate_file(file, 8);
   EXPECT_EQ(read_file(file), "{\"a\":1}\n");
+}
+
+TEST_F(FsTest, FolderLockExcludesASecondHolderUntilReleased) {
+  fs::create_directories(dir_);
+  {
+    FolderLock held(dir_);
+    const std::string holder = read_file(dir_ / FolderLock::kFileName);
+    EXPECT_EQ(holder.substr(0, holder.find(' ')), std::to_string(::getpid())) << holder;
+    // A second lock opens the file again: another open file description, so flock refuses it.
+    try {
+      FolderLock second(dir_);
+      FAIL() << "a second lock on a held folder succeeded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidInput);
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(dir_.string()), std::string::npos) << msg;
+      EXPECT_NE(msg.find("pid " + std::to_string(::getpid())), std::string::npos) << msg;
+    }
+  }
+  FolderLock again(dir_);  // released when the first one was destroyed
+  EXPECT_TRUE(fs::exists(dir_ / FolderLock::kFileName));
 }
 
 }  // namespace

@@ -22,11 +22,8 @@ using testing::run_command;
 using testing::shell_quote;
 
 const fs::path kDataset = fs::path(ASSAY_SOURCE_DIR) / "configs/sample/llmtwin_test.jsonl";
-const std::string kEnv =
-    std::string(testing::kCleanEvaluateEnv) + "OMP_WAIT_POLICY=PASSIVE JUDGE_PROVIDER=dummy ";
-
 testing::ProcessResult evaluate(const std::string& args) {
-  return run_command("cd /tmp && " + kEnv + shell_quote(ASSAY_EVALUATE_BIN) + " " + args);
+  return testing::run_evaluate(args);
 }
 
 std::string q(const fs::path& p) {

@@ -25,6 +25,16 @@ ProcessResult run_command(const std::string& command) {
   return r;
 }
 
+std::string evaluate_line(const std::string& args) {
+  return "cd /tmp && " + std::string(kCleanEvaluateEnv) +
+         "OMP_WAIT_POLICY=PASSIVE JUDGE_PROVIDER=dummy " + shell_quote(ASSAY_EVALUATE_BIN) + " " +
+         args;
+}
+
+ProcessResult run_evaluate(const std::string& args) {
+  return run_command(evaluate_line(args));
+}
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {

@@ -28,6 +28,14 @@ inline constexpr const char* kCleanEvaluateEnv =
     "-u OPENAI_BASE_URL -u JUDGE_API_KEY -u OPENAI_API_KEY -u ASSAY_MODEL_DIR -u DATASET_PATH "
     "-u OUTPUT_DIR -u EVAL_METRICS -u EVAL_GATES -u SM_ROOT -u TRAINING_JOB_NAME ";
 
+// "cd /tmp && <clean env> OMP_WAIT_POLICY=PASSIVE JUDGE_PROVIDER=dummy <evaluate> ARGS": the
+// built `evaluate` from an unrelated directory, with the dummy judge and nothing of the caller's
+// settings.
+std::string evaluate_line(const std::string& args);
+
+// Runs evaluate_line(args) and waits for it.
+ProcessResult run_evaluate(const std::string& args);
+
 // The JSON records of a JSONL file; a torn last line is an error unless `drop_torn_tail`.
 std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& path,
                                             bool drop_torn_tail = false);
