@@ -52,6 +52,11 @@ const ConfigKey* find_key(const std::string& path) {
   return nullptr;
 }
 
+// Endpoint URLs: recorded without userinfo and query values, which are registered as secrets.
+bool is_url_key(const std::string& path) {
+  return path == "judge.base_url";
+}
+
 // Every key path and every section name ("bootstrap"), for "did you mean" suggestions.
 std::vector<std::string> all_paths() {
   std::vector<std::string> out;
@@ -324,8 +329,12 @@ json ResolvedConfig::redacted() const {
     const ConfigKey* key = find_key(path);
     std::string pointer = "/" + path;
     std::replace(pointer.begin(), pointer.end(), '.', '/');
-    out[json::json_pointer(pointer)] =
-        (key != nullptr && key->secret && !value.is_null()) ? json("***") : value;
+    json recorded = value;
+    if (key != nullptr && key->secret && !value.is_null()) recorded = "***";
+    if (is_url_key(path) && value.is_string()) {
+      recorded = log::redact_url(value.get<std::string>());
+    }
+    out[json::json_pointer(pointer)] = recorded;
   }
   return out;
 }
@@ -412,6 +421,9 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
   for (const auto& key : config_keys()) {
     if (key.secret && cfg.values.count(key.path) && cfg.values[key.path].is_string()) {
       log::register_secret(cfg.values[key.path].get<std::string>());
+    }
+    if (is_url_key(key.path) && cfg.values.count(key.path) && cfg.values[key.path].is_string()) {
+      log::register_url_secrets(cfg.values[key.path].get<std::string>());
     }
   }
   return cfg;
