@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <mutex>
 #include <vector>
@@ -50,6 +52,63 @@ std::string redact_locked(const State& s, std::string_view text) {
   return out;
 }
 
+// An URL cut at its userinfo and query: prefix "scheme://", userinfo (without '@'), the host
+// and path, the query (without '?'), the fragment (with '#').
+struct UrlPieces {
+  std::string_view prefix, userinfo, host_path, query, fragment;
+};
+
+UrlPieces split_url(std::string_view url) {
+  UrlPieces p;
+  size_t auth = url.find("://");
+  auth = auth == std::string_view::npos ? 0 : auth + 3;
+  p.prefix = url.substr(0, auth);
+  size_t auth_end = std::min(url.find_first_of("/?#", auth), url.size());
+  size_t at = url.substr(auth, auth_end - auth).rfind('@');
+  size_t host = auth;
+  if (at != std::string_view::npos) {
+    p.userinfo = url.substr(auth, at);
+    host = auth + at + 1;
+  }
+  size_t path_end = std::min(url.find_first_of("?#", auth_end), url.size());
+  p.host_path = url.substr(host, path_end - host);
+  size_t frag = std::min(url.find('#', path_end), url.size());
+  if (path_end < url.size() && url[path_end] == '?') {
+    p.query = url.substr(path_end + 1, frag - path_end - 1);
+  }
+  p.fragment = url.substr(frag);
+  return p;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+// Calls `fn(name, value)` for each "name=value" of a query string.
+template <typename Fn>
+void for_each_param(std::string_view query, Fn fn) {
+  while (!query.empty()) {
+    size_t amp = std::min(query.find('&'), query.size());
+    std::string_view param = query.substr(0, amp);
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos) {
+      fn(param, std::string_view());
+    } else {
+      fn(param.substr(0, eq), param.substr(eq + 1));
+    }
+    query.remove_prefix(std::min(amp + 1, query.size()));
+  }
+}
 
 }  // namespace
 
@@ -88,6 +147,35 @@ std::string redact(std::string_view text) {
   State& s = state();
   std::lock_guard lock(s.mu);
   return redact_locked(s, text);
+}
+
+void register_url_secrets(std::string_view url) {
+  UrlPieces p = split_url(url);
+  auto add = [](std::string_view secret) {
+    register_secret(std::string(secret));
+    register_secret(percent_decode(secret));
+  };
+  if (!p.userinfo.empty()) {
+    add(p.userinfo);
+    size_t colon = p.userinfo.find(':');
+    if (colon != std::string_view::npos) add(p.userinfo.substr(colon + 1));
+  }
+  for_each_param(p.query, [&](std::string_view, std::string_view value) { add(value); });
+}
+
+std::string redact_url(std::string_view url) {
+  UrlPieces p = split_url(url);
+  std::string out = std::string(p.prefix) + std::string(p.host_path);
+  if (!p.query.empty()) {
+    std::string query;
+    for_each_param(p.query, [&](std::string_view name, std::string_view value) {
+      if (!query.empty()) query += '&';
+      query += name;
+      if (!value.empty()) query += "=***";
+    });
+    out += "?" + query;
+  }
+  return out + std::string(p.fragment);
 }
 
 bool enabled(Level level) {

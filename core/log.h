@@ -24,8 +24,17 @@ Level parse_level(std::string_view text, std::string_view what = "log level");
 // replaced by "***". Secrets shorter than 4 characters are ignored (they would redact noise).
 void register_secret(std::string secret);
 
-// Returns `text` with every registered secret replaced by "***".
+// Returns `text` with every registered secret replaced by "***". Use it on anything Assay
+// writes that came from outside (a judge reply, an endpoint's error message).
 std::string redact(std::string_view text);
+
+// Registers the credentials an http(s) URL carries: the userinfo before '@' (and its password)
+// and every query value, raw and percent-decoded.
+void register_url_secrets(std::string_view url);
+
+// `url` as it may be recorded: the userinfo dropped and every query value replaced by "***"
+// ("http://u:p@host/v1?key=k" -> "http://host/v1?key=***").
+std::string redact_url(std::string_view url);
 
 // Emits one event. `fields` (an object, may be null) is appended: `key=value` on a TTY, merged
 // into the JSON object otherwise.

@@ -52,6 +52,11 @@ const ConfigKey* find_key(const std::string& path) {
   return nullptr;
 }
 
+// Endpoint URLs: recorded without userinfo and query values, which are registered as secrets.
+bool is_url_key(const std::string& path) {
+  return path == "judge.base_url";
+}
+
 // Every key path and every section name ("bootstrap"), for "did you mean" suggestions.
 std::vector<std::string> all_paths() {
   std::vector<std::string> out;
@@ -135,8 +140,11 @@ json parse_text_value(const ConfigKey& key, const std::string& what, const std::
       while (pos <= text.size()) {
         size_t comma = text.find(',', pos);
         if (comma == std::string::npos) comma = text.size();
-        std::string item = text.substr(pos, comma - pos);
-        if (!item.empty()) arr.push_back(item);
+        size_t begin = text.find_first_not_of(" \t", pos);
+        size_t end = comma == pos ? std::string::npos : text.find_last_not_of(" \t", comma - 1);
+        if (begin < comma && end != std::string::npos && end >= begin) {
+          arr.push_back(text.substr(begin, end - begin + 1));  // "a, b" is {"a", "b"}
+        }
         pos = comma + 1;
       }
       return arr;
@@ -283,12 +291,10 @@ json parse_config_text(const std::string& path, const std::string& text, const s
 }
 
 bool parse_bool(const std::string& text, const std::string& what) {
-  std::string lower = text;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "true" || lower == "1") return true;
-  if (lower == "false" || lower == "0") return false;
-  throw_invalid(what + "='" + text + "' is not a boolean (use true, false, 1 or 0)");
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  throw_invalid(what + "='" + text +
+                "' is not a boolean (use true, false, 1 or 0, in lowercase; empty is not false)");
 }
 
 const json& ResolvedConfig::at(const std::string& path) const {
@@ -327,8 +333,12 @@ json ResolvedConfig::redacted() const {
     const ConfigKey* key = find_key(path);
     std::string pointer = "/" + path;
     std::replace(pointer.begin(), pointer.end(), '.', '/');
-    out[json::json_pointer(pointer)] =
-        (key != nullptr && key->secret && !value.is_null()) ? json("***") : value;
+    json recorded = value;
+    if (key != nullptr && key->secret && !value.is_null()) recorded = "***";
+    if (is_url_key(path) && value.is_string()) {
+      recorded = log::redact_url(value.get<std::string>());
+    }
+    out[json::json_pointer(pointer)] = recorded;
   }
   return out;
 }
@@ -396,7 +406,10 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
   for (const auto& key : config_keys()) {
     for (const auto& var : key.env) {
       auto v = getenv(var);
-      if (!v || v->empty()) continue;
+      if (!v) continue;
+      // An empty variable is unset, except a boolean: IS_DUMMY= is a mistake, not false.
+      if (v->empty() && key.type == ValueType::kBool) parse_bool(*v, var);
+      if (v->empty()) continue;
       cfg.values[key.path] = parse_text_value(key, "environment variable " + var, var, *v);
       cfg.origins[key.path] = "env " + var;
       break;
@@ -415,6 +428,9 @@ ResolvedConfig resolve_config(const ConfigSources& sources) {
   for (const auto& key : config_keys()) {
     if (key.secret && cfg.values.count(key.path) && cfg.values[key.path].is_string()) {
       log::register_secret(cfg.values[key.path].get<std::string>());
+    }
+    if (is_url_key(key.path) && cfg.values.count(key.path) && cfg.values[key.path].is_string()) {
+      log::register_url_secrets(cfg.values[key.path].get<std::string>());
     }
   }
   return cfg;

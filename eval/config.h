@@ -86,13 +86,13 @@ ResolvedConfig resolve_config(const ConfigSources& sources);
 
 // Parses `text` as the value of key `path`, as an environment variable or a SageMaker
 // hyperparameter carries it (strings as they are, true/false/1/0, integers, numbers, comma lists
-// or a JSON array, a JSON object). `what` names the source in messages ("environment variable
+// with items trimmed, or a JSON array, a JSON object). `what` names the source in messages ("environment variable
 // X"). Throws assay::Error (invalid input): an unknown key (with a suggestion) or a bad value.
 nlohmann::json parse_config_text(const std::string& path, const std::string& text,
                                  const std::string& what);
 
-// Strict boolean parsing for environment variables and flags: true/false/1/0 (case-insensitive
-// for the words). Throws assay::Error (invalid input) naming `what` otherwise.
+// Strict boolean parsing for environment variables and hyperparameters: exactly true, false, 1
+// or 0 (lowercase; "TRUE", "yes", "" refused). Throws assay::Error (invalid input) naming `what`.
 bool parse_bool(const std::string& text, const std::string& what);
 
 }  // namespace assay::eval

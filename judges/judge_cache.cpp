@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
+#include "core/log.h"
 #include "core/sha256.h"
 
 namespace assay::judges {
@@ -78,7 +79,7 @@ const json* JudgeCache::find(const std::string& key) const {
 }
 
 void JudgeCache::put(const json& entry) {
-  std::string line = to_jsonl_line(entry) + "\n";
+  std::string line = log::redact(to_jsonl_line(entry)) + "\n";
   write_all(run_fd_, line, run_file_);
   if (shared_fd_ >= 0) write_all(shared_fd_, line, shared_file_);
   entries_[entry.at("key").get<std::string>()] = entry;

@@ -27,7 +27,8 @@ class JudgeCache {
 
   // The stored entry for `key`, or nullptr. The pointer is valid until the next put().
   const nlohmann::json* find(const std::string& key) const;
-  // Stores `entry` (must contain "key") in memory and appends it to the file(s) with one write();
+  // Stores `entry` (must contain "key") in memory and appends it to the file(s) with one write(),
+  // registered secrets (core/log.h) replaced by "***" in what is written;
   // fsync happens at most every 50 ms and in sync(). Throws assay::Error (i/o).
   void put(const nlohmann::json& entry);
   // Flushes and fsyncs both files.

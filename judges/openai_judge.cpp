@@ -17,13 +17,24 @@ std::string clip(std::string s, size_t n = 200) {
   return s;
 }
 
+// base_url's path + "/chat/completions", the query (an Azure api-version, a gateway key) kept
+// after it: "http://h/v1/?k=v" -> "http://h/v1/chat/completions?k=v".
+std::string chat_completions_url(const std::string& base_url) {
+  size_t auth = base_url.find("://");
+  size_t query = base_url.find_first_of("?#", auth == std::string::npos ? 0 : auth + 3);
+  std::string path = base_url.substr(0, query);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return path + "/chat/completions" + (query == std::string::npos ? "" : base_url.substr(query));
+}
+
 }  // namespace
 
 OpenAiJudge::OpenAiJudge(OpenAiJudgeOptions options, HttpClient& http)
-    : options_(std::move(options)), http_(http) {
-  while (!options_.base_url.empty() && options_.base_url.back() == '/')
-    options_.base_url.pop_back();
+    : options_(std::move(options)),
+      endpoint_(chat_completions_url(options_.base_url)),
+      http_(http) {
   log::register_secret(options_.api_key);
+  log::register_url_secrets(options_.base_url);
 }
 
 OpenAiJudge::OpenAiJudge(OpenAiJudgeOptions options, std::unique_ptr<HttpClient> http)
@@ -51,7 +62,7 @@ void OpenAiJudge::complete(const std::vector<ChatRequest>& requests, const ChatD
   http_requests.reserve(requests.size());
   for (const auto& r : requests) {
     HttpRequest h;
-    h.url = options_.base_url + "/chat/completions";
+    h.url = endpoint_;
     h.headers = {{"Content-Type", "application/json"}};
     if (!options_.api_key.empty())
       h.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
@@ -127,7 +138,9 @@ ChatReply chat_reply_from(const HttpResponse& response) {
     return r;
   }
   r.ok = true;
-  r.content = content->get<std::string>();
+  // A reply may echo what it was sent (the key in a header it saw): it is cached, parsed and
+  // written as analysis, so registered secrets go before anything uses it.
+  r.content = log::redact(content->get<std::string>());
   return r;
 }
 

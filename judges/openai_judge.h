@@ -1,7 +1,9 @@
-// The OpenAI-compatible chat-completions provider: POST {base_url}/chat/completions with a
-// bearer key, over core's HttpClient (which retries 429/5xx/timeouts). Reads `usage` from each
-// reply and prices it from the per-model price table. The key goes only into the Authorization
-// header: never into a log line, an error message or a cache entry.
+// The OpenAI-compatible chat-completions provider: POST {base_url path}/chat/completions{?query}
+// with a bearer key, over core's HttpClient (which retries 429/5xx/timeouts). Reads `usage` from
+// each reply and prices it from the per-model price table. The key goes only into the Authorization
+// header: never into a log line, an error message or a cache entry. Credentials in base_url
+// (userinfo, query values) are registered with the log redactor too, and every reply's content
+// and error message is redacted before the judge stage sees it.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +19,7 @@
 namespace assay::judges {
 
 struct OpenAiJudgeOptions {
-  std::string base_url = "https://api.openai.com/v1";  // without the trailing /chat/completions
+  std::string base_url = "https://api.openai.com/v1";  // without /chat/completions; may have ?query
   std::string api_key;                                 // bearer token ("" sends no header)
   std::string model = "gpt-4o-mini";                   // judge model id
   std::map<std::string, ModelPrice> prices;            // model id -> price; missing: cost unknown
@@ -43,6 +45,7 @@ class OpenAiJudge final : public ChatProvider {
 
  private:
   OpenAiJudgeOptions options_;
+  std::string endpoint_;                    // the chat-completions URL built from base_url
   std::unique_ptr<HttpClient> owned_http_;  // null when the caller owns http_
   HttpClient& http_;
 };

@@ -1,5 +1,6 @@
 #include "eval/commands/config_flags.h"
 
+#include <cerrno>
 #include <cstdlib>
 
 #include <CLI/CLI.hpp>
@@ -45,11 +46,31 @@ ConfigSources config_file_sources(const std::string& config) {
   return s;
 }
 
+void check_max_new_tokens(CLI::Option* option) {
+  constexpr long long kMax = 1 << 20;  // generation.max_new_tokens's upper bound (run_settings)
+  option->check(CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        long long v = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || errno != 0 || v < 0 || v > kMax) {
+          return "must be a whole number from 0 to " + std::to_string(kMax) + ", got '" + text +
+                 "'";
+        }
+        return "";
+      },
+      "0.." + std::to_string(kMax)));
+}
+
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
   for (size_t pos = 0; pos <= text.size();) {
     size_t comma = std::min(text.find(',', pos), text.size());
-    if (comma > pos) out.push_back(text.substr(pos, comma - pos));
+    size_t begin = text.find_first_not_of(" \t", pos);
+    size_t end = text.find_last_not_of(" \t", comma == 0 ? 0 : comma - 1);
+    if (begin < comma && end != std::string::npos && end >= begin) {
+      out.push_back(text.substr(begin, end - begin + 1));
+    }
     pos = comma + 1;
   }
   return out;

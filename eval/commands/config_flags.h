@@ -8,7 +8,8 @@
 
 namespace CLI {
 class App;
-}
+class Option;
+}  // namespace CLI
 
 namespace assay::eval {
 
@@ -35,7 +36,11 @@ struct ConfigFlags {
 // Only --config (-c): for compare and gate.
 ConfigSources config_file_sources(const std::string& config);
 
-// Splits "a,b,,c" into {"a", "b", "c"}.
+// Makes a --max-new-tokens option accept only a whole number in generation.max_new_tokens's
+// range, 0..1048576, with a message that says so.
+void check_max_new_tokens(CLI::Option* option);
+
+// Splits "a, b,,c" into {"a", "b", "c"}: spaces around an item are dropped, empty items skipped.
 std::vector<std::string> split_commas(const std::string& text);
 
 }  // namespace assay::eval

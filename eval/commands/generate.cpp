@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "eval/commands/command.h"
+#include "eval/commands/config_flags.h"
 #include "inference/generation.h"
 #include "inference/local_model.h"
 #include "inference/tokenizer.h"
@@ -62,10 +63,8 @@ class GenerateCommand final : public Command {
         ->add_option("--model", options_.model, "Model folder, LoRA adapter folder or model.tar.gz")
         ->required();
     generate->add_option("--prompt", options_.prompt, "Text to continue (empty: BOS alone)");
-    generate
-        ->add_option("--max-new-tokens", options_.generate.max_new_tokens,
-                     "Tokens to generate at most")
-        ->check(CLI::NonNegativeNumber);
+    check_max_new_tokens(generate->add_option("--max-new-tokens", options_.generate.max_new_tokens,
+                                              "Tokens to generate at most"));
     generate->add_flag("--greedy", options_.generate.greedy, "Argmax decoding (default: sample)");
     generate
         ->add_option("--temperature", options_.generate.temperature, "Sampling temperature (> 0)")

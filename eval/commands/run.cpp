@@ -189,10 +189,9 @@ class RunCommand final : public Command {
                   "Smoke test: the first dummy_samples (8) samples, at most dummy_max_new_tokens "
                   "(32) new tokens (env IS_DUMMY=true|false|1|0)");
     run->add_option("--device", device_, "cpu or cuda (env EVAL_DEVICE)");
-    run->add_option("--max-new-tokens", max_new_tokens_,
-                    "Tokens to generate at most per sample (generation.max_new_tokens, default "
-                    "256)")
-        ->check(CLI::NonNegativeNumber);
+    check_max_new_tokens(run->add_option(
+        "--max-new-tokens", max_new_tokens_,
+        "Tokens to generate at most per sample (generation.max_new_tokens, default 256)"));
     run->add_option("--chat-format", chat_format_,
                     "none (Alpaca template), auto (from tokenizer_config.json), chatml, llama3, "
                     "llama2, mistral (prompt.chat_format)");

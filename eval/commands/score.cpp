@@ -11,10 +11,24 @@
 #include "eval/commands/config_flags.h"
 #include "eval/plan.h"
 #include "eval/stages.h"
+#include "judges/rubric.h"
 
 namespace assay::eval {
 namespace {
 using nlohmann::json;
+
+// A judge reads the question ({{instruction}}) and, for some rubrics, the reference: with a
+// judge configured the dataset must have what its rubric reads, checked before anything runs.
+void add_judge_needs(const JudgeSettings& judge, DatasetNeeds& needs) {
+  if (judge.provider.empty()) return;
+  const judges::Rubric rubric = judges::load_rubric(judge.rubric);
+  auto reads = [&](const char* placeholder) {
+    return rubric.user.find(placeholder) != std::string::npos ||
+           rubric.system.find(placeholder) != std::string::npos;
+  };
+  needs.instruction = needs.instruction || reads("{{instruction}}");
+  needs.reference = needs.reference || rubric.needs_reference || reads("{{reference}}");
+}
 
 int run_score(const ConfigSources& sources, bool overwrite, bool retry_judge_errors,
               std::ostream& out) {
@@ -31,6 +45,7 @@ int run_score(const ConfigSources& sources, bool overwrite, bool retry_judge_err
   DatasetNeeds needs;
   needs.reference = true;
   needs.prediction = true;
+  add_judge_needs(st.settings.judge, needs);
   st.ds = load_dataset(st.settings.dataset, st.settings.fields, needs);
   st.timings["load_s"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -675,6 +675,12 @@ int run_batch_submit(const JobSpec& spec, const std::string& origin,
   }
   json training = build_training_job_request(spec, name, id.hash, uris, paths);
   json request = build_submit_service_job_request(spec, batch_options, name, id.hash, training);
+  if (options.dry_run) {
+    batch.submit(request);  // prints the request; nothing is queued
+    out << json{{"job", name}, {"action", "would-create"}, {"queue", batch_options.queue}}.dump()
+        << "\n";
+    return kExitOk;
+  }
   std::string job_id;
   try {
     json answer = batch.submit(request);
@@ -690,7 +696,7 @@ int run_batch_submit(const JobSpec& spec, const std::string& origin,
     return attach(*again, "attached");
   }
   std::optional<json> d = job_id.empty() ? std::nullopt : batch.describe(job_id);
-  if (!d) {  // dry run, or eventual consistency right after submit
+  if (!d) {  // eventual consistency right after submit
     json line = {{"job", name},
                  {"job_id", job_id},
                  {"status", "SUBMITTED"},

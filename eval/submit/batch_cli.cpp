@@ -61,6 +61,7 @@ int BatchCli::run(const MainArgs& args) const {
       S3 s3(nullptr, &std::cout);
       options.lock_dir.clear();
       options.wait = false;
+      options.dry_run = true;
       return run_batch_submit(spec, args.spec_path, batch_, *batch, s3, options, std::cerr);
     }
     auto http = make_curl_aws_http();

@@ -1,11 +1,13 @@
 #include "eval/submit/job_spec.h"
 
+#include <cctype>
 #include <regex>
 #include <set>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/suggest.h"
+#include "eval/config_check.h"
 
 namespace assay::submit {
 
@@ -64,9 +66,40 @@ void check_range(int64_t v, int64_t lo, int64_t hi, const std::string& origin,
   }
 }
 
+// Why `bucket` breaks S3's bucket naming rules, or "" when it follows them.
+std::string bucket_name_problem(const std::string& bucket) {
+  if (bucket.size() < 3 || bucket.size() > 63) {
+    return "is " + std::to_string(bucket.size()) + " characters; S3 allows 3..63";
+  }
+  for (char c : bucket) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-')) {
+      return "has '" + std::string(1, c) +
+             "': only lowercase letters, digits, dots and hyphens are allowed";
+    }
+  }
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (!alnum(bucket.front()) || !alnum(bucket.back())) {
+    return "must start and end with a letter or a digit";
+  }
+  if (bucket.find("..") != std::string::npos) return "must not contain two adjacent dots";
+  if (full_match(bucket, "[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+")) {
+    return "must not be formatted as an IP address";
+  }
+  if (bucket.starts_with("xn--")) return "must not start with 'xn--'";
+  if (bucket.starts_with("sthree-")) return "must not start with 'sthree-'";
+  if (bucket.ends_with("-s3alias")) return "must not end with '-s3alias'";
+  if (bucket.ends_with("--ol-s3")) return "must not end with '--ol-s3'";
+  return "";
+}
+
 void check_s3_uri(const std::string& uri, const std::string& origin, const std::string& field) {
-  if (!full_match(uri, "s3://[a-z0-9][a-z0-9.\\-]{1,61}[a-z0-9](/.*)?")) {
+  if (uri.rfind("s3://", 0) != 0) {
     bad(origin, field, "'" + uri + "' must be an s3://BUCKET/PREFIX URI");
+  }
+  std::string bucket = uri.substr(5, uri.find('/', 5) - 5);
+  if (std::string why = bucket_name_problem(bucket); !why.empty()) {
+    bad(origin, field, "'" + uri + "': bucket name '" + bucket + "' " + why);
   }
   if (uri.size() > 1024) bad(origin, field, "is longer than 1024 characters");
 }
@@ -282,6 +315,26 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allo
   check_list(spec.arguments, "arguments");
   if (!spec.judge_api_key_secret_id.empty() && spec.judge_api_key_secret_id.size() > 256) {
     bad(origin, "judge_api_key_secret_id", "is longer than 256 characters");
+  }
+  validate_run_config(spec, origin);
+}
+
+void validate_run_config(const JobSpec& spec, const std::string& origin) {
+  eval::RunConfigCheck check;
+  check.environment = spec.environment;
+  check.api_key_from_secret = !spec.judge_api_key_secret_id.empty();
+  for (const auto& input : spec.inputs) {
+    if (input.name != "config" || input.source.rfind("s3://", 0) == 0) continue;
+    std::filesystem::path file = input.source;
+    if (file.is_relative()) file = spec.base_dir / file;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(file, ec)) check.file = file;
+  }
+  try {
+    eval::check_run_config(check);
+  } catch (const Error& e) {
+    throw_invalid(origin + ": the run config evaluate would read (field 'environment'" +
+                  (check.file ? ", input 'config'" : std::string()) + ") is refused: " + e.what());
   }
 }
 

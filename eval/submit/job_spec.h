@@ -59,9 +59,15 @@ bool is_secret_env_name(const std::string& name);
 // name pattern, no raw secrets unless `allow_plaintext_secrets`), tags. Throws assay::Error
 // (invalid input) whose message names `origin` and the field. For the local backend
 // (`local_backend`), image and role are optional, local inputs need no staging prefix and the
-// output may be a local folder.
+// output may be a local folder. Last, the run config evaluate will read (validate_run_config).
 void validate_job_spec(const JobSpec& spec, const std::string& origin,
                        bool allow_plaintext_secrets, bool local_backend = false);
+
+// Checks the run config the container's `evaluate` will resolve from the spec's environment
+// and local `config` input file (eval/config_check.h: key names and types,
+// IS_DUMMY, metrics, judge settings and rubric, gates), so a spec evaluate would refuse is refused
+// before anything is staged or created. Throws assay::Error (invalid input) naming `origin`.
+void validate_run_config(const JobSpec& spec, const std::string& origin);
 
 // Environment the container gets: the spec's, plus MODEL_PATH / DATASET_PATH / EVAL_CONFIG for
 // inputs named model / data / config (pointing at `container_paths`), OUTPUT_DIR and

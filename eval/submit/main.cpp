@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
         S3 s3(nullptr, &std::cout);
         options.lock_dir.clear();
         options.wait = false;
+        options.dry_run = true;
         return run_submit(spec, spec_path, *sagemaker, s3, options, std::cerr);
       }
       validate_job_spec(spec, spec_path, options.allow_plaintext_secrets);  // before credentials

@@ -247,6 +247,13 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
     if (staged.is_file) paths[input.name] = input.local_path + "/" + p.filename().string();
   }
   json request = build_create_request(spec, name, id.hash, uris, paths);
+  if (options.dry_run) {
+    sagemaker.create(request);  // prints the request; nothing exists afterwards
+    out << json{{"job", name}, {"action", "would-create"}, {"results", results_uri(spec, name)}}
+               .dump()
+        << "\n";
+    return kExitOk;
+  }
   try {
     std::string arn = sagemaker.create(request);
     log::info("created processing job", {{"job", name}, {"arn", arn}});
@@ -255,7 +262,7 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
     log::info("job was created concurrently; attaching", {{"job", name}});
   }
   auto d = sagemaker.describe(name);
-  if (!d) {  // dry run, or eventual consistency right after create
+  if (!d) {  // eventual consistency right after create
     json line = {{"job", name},
                  {"status", "Submitted"},
                  {"action", "created"},

@@ -24,6 +24,8 @@ struct SubmitOptions {
   double poll_s = 30;                    // seconds between DescribeProcessingJob polls
   double wait_timeout_s = 0;             // give up waiting after this long; 0 = never
   std::filesystem::path lock_dir;        // where per-job lock files go; empty = no local lock
+  bool dry_run = false;  // the API prints requests: the create is shown, not made, and the
+                         // outcome line says "would-create" with no ARN or job id
 };
 
 // The spec's identity: SHA-256 of its canonical JSON (image, role, instance settings, input

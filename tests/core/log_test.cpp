@@ -52,5 +52,18 @@ TEST_F(LogTest, ParseLevelIsStrict) {
   EXPECT_THROW(parse_level("verbose"), Error);
 }
 
+TEST(RedactUrlTest, DropsUserinfoAndHidesQueryValues) {
+  EXPECT_EQ(redact_url("http://user:pw-9f8e@host:8080/v1?api-key=k-7a6b&x=1#f"),
+            "http://host:8080/v1?api-key=***&x=***#f");
+  EXPECT_EQ(redact_url("https://api.openai.com/v1"), "https://api.openai.com/v1");
+  EXPECT_EQ(redact_url("https://tok-1234@host?flag"), "https://host?flag");
+}
+
+TEST(RedactUrlTest, RegistersThePasswordAndTheQueryValuesAsSecrets) {
+  register_url_secrets("http://alice:pw%2Dsecret-1@host/v1?api-key=q-secret-2");
+  EXPECT_EQ(redact("a pw%2Dsecret-1 b pw-secret-1 c q-secret-2 d alice"),
+            "a *** b *** c *** d alice");
+}
+
 }  // namespace
 }  // namespace assay::log

@@ -32,8 +32,10 @@ std::string q(const fs::path& p) {
 
 TEST(EvaluatePipelineTest, LogOptionsAreAcceptedAfterTheSubcommand) {
   testing::TempDir dir;
-  fs::path data = dir.write("d.jsonl", R"({"id": "a", "output": "x y", "prediction": "x y"})"
-                                       "\n");
+  // JUDGE_PROVIDER=dummy: the judge's rubric reads the instruction, so the dataset has one.
+  fs::path data = dir.write(
+      "d.jsonl", R"({"id": "a", "instruction": "q", "output": "x y", "prediction": "x y"})"
+                 "\n");
   // Level and format after the subcommand: human lines, and nothing below warn.
   auto r = evaluate("score --log-format human --dataset " + q(data) + " --output " + q(dir / "s"));
   ASSERT_EQ(r.exit_code, 0) << r.output;

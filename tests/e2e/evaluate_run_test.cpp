@@ -210,6 +210,17 @@ TEST_F(EvaluateRunTest, IsDummyIsParsedStrictly) {
   EXPECT_FALSE(fs::exists(dir_ / "run" / "generations.jsonl"));
 }
 
+TEST_F(EvaluateRunTest, NegativeMaxNewTokensSaysTheRange) {
+  auto r = run(dummy_args(dir_ / "run") + " --max-new-tokens -1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("must be a whole number from 0 to 1048576, got '-1'"), std::string::npos)
+      << r.output;
+  EXPECT_LT(r.output.size(), 400u) << r.output;  // not a 309-digit bound
+  r = run(dummy_args(dir_ / "run2") + " --max-new-tokens 2000000");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("0 to 1048576"), std::string::npos) << r.output;
+}
+
 TEST_F(EvaluateRunTest, BadPromptTemplateExits2NamingTheKey) {
   fs::path cfg = dir_.write("run.json", R"({"prompt": {"template": "Q: {question}\nA:"}})");
   auto r = run(dummy_args(dir_ / "run") + " --config " + shell_quote(cfg.string()));

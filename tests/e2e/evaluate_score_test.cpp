@@ -185,6 +185,11 @@ TEST_F(EvaluateScoreTest, BadInputExitsTwoWithOneMessageNamingFileLineAndField) 
        "run.json:3: unknown key 'bootstrp' (did you mean 'bootstrap'?)"},
       {"unknown metric", "{\"output\": \"a\", \"prediction\": \"a\"}\n", "", "--metrics squad_f2",
        "unknown metric 'squad_f2' (did you mean 'squad_f1'?)"},
+      // With a judge the rubric reads the question, so the field is required, as `run` does.
+      {"judge without instruction",
+       "{\"instruction\": \"q\", \"output\": \"a\", \"prediction\": \"a\"}\n"
+       "{\"output\": \"b\", \"prediction\": \"b\"}\n",
+       "", "--judge-provider dummy", "data.jsonl:2: missing field 'instruction'"},
       {"truncated dataset",
        "{\"output\": \"a\", \"prediction\": \"a\"}\n{\"output\": \"b\", \"predic", "", "",
        "data.jsonl:2: last line is incomplete"},

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "eval/commands/config_flags.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay::eval {
@@ -112,17 +113,35 @@ TEST_F(ConfigTest, MissingConfigFileIsNotFound) {
 
 TEST_F(ConfigTest, IsDummyIsParsedStrictly) {
   EXPECT_TRUE(resolve_config(sources(std::nullopt, {{"IS_DUMMY", "true"}})).get_bool("dummy"));
-  EXPECT_TRUE(resolve_config(sources(std::nullopt, {{"IS_DUMMY", "True"}})).get_bool("dummy"));
   EXPECT_TRUE(resolve_config(sources(std::nullopt, {{"IS_DUMMY", "1"}})).get_bool("dummy"));
-  EXPECT_FALSE(resolve_config(sources(std::nullopt, {{"IS_DUMMY", "False"}})).get_bool("dummy"));
+  EXPECT_FALSE(resolve_config(sources(std::nullopt, {{"IS_DUMMY", "false"}})).get_bool("dummy"));
   EXPECT_FALSE(resolve_config(sources(std::nullopt, {{"IS_DUMMY", "0"}})).get_bool("dummy"));
-  std::string msg = error_of(sources(std::nullopt, {{"IS_DUMMY", "yes"}}));
-  EXPECT_NE(msg.find("IS_DUMMY='yes' is not a boolean"), std::string::npos) << msg;
+  // The README's words exactly: no other case, no yes/no, and empty is not false.
+  for (const char* bad : {"yes", "TRUE", "True", "False", "", " true", "2"}) {
+    std::string msg = error_of(sources(std::nullopt, {{"IS_DUMMY", bad}}));
+    EXPECT_NE(msg.find("IS_DUMMY='" + std::string(bad) + "' is not a boolean"), std::string::npos)
+        << "'" << bad << "': " << msg;
+  }
+  // Other empty variables still mean unset.
+  EXPECT_EQ(resolve_config(sources(std::nullopt, {{"JUDGE_MODEL", ""}})).get_string("judge.model"),
+            "gpt-4o-mini");
 }
 
 TEST_F(ConfigTest, MetricsFromEnvAreACommaList) {
   auto cfg = resolve_config(sources(std::nullopt, {{"EVAL_METRICS", "squad_f1,exact_match"}}));
   EXPECT_EQ(cfg.at("metrics"), nlohmann::json::array({"squad_f1", "exact_match"}));
+  // Spaces around items are dropped, from the environment as from a hyperparameter.
+  cfg =
+      resolve_config(sources(std::nullopt, {{"EVAL_METRICS", " squad_f1, bleu ,, exact_match "}}));
+  EXPECT_EQ(cfg.at("metrics"), nlohmann::json::array({"squad_f1", "bleu", "exact_match"}));
+  EXPECT_EQ(parse_config_text("metrics", "squad_f1, bleu", "hyperparameter metrics"),
+            nlohmann::json::array({"squad_f1", "bleu"}));
+}
+
+TEST(SplitCommasTest, FlagListsDropSpacesAroundItems) {
+  EXPECT_EQ(split_commas(" squad_f1, bleu ,,exact_match"),
+            (std::vector<std::string>{"squad_f1", "bleu", "exact_match"}));
+  EXPECT_TRUE(split_commas(" , ").empty());
 }
 
 TEST_F(ConfigTest, IdentityHashIgnoresOutputButNotMetrics) {

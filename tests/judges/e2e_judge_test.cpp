@@ -186,6 +186,59 @@ TEST_F(JudgeE2eTest, OpenAiJudgeThroughTheBinaryThenAResumeWithZeroCalls) {
   EXPECT_EQ(slurp(dir / "log2.txt").find(kKey), std::string::npos);
 }
 
+TEST_F(JudgeE2eTest, EchoedKeyAndUrlCredentialsAppearInNoFileOfTheRun) {
+  // The judge quotes the Authorization header it received in every analysis, and the base URL
+  // carries a password and a query key: none of the three may reach any file of the run.
+  FakeServerOptions so;
+  so.api_key = kKey;
+  so.echo_auth = true;
+  so.fault = [](const assay::testing::RequestInfo& info) {
+    return info.sample % 4 == 3 ? Fault::kOutOfRange : Fault::kNone;  // some judge_errors too
+  };
+  FakeOpenAiServer server(so);
+  const std::string password = "pw-URL-SECRET-1a2b3c";
+  const std::string query_key = "q-URL-SECRET-4d5e6f";
+  std::string url = "http://alice:" + password + "@127.0.0.1:" + std::to_string(server.port()) +
+                    "/v1?api-key=" + query_key;
+  std::string env = "JUDGE_PROVIDER=openai JUDGE_BASE_URL='" + url + "' JUDGE_API_KEY=" + kKey;
+  fs::path run = dir / "echo";
+  ASSERT_EQ(evaluate(env, run, dir / "log.txt"), 0) << slurp(dir / "log.txt");
+
+  // The server saw the key and the right path, the query kept after it.
+  ASSERT_GT(server.requests(), 0);
+  EXPECT_EQ(server.auth_headers().at(0), "Bearer " + kKey);
+  for (const auto& target : server.targets()) {
+    EXPECT_EQ(target, "POST /v1/chat/completions?api-key=" + query_key);
+  }
+  // The analysis arrived, with the key replaced.
+  auto lines = jsonl(run / "scores.jsonl");
+  ASSERT_EQ(lines.size(), 24u);
+  EXPECT_NE(lines[0]["judges"]["accuracy"]["analysis"].get<std::string>().find("Bearer ***"),
+            std::string::npos)
+      << lines[0].dump();
+  EXPECT_TRUE(lines[3].contains("judge_error")) << lines[3].dump();
+  // Every file of the run folder, read whole: scores, cache, reports, manifest, summary.
+  std::vector<std::string> names;
+  for (const auto& entry : fs::recursive_directory_iterator(run)) {
+    if (!entry.is_regular_file()) continue;
+    names.push_back(entry.path().filename().string());
+    std::string text = slurp(entry.path());
+    for (const std::string& secret : {kKey, password, query_key}) {
+      EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in " << entry.path();
+    }
+  }
+  for (const char* name : {"scores.jsonl", "judge_cache.jsonl", "report.md", "report.html"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  json manifest = json::parse(slurp(run / "manifest.json"));
+  EXPECT_EQ(manifest["config"]["judge"]["base_url"],
+            "http://127.0.0.1:" + std::to_string(server.port()) + "/v1?api-key=***");
+  std::string log = slurp(dir / "log.txt") + slurp(dir / "stdout.txt");
+  for (const std::string& secret : {kKey, password, query_key}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << secret;
+  }
+}
+
 TEST_F(JudgeE2eTest, DummyProviderWorksOfflineAndSaysSo) {
   fs::path run = dir / "dummy";
   ASSERT_EQ(

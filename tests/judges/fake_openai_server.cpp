@@ -18,6 +18,7 @@ struct FakeOpenAiServer::Impl {
   std::map<int, int> per_sample;
   std::map<int, std::vector<Clock::time_point>> arrivals;
   std::vector<std::string> auth;
+  std::vector<std::string> targets;
   long long prompt_tokens = 0;
   std::atomic<int> in_flight{0};
   std::atomic<int> max_in_flight{0};
@@ -34,7 +35,8 @@ std::string between(const std::string& text, const std::string& open, const std:
 }
 
 // The reply content a correct judge gives, chosen by what the prompt asks for.
-std::string correct_content(const std::string& prompt, int sample, Fault fault) {
+std::string correct_content(const std::string& prompt, int sample, Fault fault,
+                            const std::string& echo) {
   if (prompt.find("[[A]]") != std::string::npos) {
     std::string a =
         between(prompt, "[The Start of Assistant A's Answer]", "[The End of Assistant A's Answer]");
@@ -55,7 +57,7 @@ std::string correct_content(const std::string& prompt, int sample, Fault fault) 
   if (prompt.find("\"correctness\"") != std::string::npos) {
     return json{{"correctness", {{"analysis", "matches the reference"}, {"score", acc}}}}.dump();
   }
-  json reply = {{"accuracy", {{"analysis", "fine"}, {"score", acc}}},
+  json reply = {{"accuracy", {{"analysis", "fine" + echo}, {"score", acc}}},
                 {"style", {{"analysis", "ok"}, {"score", sty}}}};
   switch (fault) {
     case Fault::kFencedJson:
@@ -87,6 +89,11 @@ FakeOpenAiServer::FakeOpenAiServer(FakeServerOptions options) : impl_(std::make_
   s->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s->server.set_keep_alive_max_count(100000);
   s->server.set_keep_alive_timeout(30);
+  s->server.set_pre_routing_handler([s](const httplib::Request& req, httplib::Response&) {
+    std::lock_guard lock(s->mu);
+    s->targets.push_back(req.method + " " + req.target);
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   s->server.Post("/v1/chat/completions", [s](const httplib::Request& req, httplib::Response& res) {
     int now_in = ++s->in_flight;
     for (int m = s->max_in_flight.load();
@@ -172,7 +179,10 @@ FakeOpenAiServer::FakeOpenAiServer(FakeServerOptions options) : impl_(std::make_
       default:
         break;
     }
-    std::string content = correct_content(prompt, info.sample, fault);
+    std::string echo = s->options.echo_auth
+                           ? "; you sent Authorization: " + req.get_header_value("Authorization")
+                           : "";
+    std::string content = correct_content(prompt, info.sample, fault, echo);
     long long prompt_tokens = static_cast<long long>(prompt.size() / 4);
     json reply = {{"id", "chatcmpl-fake"},
                   {"object", "chat.completion"},
@@ -261,6 +271,11 @@ std::vector<Clock::time_point> FakeOpenAiServer::arrivals(int sample) const {
 std::vector<std::string> FakeOpenAiServer::auth_headers() const {
   std::lock_guard lock(impl_->mu);
   return impl_->auth;
+}
+
+std::vector<std::string> FakeOpenAiServer::targets() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->targets;
 }
 
 }  // namespace assay::testing

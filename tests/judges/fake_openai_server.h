@@ -50,6 +50,7 @@ struct FakeServerOptions {
   double hang_s = 1.5;                  // how long kHang sleeps
   int burst_limit = 0;                  // > 0: more requests than this in flight get 429
   std::function<Fault(const RequestInfo&)> fault;  // null: always kNone
+  bool echo_auth = false;  // correct replies quote the Authorization header in their analysis
 };
 
 class FakeOpenAiServer {
@@ -77,6 +78,7 @@ class FakeOpenAiServer {
   // Arrival times (steady clock) of every request for a sample, in order.
   std::vector<std::chrono::steady_clock::time_point> arrivals(int sample) const;
   std::vector<std::string> auth_headers() const;  // Authorization values received
+  std::vector<std::string> targets() const;       // "METHOD path?query" of every request
 
  private:
   struct Impl;

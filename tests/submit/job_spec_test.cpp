@@ -93,6 +93,33 @@ TEST(JobSpecTest, BadSpecsNameTheField) {
        "'inputs'"},
       {"plaintext key", [](json& j) { j["environment"]["JUDGE_API_KEY"] = "sk-123456"; },
        "'environment.JUDGE_API_KEY'"},
+      {"bucket of 1 character", [](json& j) { j["output"] = "s3://b/x/"; },
+       "'b' is 1 characters; S3 allows 3..63"},
+      {"bucket of 64 characters", [](json& j) { j["output"] = "s3://" + std::string(64, 'a'); },
+       "is 64 characters; S3 allows 3..63"},
+      {"bucket with uppercase and _", [](json& j) { j["output"] = "s3://My_Bucket/x/"; },
+       "has 'M': only lowercase letters, digits, dots and hyphens"},
+      {"bucket as an IP address", [](json& j) { j["output"] = "s3://192.168.1.1/x/"; },
+       "must not be formatted as an IP address"},
+      {"bucket with ..", [](json& j) { j["output"] = "s3://my..bucket/x/"; }, "two adjacent dots"},
+      {"bucket ending with -", [](json& j) { j["output"] = "s3://bucket-/x/"; },
+       "start and end with a letter or a digit"},
+      {"bucket xn--", [](json& j) { j["staging"] = "s3://xn--bucket/x/"; },
+       "must not start with 'xn--'"},
+      {"bucket -s3alias", [](json& j) { j["output"] = "s3://my-s3alias/x/"; },
+       "must not end with '-s3alias'"},
+      {"no s3://", [](json& j) { j["output"] = "https://bucket/x/"; }, "'output'"},
+      // The run config evaluate will read is checked as evaluate checks it.
+      {"unknown rubric", [](json& j) { j["environment"]["JUDGE_RUBRIC"] = "handbook_style"; },
+       "judge rubric 'handbook_style' is not a built-in rubric"},
+      {"unknown metric", [](json& j) { j["environment"]["EVAL_METRICS"] = "squad_f1, blue"; },
+       "unknown metric 'blue'"},
+      {"bad gate", [](json& j) { j["environment"]["EVAL_GATES"] = R"({"squad_f1": "high"})"; },
+       "squad_f1"},
+      {"IS_DUMMY=TRUE", [](json& j) { j["environment"]["IS_DUMMY"] = "TRUE"; },
+       "IS_DUMMY='TRUE' is not a boolean"},
+      {"openai judge without a key", [](json& j) { j["environment"]["JUDGE_PROVIDER"] = "openai"; },
+       "no API key is set"},
       {"unknown field", [](json& j) { j["instance_typ"] = "ml.g5.2xlarge"; },
        "did you mean 'instance_type'"},
   };
@@ -104,6 +131,22 @@ TEST(JobSpecTest, BadSpecsNameTheField) {
     EXPECT_NE(message.find(c.field), std::string::npos) << message;
     EXPECT_NE(message.find("job.json"), std::string::npos) << message;
   }
+}
+
+TEST(JobSpecTest, RunConfigIsCheckedWithTheSecretIdAndTheConfigInput) {
+  json j = base_spec();
+  j["environment"]["JUDGE_PROVIDER"] = "openai";
+  j["judge_api_key_secret_id"] = "assay/openai";  // the key is fetched inside the container
+  EXPECT_EQ(error_of(j), "");
+  fs::path dir = fs::temp_directory_path() / ("assay_spec_cfg_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  atomic_write(dir / "run.json", R"({"metrics": ["squad_f1"], "bootstrp": {}})");
+  j["inputs"]["config"] = (dir / "run.json").string();
+  j["staging"] = "s3://bucket/staging/";
+  std::string message = error_of(j);
+  EXPECT_NE(message.find("unknown key 'bootstrp'"), std::string::npos) << message;
+  EXPECT_NE(message.find("input 'config'"), std::string::npos) << message;
+  fs::remove_all(dir);
 }
 
 TEST(JobSpecTest, PlaintextSecretNeedsTheFlag) {
