@@ -33,6 +33,7 @@ int run_merge_command(const MergeCommandOptions& options, std::ostream& out) {
     out << "Merged " << set.shards.size() << " shards, " << st.ds.samples.size() << " samples -> "
         << folder.dir().string() << "\n";
     print_summary(summary, out);
+    check_judge_errors(st, out);  // the shards' judge errors, counted and limited over the union
     return StageOutcome::kDone;
   });
 }
