@@ -18,12 +18,9 @@ namespace assay {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
-using testing::run_command;
 using testing::shell_quote;
 
 const fs::path kRepo = ASSAY_SOURCE_DIR;
-const std::string kEnv =
-    std::string(testing::kCleanEvaluateEnv) + "OMP_WAIT_POLICY=PASSIVE JUDGE_PROVIDER=dummy ";
 
 // A copy of stories260K whose F32 tensor `name` has every element set to `value` (first_only:
 // only element 0). Edits the safetensors bytes in place: 8-byte header length, JSON header,
@@ -46,11 +43,10 @@ fs::path stories_with(testing::TempDir& dir, const std::string& name, float valu
 }
 
 testing::ProcessResult run(const fs::path& model, const fs::path& out) {
-  return run_command("cd /tmp && " + kEnv + shell_quote(ASSAY_EVALUATE_BIN) +
-                     " run --dummy --dataset " +
-                     shell_quote((kRepo / "configs/sample/llmtwin_test.jsonl").string()) +
-                     " --max-new-tokens 4 --model " + shell_quote(model.string()) + " --output " +
-                     shell_quote(out.string()));
+  return testing::run_evaluate("run --dummy --dataset " +
+                               shell_quote((kRepo / "configs/sample/llmtwin_test.jsonl").string()) +
+                               " --max-new-tokens 4 --model " + shell_quote(model.string()) +
+                               " --output " + shell_quote(out.string()));
 }
 
 TEST(EvaluateNumericsTest, ANaNWeightIsExitTwoNamingTheTensor) {
