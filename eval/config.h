@@ -1,5 +1,5 @@
 // The run configuration: a JSON or YAML file (eval/config_file.h), overridden by environment
-// variables, overridden by flags (DESIGN.md "Contracts"). Every key is declared once in a schema
+// variables, overridden by flags (README.md, "Configuration"). Every key is declared once in a schema
 // table (config.cpp), which gives its type, default, environment variables and whether it is a
 // secret. Unknown keys are errors that suggest the nearest valid key. The resolved config, secrets
 // redacted, is what the manifest records.

@@ -147,7 +147,7 @@ TEST(AwsEndpointTest, OverridesAndDefaults) {
   EXPECT_TRUE(resolve_aws_endpoint("sagemaker", "us-east-1", env).custom);
   EXPECT_EQ(resolve_aws_endpoint("s3", "us-east-1", env).url, "http://s3.local:9000");
   EXPECT_THROW(resolve_aws_endpoint("sagemaker", "", map_env({})), Error);
-  // AWS Batch (AWS-NOTES §2.4): batch.<region>.amazonaws.com, AWS_ENDPOINT_URL_BATCH first.
+  // AWS Batch (AWS endpoint rules): batch.<region>.amazonaws.com, AWS_ENDPOINT_URL_BATCH first.
   EXPECT_EQ(resolve_aws_endpoint("batch", "us-west-2", map_env({})).url,
             "https://batch.us-west-2.amazonaws.com");
   EXPECT_EQ(resolve_aws_endpoint("batch", "us-east-1", env).url, "http://127.0.0.1:5000");

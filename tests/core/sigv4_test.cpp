@@ -1,5 +1,5 @@
 // SigV4 against AWS's official test suite (tests/data/aws-sigv4-test-suite, Apache-2.0, from
-// botocore) and the SageMaker vector computed with botocore's SigV4Auth (AWS-NOTES.md §2.3).
+// botocore) and the SageMaker vector computed with botocore's SigV4Auth.
 #include "core/sigv4.h"
 
 #include <gtest/gtest.h>
@@ -81,7 +81,7 @@ AwsHttpRequest parse_req(const std::string& text) {
 }
 
 TEST(SigV4Test, SuiteHasAllCases) {
-  // 24 top-level cases + 8 normalize-path + 2 post-sts-token (botocore's copy, AWS-NOTES §3).
+  // 24 top-level cases + 8 normalize-path + 2 post-sts-token (botocore's copy).
   EXPECT_EQ(all_cases().size(), 34u);
 }
 
