@@ -79,7 +79,7 @@ void LoglikStage::add_to(RunScores& scores, const Dataset& ds,
 
   const bool ppl = wants(columns_, "ref_perplexity"), bpb = wants(columns_, "ref_bits_per_byte");
   if (!ppl && !bpb) return;
-  inference::LocalModel* engine = &model.engine();
+  inference::LocalModel* engine = &model.get();
   const auto tokenizer = inference::Tokenizer::load(engine->files().tokenizer_dir);
   const int64_t context = engine->config().max_position_embeddings;
   std::vector<inference::LoglikelihoodRequest> requests;

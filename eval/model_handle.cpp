@@ -7,9 +7,9 @@ ModelHandle::ModelHandle(std::filesystem::path path, inference::EngineOptions op
 
 ModelHandle::~ModelHandle() = default;
 
-inference::LocalModel& ModelHandle::engine() {
-  if (!engine_) engine_ = inference::load_local_model(path_, options_);
-  return *engine_;
+inference::LocalModel& ModelHandle::get() {
+  if (!model_) model_ = inference::load_local_model(path_, options_);
+  return *model_;
 }
 
 }  // namespace assay::eval

@@ -17,16 +17,16 @@ class ModelHandle {
   ~ModelHandle();
 
   const std::filesystem::path& path() const { return path_; }
-  bool loaded() const { return engine_ != nullptr; }
-  // The loaded engine; loads it on the first call. Throws assay::Error (not found / invalid
+  bool loaded() const { return model_ != nullptr; }
+  // The loaded model; loads it on the first call. Throws assay::Error (not found / invalid
   // input naming the file and field) from inference::load_local_model, or i/o (exit 4) naming the
   // inference module when it cannot be opened.
-  inference::LocalModel& engine();
+  inference::LocalModel& get();
 
  private:
   std::filesystem::path path_;
   inference::EngineOptions options_;
-  std::unique_ptr<inference::LocalModel> engine_;
+  std::unique_ptr<inference::LocalModel> model_;
 };
 
 }  // namespace assay::eval

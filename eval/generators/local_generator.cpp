@@ -14,13 +14,13 @@ class LocalGenerator final : public Generator {
   std::string name() const override { return "local"; }
 
   std::optional<std::filesystem::path> chat_template_dir() override {
-    return model_.engine().files().tokenizer_dir;
+    return model_.get().files().tokenizer_dir;
   }
 
   void generate(std::span<const GenerateRequest> requests,
                 const std::function<void(GenerateResult&&)>& on_result,
                 const std::atomic<bool>* cancel) override {
-    inference::LocalModel& engine = model_.engine();
+    inference::LocalModel& engine = model_.get();
     const auto tokenizer = inference::Tokenizer::load(engine.files().tokenizer_dir);
     const int64_t context = engine.config().max_position_embeddings;
     std::vector<inference::GenerationRequest> encoded;

@@ -1,5 +1,6 @@
-// The Judge and Loglik stages (eval/stages.h): the shape of a stage over judge_stage.h and
-// loglik_stage.h.
+// What every command's stages share (eval/run_state.h: run_in_folder, the run's bootstrap draws,
+// judge-error bookkeeping) and the Judge and Loglik stages (eval/stages.h) in the stage shape over
+// judge_stage.h and loglik_stage.h.
 #include <chrono>
 #include <csignal>
 #include <cstdio>
