@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/suggest.h"
 #include "eval/generators/local_generator.h"
+#include "eval/generators/openai_generator.h"
 
 namespace assay::eval {
 namespace {
@@ -15,6 +16,7 @@ struct GeneratorEntry {
 // One row per generator.
 constexpr GeneratorEntry kGenerators[] = {
     {"local", make_local_generator},
+    {"openai", make_openai_generator},
 };
 
 }  // namespace
