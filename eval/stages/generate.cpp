@@ -56,7 +56,7 @@ void read_previous(const fs::path& path, std::map<std::string, json>& done) {
       ++retried;
       continue;
     }
-    kept += to_jsonl_line(v);
+    kept += to_jsonl_line(v) + "\n";
     done[id] = std::move(r.value);
   }
   if (retried > 0) {
@@ -70,8 +70,11 @@ void read_previous(const fs::path& path, std::map<std::string, json>& done) {
 class ResultWriter {
  public:
   explicit ResultWriter(const fs::path& path) : file_(path), last_sync_(Clock::now()) {}
+  // Each result reaches the kernel before the next is taken: a crash of this process loses no
+  // answer a server already sent (and was paid for); fsyncs go in groups.
   void append(const json& line) {
     file_.append_line(to_jsonl_line(line));
+    file_.flush();
     auto now = Clock::now();
     if (++unsynced_ >= kSyncEveryResults ||
         std::chrono::duration<double>(now - last_sync_).count() >= kSyncEverySeconds) {
