@@ -51,7 +51,8 @@ struct SamplingParams {
 struct GenerationRequest {
   std::string id;                   // identifies the request (and seeds its RNG)
   std::vector<int32_t> prompt_ids;  // empty = BOS alone
-  std::optional<uint64_t> seed;     // the request's own RNG seed instead of (params.seed, id)
+  // The request's own RNG seed instead of one from (params.seed, id) (a server's `seed`).
+  std::optional<uint64_t> seed = std::nullopt;
 };
 
 struct GenerationResult {
