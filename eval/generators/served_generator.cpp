@@ -67,6 +67,11 @@ class ServedGenerator final : public Generator {
       http_->run(std::move(batch), [&](size_t k, HttpResponse&& response) {
         const GenerateRequest& r = requests[pending[k]];
         if (response.cancelled) return true;
+        if (!response.ok() && wire_->retry_later(response) && round + 1 < kMalformedRounds) {
+          unreadable[pending[k]] = failure_of(response, *wire_);
+          again.push_back(pending[k]);
+          return true;
+        }
         if (!response.ok()) {
           on_result(failed(r, failure_of(response, *wire_)));
           return true;
@@ -84,14 +89,14 @@ class ServedGenerator final : public Generator {
       });
       if (cancel != nullptr && cancel->load()) return;
       if (!again.empty()) {
-        log::warn("resending requests whose replies could not be read",
+        log::warn("resending requests whose replies could not be read or were throttled",
                   {{"requests", again.size()}, {"round", round + 1}});
       }
       pending = std::move(again);
     }
     for (size_t i : pending) {
-      on_result(failed(requests[i], "unreadable reply after " + std::to_string(kMalformedRounds) +
-                                        " tries: " + unreadable[i]));
+      on_result(failed(requests[i], "no usable reply after " + std::to_string(kMalformedRounds) +
+                                        " rounds: " + unreadable[i]));
     }
   }
 

@@ -45,6 +45,12 @@ class ServedWire {
   // The server's message in a non-2xx reply body ("" when none can be read).
   virtual std::string error_message(const std::string& body) const;
   virtual bool renders_chat() const { return false; }
+  // True for a non-2xx answer worth asking again in the next round, though its status is not one
+  // HttpClient retries (SageMaker's throttling comes as HTTP 400 ThrottlingException).
+  virtual bool retry_later(const HttpResponse& response) const {
+    (void)response;
+    return false;
+  }
 };
 
 // The sample's seed for a server: a function of (run seed, sample id) only, below 2^63 (servers
