@@ -165,11 +165,19 @@ std::string ServedWire::error_message(const std::string& body) const {
   return log::redact(body.substr(0, 200));
 }
 
+namespace {
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
 std::uint64_t served_sample_seed(std::uint64_t run_seed, const std::string& id) {
-  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 of the id, mixed with the run seed
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 of the id
   for (unsigned char c : id) h = (h ^ c) * 0x100000001b3ull;
-  h ^= run_seed + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  return h >> 1;
+  return splitmix64(splitmix64(run_seed) ^ h) >> 1;
 }
 
 HttpClientOptions served_http_options(const GenerationSettings& g) {
