@@ -2,7 +2,6 @@
 
 #include <iostream>
 
-#include "core/aws_http.h"
 #include "core/error.h"
 
 namespace assay::submit {
@@ -64,7 +63,7 @@ int BatchCli::run(const MainArgs& args) const {
       options.dry_run = true;
       return run_batch_submit(spec, args.spec_path, batch_, *batch, s3, options, std::cerr);
     }
-    auto http = make_curl_aws_http();
+    auto http = make_http_client_for_aws();
     auto client = make_aws_client_from_env(http.get());
     auto batch = make_aws_batch(client.get());
     S3 s3(client.get(), nullptr);
@@ -72,7 +71,7 @@ int BatchCli::run(const MainArgs& args) const {
   }
   if (batch_.queue.empty()) throw_invalid("--queue is required with --backend batch");
   validate_batch_options(batch_);
-  auto http = make_curl_aws_http();
+  auto http = make_http_client_for_aws();
   auto client = make_aws_client_from_env(http.get());
   auto batch = make_aws_batch(client.get());
   if (queue_cmd_->parsed()) return print_batch_queue(*batch, batch_.queue, std::cout, queue_table_);

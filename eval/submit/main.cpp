@@ -107,11 +107,11 @@ int main(int argc, char** argv) {
         // S3 is needed only when an input or the output is an s3:// URI.
         bool needs_s3 = spec.output.rfind("s3://", 0) == 0;
         for (const auto& input : spec.inputs) needs_s3 |= input.source.rfind("s3://", 0) == 0;
-        std::unique_ptr<assay::AwsHttp> http;
+        std::unique_ptr<assay::HttpClient> http;
         std::unique_ptr<AwsClient> client;
         std::unique_ptr<S3> s3;
         if (needs_s3) {
-          http = assay::make_curl_aws_http();
+          http = make_http_client_for_aws();
           client = make_aws_client_from_env(http.get());
           s3 = std::make_unique<S3>(client.get(), nullptr);
         }
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
         return run_submit(spec, spec_path, *sagemaker, s3, options, std::cerr);
       }
       validate_job_spec(spec, spec_path, options.allow_plaintext_secrets);  // before credentials
-      auto http = assay::make_curl_aws_http();
+      auto http = make_http_client_for_aws();
       auto client = make_aws_client_from_env(http.get());
       auto sagemaker = make_aws_sagemaker(client.get());
       S3 s3(client.get(), nullptr);
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
       if (list->parsed()) return list_local_jobs(local, std::cout);
       if (wait->parsed()) return wait_for_local_job(local, job, options, std::cout);
     }
-    auto http = assay::make_curl_aws_http();
+    auto http = make_http_client_for_aws();
     auto client = make_aws_client_from_env(http.get());
     auto sagemaker = make_aws_sagemaker(client.get());
     if (status->parsed()) return print_status(*sagemaker, job, std::cout);

@@ -217,7 +217,7 @@ TEST_F(MotoTest, MultipartUploadAboveThePartSize) {
   std::string content;
   for (int i = 0; content.size() < (11u << 20); ++i) content += "line " + std::to_string(i) + "\n";
   assay::atomic_write(dir_ / "big.bin", content);
-  auto http = assay::make_curl_aws_http();
+  auto http = assay::submit::make_http_client_for_aws();
   assay::submit::AwsClientOptions options;
   options.region = "us-east-1";
   options.s3 = {url_, true};
