@@ -75,6 +75,12 @@ void refuse_foreign_flags(const std::string& selected, const std::vector<std::st
 int64_t flag_int(const std::map<std::string, std::string>& flags, const std::string& name,
                  int64_t fallback);
 
+// The factory of a backend class constructed from BackendArgs (for BackendInfo::make).
+template <class T>
+std::unique_ptr<Backend> make_backend(const BackendArgs& args) {
+  return std::make_unique<T>(args);
+}
+
 // The seven command names, for flags every command of a backend takes.
 const std::vector<std::string>& all_commands();
 

@@ -82,10 +82,6 @@ class BatchBackend final : public Backend {
   std::unique_ptr<BatchApi> api_;
 };
 
-std::unique_ptr<Backend> make(const BackendArgs& args) {
-  return std::make_unique<BatchBackend>(args);
-}
-
 }  // namespace
 
 BackendInfo batch_backend_info() {
@@ -99,7 +95,7 @@ BackendInfo batch_backend_info() {
        {"--priority", "schedulingPriority 0..9999 within the share", {"submit"}},
        {"--attempts", "retryStrategy attempts 1..10 (default 1)", {"submit"}},
        {"--attempt-timeout-s", "timeoutConfig.attemptDurationSeconds (0 = none)", {"submit"}}},
-      make};
+      make_backend<BatchBackend>};
 }
 
 int run_batch_queue_command(const std::string& queue, bool table, std::ostream& out) {

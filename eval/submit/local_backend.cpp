@@ -660,10 +660,6 @@ class LocalBackend final : public Backend {
   std::unique_ptr<S3> s3_;
 };
 
-std::unique_ptr<Backend> make(const BackendArgs& args) {
-  return std::make_unique<LocalBackend>(args);
-}
-
 }  // namespace
 
 BackendInfo local_backend_info() {
@@ -674,7 +670,7 @@ BackendInfo local_backend_info() {
             {"submit"}},
            {"--local-jobs-dir", "where job folders live (default ~/.cache/assay/evalctl/local)",
             all_commands()}},
-          make};
+          make_backend<LocalBackend>};
 }
 
 }  // namespace assay::submit

@@ -73,14 +73,11 @@ class SageMakerBackend final : public Backend {
   std::unique_ptr<SageMakerApi> sagemaker_;
 };
 
-std::unique_ptr<Backend> make(const BackendArgs& args) {
-  return std::make_unique<SageMakerBackend>(args);
-}
-
 }  // namespace
 
 BackendInfo sagemaker_backend_info() {
-  return {"sagemaker", "a SageMaker Processing job (the default)", {}, make};
+  return {
+      "sagemaker", "a SageMaker Processing job (the default)", {}, make_backend<SageMakerBackend>};
 }
 
 }  // namespace assay::submit
