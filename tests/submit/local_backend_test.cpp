@@ -256,6 +256,18 @@ TEST_F(LocalBackendTest, SigtermStopsTheHostsWith143AndTheRerunResumesThem) {
     resumed += json::parse(read_file(entry.path()))["generation"].value("resumed", size_t{0});
   }
   EXPECT_GE(resumed, before.size()) << "the rerun kept what the hosts had saved";
+  // The merged run holds every judge reply the hosts paid for, once each (evaluate merge).
+  std::set<std::string> shard_keys, merged_keys;
+  for (const auto& entry : fs::recursive_directory_iterator(results)) {
+    if (entry.path().filename() != "judge_cache.jsonl") continue;
+    bool merged_file = entry.path().parent_path().filename() == "merged";
+    auto lines = testing::read_json_lines(entry.path(), true);
+    auto& keys = merged_file ? merged_keys : shard_keys;
+    for (const auto& l : lines) keys.insert(l.at("key").get<std::string>());
+    if (merged_file) EXPECT_EQ(lines.size(), merged_keys.size()) << "a key written twice";
+  }
+  EXPECT_FALSE(shard_keys.empty());
+  EXPECT_EQ(merged_keys, shard_keys);
 
   // logs: the hosts' log lines, as CloudWatch streams <job>/algo-<k>.
   auto logs = evalctl_query("logs --backend local " + name2);
