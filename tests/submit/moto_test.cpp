@@ -235,6 +235,23 @@ TEST_F(MotoTest, MultipartUploadAboveThePartSize) {
   EXPECT_GE(recorded_puts("partNumber=3"), 1) << "expected 3 parts";
 }
 
+// `logs` of a processing job through moto's SigV4 check: the events of its streams in
+// /aws/sagemaker/ProcessingJobs; a wrong secret is refused.
+TEST_F(MotoTest, ProcessingJobLogsAreReadWithASignedRequest) {
+  auto r = run_command(python_ + " " + helper() + " log " + url_ + " " + ak_ + " " +
+                       shell_quote(sk_) + " /aws/sagemaker/ProcessingJobs job-1/algo-1-17 " +
+                       "'loading model' 'wrote summary.json'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto logs = run_command(evalctl("logs job-1"));
+  ASSERT_EQ(logs.exit_code, 0) << logs.output;
+  EXPECT_NE(logs.output.find("job-1/algo-1-17 loading model\njob-1/algo-1-17 wrote summary.json\n"),
+            std::string::npos)
+      << logs.output;
+  auto wrong = run_command(evalctl("logs job-1", "not-the-secret"));
+  EXPECT_EQ(wrong.exit_code, 4) << wrong.output;
+  EXPECT_EQ(wrong.output.find("loading model"), std::string::npos) << wrong.output;
+}
+
 // `--backend batch` logs and results: Batch (the local endpoint that checks SigV4) hands the job
 // to a training job; its CloudWatch streams and its S3 output come from moto, also checking
 // SigV4, with the same key. The archives are unpacked safely; one that escapes is refused.
