@@ -252,6 +252,31 @@ TEST_F(MotoTest, ProcessingJobLogsAreReadWithASignedRequest) {
   EXPECT_EQ(wrong.output.find("loading model"), std::string::npos) << wrong.output;
 }
 
+// `results --backend local` of a job that delivered to s3:// reads it back through moto's
+// SigV4 check. The job folder is written here as the local backend leaves it (state.json).
+TEST_F(MotoTest, LocalJobResultsDeliveredToS3AreDownloaded) {
+  fs::path jobs = dir_ / "jobs";
+  assay::atomic_write(jobs / "local-job-1" / "state.json",
+                      json{{"job", "local-job-1"},
+                           {"status", "Completed"},
+                           {"backend", "local"},
+                           {"results", "s3://assay-bucket/local-job-1/"}}
+                          .dump());
+  auto r =
+      run_command(python_ + " " + helper() + " put " + url_ + " " + ak_ + " " + shell_quote(sk_) +
+                  " assay-bucket local-job-1/merged/summary.json " + "'{\"n\": 60}'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string flags = " --backend local --local-jobs-dir " + shell_quote(jobs.string());
+  fs::path dest = dir_ / "fetched";
+  auto fetched = run_command(evalctl("results local-job-1 " + shell_quote(dest.string()) + flags));
+  ASSERT_EQ(fetched.exit_code, 0) << fetched.output;
+  EXPECT_EQ(assay::read_file(dest / "merged" / "summary.json"), "{\"n\": 60}");
+  auto wrong = run_command(
+      evalctl("results local-job-1 " + shell_quote((dir_ / "x").string()) + flags, "bad"));
+  EXPECT_EQ(wrong.exit_code, 4) << wrong.output;
+  EXPECT_NE(wrong.output.find("SignatureDoesNotMatch"), std::string::npos) << wrong.output;
+}
+
 // `--backend batch` logs and results: Batch (the local endpoint that checks SigV4) hands the job
 // to a training job; its CloudWatch streams and its S3 output come from moto, also checking
 // SigV4, with the same key. The archives are unpacked safely; one that escapes is refused.
