@@ -4,6 +4,7 @@
 #include "core/suggest.h"
 #include "eval/generators/local_generator.h"
 #include "eval/generators/openai_generator.h"
+#include "eval/generators/sagemaker_generator.h"
 
 namespace assay::eval {
 namespace {
@@ -17,6 +18,7 @@ struct GeneratorEntry {
 constexpr GeneratorEntry kGenerators[] = {
     {"local", make_local_generator},
     {"openai", make_openai_generator},
+    {"sagemaker", make_sagemaker_generator},
 };
 
 }  // namespace

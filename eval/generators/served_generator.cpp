@@ -23,6 +23,8 @@ std::string failure_of(const HttpResponse& response, const ServedWire& wire) {
   }
   std::string message = wire.error_message(response.body);
   std::string why = "HTTP " + std::to_string(response.status);
+  // AWS names the error in a header ("InvalidSignatureException:http://...").
+  if (auto type = response.header("x-amzn-errortype")) why += " " + type->substr(0, type->find(':'));
   if (response.attempts > 1) why += " after " + std::to_string(response.attempts) + " attempts";
   return message.empty() ? why : why + ": " + message;
 }
