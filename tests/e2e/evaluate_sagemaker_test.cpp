@@ -158,5 +158,63 @@ TEST(EvaluateSageMaker, WrongSecretIsAClearErrorAndNoSecretIsWritten) {
   }
 }
 
+// The wire path through moto_server's sagemaker-runtime (which, unlike moto's S3 and SageMaker,
+// checks no signature: the botocore-checked endpoint above covers signatures). moto routes
+// InvokeEndpoint by botocore's model and answers from a queue of results set through its API.
+TEST(EvaluateSageMaker, InvokeEndpointThroughMotoServer) {
+  const auto which = testing::run_command("command -v moto_server");
+  if (which.exit_code != 0) GTEST_SKIP() << "moto_server not found (pip install 'moto[server]')";
+  testing::TempDir tmp;
+  const auto port_probe = testing::run_command(
+      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+      "print(s.getsockname()[1])'");
+  ASSERT_EQ(port_probe.exit_code, 0) << port_probe.output;
+  const std::string port = std::to_string(std::stoi(port_probe.output));
+  auto moto = testing::start_background(
+      "moto_server -H 127.0.0.1 -p " + port,
+      tmp / "moto.log");
+  const std::string url = "http://127.0.0.1:" + port;
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = testing::run_command("curl -s -o /dev/null " + url + "/moto-api/").exit_code == 0;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(up) << read_all(tmp / "moto.log");
+  json results = json::array();
+  for (int i = 0; i < 3; ++i) {
+    results.push_back({{"Body", json::array({{{"generated_text", "moto answer"},
+                                              {"details",
+                                               {{"finish_reason", "eos_token"},
+                                                {"generated_tokens", 2}}}}})
+                                    .dump()},
+                       {"ContentType", "application/json"}});
+  }
+  json queue = {{"region", "us-east-1"}, {"results", results}};
+  std::ofstream(tmp / "results.json") << queue.dump();
+  auto set = testing::run_command("curl -sf -X POST -H 'Content-Type: application/json' --data @" +
+                                  shell_quote((tmp / "results.json").string()) + " " + url +
+                                  "/moto-api/static/sagemaker/endpoint-results");
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  fs::path data = tmp / "data.jsonl";
+  std::ofstream(data) << R"({"id": "a", "instruction": "one", "output": "moto answer"}
+{"id": "b", "instruction": "two", "output": "moto answer"}
+{"id": "c", "instruction": "three", "output": "moto answer"}
+)";
+  auto out = testing::run_command(
+      std::string(testing::kCleanEvaluateEnv) +
+      "env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID=AKIDEXAMPLE "
+      "AWS_SECRET_ACCESS_KEY=secret AWS_REGION=us-east-1 AWS_ENDPOINT_URL=" + url +
+      " GEN_ENDPOINT=any-endpoint " + shell_quote(ASSAY_EVALUATE_BIN) +
+      " run --generator sagemaker --dataset " + shell_quote(data.string()) + " --output " +
+      shell_quote((tmp / "run").string()) + " --metrics exact_match --max-new-tokens 8");
+  testing::stop_background(moto, SIGTERM);
+  ASSERT_EQ(out.exit_code, 0) << out.output << read_all(tmp / "moto.log");
+  for (const json& g : testing::read_json_lines(tmp / "run/generations.jsonl")) {
+    EXPECT_EQ(g["output"], "moto answer") << g;
+    EXPECT_EQ(g["finish_reason"], "eos") << g;
+    EXPECT_EQ(g["completion_tokens"], 2) << g;
+  }
+}
+
 }  // namespace
 }  // namespace assay
