@@ -158,6 +158,25 @@ TEST(EvaluateSageMaker, WrongSecretIsAClearErrorAndNoSecretIsWritten) {
   }
 }
 
+// The README's example config for a SageMaker endpoint runs as written (endpoint name from the
+// environment, which beats the file).
+TEST(EvaluateSageMaker, TheExampleConfigRunsAgainstAnEndpoint) {
+  if (!have_botocore()) GTEST_SKIP() << "python3 with botocore not found";
+  testing::TempDir tmp;
+  Endpoint ep(tmp, "tgi");
+  ASSERT_GT(ep.port(), 0);
+  auto out = testing::run_command(
+      "cd " + shell_quote(kRepo.string()) + " && " + std::string(testing::kCleanEvaluateEnv) +
+      "env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=AKIDEXAMPLE "
+      "AWS_SECRET_ACCESS_KEY=" + shell_quote(kSecret) +
+      " AWS_REGION=us-east-1 AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=http://127.0.0.1:" +
+      std::to_string(ep.port()) + " GEN_ENDPOINT=my-endpoint " + shell_quote(ASSAY_EVALUATE_BIN) +
+      " run --config configs/served/sagemaker.yaml --output " +
+      shell_quote((tmp / "run").string()));
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(testing::read_json_lines(tmp / "run/generations.jsonl").size(), 60u);
+}
+
 // The wire path through moto_server's sagemaker-runtime (which, unlike moto's S3 and SageMaker,
 // checks no signature: the botocore-checked endpoint above covers signatures). moto routes
 // InvokeEndpoint by botocore's model and answers from a queue of results set through its API.

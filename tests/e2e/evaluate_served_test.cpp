@@ -182,5 +182,20 @@ TEST(EvaluateServed, ApiKeyIsRequiredAndWrittenNowhere) {
   }
 }
 
+// The README's example config for a vLLM server runs as written (the server's URL and model id
+// given through the environment, which beats the file).
+TEST(EvaluateServed, TheVllmExampleConfigRunsAgainstAnOpenAiCompatibleServer) {
+  testing::TempDir tmp;
+  Server server(kStories, tmp / "serve.log");
+  ASSERT_GT(server.port(), 0);
+  auto out = testing::run_command(
+      "cd " + shell_quote(kRepo.string()) + " && " + clean_env() + "GEN_BASE_URL=" +
+      server.url() + " GEN_MODEL=stories260K " + shell_quote(ASSAY_EVALUATE_BIN) +
+      " run --config configs/served/vllm.yaml --output " + shell_quote((tmp / "run").string()) +
+      " --max-new-tokens 16");
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(testing::read_json_lines(tmp / "run/generations.jsonl").size(), 60u);
+}
+
 }  // namespace
 }  // namespace assay
