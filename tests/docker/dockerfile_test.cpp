@@ -99,8 +99,9 @@ std::set<std::string> setup_sh_packages() {
 }
 
 // setup.sh packages only the tests need; the images do not build the tests.
+// (libcpp-httplib-dev is not among them: `evaluate serve` is built on it.)
 const std::set<std::string> kTestOnly = {"libgtest-dev", "libgmock-dev", "libbenchmark-dev",
-                                         "libcpp-httplib-dev", "chromium"};
+                                         "chromium"};
 
 std::set<std::string> minus(std::set<std::string> a, const std::set<std::string>& b) {
   for (const auto& x : b) a.erase(x);
