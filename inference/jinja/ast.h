@@ -18,7 +18,7 @@ struct Expr {
   enum class Kind {
     kLiteral,    // value
     kName,       // name
-    kList,       // args: the items (also tuples)
+    kList,       // args: the items (a tuple when negated is set)
     kDict,       // args: key, value, key, value, ...
     kAttr,       // args[0].name
     kItem,       // args[0][args[1]]

@@ -248,7 +248,7 @@ Value dict_method(const Value& d, const std::string& name) {
   if (name == "items") {
     return bound([d](Args&) {
       List out;
-      for (const auto& [k, v] : d.as_dict()) out.push_back(Value(List{Value(k), v}));
+      for (const auto& [k, v] : d.as_dict()) out.push_back(Value::make_tuple(List{Value(k), v}));
       return Value(std::move(out));
     });
   }
@@ -513,7 +513,7 @@ const std::map<std::string, FilterFn>& filters() {
          bool by_value = need_string(arg(a, 2, "by", Value("key")), "dictsort") == "value";
          bool reverse = arg(a, 3, "reverse", Value(false)).truthy();
          List items;
-         for (const auto& [k, v] : in(a).as_dict()) items.push_back(Value(List{Value(k), v}));
+         for (const auto& [k, v] : in(a).as_dict()) items.push_back(Value::make_tuple(List{Value(k), v}));
          std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
            const Value& kx = x.as_list()[by_value];
            const Value& ky = y.as_list()[by_value];

@@ -12,17 +12,22 @@ std::string undefined_message(const Value& v) {
   return name.empty() ? "value is undefined" : "'" + name + "' is undefined";
 }
 
-int64_t checked(bool overflow, int64_t v) {
+// Integer + - * with Python's result, or a TemplateError where int64 overflows.
+Value int_op(char op, int64_t x, int64_t y) {
+  int64_t r = 0;
+  bool overflow = op == '+' ? __builtin_add_overflow(x, y, &r)
+                  : op == '-' ? __builtin_sub_overflow(x, y, &r)
+                              : __builtin_mul_overflow(x, y, &r);
   if (overflow) throw TemplateError("integer overflow");
-  return v;
+  return Value(r);
 }
 
 Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   bool ints = !a.is_float() && !b.is_float();
-  int64_t x = a.as_int(), y = b.as_int(), r = 0;
-  if (op == "+") return ints ? Value(checked(__builtin_add_overflow(x, y, &r), r)) : Value(a.as_float() + b.as_float());
-  if (op == "-") return ints ? Value(checked(__builtin_sub_overflow(x, y, &r), r)) : Value(a.as_float() - b.as_float());
-  if (op == "*") return ints ? Value(checked(__builtin_mul_overflow(x, y, &r), r)) : Value(a.as_float() * b.as_float());
+  int64_t x = a.as_int(), y = b.as_int();
+  if (op == "+") return ints ? int_op('+', x, y) : Value(a.as_float() + b.as_float());
+  if (op == "-") return ints ? int_op('-', x, y) : Value(a.as_float() - b.as_float());
+  if (op == "*") return ints ? int_op('*', x, y) : Value(a.as_float() * b.as_float());
   if (op == "/") {
     if (b.as_float() == 0) throw TemplateError("division by zero");
     return Value(a.as_float() / b.as_float());
@@ -323,7 +328,7 @@ Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
     case Expr::Kind::kList: {
       List items;
       for (const auto& a : e.args) items.push_back(eval(*a, frame));
-      return Value(std::move(items));
+      return e.negated ? Value::make_tuple(std::move(items)) : Value(std::move(items));
     }
     case Expr::Kind::kDict: {
       Dict d;

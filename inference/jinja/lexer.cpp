@@ -6,11 +6,38 @@
 namespace assay::inference::jinja {
 namespace {
 
+// jinja2 splits the source with str.splitlines() and joins the lines with "\n": every line
+// break Python knows becomes "\n", and one at the very end goes (keep_trailing_newline=False).
+std::string normalize_newlines(std::string_view src) {
+  std::string out;
+  out.reserve(src.size());
+  for (size_t i = 0; i < src.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(src[i]);
+    if (c == '\r') {
+      if (i + 1 < src.size() && src[i + 1] == '\n') ++i;
+      out += '\n';
+    } else if (c == '\v' || c == '\f' || c == 0x1c || c == 0x1d || c == 0x1e) {
+      out += '\n';
+    } else if (c == 0xC2 && i + 1 < src.size() && static_cast<unsigned char>(src[i + 1]) == 0x85) {
+      out += '\n';
+      ++i;
+    } else if (c == 0xE2 && i + 2 < src.size() && static_cast<unsigned char>(src[i + 1]) == 0x80 &&
+               (static_cast<unsigned char>(src[i + 2]) == 0xA8 || static_cast<unsigned char>(src[i + 2]) == 0xA9)) {
+      out += '\n';
+      i += 2;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 class Lexer {
  public:
-  explicit Lexer(std::string_view src) : src_(src) {
+  explicit Lexer(std::string_view src) : source_(normalize_newlines(src)), src_(source_) {
     line_starts_.push_back(0);
     for (size_t i = 0; i < src_.size(); ++i) {
       if (src_[i] == '\n') line_starts_.push_back(i + 1);
@@ -248,6 +275,7 @@ class Lexer {
     throw SyntaxError{message, line_of(at), col_of(at)};
   }
 
+  std::string source_;  // the template with its line breaks normalized
   std::string_view src_;
   size_t pos_ = 0;
   bool strip_next_ = false;

@@ -266,6 +266,7 @@ class Parser {
     ExprPtr first = parse_expression();
     if (!is_op(",")) return first;
     auto list = make_expr(Expr::Kind::kList, at);
+    list->negated = true;  // a tuple
     list->args.push_back(std::move(first));
     while (accept_op(",")) {
       if (peek().kind == Token::Kind::kBlockEnd || peek().kind == Token::Kind::kVarEnd) break;
@@ -419,10 +420,15 @@ class Parser {
   }
   ExprPtr parse_paren() {
     const Token& at = next();
-    if (accept_op(")")) return make_expr(Expr::Kind::kList, at);  // ()
+    if (accept_op(")")) {
+      auto empty = make_expr(Expr::Kind::kList, at);  // ()
+      empty->negated = true;
+      return empty;
+    }
     ExprPtr first = parse_expression();
     if (accept_op(")")) return first;
     auto list = make_expr(Expr::Kind::kList, at);
+    list->negated = true;  // a tuple
     list->args.push_back(std::move(first));
     while (accept_op(",")) {
       if (is_op(")")) break;

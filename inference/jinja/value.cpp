@@ -189,8 +189,9 @@ std::string Value::repr() const {
     case Kind::kFloat: return float_repr(float_);
     case Kind::kString: return string_repr(*str_);
     case Kind::kList: {
-      std::string out = "[";
+      std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) out += (i ? ", " : "") + (*list_)[i].repr();
+      if (tuple_) return out + (list_->size() == 1 ? ",)" : ")");
       return out + "]";
     }
     case Kind::kDict: {
@@ -213,7 +214,7 @@ std::string Value::type_name() const {
     case Kind::kInt: return "int";
     case Kind::kFloat: return "float";
     case Kind::kString: return "str";
-    case Kind::kList: return "list";
+    case Kind::kList: return tuple_ ? "tuple" : "list";
     case Kind::kDict: return namespace_ ? "Namespace" : "dict";
     case Kind::kCallable: return "function";
   }

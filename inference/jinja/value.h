@@ -50,6 +50,12 @@ class Value {
     v.namespace_ = true;
     return v;
   }
+  // A tuple: a list that Python prints as (a, b) (dict.items(), dictsort, literals "(a, b)").
+  static Value make_tuple(List l) {
+    Value v(std::move(l));
+    v.tuple_ = true;
+    return v;
+  }
   static Value callable(Function f) {
     Value v(Kind::kCallable);
     v.fn_ = std::make_shared<Function>(std::move(f));
@@ -69,6 +75,7 @@ class Value {
   bool is_list() const { return kind_ == Kind::kList; }
   bool is_dict() const { return kind_ == Kind::kDict; }
   bool is_namespace() const { return namespace_; }
+  bool is_tuple() const { return tuple_; }
   bool is_callable() const { return kind_ == Kind::kCallable; }
 
   bool as_bool() const { return int_ != 0; }
@@ -99,6 +106,7 @@ class Value {
   explicit Value(Kind k) : kind_(k) {}
   Kind kind_ = Kind::kUndefined;
   bool namespace_ = false;
+  bool tuple_ = false;
   int64_t int_ = 0;
   double float_ = 0;
   std::shared_ptr<std::string> str_;
