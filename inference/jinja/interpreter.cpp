@@ -73,6 +73,23 @@ Value repeat(const Value& seq, int64_t n, const Interpreter& interp) {
   return Value(std::move(out));
 }
 
+// Whether `v` is or contains a namespace: one stored in a namespace could make a cycle (a
+// namespace holding itself), which would never be freed and would print forever.
+bool holds_namespace(const Value& v, int depth) {
+  if (v.is_namespace() || depth > 64) return true;
+  if (v.is_list()) {
+    for (const Value& item : v.as_list()) {
+      if (holds_namespace(item, depth + 1)) return true;
+    }
+  }
+  if (v.is_dict()) {
+    for (const auto& kv : v.as_dict()) {
+      if (holds_namespace(kv.second, depth + 1)) return true;
+    }
+  }
+  return false;
+}
+
 [[noreturn]] void bad_operands(const std::string& op, const Value& a, const Value& b) {
   throw TemplateError("unsupported operand type(s) for " + op + ": '" + a.type_name() + "' and '" +
                       b.type_name() + "'");
@@ -233,6 +250,9 @@ void Interpreter::exec_set(const Node& node, const FramePtr& frame) {
   if (!target || !target->is_namespace()) {
     throw TemplateError("cannot assign attribute on non-namespace object '" + node.targets[0] + "'");
   }
+  if (holds_namespace(v, 0)) {
+    throw TemplateError("a namespace attribute cannot hold a namespace ('" + node.targets[0] + "." + node.text + "')");
+  }
   Dict& attrs = const_cast<Value*>(target)->mutable_namespace();
   for (auto& kv : attrs) {
     if (kv.first == node.text) {
@@ -243,9 +263,14 @@ void Interpreter::exec_set(const Node& node, const FramePtr& frame) {
   attrs.emplace_back(node.text, std::move(v));
 }
 
+// Macros and callers hold their scope weakly: the scope holds them, and a strong reference
+// would be a cycle that is never freed.
 Value Interpreter::make_macro(const Node& node, const FramePtr& closure, std::string name) {
-  return Value::callable([this, &node, closure, name](Args& args) {
-    return call_macro(node, closure, args, name);
+  std::weak_ptr<Frame> scope = closure;
+  return Value::callable([this, &node, scope, name](Args& args) {
+    FramePtr frame = scope.lock();
+    if (!frame) throw TemplateError("macro '" + name + "' called after its scope ended");
+    return call_macro(node, frame, args, name);
   });
 }
 
@@ -281,9 +306,11 @@ Value Interpreter::call_macro(const Node& node, const FramePtr& closure, Args& a
 }
 
 void Interpreter::exec_call_block(const Node& node, const FramePtr& frame, std::string& out) {
-  Value caller = Value::callable([this, &node, frame](Args& args) {
+  std::weak_ptr<Frame> scope = frame;
+  Value caller = Value::callable([this, &node, scope](Args& args) {
     auto inner = std::make_shared<Frame>();
-    inner->parent = frame;
+    inner->parent = scope.lock();
+    if (!inner->parent) throw TemplateError("caller() called after its scope ended");
     for (size_t i = 0; i < node.params.size(); ++i) {
       const auto& [param, def] = node.params[i];
       if (i < args.positional.size()) inner->vars[param] = args.positional[i];
