@@ -24,7 +24,10 @@ class ModelHandle;
 // One prompt to answer.
 struct GenerateRequest {
   std::string id;           // the sample id (also seeds the sample's RNG)
-  std::string prompt;       // the prompt text, template or chat format applied (no BOS)
+  // The exact prompt text, template or chat format applied. A chat template may have written
+  // the BOS token's text at its start; the generator must then not add a second BOS
+  // (inference::encode_prompt).
+  std::string prompt;
   std::string instruction;  // the sample's parts, for generators that send chat messages
   std::string input;
   std::string where;  // "file:line" of the sample, for messages

@@ -83,8 +83,16 @@ std::vector<GenerateRequest> requests_for(const RunState& state, const std::vect
   requests.reserve(pending.size());
   for (size_t i : pending) {
     const Sample& s = state.ds.samples[i];
-    requests.push_back({s.id, prompts.build(s.instruction, s.input), s.instruction, s.input,
-                        state.ds.path + ":" + std::to_string(s.line)});
+    const std::string where = state.ds.path + ":" + std::to_string(s.line);
+    std::string prompt;
+    try {
+      prompt = prompts.build(s.instruction, s.input, s.id);
+    } catch (const inference::ChatTemplateError& e) {
+      throw_invalid(where + ": sample '" + s.id + "': " +
+                    (e.raised_by_template() ? "the chat template refused it: " : "the chat template failed: ") +
+                    e.what());
+    }
+    requests.push_back({s.id, std::move(prompt), s.instruction, s.input, where});
   }
   return requests;
 }
@@ -128,6 +136,21 @@ size_t generate_all(RunState& state, Generator& generator,
   return finished;
 }
 
+// The prompts of a run without prompt.template: the model's chat template (auto), a template
+// file or a bundled format, with the system message and few-shot turns.
+PromptBuilder chat_prompts(const RunState& state, Generator& generator) {
+  const GenerationSettings& gen = state.settings.generation;
+  ChatExtras extras = chat_extras_from(gen, state.settings.dataset, state.settings.fields);
+  std::optional<fs::path> dir;
+  if (gen.chat_format == "auto" || !gen.chat_template_file.empty()) dir = generator.chat_template_dir();
+  PromptBuilder prompts = chat_prompts_for(gen, extras, dir);
+  if (prompts.description() == "alpaca" && (!extras.system.empty() || !extras.fewshot.empty())) {
+    log::warn("prompt.system and few-shot examples apply to chat prompts only; the Alpaca prompt ignores them");
+  }
+  log::info("prompt format", {{"format", prompts.description()}});
+  return prompts;
+}
+
 }  // namespace
 
 StageOutcome generate_stage(RunState& state, Generator& generator,
@@ -145,13 +168,7 @@ StageOutcome generate_stage(RunState& state, Generator& generator,
   state.summary_extra["generation"] = {{"resumed", resumed}};
   state.timings["generate_s"] = 0.0;
   if (!pending.empty()) {
-    if (!prompts) {
-      ChatFormat f = ChatFormat::kNone;
-      if (auto dir = generator.chat_template_dir()) f = detect_chat_format_in(*dir);
-      prompts = PromptBuilder::from_chat_format(f);
-      log::info("prompt format detected from tokenizer_config.json",
-                {{"chat_format", chat_format_name(f)}});
-    }
+    if (!prompts) prompts = chat_prompts(state, generator);
     state.folder->update({{"prompt_format", prompts->description()}});
     std::vector<GenerateRequest> requests = requests_for(state, pending, *prompts);
     state.timings["load_s"] = seconds_since(t0);
