@@ -193,8 +193,11 @@ class RunCommand final : public Command {
         "--max-new-tokens", max_new_tokens_,
         "Tokens to generate at most per sample (generation.max_new_tokens, default 256)"));
     run->add_option("--chat-format", chat_format_,
-                    "none (Alpaca template), auto (from tokenizer_config.json), chatml, llama3, "
-                    "llama2, mistral (prompt.chat_format)");
+                    "auto (the model's own chat template from tokenizer_config.json, else Alpaca; "
+                    "the default), none (Alpaca), chatml, llama3, llama2, mistral (prompt.chat_format)");
+    run->add_option("--chat-template", chat_template_,
+                    "A Jinja chat template file to use instead of the model's (prompt.chat_template)");
+    run->add_option("--system", system_, "A system message for chat prompts (prompt.system)");
     run->add_option("--prompt-template", prompt_template_,
                     "Prompt template with {instruction} and {input} (prompt.template)");
     run->add_flag("--overwrite", overwrite_,
@@ -223,6 +226,8 @@ class RunCommand final : public Command {
     if (!device_.empty()) flags.emplace_back("device", device_);
     if (max_new_tokens_ >= 0) flags.emplace_back("generation.max_new_tokens", max_new_tokens_);
     if (!chat_format_.empty()) flags.emplace_back("prompt.chat_format", chat_format_);
+    if (!chat_template_.empty()) flags.emplace_back("prompt.chat_template", chat_template_);
+    if (!system_.empty()) flags.emplace_back("prompt.system", system_);
     if (!prompt_template_.empty()) flags.emplace_back("prompt.template", prompt_template_);
     if (!base_model_.empty()) flags.emplace_back("base_model", base_model_);
     request.container = detect_container(container_);
@@ -244,7 +249,7 @@ class RunCommand final : public Command {
  private:
   ConfigFlags flags_;
   ContainerOptions container_;
-  std::string model_, base_model_, device_, chat_format_, prompt_template_, shard_;
+  std::string model_, base_model_, device_, chat_format_, chat_template_, system_, prompt_template_, shard_;
   bool dummy_ = false, overwrite_ = false, retry_judge_errors_ = false;
   int max_new_tokens_ = -1;
 };
