@@ -16,7 +16,7 @@ namespace assay::inference::jinja {
 struct RenderLimits {
   size_t max_output_bytes = size_t{64} << 20;  // any string built, the rendering included
   int max_call_depth = 200;                    // nested macro calls
-  int64_t max_steps = 50'000'000;              // expressions evaluated plus loop iterations
+  int64_t max_steps = 5'000'000;               // expressions evaluated plus loop iterations
 };
 
 struct Frame {

@@ -1,5 +1,6 @@
 #include "inference/jinja/parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -86,7 +87,10 @@ class Parser {
     for (;;) {
       const Token& t = peek();
       if (t.kind == Token::Kind::kEof) {
-        if (!ends.empty()) fail("missing {% " + *ends.begin() + " %}", t);
+        if (!ends.empty()) {
+          auto end = std::find_if(ends.begin(), ends.end(), [](const std::string& e) { return e.rfind("end", 0) == 0; });
+          fail("missing {% " + (end != ends.end() ? *end : *ends.begin()) + " %}", t);
+        }
         return body;
       }
       if (t.kind == Token::Kind::kText) {
