@@ -7,6 +7,9 @@
 #include <optional>
 #include <set>
 
+#include <utf8proc.h>
+
+#include "core/utf8.h"
 #include "inference/jinja/interpreter.h"
 #include "inference/jinja/parser.h"
 
@@ -43,17 +46,10 @@ int64_t need_int(const Value& v, const char* what) {
 // --- UTF-8 and Python's whitespace ---
 
 uint32_t decode(std::string_view cp) {
-  unsigned char c = static_cast<unsigned char>(cp[0]);
-  if (cp.size() == 1) return c;
-  uint32_t v = c & (0xFF >> (cp.size() + 1));
-  for (size_t i = 1; i < cp.size(); ++i) v = (v << 6) | (static_cast<unsigned char>(cp[i]) & 0x3F);
-  return v;
+  size_t pos = 0;
+  return static_cast<uint32_t>(utf8::decode(cp, pos));
 }
-bool is_py_space(uint32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202F || c == 0x205F || c == 0x3000;
-}
+bool is_py_space(uint32_t c) { return utf8::py_isspace(static_cast<char32_t>(c)); }
 std::string join_points(const std::vector<std::string_view>& cps, size_t from, size_t to) {
   std::string out;
   for (size_t i = from; i < to; ++i) out += cps[i];
@@ -73,13 +69,14 @@ std::string strip(const std::string& s, const Value& chars, bool left, bool righ
   while (right && e > b && drop(cps[e - 1])) --e;
   return join_points(cps, b, e);
 }
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
+std::string lower(const std::string& s) { return utf8::py_lower(s); }
+// Python's str.upper() with simple (one code point) case mappings.
+std::string upper(const std::string& s) {
+  std::string out;
+  for (char32_t cp : utf8::to_u32(s)) {
+    utf8::append(out, static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(cp))));
+  }
+  return out;
 }
 // str.title(): each run of letters starts upper-case, the rest lower-case (ASCII letters only).
 std::string title(const std::string& s) {
@@ -164,6 +161,62 @@ bool affix(const std::string& s, const Value& what, bool prefix) {
 // Byte offset -> code point index, for find().
 int64_t cp_index(const std::string& s, size_t byte) {
   return static_cast<int64_t>(code_points(std::string_view(s).substr(0, byte)).size());
+}
+
+// Python's printf-style "fmt % args" for %s, %r, %d, %i, %f (with a precision) and %%.
+std::string format_percent(const std::string& fmt, const Value& args) {
+  List items = args.is_list() ? args.as_list() : List{args};
+  size_t next = 0;
+  std::string out;
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    size_t j = i + 1;
+    std::string name;
+    if (j < fmt.size() && fmt[j] == '(') {
+      size_t close = fmt.find(')', j);
+      if (close == std::string::npos) throw TemplateError("format: unclosed '%('");
+      name = fmt.substr(j + 1, close - j - 1);
+      j = close + 1;
+    }
+    int precision = -1;
+    if (j < fmt.size() && fmt[j] == '.') {
+      precision = 0;
+      for (++j; j < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[j])) && precision < 100; ++j) {
+        precision = precision * 10 + (fmt[j] - '0');
+      }
+    }
+    if (j >= fmt.size()) throw TemplateError("format: incomplete format");
+    char conv = fmt[j];
+    i = j;
+    if (conv == '%') {
+      out += '%';
+      continue;
+    }
+    Value v;
+    if (!name.empty()) {
+      const Value* found = args.find(name);
+      if (!found) throw TemplateError("format: no key '" + name + "'");
+      v = *found;
+    } else {
+      if (next >= items.size()) throw TemplateError("not enough arguments for format string");
+      v = items[next++];
+    }
+    if (conv == 's') out += v.str();
+    else if (conv == 'r') out += v.repr();
+    else if ((conv == 'd' || conv == 'i') && v.is_number()) out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_float()) : v.as_int());
+    else if (conv == 'f' && v.is_number()) {
+      char buf[512];
+      std::snprintf(buf, sizeof buf, "%.*f", precision < 0 ? 6 : precision, v.as_float());
+      out += buf;
+    } else {
+      throw TemplateError(std::string("format: unsupported conversion '%") + conv + "' for " + v.type_name());
+    }
+  }
+  if (next < items.size() && args.is_list()) throw TemplateError("not all arguments converted during string formatting");
+  return out;
 }
 
 Value bound(std::function<Value(Args&)> f) { return Value::callable(std::move(f)); }
@@ -461,10 +514,12 @@ std::string indent(const std::string& s, const Value& width, bool first, bool bl
   return first ? pad + out : out;
 }
 
+// transformers' tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
 Value tojson(const Args& args) {
-  Value indent = arg(args, 1, "indent", Value::none());
-  Value seps = arg(args, 2, "separators", Value::none());
-  bool sort_keys = arg(args, 3, "sort_keys", Value(false)).truthy();
+  bool ensure_ascii = arg(args, 1, "ensure_ascii", Value(false)).truthy();
+  Value indent = arg(args, 2, "indent", Value::none());
+  Value seps = arg(args, 3, "separators", Value::none());
+  bool sort_keys = arg(args, 4, "sort_keys", Value(false)).truthy();
   int ind = indent.is_none() ? -1 : static_cast<int>(std::clamp<int64_t>(need_int(indent, "tojson indent"), 0, 64));
   std::string item_sep = ind >= 0 ? "," : ", ", key_sep = ": ";
   if (!seps.is_none()) {
@@ -473,7 +528,27 @@ Value tojson(const Args& args) {
     item_sep = need_string(parts[0], "tojson separators");
     key_sep = need_string(parts[1], "tojson separators");
   }
-  return Value(args.positional.at(0).to_json(ind, item_sep, key_sep, sort_keys));
+  std::string out = args.positional.at(0).to_json(ind, item_sep, key_sep, sort_keys);
+  if (!ensure_ascii) return Value(std::move(out));
+  std::string ascii;  // json.dumps(ensure_ascii=True): \uXXXX, surrogate pairs above U+FFFF
+  for (char32_t cp : utf8::to_u32(out)) {
+    if (cp < 0x7f) {  // Python escapes DEL too
+      ascii += static_cast<char>(cp);
+      continue;
+    }
+    auto unit = [&](uint32_t u) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      ascii += buf;
+    };
+    if (cp >= 0x10000) {
+      unit(0xD800 + ((cp - 0x10000) >> 10));
+      unit(0xDC00 + ((cp - 0x10000) & 0x3FF));
+    } else {
+      unit(cp);
+    }
+  }
+  return Value(std::move(ascii));
 }
 
 Value round_filter(const Args& args) {
@@ -522,6 +597,11 @@ const std::map<std::string, FilterFn>& filters() {
          return Value(std::move(items));
        }},
       {"escape", [](Interpreter&, Args& a) { return Value(escape_html(in_str(a))); }},
+      {"format", [](Interpreter&, Args& a) {
+         List rest(a.positional.begin() + 1, a.positional.end());
+         if (!a.keyword.empty()) return Value(format_percent(in_str(a), Value(Dict(a.keyword.begin(), a.keyword.end()))));
+         return Value(format_percent(in_str(a), Value::make_tuple(std::move(rest))));
+       }},
       {"first", [](Interpreter&, Args& a) {
          List items = iterate(in(a));
          return items.empty() ? Value::undefined("first of an empty sequence") : items.front();
@@ -748,6 +828,8 @@ std::vector<std::string_view> code_points(std::string_view s) {
   }
   return out;
 }
+
+std::string percent_format(const std::string& fmt, const Value& args) { return format_percent(fmt, args); }
 
 bool is_known_filter(const std::string& name) { return filters().count(canonical(filter_aliases(), name)) > 0; }
 bool is_known_test(const std::string& name) { return tests().count(canonical(test_aliases(), name)) > 0; }

@@ -33,6 +33,10 @@ bool contains(const Value& container, const Value& item);
 // (`today` fixes strftime_now's clock: "YYYY-MM-DD"; empty is the real local time).
 void add_builtin_globals(std::unordered_map<std::string, Value>& globals, const std::string& today);
 
+// Python's printf-style `fmt % args` (%s, %r, %d, %i, %f with a precision, %%, %(key)s with a
+// dict). Throws TemplateError for other conversions or a wrong number of arguments.
+std::string percent_format(const std::string& fmt, const Value& args);
+
 // The code points of UTF-8 text, each as its bytes.
 std::vector<std::string_view> code_points(std::string_view s);
 

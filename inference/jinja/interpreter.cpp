@@ -460,6 +460,7 @@ Value Interpreter::eval_binary(const Expr& e, const FramePtr& frame) {
     l.insert(l.end(), b.as_list().begin(), b.as_list().end());
     return Value(std::move(l));
   }
+  if (op == "%" && a.is_string()) return Value(percent_format(a.as_string(), b));
   if (op == "*" && (a.is_string() || a.is_list()) && b.is_int()) return repeat(a, b.as_int(), *this);
   if (op == "*" && (b.is_string() || b.is_list()) && a.is_int()) return repeat(b, a.as_int(), *this);
   bad_operands(op, a, b);
