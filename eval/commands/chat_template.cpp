@@ -64,9 +64,10 @@ class ChatTemplateCommand final : public Command {
         "chat-template",
         "Render conversations with a model's Jinja chat template; prints {\"text\": ...} per input "
         "line, or {\"error\": ...} where the template refuses the conversation (raise_exception). "
-        "Exit 0 when every line rendered or was refused by the template, 2 for bad input or a "
-        "template outside the supported subset (naming its line and column), 4 when a template "
-        "failed otherwise on some line (that line gets {\"error\": ...} too).");
+        "Exit 0 when every line rendered or was refused by the template; 2 for bad input "
+        "(file:line), a template outside the supported subset (naming its line and column), or a "
+        "template that failed otherwise on a line (an undefined attribute, bad operand types: that "
+        "line gets {\"error\": ...} too, and the first such line is named).");
     cmd->add_option("--tokenizer", tokenizer_, "Model folder; only its tokenizer_config.json is read")->required();
     cmd->add_option("--file", file_,
                     "JSONL, one {\"messages\": [...], \"add_generation_prompt\": bool, \"kwargs\": {...}} "
@@ -107,7 +108,7 @@ class ChatTemplateCommand final : public Command {
     }
     sink.flush();
     if (!sink) throw_io((out_file_.empty() ? std::string("stdout") : out_file_) + ": write failed");
-    if (!failed.empty()) throw Error(ErrorKind::kInternal, "chat-template: the template failed at " + failed);
+    if (!failed.empty()) throw_invalid("chat-template: the template failed (not a refusal) at " + failed);
     return kExitOk;
   }
 

@@ -274,6 +274,15 @@ Value Interpreter::make_macro(const Node& node, const FramePtr& closure, std::st
   });
 }
 
+void Interpreter::bind_params(const Node& node, const FramePtr& frame, const Args& args) {
+  for (size_t i = 0; i < node.params.size(); ++i) {
+    const auto& [param, def] = node.params[i];
+    if (i < args.positional.size()) frame->vars[param] = args.positional[i];
+    else if (def) frame->vars[param] = eval(*def, frame);
+    else frame->vars[param] = Value::undefined(param);
+  }
+}
+
 Value Interpreter::call_macro(const Node& node, const FramePtr& closure, Args& args, const std::string& name) {
   if (++call_depth_ > limits_.max_call_depth) {
     --call_depth_;
@@ -288,12 +297,7 @@ Value Interpreter::call_macro(const Node& node, const FramePtr& closure, Args& a
   if (args.positional.size() > node.params.size()) {
     throw TemplateError("macro '" + name + "' takes not more than " + std::to_string(node.params.size()) + " argument(s)");
   }
-  for (size_t i = 0; i < node.params.size(); ++i) {
-    const auto& [param, def] = node.params[i];
-    if (i < args.positional.size()) frame->vars[param] = args.positional[i];
-    else if (def) frame->vars[param] = eval(*def, frame);
-    else frame->vars[param] = Value::undefined(param);
-  }
+  bind_params(node, frame, args);
   for (auto& [key, value] : args.keyword) {
     bool known = key == "caller";
     for (const auto& p : node.params) known = known || p.first == key;
@@ -311,12 +315,7 @@ void Interpreter::exec_call_block(const Node& node, const FramePtr& frame, std::
     auto inner = std::make_shared<Frame>();
     inner->parent = scope.lock();
     if (!inner->parent) throw TemplateError("caller() called after its scope ended");
-    for (size_t i = 0; i < node.params.size(); ++i) {
-      const auto& [param, def] = node.params[i];
-      if (i < args.positional.size()) inner->vars[param] = args.positional[i];
-      else if (def) inner->vars[param] = eval(*def, inner);
-      else inner->vars[param] = Value::undefined(param);
-    }
+    bind_params(node, inner, args);
     std::string text;
     exec_body(node.body, inner, text);
     return Value(std::move(text));

@@ -48,6 +48,8 @@ class Interpreter {
   Flow exec_for(const Node& node, const FramePtr& frame, std::string& out);
   void exec_set(const Node& node, const FramePtr& frame);
   void exec_call_block(const Node& node, const FramePtr& frame, std::string& out);
+  // Binds a macro's or caller's parameters: positional arguments, else defaults, else undefined.
+  void bind_params(const Node& node, const FramePtr& frame, const Args& args);
   Value make_macro(const Node& node, const FramePtr& closure, std::string name);
   Value call_macro(const Node& node, const FramePtr& closure, Args& args, const std::string& name);
   void append(std::string& out, const std::string& text) const;
