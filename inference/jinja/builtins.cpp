@@ -17,6 +17,12 @@ namespace assay::inference::jinja {
 namespace {
 
 constexpr int64_t kMaxRange = 100000;  // jinja2's sandbox refuses longer ranges
+constexpr size_t kMaxString = size_t{64} << 20;  // as RenderLimits::max_output_bytes
+
+// Throws when a string being built would pass kMaxString.
+void check_growth(size_t bytes) {
+  if (bytes > kMaxString) throw TemplateError("a string built by the template exceeds the size limit");
+}
 
 // --- argument helpers ---
 
@@ -105,6 +111,7 @@ std::string replace(const std::string& s, const std::string& from, const std::st
         ++done;
       }
       if (i < cps.size()) out += cps[i];
+      check_growth(out.size());
     }
     return out;
   }
@@ -113,6 +120,7 @@ std::string replace(const std::string& s, const std::string& from, const std::st
   for (size_t hit; (count < 0 || done < count) && (hit = s.find(from, pos)) != std::string::npos; ++done) {
     out.append(s, pos, hit - pos);
     out += to;
+    check_growth(out.size());
     pos = hit + from.size();
   }
   return out + s.substr(pos);
@@ -204,6 +212,7 @@ std::string format_percent(const std::string& fmt, const Value& args) {
       if (next >= items.size()) throw TemplateError("not enough arguments for format string");
       v = items[next++];
     }
+    check_growth(out.size());
     if (conv == 's') out += v.str();
     else if (conv == 'r') out += v.repr();
     else if ((conv == 'd' || conv == 'i') && v.is_number()) out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_float()) : v.as_int());
@@ -510,7 +519,10 @@ std::string indent(const std::string& s, const Value& width, bool first, bool bl
     pos = nl + ((text[nl] == '\r' && nl + 1 < text.size() && text[nl + 1] == '\n') ? 2 : 1);
   }
   std::string out = lines[0];
-  for (size_t i = 1; i < lines.size(); ++i) out += "\n" + ((blank || !lines[i].empty()) ? pad : "") + lines[i];
+  for (size_t i = 1; i < lines.size(); ++i) {
+    out += "\n" + ((blank || !lines[i].empty()) ? pad : "") + lines[i];
+    check_growth(out.size());
+  }
   return first ? pad + out : out;
 }
 
@@ -837,11 +849,12 @@ bool is_known_test(const std::string& name) { return tests().count(canonical(tes
 Value apply_filter(Interpreter& interp, const std::string& name, Args& args) {
   auto it = filters().find(canonical(filter_aliases(), name));
   if (it == filters().end()) throw TemplateError("no filter named '" + name + "'");
+  // Filters that take an undefined input as jinja2's Undefined does ("", empty, length 0).
+  static const std::set<std::string> kAcceptUndefined = {
+      "default", "d", "length", "count", "string", "trim", "list", "items", "join", "first", "last",
+      "safe", "lower", "upper", "select", "reject", "map", "selectattr", "rejectattr", "unique", "sort"};
   const Value& input = args.positional.at(0);
-  if (input.is_undefined() && name != "default" && name != "d" && name != "length" && name != "count" &&
-      name != "string" && name != "trim" && name != "list" && name != "items" && name != "join" && name != "first" &&
-      name != "last" && name != "safe" && name != "lower" && name != "upper" && name != "select" && name != "reject" &&
-      name != "map" && name != "selectattr" && name != "rejectattr" && name != "unique" && name != "sort") {
+  if (input.is_undefined() && !kAcceptUndefined.count(name)) {
     throw TemplateError("'" + input.undefined_name() + "' is undefined");
   }
   return it->second(interp, args);

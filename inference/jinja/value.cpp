@@ -62,11 +62,13 @@ struct JsonWriter {
   std::string out;
 
   void newline(int depth) {
+    if (out.size() > (size_t{64} << 20)) throw TemplateError("tojson: output exceeds the size limit");
     out += '\n';
     out.append(static_cast<size_t>(indent) * depth, ' ');
   }
   void write(const Value& v, int depth) {
     if (depth > 512) throw TemplateError("tojson: value nested too deeply");
+    if (out.size() > (size_t{64} << 20)) throw TemplateError("tojson: output exceeds the size limit");
     switch (v.kind()) {
       case Value::Kind::kNone: out += "null"; return;
       case Value::Kind::kBool: out += v.as_bool() ? "true" : "false"; return;

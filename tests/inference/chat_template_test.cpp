@@ -129,12 +129,20 @@ TEST(ChatTemplateTest, HostileTemplatesHitLimitsNotTheStack) {
                            "{{ range(1000000) | length }}",
                            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
                            "{% set ns = namespace(a=1) %}{% set ns.a = ns %}",
-                           "{{ 9223372036854775807 + 1 }}"}) {
+                           "{{ 9223372036854775807 + 1 }}",
+                           "{{ ('a' * 1000000) | replace('', 'x' * 1000) }}",
+                           "{{ ('a\n' * 1000000) | indent(100) }}",
+                           "{{ (['x' * 1000000] * 70) | tojson(indent=2) }}"}) {
     try {
       render(tmpl);
       ADD_FAILURE() << tmpl << " rendered";
     } catch (const ChatTemplateError& e) {
       EXPECT_FALSE(e.raised_by_template()) << tmpl;
+      const std::string what = e.what();
+      EXPECT_TRUE(what.find("limit") != std::string::npos || what.find("too deeply") != std::string::npos ||
+                  what.find("too big") != std::string::npos || what.find("overflow") != std::string::npos ||
+                  what.find("namespace") != std::string::npos)
+          << tmpl << ": " << what;
     }
   }
 }
