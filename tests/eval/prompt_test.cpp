@@ -185,5 +185,22 @@ TEST(PromptTest, FewShotFromTheDatasetIsASeededDrawThatSkipsTheSample) {
   EXPECT_THROW(chat_extras_from(gen, data.string(), DatasetFields{}), Error) << "6 examples need 7 samples";
 }
 
+TEST(PromptTest, FewShotFileRecordsAllBecomeTurnsInOrder) {
+  testing::TempDir dir;
+  auto shots = dir.write("shots.jsonl", R"({"instruction": "Capital of France?", "output": "Paris"})" "\n"
+                                        R"({"instruction": "Add", "input": "2 3", "output": "5"})" "\n");
+  GenerationSettings gen;
+  gen.fewshot_file = shots.string();
+  gen.system = "S";
+  ChatExtras extras = chat_extras_from(gen, "unused.jsonl", DatasetFields{});
+  EXPECT_EQ(PromptBuilder::from_chat_format(ChatFormat::kChatml, extras).build("Q", ""),
+            "<|im_start|>system\nS<|im_end|>\n"
+            "<|im_start|>user\nCapital of France?<|im_end|>\n<|im_start|>assistant\nParis<|im_end|>\n"
+            "<|im_start|>user\nAdd\n\n2 3<|im_end|>\n<|im_start|>assistant\n5<|im_end|>\n"
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
+  gen.fewshot_file = (dir / "missing.jsonl").string();
+  EXPECT_THROW(chat_extras_from(gen, "unused.jsonl", DatasetFields{}), Error);
+}
+
 }  // namespace
 }  // namespace assay::eval
