@@ -1,5 +1,6 @@
-// Jinja's builtin filters and tests, Python's str/dict methods that templates call, operators
-// with Python semantics, and UTF-8 helpers (Python strings index code points).
+// Jinja's builtin filters (filters.cpp) and tests and globals (builtins.cpp), and access to
+// values: attributes (Python's str/dict methods included), items, slices, iteration, `in`
+// (access.cpp). Python's str operations are in py_str.h.
 #pragma once
 
 #include <string>
@@ -33,11 +34,5 @@ bool contains(const Value& container, const Value& item);
 // (`today` fixes strftime_now's clock: "YYYY-MM-DD"; empty is the real local time).
 void add_builtin_globals(std::unordered_map<std::string, Value>& globals, const std::string& today);
 
-// Python's printf-style `fmt % args` (%s, %r, %d, %i, %f with a precision, %%, %(key)s with a
-// dict). Throws TemplateError for other conversions or a wrong number of arguments.
-std::string percent_format(const std::string& fmt, const Value& args);
-
-// The code points of UTF-8 text, each as its bytes.
-std::vector<std::string_view> code_points(std::string_view s);
 
 }  // namespace assay::inference::jinja

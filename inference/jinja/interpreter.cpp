@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "inference/jinja/builtins.h"
+#include "inference/jinja/py_str.h"
 
 namespace assay::inference::jinja {
 namespace {
