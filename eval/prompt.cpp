@@ -150,8 +150,8 @@ PromptBuilder PromptBuilder::from_chat_format(ChatFormat format, ChatExtras extr
   return from_chat_template(config, std::move(extras), std::string(chat_format_name(format)));
 }
 
-PromptBuilder PromptBuilder::from_chat_template(const inference::ChatConfig& config, ChatExtras extras,
-                                                std::string description) {
+PromptBuilder PromptBuilder::from_chat_template(const inference::ChatConfig& config,
+                                                ChatExtras extras, std::string description) {
   PromptBuilder b;
   b.chat_ = std::make_shared<const inference::ChatTemplate>(
       inference::ChatTemplate::parse(config.chat_template, config.origin));
@@ -161,7 +161,8 @@ PromptBuilder PromptBuilder::from_chat_template(const inference::ChatConfig& con
   return b;
 }
 
-nlohmann::ordered_json PromptBuilder::messages(const std::string& instruction, const std::string& input,
+nlohmann::ordered_json PromptBuilder::messages(const std::string& instruction,
+                                               const std::string& input,
                                                const std::string& sample_id) const {
   auto turn = [](const std::string& role, const std::string& content) {
     return nlohmann::ordered_json{{"role", role}, {"content", content}};
@@ -187,7 +188,8 @@ std::string PromptBuilder::build(const std::string& instruction, const std::stri
     return expand(input.empty() ? kAlpacaTemplate : kAlpacaInputTemplate, "alpaca", &instruction,
                   &input);
   }
-  return chat_->render(inference::chat_context(chat_config_, messages(instruction, input, sample_id),
+  return chat_->render(inference::chat_context(chat_config_,
+                                               messages(instruction, input, sample_id),
                                                /*add_generation_prompt=*/true, extras_.kwargs));
 }
 
@@ -200,13 +202,15 @@ ChatExtras chat_extras_from(const GenerationSettings& gen, const std::string& da
   DatasetNeeds needs;
   needs.instruction = true;
   needs.reference = true;
-  Dataset shots = load_dataset(gen.fewshot_file.empty() ? dataset_path : gen.fewshot_file, fields, needs);
+  Dataset shots =
+      load_dataset(gen.fewshot_file.empty() ? dataset_path : gen.fewshot_file, fields, needs);
   std::vector<size_t> order(shots.samples.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   if (gen.fewshot_n > 0) {
     if (static_cast<size_t>(gen.fewshot_n) >= shots.samples.size()) {
-      throw_invalid("prompt.fewshot_n: " + std::to_string(gen.fewshot_n) + " examples need more than " +
-                    std::to_string(shots.samples.size()) + " samples in " + dataset_path);
+      throw_invalid("prompt.fewshot_n: " + std::to_string(gen.fewshot_n) +
+                    " examples need more than " + std::to_string(shots.samples.size()) +
+                    " samples in " + dataset_path);
     }
     // A Fisher-Yates shuffle with a fixed generator: the same draw on every host and rerun.
     std::mt19937_64 rng(gen.fewshot_seed);
@@ -217,9 +221,11 @@ ChatExtras chat_extras_from(const GenerationSettings& gen, const std::string& da
   }
   for (size_t i : order) {
     const Sample& s = shots.samples[i];
-    extras.fewshot.push_back({s.id, s.input.empty() ? s.instruction : s.instruction + "\n\n" + s.input, s.reference});
+    extras.fewshot.push_back(
+        {s.id, s.input.empty() ? s.instruction : s.instruction + "\n\n" + s.input, s.reference});
   }
-  extras.fewshot_count = gen.fewshot_n > 0 ? static_cast<size_t>(gen.fewshot_n) : shots.samples.size();
+  extras.fewshot_count =
+      gen.fewshot_n > 0 ? static_cast<size_t>(gen.fewshot_n) : shots.samples.size();
   return extras;
 }
 
@@ -230,9 +236,11 @@ PromptBuilder chat_prompts_for(const GenerationSettings& gen, const ChatExtras& 
     if (tokenizer_dir) config = inference::read_chat_config(*tokenizer_dir);  // special tokens
     config.chat_template = read_file(gen.chat_template_file);
     config.origin = gen.chat_template_file;
-    return PromptBuilder::from_chat_template(config, extras, "chat_template " + gen.chat_template_file);
+    return PromptBuilder::from_chat_template(config, extras,
+                                             "chat_template " + gen.chat_template_file);
   }
-  if (gen.chat_format != "auto") return PromptBuilder::from_chat_format(*parse_chat_format(gen.chat_format), extras);
+  if (gen.chat_format != "auto")
+    return PromptBuilder::from_chat_format(*parse_chat_format(gen.chat_format), extras);
   std::optional<inference::ChatConfig> config;
   if (tokenizer_dir && std::filesystem::exists(*tokenizer_dir / "tokenizer_config.json")) {
     config = inference::read_chat_config(*tokenizer_dir, gen.chat_template_name);

@@ -44,7 +44,7 @@ extern const char* const kAlpacaInputTemplate;
 
 // One turn of a conversation.
 struct ChatTurn {
-  std::string role;     // "system", "user", "assistant"
+  std::string role;  // "system", "user", "assistant"
   std::string content;
 };
 
@@ -59,7 +59,7 @@ struct FewShot {
 struct ChatExtras {
   std::string system;            // "" = no system message
   std::vector<FewShot> fewshot;  // candidates, in order
-  size_t fewshot_count = 0;      // turns used per sample: the first candidates that are not the sample
+  size_t fewshot_count = 0;  // turns used per sample: the first candidates that are not the sample
   nlohmann::ordered_json kwargs = nlohmann::ordered_json::object();  // extra template variables
 };
 

@@ -20,7 +20,8 @@ ChatTemplate ChatTemplate::parse(const std::string& source, const std::string& o
   try {
     t.root_ = std::make_unique<jinja::Body>(jinja::parse(source));
   } catch (const jinja::SyntaxError& e) {
-    throw_invalid(origin + ":" + std::to_string(e.line) + ":" + std::to_string(e.col) + ": " + e.message);
+    throw_invalid(origin + ":" + std::to_string(e.line) + ":" + std::to_string(e.col) + ": " +
+                  e.message);
   }
   return t;
 }
@@ -44,7 +45,8 @@ namespace {
 
 std::string token_text(const nlohmann::ordered_json& v) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string())
+    return v["content"].get<std::string>();
   return {};
 }
 
@@ -66,24 +68,28 @@ ChatConfig read_chat_config(const std::filesystem::path& dir, const std::string&
   }
   auto ct = cfg.find("chat_template");
   if (ct == cfg.end() || ct->is_null()) {
-    if (!template_name.empty()) throw_invalid(path.string() + ": no chat_template named '" + template_name + "'");
+    if (!template_name.empty())
+      throw_invalid(path.string() + ": no chat_template named '" + template_name + "'");
     return out;
   }
   if (ct->is_string()) {
     if (!template_name.empty() && template_name != "default") {
-      throw_invalid(path.string() + ": chat_template is a single template; no template named '" + template_name + "'");
+      throw_invalid(path.string() + ": chat_template is a single template; no template named '" +
+                    template_name + "'");
     }
     out.chat_template = ct->get<std::string>();
     out.origin = path.string() + ": chat_template";
     return out;
   }
-  if (!ct->is_array()) throw_invalid(path.string() + ": field `chat_template` must be a string or a list");
+  if (!ct->is_array())
+    throw_invalid(path.string() + ": field `chat_template` must be a string or a list");
   const std::string want = template_name.empty() ? "default" : template_name;
   std::string names;
   for (const auto& entry : *ct) {
     if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
         !entry.contains("template") || !entry["template"].is_string()) {
-      throw_invalid(path.string() + ": each entry of `chat_template` needs string fields `name` and `template`");
+      throw_invalid(path.string() +
+                    ": each entry of `chat_template` needs string fields `name` and `template`");
     }
     std::string name = entry["name"].get<std::string>();
     if (name == want) {
@@ -97,8 +103,10 @@ ChatConfig read_chat_config(const std::filesystem::path& dir, const std::string&
                 "; choose one with prompt.chat_template_name)");
 }
 
-nlohmann::ordered_json chat_context(const ChatConfig& config, const nlohmann::ordered_json& messages,
-                                    bool add_generation_prompt, const nlohmann::ordered_json& kwargs) {
+nlohmann::ordered_json chat_context(const ChatConfig& config,
+                                    const nlohmann::ordered_json& messages,
+                                    bool add_generation_prompt,
+                                    const nlohmann::ordered_json& kwargs) {
   nlohmann::ordered_json ctx = config.special_tokens;
   ctx["messages"] = messages;
   ctx["tools"] = nullptr;

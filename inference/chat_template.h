@@ -8,8 +8,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace assay::inference {
 
@@ -59,8 +59,8 @@ class ChatTemplate {
 
 // What tokenizer_config.json says about chat prompts.
 struct ChatConfig {
-  std::string chat_template;          // the template's source; empty when the file has none
-  std::string origin;                 // "<dir>/tokenizer_config.json: chat_template[name]"
+  std::string chat_template;  // the template's source; empty when the file has none
+  std::string origin;         // "<dir>/tokenizer_config.json: chat_template[name]"
   nlohmann::ordered_json special_tokens = nlohmann::ordered_json::object();  // *_token -> text
 };
 
@@ -69,12 +69,13 @@ struct ChatConfig {
 // values of keys ending in "_token"; null ones are left out, as transformers does. Throws
 // assay::Error: not found for a missing file, invalid input for bad JSON, a chat_template of
 // the wrong type or an unknown template name (naming the names there are).
-ChatConfig read_chat_config(const std::filesystem::path& dir, const std::string& template_name = "");
+ChatConfig read_chat_config(const std::filesystem::path& dir,
+                            const std::string& template_name = "");
 
 // The variables apply_chat_template passes: special tokens, messages, tools, documents (null
 // when absent), add_generation_prompt, then `kwargs` (which win).
-nlohmann::ordered_json chat_context(const ChatConfig& config, const nlohmann::ordered_json& messages,
-                                    bool add_generation_prompt,
-                                    const nlohmann::ordered_json& kwargs = nlohmann::ordered_json::object());
+nlohmann::ordered_json chat_context(
+    const ChatConfig& config, const nlohmann::ordered_json& messages, bool add_generation_prompt,
+    const nlohmann::ordered_json& kwargs = nlohmann::ordered_json::object());
 
 }  // namespace assay::inference

@@ -9,15 +9,21 @@
 namespace assay::inference::jinja {
 namespace {
 
-Value bound(std::function<Value(Args&)> f) { return Value::callable(std::move(f)); }
+Value bound(std::function<Value(Args&)> f) {
+  return Value::callable(std::move(f));
+}
 
 Value string_method(const std::string& s, const std::string& name) {
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     bool l = name != "rstrip", r = name != "lstrip";
-    return bound([s, l, r](Args& a) { return Value(strip(s, arg(a, 0, "chars", Value::none()), l, r)); });
+    return bound(
+        [s, l, r](Args& a) { return Value(strip(s, arg(a, 0, "chars", Value::none()), l, r)); });
   }
   if (name == "split") {
-    return bound([s](Args& a) { return Value(split(s, arg(a, 0, "sep", Value::none()), need_int(arg(a, 1, "maxsplit", Value(-1)), "split"))); });
+    return bound([s](Args& a) {
+      return Value(split(s, arg(a, 0, "sep", Value::none()),
+                         need_int(arg(a, 1, "maxsplit", Value(-1)), "split")));
+    });
   }
   if (name == "startswith" || name == "endswith") {
     bool prefix = name == "startswith";
@@ -29,7 +35,8 @@ Value string_method(const std::string& s, const std::string& name) {
   if (name == "capitalize") return bound([s](Args&) { return Value(capitalize(s)); });
   if (name == "replace") {
     return bound([s](Args& a) {
-      return Value(replace(s, need_string(arg(a, 0, "old"), "replace"), need_string(arg(a, 1, "new"), "replace"),
+      return Value(replace(s, need_string(arg(a, 0, "old"), "replace"),
+                           need_string(arg(a, 1, "new"), "replace"),
                            need_int(arg(a, 2, "count", Value(-1)), "replace")));
     });
   }
@@ -68,14 +75,16 @@ Value string_method(const std::string& s, const std::string& name) {
       return Value(std::move(out));
     });
   }
-  if (name == "isdigit" || name == "isspace" || name == "isalpha" || name == "isalnum" || name == "islower" || name == "isupper") {
+  if (name == "isdigit" || name == "isspace" || name == "isalpha" || name == "isalnum" ||
+      name == "islower" || name == "isupper") {
     return bound([s, name](Args&) {
       if (s.empty()) return Value(false);
       if (name == "islower") return Value(s == lower(s) && s != upper(s));
       if (name == "isupper") return Value(s == upper(s) && s != lower(s));
       for (std::string_view cp : code_points(s)) {
-        unsigned char c = static_cast<unsigned char>(cp[0]);  // ASCII classes; other code points are not
-        bool ok = name == "isspace" ? is_py_space(cp)
+        unsigned char c =
+            static_cast<unsigned char>(cp[0]);  // ASCII classes; other code points are not
+        bool ok = name == "isspace"   ? is_py_space(cp)
                   : name == "isdigit" ? (c >= '0' && c <= '9')
                   : name == "isalpha" ? (cp.size() == 1 && std::isalpha(c) != 0)
                                       : (cp.size() == 1 && std::isalnum(c) != 0);
@@ -140,9 +149,11 @@ Value get_item(const Value& obj, const Value& key) {
   if ((obj.is_list() || obj.is_string()) && (key.is_int() || key.is_bool())) {
     std::vector<std::string_view> cps;
     if (obj.is_string()) cps = code_points(obj.as_string());
-    int64_t n = obj.is_list() ? static_cast<int64_t>(obj.as_list().size()) : static_cast<int64_t>(cps.size());
+    int64_t n = obj.is_list() ? static_cast<int64_t>(obj.as_list().size())
+                              : static_cast<int64_t>(cps.size());
     int64_t i = key.as_int() < 0 ? key.as_int() + n : key.as_int();
-    if (i < 0 || i >= n) return Value::undefined(obj.type_name() + " index " + std::to_string(key.as_int()));
+    if (i < 0 || i >= n)
+      return Value::undefined(obj.type_name() + " index " + std::to_string(key.as_int()));
     if (obj.is_list()) return obj.as_list()[static_cast<size_t>(i)];
     return Value(std::string(cps[static_cast<size_t>(i)]));
   }
@@ -151,7 +162,8 @@ Value get_item(const Value& obj, const Value& key) {
 }
 
 Value get_slice(const Value& obj, const Value& start, const Value& stop, const Value& step_v) {
-  if (!obj.is_list() && !obj.is_string()) throw TemplateError("'" + obj.type_name() + "' object is not subscriptable");
+  if (!obj.is_list() && !obj.is_string())
+    throw TemplateError("'" + obj.type_name() + "' object is not subscriptable");
   List items = iterate(obj);
   int64_t n = static_cast<int64_t>(items.size());
   auto index = [](const Value& v, const char* what) -> std::optional<int64_t> {
@@ -168,7 +180,8 @@ Value get_slice(const Value& obj, const Value& start, const Value& stop, const V
   int64_t b = clamp(index(start, "slice start"), step > 0 ? 0 : n - 1);
   int64_t e = clamp(index(stop, "slice stop"), step > 0 ? n : -1);
   List out;
-  for (int64_t i = b; step > 0 ? i < e : i > e; i += step) out.push_back(items[static_cast<size_t>(i)]);
+  for (int64_t i = b; step > 0 ? i < e : i > e; i += step)
+    out.push_back(items[static_cast<size_t>(i)]);
   if (obj.is_list()) return Value(std::move(out));
   std::string s;
   for (const Value& v : out) s += v.as_string();
@@ -177,31 +190,38 @@ Value get_slice(const Value& obj, const Value& start, const Value& stop, const V
 
 List iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return {};
-    case Value::Kind::kList: return v.as_list();
+    case Value::Kind::kUndefined:
+      return {};
+    case Value::Kind::kList:
+      return v.as_list();
     case Value::Kind::kDict: {
       List keys;
       for (const auto& kv : v.as_dict()) keys.push_back(Value(kv.first));
       return keys;
     }
     case Value::Kind::kString: {
-      if (v.as_string().size() > (size_t{4} << 20)) throw TemplateError("string too long to iterate");
+      if (v.as_string().size() > (size_t{4} << 20))
+        throw TemplateError("string too long to iterate");
       List chars;
-      for (std::string_view cp : code_points(v.as_string())) chars.push_back(Value(std::string(cp)));
+      for (std::string_view cp : code_points(v.as_string()))
+        chars.push_back(Value(std::string(cp)));
       return chars;
     }
-    default: throw TemplateError("'" + v.type_name() + "' object is not iterable");
+    default:
+      throw TemplateError("'" + v.type_name() + "' object is not iterable");
   }
 }
 
 bool contains(const Value& container, const Value& item) {
   if (container.is_string()) {
-    if (!item.is_string()) throw TemplateError("'in <string>' requires string as left operand, not " + item.type_name());
+    if (!item.is_string())
+      throw TemplateError("'in <string>' requires string as left operand, not " + item.type_name());
     return container.as_string().find(item.as_string()) != std::string::npos;
   }
   if (container.is_dict()) return item.is_string() && container.find(item.as_string()) != nullptr;
   if (container.is_list()) {
-    return std::any_of(container.as_list().begin(), container.as_list().end(), [&](const Value& v) { return equals(v, item); });
+    return std::any_of(container.as_list().begin(), container.as_list().end(),
+                       [&](const Value& v) { return equals(v, item); });
   }
   if (container.is_undefined()) return false;
   throw TemplateError("argument of type '" + container.type_name() + "' is not iterable");

@@ -47,16 +47,16 @@ using Body = std::vector<NodePtr>;
 
 struct Node {
   enum class Kind {
-    kText,       // text
-    kOutput,     // {{ expr }}
-    kIf,         // if expr: body else: else_body (an elif is an kIf alone in else_body)
-    kFor,        // for targets in expr [if cond] [recursive]: body else: else_body
-    kSet,        // set targets = expr, or set targets[0].attr = expr
-    kSetBlock,   // set targets[0] [| filter]: body
-    kMacro,      // macro name(params): body
-    kCallBlock,  // call(params) expr: body (the caller)
+    kText,         // text
+    kOutput,       // {{ expr }}
+    kIf,           // if expr: body else: else_body (an elif is an kIf alone in else_body)
+    kFor,          // for targets in expr [if cond] [recursive]: body else: else_body
+    kSet,          // set targets = expr, or set targets[0].attr = expr
+    kSetBlock,     // set targets[0] [| filter]: body
+    kMacro,        // macro name(params): body
+    kCallBlock,    // call(params) expr: body (the caller)
     kFilterBlock,  // filter cond: body, cond a kFilter with a null input
-    kScope,      // with / generation: body in its own scope (with: params are assignments)
+    kScope,        // with / generation: body in its own scope (with: params are assignments)
     kBreak,
     kContinue,
   };
@@ -64,7 +64,7 @@ struct Node {
   int line = 0, col = 0;
   std::string text;  // text; macro name; set attribute
   ExprPtr expr;
-  ExprPtr cond;      // for's filter; set block's filter
+  ExprPtr cond;  // for's filter; set block's filter
   std::vector<std::string> targets;
   std::vector<std::pair<std::string, ExprPtr>> params;  // name, default (may be null)
   bool recursive = false;

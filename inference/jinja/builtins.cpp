@@ -36,10 +36,17 @@ const std::map<std::string, TestFn>& tests() {
       {"number", [](Interpreter&, Args& a) { return in(a).is_number(); }},
       {"string", [](Interpreter&, Args& a) { return in(a).is_string(); }},
       {"mapping", [](Interpreter&, Args& a) { return in(a).is_dict(); }},
-      {"iterable", [](Interpreter&, Args& a) { return in(a).is_string() || in(a).is_list() || in(a).is_dict() || in(a).is_undefined(); }},
-      {"sequence", [](Interpreter&, Args& a) { return in(a).is_string() || in(a).is_list() || in(a).is_dict() || in(a).is_undefined(); }},
+      {"iterable",
+       [](Interpreter&, Args& a) {
+         return in(a).is_string() || in(a).is_list() || in(a).is_dict() || in(a).is_undefined();
+       }},
+      {"sequence",
+       [](Interpreter&, Args& a) {
+         return in(a).is_string() || in(a).is_list() || in(a).is_dict() || in(a).is_undefined();
+       }},
       {"callable", [](Interpreter&, Args& a) { return in(a).is_callable(); }},
-      {"sameas", [](Interpreter&, Args& a) {
+      {"sameas",
+       [](Interpreter&, Args& a) {
          const Value& x = in(a);
          const Value& y = other(a);
          if (x.kind() != y.kind()) return false;
@@ -55,15 +62,26 @@ const std::map<std::string, TestFn>& tests() {
       {"in", [](Interpreter&, Args& a) { return contains(other(a), in(a)); }},
       {"odd", [](Interpreter&, Args& a) { return need_int(in(a), "odd") % 2 != 0; }},
       {"even", [](Interpreter&, Args& a) { return need_int(in(a), "even") % 2 == 0; }},
-      {"divisibleby", [](Interpreter&, Args& a) {
+      {"divisibleby",
+       [](Interpreter&, Args& a) {
          int64_t d = need_int(other(a), "divisibleby");
          if (d == 0) throw TemplateError("divisibleby 0");
          return need_int(in(a), "divisibleby") % d == 0;
        }},
-      {"lower", [](Interpreter&, Args& a) { return in(a).is_string() && in(a).as_string() == lower(in(a).as_string()); }},
-      {"upper", [](Interpreter&, Args& a) { return in(a).is_string() && in(a).as_string() == upper(in(a).as_string()); }},
-      {"filter", [](Interpreter&, Args& a) { return other(a).is_string() && is_known_filter(other(a).as_string()); }},
-      {"test", [](Interpreter&, Args& a) { return other(a).is_string() && is_known_test(other(a).as_string()); }},
+      {"lower",
+       [](Interpreter&, Args& a) {
+         return in(a).is_string() && in(a).as_string() == lower(in(a).as_string());
+       }},
+      {"upper",
+       [](Interpreter&, Args& a) {
+         return in(a).is_string() && in(a).as_string() == upper(in(a).as_string());
+       }},
+      {"filter",
+       [](Interpreter&, Args& a) {
+         return other(a).is_string() && is_known_filter(other(a).as_string());
+       }},
+      {"test", [](Interpreter&,
+                  Args& a) { return other(a).is_string() && is_known_test(other(a).as_string()); }},
       {"escaped", [](Interpreter&, Args&) { return false; }},
   };
   return kTests;
@@ -71,8 +89,8 @@ const std::map<std::string, TestFn>& tests() {
 
 const std::map<std::string, std::string>& test_aliases() {
   static const std::map<std::string, std::string> kAliases = {
-      {"equalto", "eq"}, {"==", "eq"}, {"!=", "ne"}, {"lessthan", "lt"}, {"<", "lt"}, {"<=", "le"},
-      {"greaterthan", "gt"}, {">", "gt"}, {">=", "ge"}};
+      {"equalto", "eq"}, {"==", "eq"},          {"!=", "ne"}, {"lessthan", "lt"}, {"<", "lt"},
+      {"<=", "le"},      {"greaterthan", "gt"}, {">", "gt"},  {">=", "ge"}};
   return kAliases;
 }
 
@@ -86,7 +104,8 @@ std::string canonical(const std::map<std::string, std::string>& aliases, const s
 Value range(Args& a) {
   int64_t start = 0, stop = 0, step = 1;
   size_t n = a.positional.size();
-  if (n == 1) stop = need_int(a.positional[0], "range");
+  if (n == 1)
+    stop = need_int(a.positional[0], "range");
   else if (n == 2 || n == 3) {
     start = need_int(a.positional[0], "range");
     stop = need_int(a.positional[1], "range");
@@ -97,7 +116,8 @@ Value range(Args& a) {
   if (step == 0) throw TemplateError("range() arg 3 must not be zero");
   List out;
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-    if (static_cast<int64_t>(out.size()) >= kMaxRange) throw TemplateError("range too big (more than 100000 items)");
+    if (static_cast<int64_t>(out.size()) >= kMaxRange)
+      throw TemplateError("range too big (more than 100000 items)");
     out.push_back(Value(i));
     if ((step > 0 && i > INT64_MAX - step) || (step < 0 && i < INT64_MIN - step)) break;
   }
@@ -112,8 +132,10 @@ Value keyword_dict(const Args& a) {
   }
   for (const auto& kv : a.keyword) {
     auto it = std::find_if(d.begin(), d.end(), [&](const auto& e) { return e.first == kv.first; });
-    if (it != d.end()) it->second = kv.second;
-    else d.push_back(kv);
+    if (it != d.end())
+      it->second = kv.second;
+    else
+      d.push_back(kv);
   }
   return Value(std::move(d));
 }
@@ -140,7 +162,9 @@ std::string strftime_at(const std::string& fmt, const std::string& today) {
 
 }  // namespace
 
-bool is_known_test(const std::string& name) { return tests().count(canonical(test_aliases(), name)) > 0; }
+bool is_known_test(const std::string& name) {
+  return tests().count(canonical(test_aliases(), name)) > 0;
+}
 
 bool apply_test(Interpreter& interp, const std::string& name, Args& args) {
   auto it = tests().find(canonical(test_aliases(), name));
@@ -148,9 +172,11 @@ bool apply_test(Interpreter& interp, const std::string& name, Args& args) {
   return it->second(interp, args);
 }
 
-void add_builtin_globals(std::unordered_map<std::string, Value>& globals, const std::string& today) {
+void add_builtin_globals(std::unordered_map<std::string, Value>& globals,
+                         const std::string& today) {
   globals["range"] = Value::callable([](Args& a) { return range(a); });
-  globals["namespace"] = Value::callable([](Args& a) { return Value::make_namespace(keyword_dict(a).as_dict()); });
+  globals["namespace"] =
+      Value::callable([](Args& a) { return Value::make_namespace(keyword_dict(a).as_dict()); });
   globals["dict"] = Value::callable([](Args& a) { return keyword_dict(a); });
   globals["raise_exception"] = Value::callable([](Args& a) -> Value {
     throw TemplateError(a.positional.empty() ? std::string() : a.positional[0].str(), true);

@@ -34,5 +34,4 @@ bool contains(const Value& container, const Value& item);
 // (`today` fixes strftime_now's clock: "YYYY-MM-DD"; empty is the real local time).
 void add_builtin_globals(std::unordered_map<std::string, Value>& globals, const std::string& today);
 
-
 }  // namespace assay::inference::jinja

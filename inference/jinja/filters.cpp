@@ -32,7 +32,8 @@ Value attribute_of(const Value& item, const Value& attribute) {
     size_t dot = path.find('.', pos);
     std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
     bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    v = digits ? get_item(v, Value(static_cast<int64_t>(std::stoll(part)))) : get_item(v, Value(part));
+    v = digits ? get_item(v, Value(static_cast<int64_t>(std::stoll(part))))
+               : get_item(v, Value(part));
     if (dot == std::string::npos) return v;
     pos = dot + 1;
   }
@@ -52,7 +53,8 @@ Value to_int(const Value& v, const Value& def) {
       long long i = std::stoll(s, &used, 10);
       if (used == s.size()) return Value(static_cast<int64_t>(i));
       double d = std::stod(s, &used);
-      if (used == s.size() && std::isfinite(d) && std::fabs(d) < 9.2e18) return Value(static_cast<int64_t>(d));
+      if (used == s.size() && std::isfinite(d) && std::fabs(d) < 9.2e18)
+        return Value(static_cast<int64_t>(d));
     } catch (const std::exception&) {
     }
   }
@@ -94,7 +96,9 @@ Value select_items(Interpreter& interp, Args& args, bool with_attr, bool keep) {
     } else {
       Args targs;
       targs.positional.push_back(v);
-      targs.positional.insert(targs.positional.end(), args.positional.begin() + static_cast<long>(next), args.positional.end());
+      targs.positional.insert(targs.positional.end(),
+                              args.positional.begin() + static_cast<long>(next),
+                              args.positional.end());
       ok = apply_test(interp, test, targs);
     }
     if (ok == keep) out.push_back(item);
@@ -120,7 +124,8 @@ Value map_items(Interpreter& interp, Args& args) {
   for (const Value& item : items) {
     Args fargs;
     fargs.positional.push_back(item);
-    fargs.positional.insert(fargs.positional.end(), args.positional.begin() + 2, args.positional.end());
+    fargs.positional.insert(fargs.positional.end(), args.positional.begin() + 2,
+                            args.positional.end());
     fargs.keyword = args.keyword;
     out.push_back(apply_filter(interp, filter, fargs));
   }
@@ -137,7 +142,9 @@ Value sort_items(const Args& args) {
   bool reverse = arg(args, 1, "reverse", Value(false)).truthy();
   bool cs = arg(args, 2, "case_sensitive", Value(false)).truthy();
   Value attr = arg(args, 3, "attribute", Value::none());
-  auto key = [&](const Value& v) { return sort_key(attr.is_none() ? v : attribute_of(v, attr), cs); };
+  auto key = [&](const Value& v) {
+    return sort_key(attr.is_none() ? v : attribute_of(v, attr), cs);
+  };
   std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
     return reverse ? less(key(b), key(a)) : less(key(a), key(b));
   });
@@ -164,7 +171,9 @@ Value min_max(const Args& args, bool max) {
   if (items.empty()) return Value::undefined("min/max of an empty sequence");
   bool cs = arg(args, 1, "case_sensitive", Value(false)).truthy();
   Value attr = arg(args, 2, "attribute", Value::none());
-  auto key = [&](const Value& v) { return sort_key(attr.is_none() ? v : attribute_of(v, attr), cs); };
+  auto key = [&](const Value& v) {
+    return sort_key(attr.is_none() ? v : attribute_of(v, attr), cs);
+  };
   Value best = items[0];
   for (const Value& v : items) {
     if (max ? less(key(best), key(v)) : less(key(v), key(best))) best = v;
@@ -176,12 +185,23 @@ std::string escape_html(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -189,8 +209,11 @@ std::string escape_html(const std::string& s) {
 
 // jinja2's do_indent, quirks included (the text gets a "\n" before splitting into lines).
 std::string indent(const std::string& s, const Value& width, bool first, bool blank) {
-  std::string pad = width.is_string() ? width.as_string()
-                                      : std::string(static_cast<size_t>(std::clamp<int64_t>(need_int(width, "indent"), 0, 1024)), ' ');
+  std::string pad =
+      width.is_string()
+          ? width.as_string()
+          : std::string(
+                static_cast<size_t>(std::clamp<int64_t>(need_int(width, "indent"), 0, 1024)), ' ');
   std::vector<std::string> lines;
   std::string text = s + "\n";
   for (size_t pos = 0; pos < text.size();) {
@@ -212,7 +235,9 @@ Value tojson(const Args& args) {
   Value indent = arg(args, 2, "indent", Value::none());
   Value seps = arg(args, 3, "separators", Value::none());
   bool sort_keys = arg(args, 4, "sort_keys", Value(false)).truthy();
-  int ind = indent.is_none() ? -1 : static_cast<int>(std::clamp<int64_t>(need_int(indent, "tojson indent"), 0, 64));
+  int ind = indent.is_none()
+                ? -1
+                : static_cast<int>(std::clamp<int64_t>(need_int(indent, "tojson indent"), 0, 64));
   std::string item_sep = ind >= 0 ? "," : ", ", key_sep = ": ";
   if (!seps.is_none()) {
     List parts = iterate(seps);
@@ -256,60 +281,79 @@ Value round_filter(const Args& args) {
 
 using FilterFn = Value (*)(Interpreter&, Args&);
 
-
 const std::map<std::string, FilterFn>& filters() {
   static const std::map<std::string, FilterFn> kFilters = {
-      {"abs", [](Interpreter&, Args& a) {
+      {"abs",
+       [](Interpreter&, Args& a) {
          const Value& v = in(a);
-         if (!v.is_number()) throw TemplateError("bad operand type for abs(): '" + v.type_name() + "'");
-         return v.is_float() ? Value(std::fabs(v.as_float())) : Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+         if (!v.is_number())
+           throw TemplateError("bad operand type for abs(): '" + v.type_name() + "'");
+         return v.is_float() ? Value(std::fabs(v.as_float()))
+                             : Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
        }},
-      {"attr", [](Interpreter&, Args& a) { return get_attr(in(a), need_string(arg(a, 1, "name"), "attr")); }},
+      {"attr", [](Interpreter&,
+                  Args& a) { return get_attr(in(a), need_string(arg(a, 1, "name"), "attr")); }},
       {"capitalize", [](Interpreter&, Args& a) { return Value(capitalize(in_str(a))); }},
       {"count", [](Interpreter&, Args& a) { return Value(length(in(a))); }},
-      {"default", [](Interpreter&, Args& a) {
+      {"default",
+       [](Interpreter&, Args& a) {
          bool boolean = arg(a, 2, "boolean", Value(false)).truthy();
          const Value& v = in(a);
-         return (v.is_undefined() || (boolean && !v.truthy())) ? arg(a, 1, "default_value", Value("")) : v;
+         return (v.is_undefined() || (boolean && !v.truthy()))
+                    ? arg(a, 1, "default_value", Value(""))
+                    : v;
        }},
-      {"dictsort", [](Interpreter&, Args& a) {
+      {"dictsort",
+       [](Interpreter&, Args& a) {
          if (!in(a).is_dict()) throw TemplateError("dictsort expects a dict");
          bool cs = arg(a, 1, "case_sensitive", Value(false)).truthy();
          bool by_value = need_string(arg(a, 2, "by", Value("key")), "dictsort") == "value";
          bool reverse = arg(a, 3, "reverse", Value(false)).truthy();
          List items;
-         for (const auto& [k, v] : in(a).as_dict()) items.push_back(Value::make_tuple(List{Value(k), v}));
+         for (const auto& [k, v] : in(a).as_dict())
+           items.push_back(Value::make_tuple(List{Value(k), v}));
          std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
            const Value& kx = x.as_list()[by_value];
            const Value& ky = y.as_list()[by_value];
-           return reverse ? less(sort_key(ky, cs), sort_key(kx, cs)) : less(sort_key(kx, cs), sort_key(ky, cs));
+           return reverse ? less(sort_key(ky, cs), sort_key(kx, cs))
+                          : less(sort_key(kx, cs), sort_key(ky, cs));
          });
          return Value(std::move(items));
        }},
       {"escape", [](Interpreter&, Args& a) { return Value(escape_html(in_str(a))); }},
-      {"format", [](Interpreter&, Args& a) {
+      {"format",
+       [](Interpreter&, Args& a) {
          List rest(a.positional.begin() + 1, a.positional.end());
-         if (!a.keyword.empty()) return Value(percent_format(in_str(a), Value(Dict(a.keyword.begin(), a.keyword.end()))));
+         if (!a.keyword.empty())
+           return Value(percent_format(in_str(a), Value(Dict(a.keyword.begin(), a.keyword.end()))));
          return Value(percent_format(in_str(a), Value::make_tuple(std::move(rest))));
        }},
-      {"first", [](Interpreter&, Args& a) {
+      {"first",
+       [](Interpreter&, Args& a) {
          List items = iterate(in(a));
          return items.empty() ? Value::undefined("first of an empty sequence") : items.front();
        }},
-      {"float", [](Interpreter&, Args& a) { return to_float(in(a), arg(a, 1, "default", Value(0.0))); }},
-      {"indent", [](Interpreter&, Args& a) {
-         return Value(indent(in_str(a), arg(a, 1, "width", Value(4)), arg(a, 2, "first", Value(false)).truthy(),
+      {"float",
+       [](Interpreter&, Args& a) { return to_float(in(a), arg(a, 1, "default", Value(0.0))); }},
+      {"indent",
+       [](Interpreter&, Args& a) {
+         return Value(indent(in_str(a), arg(a, 1, "width", Value(4)),
+                             arg(a, 2, "first", Value(false)).truthy(),
                              arg(a, 3, "blank", Value(false)).truthy()));
        }},
       {"int", [](Interpreter&, Args& a) { return to_int(in(a), arg(a, 1, "default", Value(0))); }},
-      {"items", [](Interpreter&, Args& a) {
+      {"items",
+       [](Interpreter&, Args& a) {
          if (in(a).is_undefined()) return Value(List{});
-         if (!in(a).is_dict()) throw TemplateError("items expects a mapping, got " + in(a).type_name());
+         if (!in(a).is_dict())
+           throw TemplateError("items expects a mapping, got " + in(a).type_name());
          List items;
-         for (const auto& [k, v] : in(a).as_dict()) items.push_back(Value::make_tuple(List{Value(k), v}));
+         for (const auto& [k, v] : in(a).as_dict())
+           items.push_back(Value::make_tuple(List{Value(k), v}));
          return Value(std::move(items));
        }},
-      {"join", [](Interpreter& interp, Args& a) {
+      {"join",
+       [](Interpreter& interp, Args& a) {
          std::string sep = arg(a, 1, "d", Value("")).str();
          Value attr = arg(a, 2, "attribute", Value::none());
          std::string out;
@@ -320,7 +364,8 @@ const std::map<std::string, FilterFn>& filters() {
          }
          return Value(std::move(out));
        }},
-      {"last", [](Interpreter&, Args& a) {
+      {"last",
+       [](Interpreter&, Args& a) {
          List items = iterate(in(a));
          return items.empty() ? Value::undefined("last of an empty sequence") : items.back();
        }},
@@ -330,13 +375,17 @@ const std::map<std::string, FilterFn>& filters() {
       {"map", [](Interpreter& interp, Args& a) { return map_items(interp, a); }},
       {"max", [](Interpreter&, Args& a) { return min_max(a, true); }},
       {"min", [](Interpreter&, Args& a) { return min_max(a, false); }},
-      {"reject", [](Interpreter& interp, Args& a) { return select_items(interp, a, false, false); }},
-      {"rejectattr", [](Interpreter& interp, Args& a) { return select_items(interp, a, true, false); }},
-      {"replace", [](Interpreter&, Args& a) {
+      {"reject",
+       [](Interpreter& interp, Args& a) { return select_items(interp, a, false, false); }},
+      {"rejectattr",
+       [](Interpreter& interp, Args& a) { return select_items(interp, a, true, false); }},
+      {"replace",
+       [](Interpreter&, Args& a) {
          return Value(replace(in_str(a), arg(a, 1, "old").str(), arg(a, 2, "new").str(),
                               need_int(arg(a, 3, "count", Value(-1)), "replace")));
        }},
-      {"reverse", [](Interpreter&, Args& a) {
+      {"reverse",
+       [](Interpreter&, Args& a) {
          List items = iterate(in(a));
          std::reverse(items.begin(), items.end());
          if (!in(a).is_string()) return Value(std::move(items));
@@ -347,31 +396,41 @@ const std::map<std::string, FilterFn>& filters() {
       {"round", [](Interpreter&, Args& a) { return round_filter(a); }},
       {"safe", [](Interpreter&, Args& a) { return in(a); }},
       {"select", [](Interpreter& interp, Args& a) { return select_items(interp, a, false, true); }},
-      {"selectattr", [](Interpreter& interp, Args& a) { return select_items(interp, a, true, true); }},
+      {"selectattr",
+       [](Interpreter& interp, Args& a) { return select_items(interp, a, true, true); }},
       {"sort", [](Interpreter&, Args& a) { return sort_items(a); }},
       {"string", [](Interpreter&, Args& a) { return Value(in_str(a)); }},
-      {"sum", [](Interpreter&, Args& a) {
+      {"sum",
+       [](Interpreter&, Args& a) {
          Value attr = arg(a, 1, "attribute", Value::none());
          Value total = arg(a, 2, "start", Value(0));
          for (const Value& v : iterate(in(a))) {
            Value x = attr.is_none() ? v : attribute_of(v, attr);
            if (!x.is_number() || !total.is_number()) throw TemplateError("sum expects numbers");
-           total = (x.is_float() || total.is_float()) ? Value(total.as_float() + x.as_float()) : Value(total.as_int() + x.as_int());
+           total = (x.is_float() || total.is_float()) ? Value(total.as_float() + x.as_float())
+                                                      : Value(total.as_int() + x.as_int());
          }
          return total;
        }},
       {"title", [](Interpreter&, Args& a) { return Value(title(in_str(a))); }},
       {"tojson", [](Interpreter&, Args& a) { return tojson(a); }},
-      {"trim", [](Interpreter&, Args& a) { return Value(strip(in_str(a), arg(a, 1, "chars", Value::none()), true, true)); }},
+      {"trim",
+       [](Interpreter&, Args& a) {
+         return Value(strip(in_str(a), arg(a, 1, "chars", Value::none()), true, true));
+       }},
       {"unique", [](Interpreter&, Args& a) { return unique_items(a); }},
       {"upper", [](Interpreter&, Args& a) { return Value(upper(in_str(a))); }},
-      {"wordcount", [](Interpreter&, Args& a) { return Value(static_cast<int64_t>(split(in_str(a), Value::none(), -1).size())); }},
+      {"wordcount",
+       [](Interpreter&, Args& a) {
+         return Value(static_cast<int64_t>(split(in_str(a), Value::none(), -1).size()));
+       }},
   };
   return kFilters;
 }
 
 const std::map<std::string, std::string>& filter_aliases() {
-  static const std::map<std::string, std::string> kAliases = {{"d", "default"}, {"e", "escape"}, {"forceescape", "escape"}};
+  static const std::map<std::string, std::string> kAliases = {
+      {"d", "default"}, {"e", "escape"}, {"forceescape", "escape"}};
   return kAliases;
 }
 
@@ -382,15 +441,18 @@ std::string canonical_filter(const std::string& name) {
 
 }  // namespace
 
-bool is_known_filter(const std::string& name) { return filters().count(canonical_filter(name)) > 0; }
+bool is_known_filter(const std::string& name) {
+  return filters().count(canonical_filter(name)) > 0;
+}
 
 Value apply_filter(Interpreter& interp, const std::string& name, Args& args) {
   auto it = filters().find(canonical_filter(name));
   if (it == filters().end()) throw TemplateError("no filter named '" + name + "'");
   // Filters that take an undefined input as jinja2's Undefined does ("", empty, length 0).
   static const std::set<std::string> kAcceptUndefined = {
-      "default", "d", "length", "count", "string", "trim", "list", "items", "join", "first", "last",
-      "safe", "lower", "upper", "select", "reject", "map", "selectattr", "rejectattr", "unique", "sort"};
+      "default", "d",      "length", "count",      "string",     "trim",   "list",
+      "items",   "join",   "first",  "last",       "safe",       "lower",  "upper",
+      "select",  "reject", "map",    "selectattr", "rejectattr", "unique", "sort"};
   const Value& input = args.positional.at(0);
   if (input.is_undefined() && !kAcceptUndefined.count(name)) {
     throw TemplateError("'" + input.undefined_name() + "' is undefined");

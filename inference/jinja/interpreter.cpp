@@ -16,7 +16,7 @@ std::string undefined_message(const Value& v) {
 // Integer + - * with Python's result, or a TemplateError where int64 overflows.
 Value int_op(char op, int64_t x, int64_t y) {
   int64_t r = 0;
-  bool overflow = op == '+' ? __builtin_add_overflow(x, y, &r)
+  bool overflow = op == '+'   ? __builtin_add_overflow(x, y, &r)
                   : op == '-' ? __builtin_sub_overflow(x, y, &r)
                               : __builtin_mul_overflow(x, y, &r);
   if (overflow) throw TemplateError("integer overflow");
@@ -34,7 +34,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     return Value(a.as_float() / b.as_float());
   }
   if (op == "//" || op == "%") {
-    if (b.as_float() == 0) throw TemplateError(op == "//" ? "integer division or modulo by zero" : "modulo by zero");
+    if (b.as_float() == 0)
+      throw TemplateError(op == "//" ? "integer division or modulo by zero" : "modulo by zero");
     if (ints) {
       if (x == INT64_MIN && y == -1) throw TemplateError("integer overflow");
       int64_t q = x / y, m = x % y;
@@ -140,7 +141,8 @@ void Interpreter::append(std::string& out, const std::string& text) const {
   out += text;
 }
 
-Interpreter::Flow Interpreter::exec_body(const Body& body, const FramePtr& frame, std::string& out) {
+Interpreter::Flow Interpreter::exec_body(const Body& body, const FramePtr& frame,
+                                         std::string& out) {
   for (const auto& node : body) {
     Flow flow = exec(*node, frame, out);
     if (flow != Flow::kNormal) return flow;
@@ -150,11 +152,19 @@ Interpreter::Flow Interpreter::exec_body(const Body& body, const FramePtr& frame
 
 Interpreter::Flow Interpreter::exec(const Node& node, const FramePtr& frame, std::string& out) {
   switch (node.kind) {
-    case Node::Kind::kText: append(out, node.text); return Flow::kNormal;
-    case Node::Kind::kOutput: append(out, eval(*node.expr, frame).str()); return Flow::kNormal;
-    case Node::Kind::kIf: return exec_if(node, frame, out);
-    case Node::Kind::kFor: return exec_for(node, frame, out);
-    case Node::Kind::kSet: exec_set(node, frame); return Flow::kNormal;
+    case Node::Kind::kText:
+      append(out, node.text);
+      return Flow::kNormal;
+    case Node::Kind::kOutput:
+      append(out, eval(*node.expr, frame).str());
+      return Flow::kNormal;
+    case Node::Kind::kIf:
+      return exec_if(node, frame, out);
+    case Node::Kind::kFor:
+      return exec_for(node, frame, out);
+    case Node::Kind::kSet:
+      exec_set(node, frame);
+      return Flow::kNormal;
     case Node::Kind::kSetBlock: {
       std::string captured;
       exec_body(node.body, frame, captured);
@@ -167,8 +177,12 @@ Interpreter::Flow Interpreter::exec(const Node& node, const FramePtr& frame, std
       frame->vars[node.targets[0]] = v;
       return Flow::kNormal;
     }
-    case Node::Kind::kMacro: frame->vars[node.text] = make_macro(node, frame, node.text); return Flow::kNormal;
-    case Node::Kind::kCallBlock: exec_call_block(node, frame, out); return Flow::kNormal;
+    case Node::Kind::kMacro:
+      frame->vars[node.text] = make_macro(node, frame, node.text);
+      return Flow::kNormal;
+    case Node::Kind::kCallBlock:
+      exec_call_block(node, frame, out);
+      return Flow::kNormal;
     case Node::Kind::kFilterBlock: {
       std::string captured;
       auto inner = std::make_shared<Frame>();
@@ -192,8 +206,10 @@ Interpreter::Flow Interpreter::exec(const Node& node, const FramePtr& frame, std
       for (const auto& [name, expr] : node.params) inner->vars[name] = eval(*expr, frame);
       return exec_body(node.body, inner, out);
     }
-    case Node::Kind::kBreak: return Flow::kBreak;
-    case Node::Kind::kContinue: return Flow::kContinue;
+    case Node::Kind::kBreak:
+      return Flow::kBreak;
+    case Node::Kind::kContinue:
+      return Flow::kContinue;
   }
   return Flow::kNormal;
 }
@@ -224,13 +240,20 @@ Interpreter::Flow Interpreter::exec_for(const Node& node, const FramePtr& frame,
     bind_targets(*inner, node.targets, item);
     List cycle_args;
     Dict loop = {
-        {"index", Value(i + 1)}, {"index0", Value(i)}, {"revindex", Value(n - i)},
-        {"revindex0", Value(n - i - 1)}, {"first", Value(i == 0)}, {"last", Value(i == n - 1)},
-        {"length", Value(n)}, {"depth", Value(1)}, {"depth0", Value(0)},
+        {"index", Value(i + 1)},
+        {"index0", Value(i)},
+        {"revindex", Value(n - i)},
+        {"revindex0", Value(n - i - 1)},
+        {"first", Value(i == 0)},
+        {"last", Value(i == n - 1)},
+        {"length", Value(n)},
+        {"depth", Value(1)},
+        {"depth0", Value(0)},
         {"previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("previtem")},
         {"nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("nextitem")},
         {"cycle", Value::callable([i](Args& args) {
-           if (args.positional.empty()) throw TemplateError("loop.cycle() needs at least one value");
+           if (args.positional.empty())
+             throw TemplateError("loop.cycle() needs at least one value");
            return args.positional[static_cast<size_t>(i) % args.positional.size()];
          })},
     };
@@ -249,10 +272,12 @@ void Interpreter::exec_set(const Node& node, const FramePtr& frame) {
   }
   const Value* target = frame->lookup(node.targets[0]);
   if (!target || !target->is_namespace()) {
-    throw TemplateError("cannot assign attribute on non-namespace object '" + node.targets[0] + "'");
+    throw TemplateError("cannot assign attribute on non-namespace object '" + node.targets[0] +
+                        "'");
   }
   if (holds_namespace(v, 0)) {
-    throw TemplateError("a namespace attribute cannot hold a namespace ('" + node.targets[0] + "." + node.text + "')");
+    throw TemplateError("a namespace attribute cannot hold a namespace ('" + node.targets[0] + "." +
+                        node.text + "')");
   }
   Dict& attrs = const_cast<Value*>(target)->mutable_namespace();
   for (auto& kv : attrs) {
@@ -278,13 +303,17 @@ Value Interpreter::make_macro(const Node& node, const FramePtr& closure, std::st
 void Interpreter::bind_params(const Node& node, const FramePtr& frame, const Args& args) {
   for (size_t i = 0; i < node.params.size(); ++i) {
     const auto& [param, def] = node.params[i];
-    if (i < args.positional.size()) frame->vars[param] = args.positional[i];
-    else if (def) frame->vars[param] = eval(*def, frame);
-    else frame->vars[param] = Value::undefined(param);
+    if (i < args.positional.size())
+      frame->vars[param] = args.positional[i];
+    else if (def)
+      frame->vars[param] = eval(*def, frame);
+    else
+      frame->vars[param] = Value::undefined(param);
   }
 }
 
-Value Interpreter::call_macro(const Node& node, const FramePtr& closure, Args& args, const std::string& name) {
+Value Interpreter::call_macro(const Node& node, const FramePtr& closure, Args& args,
+                              const std::string& name) {
   if (++call_depth_ > limits_.max_call_depth) {
     --call_depth_;
     throw TemplateError("macro calls nested too deeply");
@@ -296,7 +325,8 @@ Value Interpreter::call_macro(const Node& node, const FramePtr& closure, Args& a
   auto frame = std::make_shared<Frame>();
   frame->parent = closure;
   if (args.positional.size() > node.params.size()) {
-    throw TemplateError("macro '" + name + "' takes not more than " + std::to_string(node.params.size()) + " argument(s)");
+    throw TemplateError("macro '" + name + "' takes not more than " +
+                        std::to_string(node.params.size()) + " argument(s)");
   }
   bind_params(node, frame, args);
   for (auto& [key, value] : args.keyword) {
@@ -347,7 +377,8 @@ Value Interpreter::eval_call(const Expr& e, const FramePtr& frame, Value* caller
 Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
   step();
   switch (e.kind) {
-    case Expr::Kind::kLiteral: return e.value;
+    case Expr::Kind::kLiteral:
+      return e.value;
     case Expr::Kind::kName: {
       const Value* v = frame->lookup(e.name);
       return v ? *v : Value::undefined(e.name);
@@ -361,7 +392,8 @@ Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
       Dict d;
       for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
         Value key = eval(*e.args[i], frame);
-        if (!key.is_string()) throw TemplateError("dict keys must be strings here, not " + key.type_name());
+        if (!key.is_string())
+          throw TemplateError("dict keys must be strings here, not " + key.type_name());
         Value value = eval(*e.args[i + 1], frame);
         bool replaced = false;
         for (auto& kv : d) {
@@ -393,7 +425,8 @@ Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
       }
       return get_slice(obj, parts[0], parts[1], parts[2]);
     }
-    case Expr::Kind::kCall: return eval_call(e, frame);
+    case Expr::Kind::kCall:
+      return eval_call(e, frame);
     case Expr::Kind::kFilter: {
       Args args = eval_args(e, frame, 1);
       args.positional.insert(args.positional.begin(), eval(*e.args[0], frame));
@@ -407,13 +440,15 @@ Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
     case Expr::Kind::kUnary: {
       Value v = eval(*e.args[0], frame);
       if (e.name == "not") return Value(!v.truthy());
-      if (!v.is_number()) throw TemplateError("bad operand type for unary " + e.name + ": '" + v.type_name() + "'");
+      if (!v.is_number())
+        throw TemplateError("bad operand type for unary " + e.name + ": '" + v.type_name() + "'");
       if (e.name == "+") return v.is_bool() ? Value(v.as_int()) : v;
       if (v.is_float()) return Value(-v.as_float());
       if (v.as_int() == INT64_MIN) throw TemplateError("integer overflow");
       return Value(-v.as_int());
     }
-    case Expr::Kind::kBinary: return eval_binary(e, frame);
+    case Expr::Kind::kBinary:
+      return eval_binary(e, frame);
     case Expr::Kind::kAnd: {
       Value l = eval(*e.args[0], frame);
       return l.truthy() ? eval(*e.args[1], frame) : l;
@@ -461,8 +496,10 @@ Value Interpreter::eval_binary(const Expr& e, const FramePtr& frame) {
     return Value(std::move(l));
   }
   if (op == "%" && a.is_string()) return Value(percent_format(a.as_string(), b));
-  if (op == "*" && (a.is_string() || a.is_list()) && b.is_int()) return repeat(a, b.as_int(), *this);
-  if (op == "*" && (b.is_string() || b.is_list()) && a.is_int()) return repeat(b, a.as_int(), *this);
+  if (op == "*" && (a.is_string() || a.is_list()) && b.is_int())
+    return repeat(a, b.as_int(), *this);
+  if (op == "*" && (b.is_string() || b.is_list()) && a.is_int())
+    return repeat(b, a.as_int(), *this);
   bad_operands(op, a, b);
 }
 

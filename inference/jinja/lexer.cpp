@@ -22,7 +22,8 @@ std::string normalize_newlines(std::string_view src) {
       out += '\n';
       ++i;
     } else if (c == 0xE2 && i + 2 < src.size() && static_cast<unsigned char>(src[i + 1]) == 0x80 &&
-               (static_cast<unsigned char>(src[i + 2]) == 0xA8 || static_cast<unsigned char>(src[i + 2]) == 0xA9)) {
+               (static_cast<unsigned char>(src[i + 2]) == 0xA8 ||
+                static_cast<unsigned char>(src[i + 2]) == 0xA9)) {
       out += '\n';
       i += 2;
     } else {
@@ -33,7 +34,9 @@ std::string normalize_newlines(std::string_view src) {
   return out;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 class Lexer {
  public:
@@ -48,7 +51,8 @@ class Lexer {
     while (pos_ < src_.size()) {
       size_t open = next_tag(pos_);
       std::string text(src_.substr(pos_, open - pos_));
-      if (strip_next_) text.erase(0, std::find_if_not(text.begin(), text.end(), is_space) - text.begin());
+      if (strip_next_)
+        text.erase(0, std::find_if_not(text.begin(), text.end(), is_space) - text.begin());
       strip_next_ = false;
       if (open == src_.size()) {
         emit_text(std::move(text), pos_);
@@ -78,7 +82,8 @@ class Lexer {
  private:
   size_t next_tag(size_t from) const {
     for (size_t i = from; i + 1 < src_.size(); ++i) {
-      if (src_[i] == '{' && (src_[i + 1] == '{' || src_[i + 1] == '%' || src_[i + 1] == '#')) return i;
+      if (src_[i] == '{' && (src_[i + 1] == '{' || src_[i + 1] == '%' || src_[i + 1] == '#'))
+        return i;
     }
     return src_.size();
   }
@@ -93,8 +98,10 @@ class Lexer {
   // After a tag's end: '-' strips all following whitespace; trim_blocks drops one newline.
   void after_tag(size_t end, bool minus, bool block) {
     pos_ = end;
-    if (minus) strip_next_ = true;
-    else if (block && pos_ < src_.size() && src_[pos_] == '\n') ++pos_;
+    if (minus)
+      strip_next_ = true;
+    else if (block && pos_ < src_.size() && src_[pos_] == '\n')
+      ++pos_;
   }
   void comment(size_t open, size_t body) {
     size_t close = src_.find("#}", body);
@@ -115,15 +122,20 @@ class Lexer {
     if (start_end == std::string_view::npos) fail("unterminated {% raw %}", open);
     bool minus = src_[start_end - 1] == '-';
     size_t content = start_end + 2;
-    if (minus) content = skip_spaces(content);
-    else if (content < src_.size() && src_[content] == '\n') ++content;
-    for (size_t p = src_.find("{%", content); p != std::string_view::npos; p = src_.find("{%", p + 2)) {
-      size_t q = skip_spaces(p + 2 + (p + 2 < src_.size() && (src_[p + 2] == '-' || src_[p + 2] == '+')));
+    if (minus)
+      content = skip_spaces(content);
+    else if (content < src_.size() && src_[content] == '\n')
+      ++content;
+    for (size_t p = src_.find("{%", content); p != std::string_view::npos;
+         p = src_.find("{%", p + 2)) {
+      size_t q =
+          skip_spaces(p + 2 + (p + 2 < src_.size() && (src_[p + 2] == '-' || src_[p + 2] == '+')));
       if (src_.compare(q, 6, "endraw") != 0) continue;
       size_t close = src_.find("%}", q);
       if (close == std::string_view::npos) break;
       std::string text(src_.substr(content, p - content));
-      if (src_[p + 2] == '-') text.erase(std::find_if_not(text.rbegin(), text.rend(), is_space).base(), text.end());
+      if (src_[p + 2] == '-')
+        text.erase(std::find_if_not(text.rbegin(), text.rend(), is_space).base(), text.end());
       emit_text(std::move(text), content);
       after_tag(close + 2, src_[close - 1] == '-', true);
       return;
@@ -151,15 +163,17 @@ class Lexer {
     unsigned char c = static_cast<unsigned char>(src_[p]);
     if (std::isalpha(c) || c == '_') {
       size_t e = p;
-      while (e < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[e])) || src_[e] == '_')) ++e;
+      while (e < src_.size() &&
+             (std::isalnum(static_cast<unsigned char>(src_[e])) || src_[e] == '_'))
+        ++e;
       push(Token::Kind::kName, std::string(src_.substr(p, e - p)), p);
       return e;
     }
     if (std::isdigit(c)) return number(p);
     if (c == '\'' || c == '"') return string_literal(p);
-    static const char* const kOps[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%",
-                                       "~", "<", ">", "=", "(", ")", "[", "]", "{", "}", ".", ",",
-                                       ":", "|"};
+    static const char* const kOps[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*",
+                                       "/",  "%",  "~",  "<",  ">",  "=",  "(", ")", "[",
+                                       "]",  "{",  "}",  ".",  ",",  ":",  "|"};
     for (const char* op : kOps) {
       size_t n = std::char_traits<char>::length(op);
       if (src_.compare(p, n, op) != 0) continue;
@@ -172,7 +186,8 @@ class Lexer {
   }
   size_t digits(size_t p) const {
     while (p < src_.size() && (std::isdigit(static_cast<unsigned char>(src_[p])) ||
-                               (src_[p] == '_' && p + 1 < src_.size() && std::isdigit(static_cast<unsigned char>(src_[p + 1]))))) {
+                               (src_[p] == '_' && p + 1 < src_.size() &&
+                                std::isdigit(static_cast<unsigned char>(src_[p + 1]))))) {
       ++p;
     }
     return p;
@@ -180,7 +195,8 @@ class Lexer {
   size_t number(size_t p) {
     size_t e = digits(p);
     bool is_float = false;
-    if (e + 1 < src_.size() && src_[e] == '.' && std::isdigit(static_cast<unsigned char>(src_[e + 1]))) {
+    if (e + 1 < src_.size() && src_[e] == '.' &&
+        std::isdigit(static_cast<unsigned char>(src_[e + 1]))) {
       e = digits(e + 1);
       is_float = true;
     }
@@ -218,30 +234,59 @@ class Lexer {
   size_t escape(size_t i, std::string& out) {
     char e = src_[i + 1];
     switch (e) {
-      case 'n': out += '\n'; return i + 1;
-      case 't': out += '\t'; return i + 1;
-      case 'r': out += '\r'; return i + 1;
-      case '0': out += '\0'; return i + 1;
-      case 'a': out += '\a'; return i + 1;
-      case 'b': out += '\b'; return i + 1;
-      case 'f': out += '\f'; return i + 1;
-      case 'v': out += '\v'; return i + 1;
-      case '\\': case '\'': case '"': out += e; return i + 1;
-      case '\n': return i + 1;
-      case 'x': case 'u': case 'U': {
+      case 'n':
+        out += '\n';
+        return i + 1;
+      case 't':
+        out += '\t';
+        return i + 1;
+      case 'r':
+        out += '\r';
+        return i + 1;
+      case '0':
+        out += '\0';
+        return i + 1;
+      case 'a':
+        out += '\a';
+        return i + 1;
+      case 'b':
+        out += '\b';
+        return i + 1;
+      case 'f':
+        out += '\f';
+        return i + 1;
+      case 'v':
+        out += '\v';
+        return i + 1;
+      case '\\':
+      case '\'':
+      case '"':
+        out += e;
+        return i + 1;
+      case '\n':
+        return i + 1;
+      case 'x':
+      case 'u':
+      case 'U': {
         size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
         if (i + 2 + n > src_.size()) fail("truncated \\" + std::string(1, e) + " escape", i);
         uint32_t cp = 0;
         for (size_t k = 0; k < n; ++k) {
           char h = src_[i + 2 + k];
-          if (!std::isxdigit(static_cast<unsigned char>(h))) fail("bad \\" + std::string(1, e) + " escape", i);
-          cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+          if (!std::isxdigit(static_cast<unsigned char>(h)))
+            fail("bad \\" + std::string(1, e) + " escape", i);
+          cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h))
+                                                   ? h - '0'
+                                                   : (std::tolower(h) - 'a' + 10));
         }
         if (cp > 0x10FFFF) fail("escape beyond U+10FFFF", i);
         append_utf8(cp, out);
         return i + 1 + n;
       }
-      default: out += '\\'; out += e; return i + 1;
+      default:
+        out += '\\';
+        out += e;
+        return i + 1;
     }
   }
   static void append_utf8(uint32_t cp, std::string& out) {
@@ -268,7 +313,8 @@ class Lexer {
     tokens_.push_back({kind, std::move(text), line_of(at), col_of(at)});
   }
   int line_of(size_t at) const {
-    return static_cast<int>(std::upper_bound(line_starts_.begin(), line_starts_.end(), at) - line_starts_.begin());
+    return static_cast<int>(std::upper_bound(line_starts_.begin(), line_starts_.end(), at) -
+                            line_starts_.begin());
   }
   int col_of(size_t at) const { return static_cast<int>(at - line_starts_[line_of(at) - 1]) + 1; }
   [[noreturn]] void fail(const std::string& message, size_t at) const {
@@ -285,6 +331,8 @@ class Lexer {
 
 }  // namespace
 
-std::vector<Token> tokenize(std::string_view source) { return Lexer(source).run(); }
+std::vector<Token> tokenize(std::string_view source) {
+  return Lexer(source).run();
+}
 
 }  // namespace assay::inference::jinja

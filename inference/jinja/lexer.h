@@ -11,7 +11,19 @@
 namespace assay::inference::jinja {
 
 struct Token {
-  enum class Kind { kText, kVarBegin, kVarEnd, kBlockBegin, kBlockEnd, kName, kString, kInt, kFloat, kOp, kEof };
+  enum class Kind {
+    kText,
+    kVarBegin,
+    kVarEnd,
+    kBlockBegin,
+    kBlockEnd,
+    kName,
+    kString,
+    kInt,
+    kFloat,
+    kOp,
+    kEof
+  };
   Kind kind;
   std::string text;  // the text, name, operator, or a string literal's unescaped value
   int line = 1;      // 1-based position of the token in the template

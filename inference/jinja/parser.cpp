@@ -20,7 +20,9 @@ class Parser {
 
  private:
   // --- token helpers ---
-  const Token& peek(size_t ahead = 0) const { return toks_[std::min(pos_ + ahead, toks_.size() - 1)]; }
+  const Token& peek(size_t ahead = 0) const {
+    return toks_[std::min(pos_ + ahead, toks_.size() - 1)];
+  }
   const Token& next() {
     const Token& t = toks_[pos_];
     if (pos_ + 1 < toks_.size()) ++pos_;
@@ -88,7 +90,8 @@ class Parser {
       const Token& t = peek();
       if (t.kind == Token::Kind::kEof) {
         if (!ends.empty()) {
-          auto end = std::find_if(ends.begin(), ends.end(), [](const std::string& e) { return e.rfind("end", 0) == 0; });
+          auto end = std::find_if(ends.begin(), ends.end(),
+                                  [](const std::string& e) { return e.rfind("end", 0) == 0; });
           fail("missing {% " + (end != ends.end() ? *end : *ends.begin()) + " %}", t);
         }
         return body;
@@ -378,7 +381,8 @@ class Parser {
   ExprPtr parse_primary() {
     const Token& t = peek();
     switch (t.kind) {
-      case Token::Kind::kName: return parse_name();
+      case Token::Kind::kName:
+        return parse_name();
       case Token::Kind::kString: {
         auto e = make_expr(Expr::Kind::kLiteral, t);
         std::string s;
@@ -386,7 +390,8 @@ class Parser {
         e->value = Value(std::move(s));
         return e;
       }
-      case Token::Kind::kInt: return parse_int();
+      case Token::Kind::kInt:
+        return parse_int();
       case Token::Kind::kFloat: {
         auto e = make_expr(Expr::Kind::kLiteral, next());
         e->value = Value(std::strtod(t.text.c_str(), nullptr));
@@ -397,7 +402,8 @@ class Parser {
         if (t.text == "[") return parse_list();
         if (t.text == "{") return parse_dict();
         break;
-      default: break;
+      default:
+        break;
     }
     fail("expected an expression", t);
   }
@@ -413,9 +419,12 @@ class Parser {
   ExprPtr parse_name() {
     const Token& t = next();
     auto e = make_expr(Expr::Kind::kLiteral, t);
-    if (t.text == "true" || t.text == "True") e->value = Value(true);
-    else if (t.text == "false" || t.text == "False") e->value = Value(false);
-    else if (t.text == "none" || t.text == "None") e->value = Value::none();
+    if (t.text == "true" || t.text == "True")
+      e->value = Value(true);
+    else if (t.text == "false" || t.text == "False")
+      e->value = Value(false);
+    else if (t.text == "none" || t.text == "None")
+      e->value = Value::none();
     else {
       e->kind = Expr::Kind::kName;
       e->name = t.text;
@@ -571,10 +580,13 @@ class Parser {
   }
   bool starts_test_argument() const {
     const Token& t = peek();
-    if (t.kind == Token::Kind::kString || t.kind == Token::Kind::kInt || t.kind == Token::Kind::kFloat) return true;
+    if (t.kind == Token::Kind::kString || t.kind == Token::Kind::kInt ||
+        t.kind == Token::Kind::kFloat)
+      return true;
     if (t.kind == Token::Kind::kOp) return t.text == "[" || t.text == "{";
     if (t.kind != Token::Kind::kName) return false;
-    static const std::set<std::string> kStop = {"else", "or", "and", "if", "is", "in", "not", "recursive"};
+    static const std::set<std::string> kStop = {"else", "or", "and", "if",
+                                                "is",   "in", "not", "recursive"};
     return !kStop.count(t.text);
   }
 
@@ -586,6 +598,8 @@ class Parser {
 
 }  // namespace
 
-Body parse(std::string_view source) { return Parser(tokenize(source)).run(); }
+Body parse(std::string_view source) {
+  return Parser(tokenize(source)).run();
+}
 
 }  // namespace assay::inference::jinja

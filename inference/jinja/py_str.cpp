@@ -16,7 +16,9 @@ uint32_t decode(std::string_view cp) {
   size_t pos = 0;
   return static_cast<uint32_t>(utf8::decode(cp, pos));
 }
-bool is_space_cp(uint32_t c) { return utf8::py_isspace(static_cast<char32_t>(c)); }
+bool is_space_cp(uint32_t c) {
+  return utf8::py_isspace(static_cast<char32_t>(c));
+}
 std::string join_points(const std::vector<std::string_view>& cps, size_t from, size_t to) {
   std::string out;
   for (size_t i = from; i < to; ++i) out += cps[i];
@@ -25,7 +27,9 @@ std::string join_points(const std::vector<std::string_view>& cps, size_t from, s
 
 }  // namespace
 
-bool is_py_space(std::string_view cp) { return is_space_cp(decode(cp)); }
+bool is_py_space(std::string_view cp) {
+  return is_space_cp(decode(cp));
+}
 
 // str.strip/lstrip/rstrip: `chars` none/undefined means whitespace.
 std::string strip(const std::string& s, const Value& chars, bool left, bool right) {
@@ -41,7 +45,9 @@ std::string strip(const std::string& s, const Value& chars, bool left, bool righ
   while (right && e > b && drop(cps[e - 1])) --e;
   return join_points(cps, b, e);
 }
-std::string lower(const std::string& s) { return utf8::py_lower(s); }
+std::string lower(const std::string& s) {
+  return utf8::py_lower(s);
+}
 // Python's str.upper() with simple (one code point) case mappings.
 std::string upper(const std::string& s) {
   std::string out;
@@ -56,7 +62,9 @@ std::string title(const std::string& s) {
   bool prev_alpha = false;
   for (char& c : out) {
     bool alpha = std::isalpha(static_cast<unsigned char>(c));
-    if (alpha) c = static_cast<char>(prev_alpha ? std::tolower(static_cast<unsigned char>(c)) : std::toupper(static_cast<unsigned char>(c)));
+    if (alpha)
+      c = static_cast<char>(prev_alpha ? std::tolower(static_cast<unsigned char>(c))
+                                       : std::toupper(static_cast<unsigned char>(c)));
     prev_alpha = alpha || (static_cast<unsigned char>(c) >= 0x80 && prev_alpha);
   }
   return out;
@@ -66,7 +74,8 @@ std::string capitalize(const std::string& s) {
   if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
   return out;
 }
-std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count) {
+std::string replace(const std::string& s, const std::string& from, const std::string& to,
+                    int64_t count) {
   std::string out;
   if (from.empty()) {  // Python inserts `to` around every character
     std::vector<std::string_view> cps = code_points(s);
@@ -83,7 +92,8 @@ std::string replace(const std::string& s, const std::string& from, const std::st
   }
   size_t pos = 0;
   int64_t done = 0;
-  for (size_t hit; (count < 0 || done < count) && (hit = s.find(from, pos)) != std::string::npos; ++done) {
+  for (size_t hit; (count < 0 || done < count) && (hit = s.find(from, pos)) != std::string::npos;
+       ++done) {
     out.append(s, pos, hit - pos);
     out += to;
     check_growth(out.size());
@@ -114,7 +124,8 @@ List split(const std::string& s, const Value& sep, int64_t maxsplit) {
   const std::string& d = need_string(sep, "split");
   if (d.empty()) throw TemplateError("split: empty separator");
   size_t pos = 0;
-  for (size_t hit; (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) && (hit = s.find(d, pos)) != std::string::npos;) {
+  for (size_t hit; (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) &&
+                   (hit = s.find(d, pos)) != std::string::npos;) {
     out.push_back(Value(s.substr(pos, hit - pos)));
     pos = hit + d.size();
   }
@@ -125,7 +136,8 @@ bool affix(const std::string& s, const Value& what, bool prefix) {
   auto one = [&](const Value& v) {
     const std::string& a = need_string(v, prefix ? "startswith" : "endswith");
     if (a.size() > s.size()) return false;
-    return prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0;
+    return prefix ? s.compare(0, a.size(), a) == 0
+                  : s.compare(s.size() - a.size(), a.size(), a) == 0;
   };
   if (what.is_list()) {
     return std::any_of(what.as_list().begin(), what.as_list().end(), one);
@@ -158,7 +170,9 @@ std::string percent_format(const std::string& fmt, const Value& args) {
     int precision = -1;
     if (j < fmt.size() && fmt[j] == '.') {
       precision = 0;
-      for (++j; j < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[j])) && precision < 100; ++j) {
+      for (++j;
+           j < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[j])) && precision < 100;
+           ++j) {
         precision = precision * 10 + (fmt[j] - '0');
       }
     }
@@ -179,21 +193,25 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       v = items[next++];
     }
     check_growth(out.size());
-    if (conv == 's') out += v.str();
-    else if (conv == 'r') out += v.repr();
-    else if ((conv == 'd' || conv == 'i') && v.is_number()) out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_float()) : v.as_int());
+    if (conv == 's')
+      out += v.str();
+    else if (conv == 'r')
+      out += v.repr();
+    else if ((conv == 'd' || conv == 'i') && v.is_number())
+      out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_float()) : v.as_int());
     else if (conv == 'f' && v.is_number()) {
       char buf[512];
       std::snprintf(buf, sizeof buf, "%.*f", precision < 0 ? 6 : precision, v.as_float());
       out += buf;
     } else {
-      throw TemplateError(std::string("format: unsupported conversion '%") + conv + "' for " + v.type_name());
+      throw TemplateError(std::string("format: unsupported conversion '%") + conv + "' for " +
+                          v.type_name());
     }
   }
-  if (next < items.size() && args.is_list()) throw TemplateError("not all arguments converted during string formatting");
+  if (next < items.size() && args.is_list())
+    throw TemplateError("not all arguments converted during string formatting");
   return out;
 }
-
 
 std::vector<std::string_view> code_points(std::string_view s) {
   std::vector<std::string_view> out;

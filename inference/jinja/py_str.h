@@ -24,7 +24,8 @@ std::string upper(const std::string& s);
 std::string title(const std::string& s);
 std::string capitalize(const std::string& s);
 // str.replace(from, to, count); count < 0 = all. Throws TemplateError past the size limit.
-std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count);
+std::string replace(const std::string& s, const std::string& from, const std::string& to,
+                    int64_t count);
 // str.split(sep, maxsplit); sep none/undefined splits on whitespace runs.
 List split(const std::string& s, const Value& sep, int64_t maxsplit);
 // str.startswith / endswith with a string or a tuple of strings.

@@ -13,11 +13,16 @@ std::string string_repr(const std::string& s) {
   char quote = (s.find('\'') != std::string::npos && s.find('"') == std::string::npos) ? '"' : '\'';
   std::string out(1, quote);
   for (unsigned char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == static_cast<unsigned char>(quote)) out += std::string("\\") + quote;
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == static_cast<unsigned char>(quote))
+      out += std::string("\\") + quote;
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
     else if (c < 0x20 || c == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
@@ -34,13 +39,27 @@ void json_string(const std::string& s, std::string& out) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -62,30 +81,51 @@ struct JsonWriter {
   std::string out;
 
   void newline(int depth) {
-    if (out.size() > (size_t{64} << 20)) throw TemplateError("tojson: output exceeds the size limit");
+    if (out.size() > (size_t{64} << 20))
+      throw TemplateError("tojson: output exceeds the size limit");
     out += '\n';
     out.append(static_cast<size_t>(indent) * depth, ' ');
   }
   void write(const Value& v, int depth) {
     if (depth > 512) throw TemplateError("tojson: value nested too deeply");
-    if (out.size() > (size_t{64} << 20)) throw TemplateError("tojson: output exceeds the size limit");
+    if (out.size() > (size_t{64} << 20))
+      throw TemplateError("tojson: output exceeds the size limit");
     switch (v.kind()) {
-      case Value::Kind::kNone: out += "null"; return;
-      case Value::Kind::kBool: out += v.as_bool() ? "true" : "false"; return;
-      case Value::Kind::kInt: out += std::to_string(v.as_int()); return;
+      case Value::Kind::kNone:
+        out += "null";
+        return;
+      case Value::Kind::kBool:
+        out += v.as_bool() ? "true" : "false";
+        return;
+      case Value::Kind::kInt:
+        out += std::to_string(v.as_int());
+        return;
       case Value::Kind::kFloat: {
         double d = v.as_float();
-        out += std::isnan(d) ? "NaN" : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity") : float_repr(d);
+        out += std::isnan(d)   ? "NaN"
+               : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity")
+                               : float_repr(d);
         return;
       }
-      case Value::Kind::kString: json_string(v.as_string(), out); return;
-      case Value::Kind::kList: write_list(v.as_list(), depth); return;
-      case Value::Kind::kDict: write_dict(v.as_dict(), depth); return;
-      default: throw TemplateError("tojson: Object of type " + v.type_name() + " is not JSON serializable");
+      case Value::Kind::kString:
+        json_string(v.as_string(), out);
+        return;
+      case Value::Kind::kList:
+        write_list(v.as_list(), depth);
+        return;
+      case Value::Kind::kDict:
+        write_dict(v.as_dict(), depth);
+        return;
+      default:
+        throw TemplateError("tojson: Object of type " + v.type_name() +
+                            " is not JSON serializable");
     }
   }
   void write_list(const List& l, int depth) {
-    if (l.empty()) { out += "[]"; return; }
+    if (l.empty()) {
+      out += "[]";
+      return;
+    }
     out += '[';
     for (size_t i = 0; i < l.size(); ++i) {
       if (i) out += item_sep;
@@ -96,11 +136,15 @@ struct JsonWriter {
     out += ']';
   }
   void write_dict(const Dict& d, int depth) {
-    if (d.empty()) { out += "{}"; return; }
+    if (d.empty()) {
+      out += "{}";
+      return;
+    }
     std::vector<const std::pair<std::string, Value>*> items;
     for (const auto& kv : d) items.push_back(&kv);
     if (sort_keys) {
-      std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
+      std::stable_sort(items.begin(), items.end(),
+                       [](auto* a, auto* b) { return a->first < b->first; });
     }
     out += '{';
     for (size_t i = 0; i < items.size(); ++i) {
@@ -125,16 +169,21 @@ int compare_numbers(const Value& a, const Value& b) {
 
 Value Value::from_json(const nlohmann::ordered_json& j) {
   switch (j.type()) {
-    case nlohmann::ordered_json::value_t::null: return none();
-    case nlohmann::ordered_json::value_t::boolean: return Value(j.get<bool>());
-    case nlohmann::ordered_json::value_t::number_integer: return Value(j.get<int64_t>());
+    case nlohmann::ordered_json::value_t::null:
+      return none();
+    case nlohmann::ordered_json::value_t::boolean:
+      return Value(j.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer:
+      return Value(j.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_unsigned: {
       uint64_t u = j.get<uint64_t>();
       if (u > static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<double>(u));
       return Value(static_cast<int64_t>(u));
     }
-    case nlohmann::ordered_json::value_t::number_float: return Value(j.get<double>());
-    case nlohmann::ordered_json::value_t::string: return Value(j.get<std::string>());
+    case nlohmann::ordered_json::value_t::number_float:
+      return Value(j.get<double>());
+    case nlohmann::ordered_json::value_t::string:
+      return Value(j.get<std::string>());
     case nlohmann::ordered_json::value_t::array: {
       List l;
       for (const auto& e : j) l.push_back(from_json(e));
@@ -142,26 +191,37 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
     }
     case nlohmann::ordered_json::value_t::object: {
       Dict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.emplace_back(it.key(), from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        d.emplace_back(it.key(), from_json(it.value()));
       return Value(std::move(d));
     }
-    default: return none();
+    default:
+      return none();
   }
 }
 
-double Value::as_float() const { return kind_ == Kind::kFloat ? float_ : static_cast<double>(int_); }
+double Value::as_float() const {
+  return kind_ == Kind::kFloat ? float_ : static_cast<double>(int_);
+}
 
 bool Value::truthy() const {
   switch (kind_) {
     case Kind::kUndefined:
-    case Kind::kNone: return false;
+    case Kind::kNone:
+      return false;
     case Kind::kBool:
-    case Kind::kInt: return int_ != 0;
-    case Kind::kFloat: return float_ != 0;
-    case Kind::kString: return !str_->empty();
-    case Kind::kList: return !list_->empty();
-    case Kind::kDict: return namespace_ || !dict_->empty();
-    case Kind::kCallable: return true;
+    case Kind::kInt:
+      return int_ != 0;
+    case Kind::kFloat:
+      return float_ != 0;
+    case Kind::kString:
+      return !str_->empty();
+    case Kind::kList:
+      return !list_->empty();
+    case Kind::kDict:
+      return namespace_ || !dict_->empty();
+    case Kind::kCallable:
+      return true;
   }
   return false;
 }
@@ -176,20 +236,29 @@ const Value* Value::find(const std::string& key) const {
 
 std::string Value::str() const {
   switch (kind_) {
-    case Kind::kUndefined: return "";
-    case Kind::kString: return *str_;
-    default: return repr();
+    case Kind::kUndefined:
+      return "";
+    case Kind::kString:
+      return *str_;
+    default:
+      return repr();
   }
 }
 
 std::string Value::repr() const {
   switch (kind_) {
-    case Kind::kUndefined: return "";
-    case Kind::kNone: return "None";
-    case Kind::kBool: return int_ ? "True" : "False";
-    case Kind::kInt: return std::to_string(int_);
-    case Kind::kFloat: return float_repr(float_);
-    case Kind::kString: return string_repr(*str_);
+    case Kind::kUndefined:
+      return "";
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return int_ ? "True" : "False";
+    case Kind::kInt:
+      return std::to_string(int_);
+    case Kind::kFloat:
+      return float_repr(float_);
+    case Kind::kString:
+      return string_repr(*str_);
     case Kind::kList: {
       std::string out = tuple_ ? "(" : "[";
       for (size_t i = 0; i < list_->size(); ++i) out += (i ? ", " : "") + (*list_)[i].repr();
@@ -203,22 +272,32 @@ std::string Value::repr() const {
       }
       return out + (namespace_ ? "}>" : "}");
     }
-    case Kind::kCallable: return "<function>";
+    case Kind::kCallable:
+      return "<function>";
   }
   return "";
 }
 
 std::string Value::type_name() const {
   switch (kind_) {
-    case Kind::kUndefined: return "undefined";
-    case Kind::kNone: return "NoneType";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "str";
-    case Kind::kList: return tuple_ ? "tuple" : "list";
-    case Kind::kDict: return namespace_ ? "Namespace" : "dict";
-    case Kind::kCallable: return "function";
+    case Kind::kUndefined:
+      return "undefined";
+    case Kind::kNone:
+      return "NoneType";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "str";
+    case Kind::kList:
+      return tuple_ ? "tuple" : "list";
+    case Kind::kDict:
+      return namespace_ ? "Namespace" : "dict";
+    case Kind::kCallable:
+      return "function";
   }
   return "?";
 }
@@ -235,8 +314,10 @@ bool equals(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNone: return true;
-    case Value::Kind::kString: return a.as_string() == b.as_string();
+    case Value::Kind::kNone:
+      return true;
+    case Value::Kind::kString:
+      return a.as_string() == b.as_string();
     case Value::Kind::kList: {
       const List& x = a.as_list();
       const List& y = b.as_list();
@@ -254,8 +335,10 @@ bool equals(const Value& a, const Value& b) {
       }
       return true;
     }
-    case Value::Kind::kCallable: return &a.as_function() == &b.as_function();
-    default: return false;
+    case Value::Kind::kCallable:
+      return &a.as_function() == &b.as_function();
+    default:
+      return false;
   }
 }
 

@@ -79,8 +79,8 @@ class Value {
   bool is_callable() const { return kind_ == Kind::kCallable; }
 
   bool as_bool() const { return int_ != 0; }
-  int64_t as_int() const { return int_; }     // bool and int
-  double as_float() const;                    // bool, int and float
+  int64_t as_int() const { return int_; }  // bool and int
+  double as_float() const;                 // bool, int and float
   const std::string& as_string() const { return *str_; }
   const List& as_list() const { return *list_; }
   const Dict& as_dict() const { return *dict_; }

@@ -91,10 +91,11 @@ TEST(PromptTest, BundledFormatsWithSystemAndFewShot) {
 
 TEST(PromptTest, RunsTheModelsOwnTemplate) {
   testing::TempDir dir;
-  dir.write("tokenizer_config.json",
-            R"({"bos_token": {"content": "<B>", "lstrip": false}, "eos_token": "<E>", "unk_token": null,)"
-            R"( "chat_template": "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}{{ eos_token }})"
-            R"({% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}{{ unk_token is defined }}"})");
+  dir.write(
+      "tokenizer_config.json",
+      R"({"bos_token": {"content": "<B>", "lstrip": false}, "eos_token": "<E>", "unk_token": null,)"
+      R"( "chat_template": "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}{{ eos_token }})"
+      R"({% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}{{ unk_token is defined }}"})");
   GenerationSettings gen;  // chat_format "auto"
   PromptBuilder p = chat_prompts_for(gen, {}, dir.path());
   // A {"content": ...} token gives its text; a null token is left undefined, as transformers does.
@@ -108,9 +109,8 @@ TEST(PromptTest, RunsTheModelsOwnTemplate) {
 
 TEST(PromptTest, NamedTemplatesUseDefaultUnlessNamed) {
   testing::TempDir dir;
-  dir.write("tokenizer_config.json",
-            R"({"chat_template": [{"name": "tool_use", "template": "T"},)"
-            R"( {"name": "default", "template": "D"}]})");
+  dir.write("tokenizer_config.json", R"({"chat_template": [{"name": "tool_use", "template": "T"},)"
+                                     R"( {"name": "default", "template": "D"}]})");
   GenerationSettings gen;
   EXPECT_EQ(chat_prompts_for(gen, {}, dir.path()).build("x", ""), "D");
   gen.chat_template_name = "tool_use";
@@ -133,7 +133,8 @@ TEST(PromptTest, TemplateOutsideTheSubsetFailsAtLoadWithLineAndColumn) {
     FAIL() << "include is outside the supported subset";
   } catch (const Error& e) {
     EXPECT_EQ(e.exit_code(), 2);
-    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: chat_template:2:6: unsupported tag 'include'"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "tokenizer_config.json: chat_template:2:6: unsupported tag 'include'"),
               std::string::npos)
         << e.what();
   }
@@ -141,8 +142,9 @@ TEST(PromptTest, TemplateOutsideTheSubsetFailsAtLoadWithLineAndColumn) {
 
 TEST(PromptTest, RefusalCarriesTheTemplatesMessage) {
   testing::TempDir dir;
-  dir.write("tokenizer_config.json",
-            R"({"chat_template": "{% if messages[0].role != 'system' %}{{ raise_exception('System first!') }}{% endif %}"})");
+  dir.write(
+      "tokenizer_config.json",
+      R"({"chat_template": "{% if messages[0].role != 'system' %}{{ raise_exception('System first!') }}{% endif %}"})");
   PromptBuilder p = chat_prompts_for(GenerationSettings{}, {}, dir.path());
   try {
     p.build("Hi", "");
@@ -153,7 +155,9 @@ TEST(PromptTest, RefusalCarriesTheTemplatesMessage) {
   }
   ChatExtras extras;
   extras.system = "S";
-  EXPECT_EQ(PromptBuilder::from_chat_template(inference::read_chat_config(dir.path()), extras, "x").build("Hi", ""), "");
+  EXPECT_EQ(PromptBuilder::from_chat_template(inference::read_chat_config(dir.path()), extras, "x")
+                .build("Hi", ""),
+            "");
 }
 
 TEST(PromptTest, FewShotFromTheDatasetIsASeededDrawThatSkipsTheSample) {
@@ -182,22 +186,27 @@ TEST(PromptTest, FewShotFromTheDatasetIsASeededDrawThatSkipsTheSample) {
   EXPECT_EQ(own[0]["content"], a.fewshot[1].user);
   EXPECT_EQ(own[2]["content"], a.fewshot[2].user);
   gen.fewshot_n = 6;
-  EXPECT_THROW(chat_extras_from(gen, data.string(), DatasetFields{}), Error) << "6 examples need 7 samples";
+  EXPECT_THROW(chat_extras_from(gen, data.string(), DatasetFields{}), Error)
+      << "6 examples need 7 samples";
 }
 
 TEST(PromptTest, FewShotFileRecordsAllBecomeTurnsInOrder) {
   testing::TempDir dir;
-  auto shots = dir.write("shots.jsonl", R"({"instruction": "Capital of France?", "output": "Paris"})" "\n"
-                                        R"({"instruction": "Add", "input": "2 3", "output": "5"})" "\n");
+  auto shots =
+      dir.write("shots.jsonl", R"({"instruction": "Capital of France?", "output": "Paris"})"
+                               "\n"
+                               R"({"instruction": "Add", "input": "2 3", "output": "5"})"
+                               "\n");
   GenerationSettings gen;
   gen.fewshot_file = shots.string();
   gen.system = "S";
   ChatExtras extras = chat_extras_from(gen, "unused.jsonl", DatasetFields{});
-  EXPECT_EQ(PromptBuilder::from_chat_format(ChatFormat::kChatml, extras).build("Q", ""),
-            "<|im_start|>system\nS<|im_end|>\n"
-            "<|im_start|>user\nCapital of France?<|im_end|>\n<|im_start|>assistant\nParis<|im_end|>\n"
-            "<|im_start|>user\nAdd\n\n2 3<|im_end|>\n<|im_start|>assistant\n5<|im_end|>\n"
-            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(
+      PromptBuilder::from_chat_format(ChatFormat::kChatml, extras).build("Q", ""),
+      "<|im_start|>system\nS<|im_end|>\n"
+      "<|im_start|>user\nCapital of France?<|im_end|>\n<|im_start|>assistant\nParis<|im_end|>\n"
+      "<|im_start|>user\nAdd\n\n2 3<|im_end|>\n<|im_start|>assistant\n5<|im_end|>\n"
+      "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
   gen.fewshot_file = (dir / "missing.jsonl").string();
   EXPECT_THROW(chat_extras_from(gen, "unused.jsonl", DatasetFields{}), Error);
 }

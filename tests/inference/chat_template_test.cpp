@@ -71,14 +71,19 @@ TEST(ChatTemplateTest, TemplatesInTheStyleOfOtherModelsMatchJinja2) {
   config.special_tokens = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"pad_token", "<pad>"}};
   for (const auto& g : goldens) {
     const std::string name = g["template"];
-    auto tmpl = ChatTemplate::parse(read_file(kData / "templates" / (name + ".jinja")), name, {"2026-01-15"});
+    auto tmpl = ChatTemplate::parse(read_file(kData / "templates" / (name + ".jinja")), name,
+                                    {"2026-01-15"});
     ordered_json kwargs = g["kwargs"];
     if (!g["tools"].is_null()) kwargs["tools"] = g["tools"];
     const std::string where = name + " " + g["messages"].dump().substr(0, 80);
     try {
-      std::string text = tmpl.render(chat_context(config, g["messages"], g["add_generation_prompt"], kwargs));
-      EXPECT_TRUE(g["error"].is_null() && !g["failed"].get<bool>()) << where << " rendered: " << text;
-      if (g["text"].is_string()) EXPECT_EQ(text, g["text"].get<std::string>()) << where;
+      std::string text =
+          tmpl.render(chat_context(config, g["messages"], g["add_generation_prompt"], kwargs));
+      EXPECT_TRUE(g["error"].is_null() && !g["failed"].get<bool>())
+          << where << " rendered: " << text;
+      if (g["text"].is_string()) {
+        EXPECT_EQ(text, g["text"].get<std::string>()) << where;
+      }
     } catch (const ChatTemplateError& e) {
       if (g["error"].is_string()) {
         EXPECT_TRUE(e.raised_by_template()) << where;
@@ -102,12 +107,19 @@ TEST(ChatTemplateTest, RaiseExceptionCarriesTheTemplatesMessage) {
 }
 
 TEST(ChatTemplateTest, ConstructsOutsideTheSubsetAreRefusedAtLoadWithLineAndColumn) {
-  EXPECT_EQ(load_error("{% include 'x.j2' %}"), "t.jinja:1:4: unsupported tag 'include' (found 'include')");
-  EXPECT_NE(load_error("a\n{% extends 'base' %}").find("t.jinja:2:4: unsupported tag 'extends'"), std::string::npos);
-  EXPECT_NE(load_error("{% import 'm' as m %}").find("unsupported tag 'import'"), std::string::npos);
-  EXPECT_NE(load_error("x\n\n  {{ m | xmlattr }}").find("t.jinja:3:10: unsupported filter 'xmlattr'"), std::string::npos);
-  EXPECT_NE(load_error("{{ m is escapedd }}").find("unsupported test 'escapedd'"), std::string::npos);
-  EXPECT_NE(load_error("{% for x in y recursive %}{% endfor %}").find("recursive"), std::string::npos);
+  EXPECT_EQ(load_error("{% include 'x.j2' %}"),
+            "t.jinja:1:4: unsupported tag 'include' (found 'include')");
+  EXPECT_NE(load_error("a\n{% extends 'base' %}").find("t.jinja:2:4: unsupported tag 'extends'"),
+            std::string::npos);
+  EXPECT_NE(load_error("{% import 'm' as m %}").find("unsupported tag 'import'"),
+            std::string::npos);
+  EXPECT_NE(
+      load_error("x\n\n  {{ m | xmlattr }}").find("t.jinja:3:10: unsupported filter 'xmlattr'"),
+      std::string::npos);
+  EXPECT_NE(load_error("{{ m is escapedd }}").find("unsupported test 'escapedd'"),
+            std::string::npos);
+  EXPECT_NE(load_error("{% for x in y recursive %}{% endfor %}").find("recursive"),
+            std::string::npos);
   EXPECT_NE(load_error("{% if x %}a").find("missing {% endif %}"), std::string::npos);
   EXPECT_NE(load_error("{% for x in y %}a{% endif %}").find("t.jinja:1:21"), std::string::npos);
   EXPECT_NE(load_error("{{ 'abc }}").find("unterminated string"), std::string::npos);
@@ -121,27 +133,27 @@ TEST(ChatTemplateTest, HostileTemplatesHitLimitsNotTheStack) {
   std::string deep;
   for (int i = 0; i < 300; ++i) deep += "{% if true %}";
   EXPECT_NE(load_error(deep).find("nested too deeply"), std::string::npos);
-  EXPECT_NE(load_error("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nested too deeply"), std::string::npos);
+  EXPECT_NE(load_error("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}")
+                .find("nested too deeply"),
+            std::string::npos);
   // Unbounded recursion, output, ranges and loops end as errors.
-  for (const char* tmpl : {"{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}",
-                           "{{ 'x' * 100000000 }}",
-                           "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}",
-                           "{{ range(1000000) | length }}",
-                           "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-                           "{% set ns = namespace(a=1) %}{% set ns.a = ns %}",
-                           "{{ 9223372036854775807 + 1 }}",
-                           "{{ ('a' * 1000000) | replace('', 'x' * 1000) }}",
-                           "{{ ('a\n' * 1000000) | indent(100) }}",
-                           "{{ (['x' * 1000000] * 70) | tojson(indent=2) }}"}) {
+  for (const char* tmpl :
+       {"{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}", "{{ 'x' * 100000000 }}",
+        "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", "{{ range(1000000) | length }}",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "{% set ns = namespace(a=1) %}{% set ns.a = ns %}", "{{ 9223372036854775807 + 1 }}",
+        "{{ ('a' * 1000000) | replace('', 'x' * 1000) }}", "{{ ('a\n' * 1000000) | indent(100) }}",
+        "{{ (['x' * 1000000] * 70) | tojson(indent=2) }}"}) {
     try {
       render(tmpl);
       ADD_FAILURE() << tmpl << " rendered";
     } catch (const ChatTemplateError& e) {
       EXPECT_FALSE(e.raised_by_template()) << tmpl;
       const std::string what = e.what();
-      EXPECT_TRUE(what.find("limit") != std::string::npos || what.find("too deeply") != std::string::npos ||
-                  what.find("too big") != std::string::npos || what.find("overflow") != std::string::npos ||
-                  what.find("namespace") != std::string::npos)
+      EXPECT_TRUE(
+          what.find("limit") != std::string::npos || what.find("too deeply") != std::string::npos ||
+          what.find("too big") != std::string::npos || what.find("overflow") != std::string::npos ||
+          what.find("namespace") != std::string::npos)
           << tmpl << ": " << what;
     }
   }
@@ -149,13 +161,16 @@ TEST(ChatTemplateTest, HostileTemplatesHitLimitsNotTheStack) {
 
 TEST(ChatTemplateTest, ConfigGivesTokenTextsAndPicksTheNamedTemplate) {
   testing::TempDir dir;
-  dir.write("tokenizer_config.json",
-            R"({"bos_token": {"__type": "AddedToken", "content": "<|begin|>"}, "eos_token": "<|end|>",)"
-            R"( "unk_token": null, "add_bos_token": true, "chat_template": [{"name": "default", "template": "D{{ bos_token }}"},)"
-            R"( {"name": "rag", "template": "R{{ documents | length }}"}]})");
+  dir.write(
+      "tokenizer_config.json",
+      R"({"bos_token": {"__type": "AddedToken", "content": "<|begin|>"}, "eos_token": "<|end|>",)"
+      R"( "unk_token": null, "add_bos_token": true, "chat_template": [{"name": "default", "template": "D{{ bos_token }}"},)"
+      R"( {"name": "rag", "template": "R{{ documents | length }}"}]})");
   ChatConfig config = read_chat_config(dir.path());
-  EXPECT_EQ(config.special_tokens, (ordered_json{{"bos_token", "<|begin|>"}, {"eos_token", "<|end|>"}}));
-  EXPECT_EQ(ChatTemplate::parse(config.chat_template, config.origin).render(chat_context(config, ordered_json::array(), true)),
+  EXPECT_EQ(config.special_tokens,
+            (ordered_json{{"bos_token", "<|begin|>"}, {"eos_token", "<|end|>"}}));
+  EXPECT_EQ(ChatTemplate::parse(config.chat_template, config.origin)
+                .render(chat_context(config, ordered_json::array(), true)),
             "D<|begin|>");
   config = read_chat_config(dir.path(), "rag");
   EXPECT_EQ(ChatTemplate::parse(config.chat_template, config.origin)
