@@ -1,6 +1,7 @@
 #include "inference/jinja/interpreter.h"
 
 #include <cmath>
+#include <optional>
 
 #include "inference/jinja/builtins.h"
 #include "inference/jinja/py_str.h"
@@ -151,6 +152,20 @@ Interpreter::Flow Interpreter::exec_body(const Body& body, const FramePtr& frame
 }
 
 Interpreter::Flow Interpreter::exec(const Node& node, const FramePtr& frame, std::string& out) {
+  try {
+    return exec_node(node, frame, out);
+  } catch (const TemplateError& e) {
+    // An error of the template's own operations names the innermost statement it happened in;
+    // a raise_exception message stays the template's, word for word.
+    if (e.raised_by_template() || e.located()) throw;
+    throw TemplateError("line " + std::to_string(node.line) + ", column " +
+                            std::to_string(node.col) + ": " + e.what(),
+                        false, true);
+  }
+}
+
+Interpreter::Flow Interpreter::exec_node(const Node& node, const FramePtr& frame,
+                                         std::string& out) {
   switch (node.kind) {
     case Node::Kind::kText:
       append(out, node.text);
@@ -234,6 +249,7 @@ Interpreter::Flow Interpreter::exec_for(const Node& node, const FramePtr& frame,
     items = std::move(kept);
   }
   const int64_t n = static_cast<int64_t>(items.size());
+  auto last_changed = std::make_shared<std::optional<Value>>();  // loop.changed()'s memory
   for (int64_t i = 0; i < n; ++i) {
     step();
     const Value& item = items[static_cast<size_t>(i)];
@@ -255,6 +271,12 @@ Interpreter::Flow Interpreter::exec_for(const Node& node, const FramePtr& frame,
            if (args.positional.empty())
              throw TemplateError("loop.cycle() needs at least one value");
            return args.positional[static_cast<size_t>(i) % args.positional.size()];
+         })},
+        {"changed", Value::callable([last_changed](Args& args) {
+           Value now(args.positional);
+           bool changed = !*last_changed || !equals(**last_changed, now);
+           *last_changed = now;
+           return Value(changed);
          })},
     };
     inner->vars["loop"] = Value(std::move(loop));

@@ -44,6 +44,7 @@ class Interpreter {
   enum class Flow { kNormal, kBreak, kContinue };
   Flow exec_body(const Body& body, const FramePtr& frame, std::string& out);
   Flow exec(const Node& node, const FramePtr& frame, std::string& out);
+  Flow exec_node(const Node& node, const FramePtr& frame, std::string& out);
   Flow exec_if(const Node& node, const FramePtr& frame, std::string& out);
   Flow exec_for(const Node& node, const FramePtr& frame, std::string& out);
   void exec_set(const Node& node, const FramePtr& frame);

@@ -126,12 +126,16 @@ std::string float_repr(double d);
 // operation Jinja refuses (undefined attribute, bad operand types, limits exceeded).
 class TemplateError : public std::runtime_error {
  public:
-  explicit TemplateError(const std::string& message, bool raised_by_template = false)
-      : std::runtime_error(message), raised_by_template_(raised_by_template) {}
+  explicit TemplateError(const std::string& message, bool raised_by_template = false,
+                         bool located = false)
+      : std::runtime_error(message), raised_by_template_(raised_by_template), located_(located) {}
   bool raised_by_template() const { return raised_by_template_; }
+  // Whether the message already starts with the template's "line L, column C: ".
+  bool located() const { return located_; }
 
  private:
   bool raised_by_template_;
+  bool located_;
 };
 
 }  // namespace assay::inference::jinja

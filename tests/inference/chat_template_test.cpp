@@ -106,6 +106,17 @@ TEST(ChatTemplateTest, RaiseExceptionCarriesTheTemplatesMessage) {
   }
 }
 
+TEST(ChatTemplateTest, AFailureOfTheTemplatesOwnNamesItsLineAndColumn) {
+  try {
+    render("a\n{% for m in messages %}{{ m.x.y }}{% endfor %}",
+           {{"messages", {ordered_json::object()}}});
+    FAIL();
+  } catch (const ChatTemplateError& e) {
+    EXPECT_FALSE(e.raised_by_template());
+    EXPECT_EQ(std::string(e.what()), "line 2, column 24: 'x' is undefined");
+  }
+}
+
 TEST(ChatTemplateTest, ConstructsOutsideTheSubsetAreRefusedAtLoadWithLineAndColumn) {
   EXPECT_EQ(load_error("{% include 'x.j2' %}"),
             "t.jinja:1:4: unsupported tag 'include' (found 'include')");
