@@ -279,9 +279,25 @@ const std::vector<ConfigKey>& config_keys() {
        "openai/sagemaker: tokens per minute, estimated (0: unlimited)"},
       {"prompt.template", ValueType::kString, kUnset, {}, false, true,
        "prompt template with {instruction} and {input}; overrides prompt.chat_format"},
-      {"prompt.chat_format", ValueType::kString, "none", {}, false, true,
-       "none (the Alpaca template), auto (detect from tokenizer_config.json), chatml, llama3, "
-       "llama2, mistral"},
+      {"prompt.chat_format", ValueType::kString, "auto", {}, false, true,
+       "auto (the model's own chat_template from tokenizer_config.json, else Alpaca), none (the "
+       "Alpaca template), or a bundled format: chatml, llama3, llama2, mistral"},
+      {"prompt.chat_template", ValueType::kString, kUnset, {}, false, true,
+       "a Jinja chat template file to use instead of the model's (overrides prompt.chat_format)"},
+      {"prompt.chat_template_name", ValueType::kString, kUnset, {}, false, true,
+       "which of the model's named chat templates (a list in tokenizer_config.json); default "
+       "\"default\""},
+      {"prompt.chat_template_kwargs", ValueType::kObject, json::object(), {}, false, true,
+       "extra variables for the chat template, e.g. {\"enable_thinking\": false}"},
+      {"prompt.system", ValueType::kString, kUnset, {}, false, true,
+       "a system message before each sample's turn (chat prompts only)"},
+      {"prompt.fewshot", ValueType::kString, kUnset, {}, false, true,
+       "few-shot examples: a dataset file (same fields as the dataset) whose records become "
+       "user/assistant turns before each sample (chat prompts only)"},
+      {"prompt.fewshot_n", ValueType::kInt, 0, {}, false, true,
+       "few-shot examples: N samples drawn from the dataset (never the sample itself); 0 = none"},
+      {"prompt.fewshot_seed", ValueType::kInt, 0, {}, false, true,
+       "seed of the draw of prompt.fewshot_n"},
       {"dummy_samples", ValueType::kInt, 8, {}, false, true, "dummy mode: the first N samples"},
       {"dummy_max_new_tokens", ValueType::kInt, 32, {}, false, true,
        "dummy mode: cap on generation.max_new_tokens (a top-level key: `dummy` is a boolean)"},

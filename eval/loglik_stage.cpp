@@ -32,13 +32,14 @@ bool wants(const std::vector<std::string>& cols, const char* name) {
 
 // Context and continuation ids of (prompt, reference) as lm-evaluation-harness splits them: the
 // pair encoded together, the context's own ids taken off the front when they are a prefix (so the
-// continuation tokens are those the model would see), else the reference encoded alone.
+// continuation tokens are those the model would see), else the reference encoded alone. The
+// prompt is encoded as generation encoded it (one BOS even when a chat template wrote its text).
 inference::LoglikelihoodRequest encode_pair(const inference::Tokenizer& tok,
                                             const std::string& prompt,
                                             const std::string& reference) {
   inference::LoglikelihoodRequest req;
-  req.context = tok.encode(prompt, /*add_special_tokens=*/true);
-  std::vector<int32_t> whole = tok.encode(prompt + reference, true);
+  req.context = inference::encode_prompt(tok, prompt);
+  std::vector<int32_t> whole = inference::encode_prompt(tok, prompt + reference);
   if (whole.size() > req.context.size() &&
       std::equal(req.context.begin(), req.context.end(), whole.begin())) {
     req.continuation.assign(whole.begin() + static_cast<std::ptrdiff_t>(req.context.size()),

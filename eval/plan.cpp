@@ -80,8 +80,8 @@ ModelPlan plan_model(const RunPlan& plan, std::string name, ResolvedConfig cfg) 
   const GenerationSettings& gen = settings.generation;
   if (!gen.prompt_template.empty()) {
     m.prompts = PromptBuilder::from_template(gen.prompt_template, gen.prompt_template_key);
-  } else if (gen.chat_format != "auto") {
-    m.prompts = PromptBuilder::from_chat_format(*parse_chat_format(gen.chat_format));
+  } else if (!gen.chat_template_file.empty()) {
+    chat_prompts_for(gen, {}, std::nullopt);  // a template outside the subset fails before any load
   }
   m.model_path = settings.model;
   // A served model needs no local one (a local one, when given, counts tokens and holds the

@@ -33,7 +33,14 @@ struct GenerationSettings {
   int threads = 0;                   // CPU threads; 0 = all cores
   std::string prompt_template;       // "" = none (use chat_format)
   std::string prompt_template_key;   // "prompt.template (from ...)" for messages
-  std::string chat_format = "none";  // none, auto, chatml, llama3, llama2, mistral
+  std::string chat_format = "auto";  // auto, none, chatml, llama3, llama2, mistral
+  std::string chat_template_file;    // prompt.chat_template: a Jinja file; "" = the model's own
+  std::string chat_template_name;    // which of a list of named templates; "" = "default"
+  nlohmann::json chat_template_kwargs = nlohmann::json::object();  // extra template variables
+  std::string system;                // prompt.system; "" = no system message
+  std::string fewshot_file;          // prompt.fewshot: a dataset file of examples; "" = none
+  int fewshot_n = 0;                 // prompt.fewshot_n: examples drawn from the dataset; 0 = none
+  uint64_t fewshot_seed = 0;         // seeds the draw of prompt.fewshot_n
   int dummy_samples = 8;             // dummy mode: the first N samples
   // Where answers come from (eval/generators/).
   std::string backend = "local";  // local, openai, sagemaker

@@ -297,4 +297,13 @@ std::string IncrementalDecoder::flush() {
   return added_text(full, prefix);
 }
 
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view text) {
+  std::optional<int32_t> bos = tokenizer.bos_id();
+  const std::string bos_text = bos ? tokenizer.id_to_token(*bos) : std::string();
+  if (bos_text.empty() || text.substr(0, bos_text.size()) != bos_text) return tokenizer.encode(text, true);
+  std::vector<int32_t> ids = tokenizer.encode(text.substr(bos_text.size()), true);
+  if (ids.empty() || ids.front() != *bos) ids.insert(ids.begin(), *bos);  // a tokenizer adding none
+  return ids;
+}
+
 }  // namespace assay::inference

@@ -137,4 +137,9 @@ class IncrementalDecoder {
   size_t read_offset_ = 0;    // ids_[0, read_offset_) were already emitted as text
 };
 
+// Encodes a prompt for generation: as encode(text, true), except that when `text` starts with the
+// BOS token's text (a chat template wrote it) that text is not encoded on top of the BOS the
+// tokenizer adds: the ids then hold exactly one BOS, first (the double-BOS bug of chat prompts).
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view text);
+
 }  // namespace assay::inference

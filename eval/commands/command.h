@@ -32,5 +32,6 @@ std::unique_ptr<Command> make_tokenize_command();
 std::unique_ptr<Command> make_inspect_command();
 std::unique_ptr<Command> make_generate_command();
 std::unique_ptr<Command> make_serve_command();
+std::unique_ptr<Command> make_chat_template_command();
 
 }  // namespace assay::eval

@@ -72,14 +72,14 @@ int run_model(const RunPlan& plan, const ModelPlan& mp, std::ostream& out) {
   st.resuming = folder.state() != FolderState::kFresh;
   st.cancel = &global_stop_flag();
   return run_in_folder(folder, [&] {
-    folder.update({{"dataset",
-                    {{"path", st.ds.path},
-                     {"sha256", st.ds.sha256},
-                     {"n_samples", st.ds.samples.size()},
-                     {"n_in_file", n_in_file}}},
-                   {"model", served ? json{{"served", true}}
-                                    : json{{"path", mp.model_path.string()},
-                                           {"fingerprint", fingerprint}}}});
+    folder.update(
+        {{"dataset",
+          {{"path", st.ds.path},
+           {"sha256", st.ds.sha256},
+           {"n_samples", st.ds.samples.size()},
+           {"n_in_file", n_in_file}}},
+         {"model", served ? json{{"served", true}}
+                          : json{{"path", mp.model_path.string()}, {"fingerprint", fingerprint}}}});
     if (plan.shard.count > 1) {
       folder.update({{"shard", {{"index", plan.shard.index}, {"count", plan.shard.count}}}});
     }
@@ -204,9 +204,14 @@ class RunCommand final : public Command {
                     "Where answers come from: local (this process), openai (an OpenAI-compatible "
                     "server at GEN_BASE_URL) or sagemaker (the endpoint GEN_ENDPOINT) "
                     "(generation.backend, env GEN_BACKEND)");
-    run->add_option("--chat-format", chat_format_,
-                    "none (Alpaca template), auto (from tokenizer_config.json), chatml, llama3, "
-                    "llama2, mistral (prompt.chat_format)");
+    run->add_option(
+        "--chat-format", chat_format_,
+        "auto (the model's own chat template from tokenizer_config.json, else Alpaca; "
+        "the default), none (Alpaca), chatml, llama3, llama2, mistral (prompt.chat_format)");
+    run->add_option(
+        "--chat-template", chat_template_,
+        "A Jinja chat template file to use instead of the model's (prompt.chat_template)");
+    run->add_option("--system", system_, "A system message for chat prompts (prompt.system)");
     run->add_option("--prompt-template", prompt_template_,
                     "Prompt template with {instruction} and {input} (prompt.template)");
     run->add_flag("--overwrite", overwrite_,
@@ -236,6 +241,8 @@ class RunCommand final : public Command {
     if (max_new_tokens_ >= 0) flags.emplace_back("generation.max_new_tokens", max_new_tokens_);
     if (!chat_format_.empty()) flags.emplace_back("prompt.chat_format", chat_format_);
     if (!generator_.empty()) flags.emplace_back("generation.backend", generator_);
+    if (!chat_template_.empty()) flags.emplace_back("prompt.chat_template", chat_template_);
+    if (!system_.empty()) flags.emplace_back("prompt.system", system_);
     if (!prompt_template_.empty()) flags.emplace_back("prompt.template", prompt_template_);
     if (!base_model_.empty()) flags.emplace_back("base_model", base_model_);
     request.container = detect_container(container_);
@@ -257,7 +264,8 @@ class RunCommand final : public Command {
  private:
   ConfigFlags flags_;
   ContainerOptions container_;
-  std::string model_, base_model_, device_, chat_format_, prompt_template_, shard_, generator_;
+  std::string model_, base_model_, device_, chat_format_, chat_template_, system_, prompt_template_,
+      shard_, generator_;
   bool dummy_ = false, overwrite_ = false, retry_judge_errors_ = false;
   int max_new_tokens_ = -1;
 };

@@ -10,8 +10,8 @@
 #include "core/http_client.h"
 #include "core/log.h"
 #include "eval/commands/command.h"
-#include "eval/prompt.h"
 #include "eval/serve/openai_server.h"
+#include "inference/chat_template.h"
 #include "inference/local_model.h"
 #include "inference/tokenizer.h"
 
@@ -42,11 +42,13 @@ class ServeCommand final : public Command {
         ->check(CLI::IsMember({"float32", "bfloat16", "auto"}));
     serve->add_option("--threads", eo_.threads, "CPU threads for the model (0 = all cores)")
         ->check(CLI::Range(0, 4096));
-    serve->add_option("--max-batch-size", options_.batch.max_batch_size,
-                      "Sequences generated at once (default 32)")
+    serve
+        ->add_option("--max-batch-size", options_.batch.max_batch_size,
+                     "Sequences generated at once (default 32)")
         ->check(CLI::Range(1, 4096));
-    serve->add_option("--max-batch-tokens", options_.batch.max_batch_tokens,
-                      "Padded prompt tokens prefilled in one step at most (default 8192)")
+    serve
+        ->add_option("--max-batch-tokens", options_.batch.max_batch_tokens,
+                     "Padded prompt tokens prefilled in one step at most (default 8192)")
         ->check(CLI::Range(1, 1 << 26));
     return serve;
   }
@@ -64,14 +66,17 @@ class ServeCommand final : public Command {
     std::unique_ptr<inference::LocalModel> model = inference::load_local_model(model_, eo_);
     const fs::path tokenizer_dir = model->files().tokenizer_dir;
     auto tokenizer = inference::Tokenizer::load(tokenizer_dir);
-    ChatFormat chat = detect_chat_format_in(tokenizer_dir);
-    if (chat != ChatFormat::kNone) options_.chat = PromptBuilder::from_chat_format(chat);
+    std::error_code ec;
+    if (fs::exists(tokenizer_dir / "tokenizer_config.json", ec)) {
+      inference::ChatConfig chat = inference::read_chat_config(tokenizer_dir);
+      if (!chat.chat_template.empty()) options_.chat = std::move(chat);
+    }
     install_stop_signal_handlers();
     OpenAiServer server(*model, *tokenizer, options_);
     const int port = server.bind();
     log::info("serving", {{"model", options_.model_name},
                           {"url", "http://" + options_.host + ":" + std::to_string(port) + "/v1"},
-                          {"chat_format", chat_format_name(chat)},
+                          {"chat_template", options_.chat ? options_.chat->origin : "none"},
                           {"max_batch_size", options_.batch.max_batch_size}});
     out << "Serving " << options_.model_name << " at http://" << options_.host << ":" << port
         << "/v1" << std::endl;
@@ -88,6 +93,8 @@ class ServeCommand final : public Command {
 
 }  // namespace
 
-std::unique_ptr<Command> make_serve_command() { return std::make_unique<ServeCommand>(); }
+std::unique_ptr<Command> make_serve_command() {
+  return std::make_unique<ServeCommand>();
+}
 
 }  // namespace assay::eval

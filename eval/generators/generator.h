@@ -26,13 +26,18 @@ class ModelHandle;
 // One prompt to answer.
 struct GenerateRequest {
   std::string id;           // the sample id (also seeds the sample's RNG)
-  std::string prompt;       // the prompt text, template or chat format applied (no BOS)
+  // The exact prompt text, template or chat format applied. A chat template may have written
+  // the BOS token's text at its start; the generator must then not add a second BOS
+  // (inference::encode_prompt).
+  std::string prompt;
   std::string instruction;  // the sample's parts, for generators that send chat messages
   std::string input;
   std::string where;  // "file:line" of the sample, for messages
-  // The prompt is the user message alone, for a server that applies the model's chat template
-  // (a served backend with prompt.chat_format auto and no local template to render).
-  bool chat = false;
+  // For a server that applies the model's chat template (a served backend with
+  // prompt.chat_format auto and no local template to render): the conversation (system, few-shot
+  // turns, the user message); `prompt` is then the user message. Empty otherwise.
+  nlohmann::ordered_json messages;
+  bool chat() const { return !messages.empty(); }
 };
 
 // One answer.

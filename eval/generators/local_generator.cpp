@@ -26,7 +26,7 @@ class LocalGenerator final : public Generator {
     std::vector<inference::GenerationRequest> encoded;
     encoded.reserve(requests.size());
     for (const GenerateRequest& r : requests) {
-      std::vector<int32_t> ids = tokenizer->encode(r.prompt, /*add_special_tokens=*/true);
+      std::vector<int32_t> ids = inference::encode_prompt(*tokenizer, r.prompt);
       if (context > 0 && static_cast<int64_t>(ids.size()) >= context) {
         throw_invalid(
             r.where + ": sample '" + r.id + "': the prompt has " + std::to_string(ids.size()) +

@@ -68,8 +68,8 @@ class OpenAiWire final : public ServedWire {
     if (g_.min_p > 0) body["min_p"] = g_.min_p;
     if (g_.repetition_penalty != 1.0) body["repetition_penalty"] = g_.repetition_penalty;
     HttpRequest out;
-    if (r.chat) {
-      body["messages"] = json::array({{{"role", "user"}, {"content", r.prompt}}});
+    if (r.chat()) {
+      body["messages"] = json::parse(r.messages.dump());
       out.url = judges::openai_url(g_.base_url, "/chat/completions");
     } else {
       body["prompt"] = r.prompt;

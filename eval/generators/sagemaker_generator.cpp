@@ -41,8 +41,9 @@ class SageMakerWire final : public ServedWire {
     const EnvLookup env = process_env();
     region_ = resolve_aws_region(env);
     if (region_.empty()) {
-      throw_invalid("generation.backend is sagemaker but no AWS region is set (AWS_REGION, "
-                    "AWS_DEFAULT_REGION or the profile's region)");
+      throw_invalid(
+          "generation.backend is sagemaker but no AWS region is set (AWS_REGION, "
+          "AWS_DEFAULT_REGION or the profile's region)");
     }
     credentials_ = resolve_aws_credentials(env, &http);
     const AwsEndpoint base = resolve_aws_endpoint("sagemaker-runtime", region_, env);
@@ -128,7 +129,9 @@ class SageMakerWire final : public ServedWire {
   }
 
   json messages_body(const GenerateRequest& r, std::uint64_t seed) const {
-    json body = {{"messages", json::array({{{"role", "user"}, {"content", r.prompt}}})},
+    json messages = r.chat() ? json::parse(r.messages.dump())
+                             : json::array({{{"role", "user"}, {"content", r.prompt}}});
+    json body = {{"messages", messages},
                  {"max_tokens", g_.max_new_tokens},
                  {"temperature", g_.temperature},
                  {"top_p", g_.top_p},

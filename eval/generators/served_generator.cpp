@@ -24,7 +24,8 @@ std::string failure_of(const HttpResponse& response, const ServedWire& wire) {
   std::string message = wire.error_message(response.body);
   std::string why = "HTTP " + std::to_string(response.status);
   // AWS names the error in a header ("InvalidSignatureException:http://...").
-  if (auto type = response.header("x-amzn-errortype")) why += " " + type->substr(0, type->find(':'));
+  if (auto type = response.header("x-amzn-errortype"))
+    why += " " + type->substr(0, type->find(':'));
   if (response.attempts > 1) why += " after " + std::to_string(response.attempts) + " attempts";
   return message.empty() ? why : why + ": " + message;
 }
@@ -62,8 +63,8 @@ class ServedGenerator final : public Generator {
       if (cancel != nullptr && cancel->load()) return;
       std::vector<HttpRequest> batch;
       for (size_t i : pending) {
-        batch.push_back(wire_->request(requests[i], served_sample_seed(settings_.seed,
-                                                                       requests[i].id)));
+        batch.push_back(
+            wire_->request(requests[i], served_sample_seed(settings_.seed, requests[i].id)));
       }
       std::vector<size_t> again;
       http_->run(std::move(batch), [&](size_t k, HttpResponse&& response) {
@@ -108,9 +109,10 @@ class ServedGenerator final : public Generator {
     try {
       tokenizer_ = inference::Tokenizer::load(*tokenizer_dir_);
     } catch (const Error& e) {
-      log::warn("the local tokenizer cannot be loaded; tokens the server does not report stay "
-                "uncounted",
-                {{"folder", tokenizer_dir_->string()}, {"error", e.what()}});
+      log::warn(
+          "the local tokenizer cannot be loaded; tokens the server does not report stay "
+          "uncounted",
+          {{"folder", tokenizer_dir_->string()}, {"error", e.what()}});
       tokenizer_dir_.reset();
     }
   }
@@ -124,8 +126,8 @@ class ServedGenerator final : public Generator {
     out.prompt_tokens = reply.prompt_tokens;
     out.completion_tokens = reply.completion_tokens;
     if (tokenizer_ != nullptr) {
-      if (!out.prompt_tokens && !r.chat) {
-        out.prompt_tokens = tokenizer_->encode(r.prompt, /*add_special_tokens=*/true).size();
+      if (!out.prompt_tokens && !r.chat()) {
+        out.prompt_tokens = inference::encode_prompt(*tokenizer_, r.prompt).size();
       }
       if (!out.completion_tokens) {
         out.completion_tokens = tokenizer_->encode(reply.text, /*add_special_tokens=*/false).size();

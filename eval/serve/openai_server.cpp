@@ -36,9 +36,9 @@ void reply_json(httplib::Response& res, int status, const json& body) {
 }
 
 void reply_error(httplib::Response& res, const BadRequest& e) {
-  reply_json(res, e.status,
-             {{"error",
-               {{"message", e.message}, {"type", "invalid_request_error"}, {"code", e.code}}}});
+  reply_json(
+      res, e.status,
+      {{"error", {{"message", e.message}, {"type", "invalid_request_error"}, {"code", e.code}}}});
 }
 
 double number_in(const json& body, const char* key, double fallback, double lo, double hi,
@@ -107,9 +107,11 @@ void finish_fields(const inference::GenerationResult& r, json& choice) {
 struct OpenAiServer::Impl {
   Impl(inference::LocalModel& m, const inference::Tokenizer& t, ServeOptions o)
       : model(m), tokenizer(t), options(std::move(o)), engine(m, t, options.batch) {
-    context = options.batch.max_context > 0
-                  ? options.batch.max_context
-                  : static_cast<int>(m.config().max_position_embeddings);
+    context = options.batch.max_context > 0 ? options.batch.max_context
+                                            : static_cast<int>(m.config().max_position_embeddings);
+    if (options.chat && !options.chat->chat_template.empty()) {
+      template_ = inference::ChatTemplate::parse(options.chat->chat_template, options.chat->origin);
+    }
   }
 
   inference::LocalModel& model;
@@ -119,6 +121,7 @@ struct OpenAiServer::Impl {
   int context = 0;
   httplib::Server server;
   std::atomic<std::uint64_t> next_id{0};
+  std::optional<inference::ChatTemplate> template_;  // parsed options.chat
 
   void check_auth(const httplib::Request& req) const {
     if (options.api_key.empty()) return;
@@ -142,7 +145,7 @@ struct OpenAiServer::Impl {
   // Encodes and generates: the answer's text, its finish fields in `choice`; returns `usage`.
   json generate(const std::string& prompt, const json& body, std::string& text, json& choice) {
     inference::SamplingParams params = sampling_from(body, context);
-    std::vector<std::int32_t> ids = tokenizer.encode(prompt, /*add_special_tokens=*/true);
+    std::vector<std::int32_t> ids = inference::encode_prompt(tokenizer, prompt);
     if (static_cast<int>(ids.size()) >= context) {
       bad("the prompt has " + std::to_string(ids.size()) + " tokens; the model's context is " +
               std::to_string(context),
@@ -157,12 +160,9 @@ struct OpenAiServer::Impl {
   }
 
   json envelope(const char* object, const char* prefix, json choice, json usage) {
-    return {{"id", std::string(prefix) + std::to_string(next_id++)},
-            {"object", object},
-            {"created", static_cast<long long>(std::time(nullptr))},
-            {"model", options.model_name},
-            {"choices", json::array({std::move(choice)})},
-            {"usage", std::move(usage)}};
+    return {{"id", std::string(prefix) + std::to_string(next_id++)}, {"object", object},
+            {"created", static_cast<long long>(std::time(nullptr))}, {"model", options.model_name},
+            {"choices", json::array({std::move(choice)})},           {"usage", std::move(usage)}};
   }
 
   json completions(const json& body) {
@@ -178,18 +178,30 @@ struct OpenAiServer::Impl {
   }
 
   json chat(const json& body) {
-    if (!options.chat) {
+    if (!template_) {
       bad("the model has no chat template (tokenizer_config.json has no chat_template); use "
           "/v1/completions");
     }
-    if (!body.contains("messages") || !body["messages"].is_array() ||
-        body["messages"].size() != 1 || !body["messages"][0].is_object() ||
-        body["messages"][0].value("role", "") != "user" ||
-        !body["messages"][0].contains("content") || !body["messages"][0]["content"].is_string()) {
-      bad("'messages' must be one user message {\"role\": \"user\", \"content\": \"...\"}");
+    if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty()) {
+      bad("'messages' must be a non-empty list of {\"role\", \"content\"}");
     }
-    const std::string prompt =
-        options.chat->build(body["messages"][0]["content"].get<std::string>(), "");
+    for (const json& m : body["messages"]) {
+      if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+        bad("each message needs a string 'role'");
+      }
+    }
+    nlohmann::ordered_json kwargs = nlohmann::ordered_json::object();
+    if (body.contains("chat_template_kwargs") && body["chat_template_kwargs"].is_object()) {
+      kwargs = nlohmann::ordered_json::parse(body["chat_template_kwargs"].dump());  // vLLM's
+    }
+    std::string prompt;
+    try {
+      prompt = template_->render(inference::chat_context(
+          *options.chat, nlohmann::ordered_json::parse(body["messages"].dump()),
+          /*add_generation_prompt=*/true, kwargs));
+    } catch (const inference::ChatTemplateError& e) {
+      bad(std::string("the chat template refused the conversation: ") + e.what());
+    }
     json choice = {{"index", 0}, {"logprobs", nullptr}};
     std::string text;
     json usage = generate(prompt, body, text, choice);

@@ -1,5 +1,6 @@
 // `evaluate serve`: an OpenAI-compatible HTTP server (cpp-httplib) over the in-process engine.
-// /v1/completions, /v1/chat/completions, /v1/models and /health. Requests that arrive together
+// /v1/completions, /v1/chat/completions (the conversation rendered with the model's own Jinja
+// chat template, add_generation_prompt), /v1/models and /health. Requests that arrive together
 // share batches (EngineQueue). max_tokens, temperature, top_p, seed and stop are honoured (and
 // vLLM's top_k, min_p, repetition_penalty); replies carry `usage` and, like vLLM, a
 // `stop_reason` naming the stop string that ended an answer. A stop flag drains: no new
@@ -11,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "eval/prompt.h"
+#include "inference/chat_template.h"
 #include "inference/generation.h"
 
 namespace assay::inference {
@@ -28,7 +29,9 @@ struct ServeOptions {
   std::string model_name;      // the id /v1/models lists and replies carry
   int handler_threads = 256;   // connections served at once (each waits for its answer)
   inference::BatchOptions batch;
-  std::optional<PromptBuilder> chat;  // the model's chat format; nullopt: it has none
+  // The model's chat template (tokenizer_config.json) and its special tokens; nullopt: it has
+  // none, and /v1/chat/completions is refused.
+  std::optional<inference::ChatConfig> chat;
 };
 
 class OpenAiServer {

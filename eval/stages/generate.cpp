@@ -100,13 +100,26 @@ std::vector<GenerateRequest> requests_for(const RunState& state, const std::vect
   requests.reserve(pending.size());
   for (size_t i : pending) {
     const Sample& s = state.ds.samples[i];
-    requests.push_back({s.id, prompts.build(s.instruction, s.input), s.instruction, s.input,
-                        state.ds.path + ":" + std::to_string(s.line), prompts.is_server_chat()});
+    const std::string where = state.ds.path + ":" + std::to_string(s.line);
+    std::string prompt;
+    try {
+      prompt = prompts.build(s.instruction, s.input, s.id);
+    } catch (const inference::ChatTemplateError& e) {
+      throw_invalid(where + ": sample '" + s.id + "': " +
+                    (e.raised_by_template() ? "the chat template refused it: "
+                                            : "the chat template failed: ") +
+                    e.what());
+    }
+    GenerateRequest r{s.id, std::move(prompt), s.instruction, s.input, where, {}};
+    if (prompts.is_server_chat()) r.messages = prompts.messages(s.instruction, s.input, s.id);
+    requests.push_back(std::move(r));
   }
   return requests;
 }
 
-json count_or_null(const std::optional<size_t>& n) { return n ? json(*n) : json(nullptr); }
+json count_or_null(const std::optional<size_t>& n) {
+  return n ? json(*n) : json(nullptr);
+}
 
 // The generations.jsonl line of one result.
 json result_line(GenerateResult& r, const GenerateRequest& request) {
@@ -175,6 +188,29 @@ void fail_on_generation_errors(const RunState& state) {
                   "missing ones");
 }
 
+// The prompts of a run without prompt.template: the model's chat template (auto), a template
+// file or a bundled format, with the system message and few-shot turns.
+PromptBuilder chat_prompts(const RunState& state, Generator& generator) {
+  const GenerationSettings& gen = state.settings.generation;
+  ChatExtras extras = chat_extras_from(gen, state.settings.dataset, state.settings.fields);
+  std::optional<fs::path> dir;
+  if (gen.chat_format == "auto" || !gen.chat_template_file.empty())
+    dir = generator.chat_template_dir();
+  PromptBuilder prompts = chat_prompts_for(gen, extras, dir);
+  // A served model with no local template to render: the server applies its own.
+  if (gen.chat_format == "auto" && gen.chat_template_file.empty() && !dir &&
+      generator.server_renders_chat()) {
+    prompts = PromptBuilder::server_chat(extras);
+  }
+  if (prompts.description() == "alpaca" && (!extras.system.empty() || !extras.fewshot.empty())) {
+    log::warn(
+        "prompt.system and few-shot examples apply to chat prompts only; the Alpaca prompt ignores "
+        "them");
+  }
+  log::info("prompt format", {{"format", prompts.description()}});
+  return prompts;
+}
+
 }  // namespace
 
 StageOutcome generate_stage(RunState& state, Generator& generator,
@@ -192,19 +228,7 @@ StageOutcome generate_stage(RunState& state, Generator& generator,
   state.summary_extra["generation"] = {{"resumed", resumed}};
   state.timings["generate_s"] = 0.0;
   if (!pending.empty()) {
-    if (!prompts) {
-      if (auto dir = generator.chat_template_dir()) {
-        ChatFormat f = detect_chat_format_in(*dir);
-        prompts = PromptBuilder::from_chat_format(f);
-        log::info("prompt format detected from tokenizer_config.json",
-                  {{"chat_format", chat_format_name(f)}});
-      } else if (generator.server_renders_chat()) {
-        prompts = PromptBuilder::server_chat();
-        log::info("chat messages go to the server, which applies the model's chat template");
-      } else {
-        prompts = PromptBuilder::from_chat_format(ChatFormat::kNone);
-      }
-    }
+    if (!prompts) prompts = chat_prompts(state, generator);
     state.folder->update({{"prompt_format", prompts->description()}});
     std::vector<GenerateRequest> requests = requests_for(state, pending, *prompts);
     state.timings["load_s"] = seconds_since(t0);

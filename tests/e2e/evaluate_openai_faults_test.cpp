@@ -139,7 +139,7 @@ std::string run_line(const FakeCompletions& server, const fs::path& data, const 
          " GEN_BASE_URL=" + server.url() + " GEN_TIMEOUT_S=" + std::to_string(timeout_s) +
          " GEN_MAX_RETRIES=3 " + shell_quote(ASSAY_EVALUATE_BIN) +
          " run --generator openai --dataset " + shell_quote(data.string()) + " --output " +
-         shell_quote(out.string()) + " --metrics exact_match --log-level debug";
+         shell_quote(out.string()) + " --metrics exact_match --chat-format none --log-level debug";
 }
 
 std::map<std::string, json> generations(const fs::path& run) {

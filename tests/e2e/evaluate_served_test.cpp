@@ -88,7 +88,7 @@ void expect_served_equals_local(const fs::path& model, const testing::TempDir& t
   Server server(model, tmp / "serve.log");
   ASSERT_GT(server.port(), 0) << read_all(tmp / "serve.log");
   const std::string common = " --dataset " + shell_quote(kDataset.string()) +
-                             " --metrics squad --max-new-tokens 40";
+                             " --metrics squad --max-new-tokens 40 --chat-format none";
   auto local = testing::run_command(clean_env() + "JUDGE_PROVIDER= " +
                                     shell_quote(ASSAY_EVALUATE_BIN) + " run --model " +
                                     shell_quote(model.string()) + " --output " +
@@ -161,7 +161,7 @@ TEST(EvaluateServed, ApiKeyIsRequiredAndWrittenNowhere) {
                                     " run --generator openai --dataset " +
                                     shell_quote(kDataset.string()) + " --output " +
                                     shell_quote((tmp / "wrong").string()) +
-                                    " --metrics squad --max-new-tokens 8 --log-level error");
+                                    " --metrics squad --max-new-tokens 8 --chat-format none --log-level error");
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_NE(wrong.output.find("invalid API key"), std::string::npos) << wrong.output;
 
@@ -170,7 +170,7 @@ TEST(EvaluateServed, ApiKeyIsRequiredAndWrittenNowhere) {
                                  " run --generator openai --dataset " +
                                  shell_quote(kDataset.string()) + " --output " +
                                  shell_quote((tmp / "ok").string()) +
-                                 " --metrics squad --max-new-tokens 8 --log-level debug");
+                                 " --metrics squad --max-new-tokens 8 --chat-format none --log-level debug");
   ASSERT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_EQ(ok.output.find(key), std::string::npos);
   EXPECT_EQ(server.stop(SIGTERM), 0);

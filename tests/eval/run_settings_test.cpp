@@ -36,7 +36,9 @@ TEST(GenerationSettingsTest, DefaultsAreGreedyWith256Tokens) {
   EXPECT_EQ(s.generation.max_new_tokens, 256);
   EXPECT_EQ(s.generation.temperature, 0.0);
   EXPECT_EQ(s.generation.max_batch_size, 32);
-  EXPECT_EQ(s.generation.chat_format, "none");
+  EXPECT_EQ(s.generation.chat_format, "auto") << "the model's own chat template when it has one";
+  EXPECT_EQ(s.generation.fewshot_n, 0);
+  EXPECT_TRUE(s.generation.system.empty());
   EXPECT_EQ(s.generation.dummy_samples, 8);
 }
 
@@ -73,6 +75,9 @@ TEST(GenerationSettingsTest, BadValuesNameTheKey) {
       settings_error({{"generation.stop", nlohmann::json::array({""})}}).find("generation.stop"),
       std::string::npos);
   EXPECT_NE(settings_error({{"dummy_samples", 0}}).find("dummy_samples"), std::string::npos);
+  EXPECT_NE(settings_error({{"prompt.fewshot_n", -1}}).find("prompt.fewshot_n"), std::string::npos);
+  EXPECT_NE(settings_error({{"prompt.fewshot", "shots.jsonl"}, {"prompt.fewshot_n", 2}}).find("set one, not both"),
+            std::string::npos);
 }
 
 TEST(JudgeSettingsTest, ProviderNoneOrUnsetIsNoJudgeExceptInDummyRuns) {

@@ -135,7 +135,7 @@ TEST(OpenAiGenerator, ChatRequestsGoToChatCompletionsAsOneUserMessage) {
   ScriptedHttp* sent = http.get();
   auto gen = make_served_generator(make_openai_wire(g), g, std::move(http), std::nullopt);
   GenerateRequest r = request("s1", "What is 2+2?");
-  r.chat = true;
+  r.messages = nlohmann::ordered_json::parse(R"([{"role": "user", "content": "What is 2+2?"}])");
   auto results = generate(*gen, {r});
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].text, "hi");
