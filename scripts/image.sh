@@ -40,7 +40,8 @@ STEP_SECS=()
 CURRENT_STEP="setup"
 STEP_START=$(date +%s.%N)
 say() { printf '[image.sh] %s\n' "$*"; }
-fail() { printf '[image.sh] FAILED in step "%s": %s\n' "$CURRENT_STEP" "$*" >&2; exit 1; }
+exec 3>&2  # the terminal's stderr, for failures inside steps whose output goes to a log
+fail() { printf '[image.sh] FAILED in step "%s": %s\n' "$CURRENT_STEP" "$*" >&3; exit 1; }
 begin() {
   CURRENT_STEP=$1
   STEP_START=$(date +%s.%N)
@@ -172,8 +173,14 @@ run_image() {
   fi
   local env_args
   mapfile -t env_args < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1]) or []))' "$ENV_JSON")
+  # A fresh container per run, as each SageMaker host gets one.
+  local cid root rc=0
+  cid=$("$ENGINE" create "$IMAGE" 2>"$WORK/create.log") || fail "$ENGINE create $IMAGE: $(cat "$WORK/create.log")"
+  CONTAINERS+=("$cid")
+  root=$("$ENGINE" mount "$cid" 2>"$WORK/mount.log") || fail "$ENGINE mount: $(cat "$WORK/mount.log")"
   # A private mount namespace: the mounts vanish with it, whatever happens. HOME as docker run
   # sets it when the image does not.
+  # shellcheck disable=SC2016  # expanded by the inner shell
   unshare --mount --propagation private /bin/sh -euc '
     root=$1; dir=$2; shift 2
     mkdir -p "$root/opt/ml" "$root/proc" "$root/sys" "$root/dev"
@@ -181,7 +188,10 @@ run_image() {
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
-    exec chroot "$root" "$@"' sh "$ROOTFS" "$dir" env -i HOME=/root "${env_args[@]}" "${argv[@]}"
+    exec chroot "$root" "$@"' sh "$root" "$dir" env -i HOME=/root "${env_args[@]}" "${argv[@]}" || rc=$?
+  "$ENGINE" umount "$cid" >/dev/null
+  "$ENGINE" rm "$cid" >/dev/null
+  return "$rc"
 }
 begin "how to run $IMAGE"
 if timeout 60 "$ENGINE" run --rm --entrypoint /bin/true "$IMAGE" >"$WORK/run-probe.log" 2>&1; then
@@ -193,10 +203,7 @@ else
   [ "$(id -u)" = 0 ] || fail "the create + mount + chroot route needs root"
   need unshare "util-linux"
   [ "$ENTRYPOINT_JSON" != null ] || fail "$IMAGE has no ENTRYPOINT (SageMaker runs the image's entrypoint)"
-  CID=$("$ENGINE" create "$IMAGE" 2>"$WORK/create.log") || fail "$ENGINE create $IMAGE: $(cat "$WORK/create.log")"
-  CONTAINERS+=("$CID")
-  ROOTFS=$("$ENGINE" mount "$CID" 2>"$WORK/mount.log") || fail "$ENGINE mount: $(cat "$WORK/mount.log")"
-  say "running by create + mount + chroot: container ${CID:0:12}, root $ROOTFS"
+  say "running by create + mount + chroot, a fresh container per run"
 fi
 end
 
