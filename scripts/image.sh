@@ -116,8 +116,8 @@ if [ -z "$SMOKE_ONLY" ]; then
   begin "base image debian:12 / debian:12-slim"
   if have_image debian:12 && have_image debian:12-slim; then
     say "present already"
-  elif timeout 60 "$ENGINE" pull docker.io/library/debian:12 >/dev/null 2>&1 &&
-       timeout 60 "$ENGINE" pull docker.io/library/debian:12-slim >/dev/null 2>&1; then
+  elif timeout 300 "$ENGINE" pull docker.io/library/debian:12 >/dev/null 2>&1 &&
+       timeout 300 "$ENGINE" pull docker.io/library/debian:12-slim >/dev/null 2>&1; then
     say "pulled from docker.io"
   else
     say "no registry answered: making it with debootstrap from $DEBIAN_MIRROR"
@@ -138,7 +138,7 @@ if [ -z "$SMOKE_ONLY" ]; then
   begin "build $TAG (docker/Dockerfile.cpu)"
   nice -n 10 "$ENGINE" build "${BUILD_FLAGS[@]}" -f docker/Dockerfile.cpu -t "$TAG" . \
     >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log" >&2; fail "image build failed (last lines above; full log $WORK/build.log)"; }
-  grep -E '^(STEP|COMMIT|--> )' "$WORK/build.log" | tail -30 || true
+  say "$(grep 'STEP [0-9]' "$WORK/build.log" | grep -vc ': FROM ' || true) build steps after FROM, $(grep -c 'Using cache' "$WORK/build.log" || true) from the layer cache (log: $WORK/build.log, kept with --keep)"
   end
 fi
 
