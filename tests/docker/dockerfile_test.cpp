@@ -7,6 +7,7 @@
 // `evaluate run`.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -251,7 +252,9 @@ TEST(DockerfileTest, RuntimeLibsCopiesTheClosureLessTheBase) {
   for (const auto& e : std::filesystem::directory_iterator(dest)) {
     if (e.path().filename() != "PACKAGES.txt") copied.insert(e.path().filename().string());
   }
-  ASSERT_TRUE(copied.count("libtorch_cpu.so.1.13")) << out;
+  ASSERT_TRUE(std::any_of(copied.begin(), copied.end(),
+                          [](const std::string& f) { return f.rfind("libtorch_cpu.so", 0) == 0; }))
+      << "libtorch_cpu (the module's dependency) was not copied: " << out;
   EXPECT_FALSE(copied.count("libc.so.6")) << "a base package's library was copied";
   EXPECT_FALSE(copied.count("libstdc++.so.6")) << "a base package's library was copied";
   // What base packages own, by the sonames they ship (dpkg -L).
