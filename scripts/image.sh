@@ -154,14 +154,19 @@ end
 RUN_MODE=""
 ENTRYPOINT_JSON=$("$ENGINE" image inspect --format '{{json .Config.Entrypoint}}' "$IMAGE")
 ENV_JSON=$("$ENGINE" image inspect --format '{{json .Config.Env}}' "$IMAGE")
+# RUN_ENV: NAME=VALUE settings the job itself passes (SageMaker's Environment), on top of the
+# image's own.
+RUN_ENV=()
 run_image() {
   local dir=$1
   shift
   if [ "$RUN_MODE" = run ]; then
+    local env_flags=() kv
+    for kv in "${RUN_ENV[@]}"; do env_flags+=(-e "$kv"); done
     if [ $# -eq 0 ]; then
-      "$ENGINE" run --rm -v "$dir:/opt/ml" "$IMAGE"
+      "$ENGINE" run --rm "${env_flags[@]}" -v "$dir:/opt/ml" "$IMAGE"
     else
-      "$ENGINE" run --rm -v "$dir:/opt/ml" --entrypoint "$1" "$IMAGE" "${@:2}"
+      "$ENGINE" run --rm "${env_flags[@]}" -v "$dir:/opt/ml" --entrypoint "$1" "$IMAGE" "${@:2}"
     fi
     return
   fi
@@ -188,7 +193,7 @@ run_image() {
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
-    exec chroot "$root" "$@"' sh "$root" "$dir" env -i HOME=/root "${env_args[@]}" "${argv[@]}" || rc=$?
+    exec chroot "$root" "$@"' sh "$root" "$dir" env -i HOME=/root "${env_args[@]}" "${RUN_ENV[@]}" "${argv[@]}" || rc=$?
   "$ENGINE" umount "$cid" >/dev/null
   "$ENGINE" rm "$cid" >/dev/null
   return "$rc"
@@ -249,9 +254,15 @@ smoke() {
   if [ "$layout" = processing ]; then
     out=processing/output/eval
     data=processing/input/data
+    # The Processing layout alone, no Environment: evaluate finds everything under /opt/ml.
+    RUN_ENV=()
   else
     out=model
     data=input/data/data
+    # A training job as evalctl's Batch backend submits it (eval/submit/batch.cpp): each
+    # channel's path in the Environment, OUTPUT_DIR left out (results go to /opt/ml/model).
+    RUN_ENV=(MODEL_PATH=/opt/ml/input/data/model DATASET_PATH=/opt/ml/input/data/data/test.jsonl
+             EVAL_CONFIG=/opt/ml/input/data/config/run.json)
   fi
   local i
   for i in 1 2; do
@@ -273,6 +284,7 @@ smoke() {
   [ "$rc" = 0 ] || { tail -20 "$base/single.log" >&2; fail "evaluate exited $rc, expected 0 (log above)"; }
   end
   begin "$layout: evaluate merge of the two shards equals the single host"
+  RUN_ENV=()
   rc=0
   # The shards' manifests name the dataset at its /opt/ml path on their host; merged elsewhere,
   # --dataset names it (merge checks its SHA-256 against the shards').
