@@ -40,7 +40,7 @@ STEP_SECS=()
 CURRENT_STEP="setup"
 STEP_START=$(date +%s.%N)
 say() { printf '[image.sh] %s\n' "$*"; }
-exec 3>&2  # the terminal's stderr, for failures inside steps whose output goes to a log
+exec 3>&2 4>&1  # the terminal's stderr and stdout, for failures inside steps whose output goes to a log
 fail() { printf '[image.sh] FAILED in step "%s": %s\n' "$CURRENT_STEP" "$*" >&3; exit 1; }
 begin() {
   CURRENT_STEP=$1
@@ -69,6 +69,7 @@ cleanup() {
   local rc=$?
   trap - ERR
   set +e
+  exec 1>&4 2>&3  # a failure inside a step whose output went to a log ends here
   local cid
   for cid in "${CONTAINERS[@]}"; do
     "$ENGINE" umount "$cid" >/dev/null 2>&1
