@@ -2,8 +2,8 @@
 // bf16, on a random-weight Llama written with the project's safetensors writer (default ≈110M:
 // hidden 768, 12 layers, 12 heads, FFN 2048, vocab 32000) or any Llama-family folder (--model),
 // each beside its roofline from this machine's measured GEMM rate and memory bandwidth.
-// Usage: bench_generate [--model DIR] [--batch N] [--prompt-tokens P] [--new-tokens G]
-//                       [--dtype fp32|bf16] [--threads N] [--repeat N] [--json]
+// Usage: bench_generate [--model DIR | --write-model DIR] [--batch N] [--prompt-tokens P]
+//                       [--new-tokens G] [--dtype fp32|bf16] [--threads N] [--repeat N] [--json]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -36,9 +36,9 @@ double now_s() {
 }
 
 // Writes the default random Llama (bf16 weights, uniform in ±0.03; norms 1) unless `dir` has it.
-void write_random_llama(const fs::path& dir) {
+void write_random_llama(const fs::path& dir, int64_t vocab = 32000) {
   if (fs::exists(dir / "model.safetensors")) return;
-  const int64_t hidden = 768, layers = 12, heads = 12, ffn = 2048, vocab = 32000;
+  const int64_t hidden = 768, layers = 12, heads = 12, ffn = 2048;
   const nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}},
                                  {"model_type", "llama"},
                                  {"hidden_size", hidden},
@@ -177,6 +177,14 @@ int main(int argc, char** argv) {
     };
     if (arg == "--model") {
       model = value();
+    } else if (arg == "--write-model") {
+      // The same random Llama with stories260K's 512-token vocabulary and tokenizer, as a folder
+      // `evaluate run` and `evaluate serve` load (bench/bench_served.sh).
+      const fs::path dir = value();
+      write_random_llama(dir, 512);
+      fs::copy_file(fs::path(ASSAY_SOURCE_DIR) / "models/stories260K/tokenizer.model",
+                    dir / "tokenizer.model", fs::copy_options::overwrite_existing);
+      return 0;
     } else if (arg == "--batch") {
       batches = {std::stoi(value())};
     } else if (arg == "--prompt-tokens") {
@@ -198,7 +206,8 @@ int main(int argc, char** argv) {
       json = true;
     } else {
       std::fprintf(stderr,
-                   "usage: bench_generate [--model DIR] [--batch N] [--prompt-tokens P] "
+                   "usage: bench_generate [--model DIR | --write-model DIR] [--batch N] "
+                   "[--prompt-tokens P] "
                    "[--new-tokens G] [--dtype fp32|bf16] [--threads N] [--repeat N] [--json]\n");
       return 2;
     }

@@ -74,7 +74,7 @@ std::map<std::string, std::map<std::string, std::string>> parse_aws_ini(const st
   return out;
 }
 
-AwsCredentials resolve_aws_credentials(const EnvLookup& env, AwsHttp* http) {
+AwsCredentials resolve_aws_credentials(const EnvLookup& env, HttpClient* http) {
   // 1. Environment.
   auto key = env("AWS_ACCESS_KEY_ID");
   auto secret = env("AWS_SECRET_ACCESS_KEY");
@@ -118,7 +118,8 @@ AwsCredentials resolve_aws_credentials(const EnvLookup& env, AwsHttp* http) {
       uri = "http://169.254.170.2" + *rel;
   }
   if (!uri.empty() && http != nullptr) {
-    AwsHttpRequest request;
+    HttpRequest request;
+    request.method = "GET";
     request.url = uri;
     std::string token = env_or(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "");
     if (auto token_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
@@ -127,7 +128,11 @@ AwsCredentials resolve_aws_credentials(const EnvLookup& env, AwsHttp* http) {
       log::register_secret(token);
       request.headers.emplace_back("Authorization", token);
     }
-    AwsHttpResponse response = http->send(request);
+    HttpResponse response = send_one(*http, std::move(request));
+    if (response.status == 0) {
+      throw Error(ErrorKind::kRemote,
+                  "container credentials endpoint " + uri + ": no answer: " + response.error);
+    }
     if (response.status != 200) {
       throw Error(ErrorKind::kRemote, "container credentials endpoint " + uri + " answered HTTP " +
                                           std::to_string(response.status));

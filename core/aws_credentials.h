@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "core/aws_http.h"
+#include "core/http_client.h"
 #include "core/sigv4.h"
 
 namespace assay {
@@ -29,7 +29,7 @@ EnvLookup process_env();
 //      that call and may be null when step 3 is not wanted.
 // Throws assay::Error: invalid input when nothing is found (message lists what was tried) or a
 // named profile does not exist; remote when the container endpoint fails or answers bad JSON.
-AwsCredentials resolve_aws_credentials(const EnvLookup& env, AwsHttp* http);
+AwsCredentials resolve_aws_credentials(const EnvLookup& env, HttpClient* http);
 
 // Region: AWS_REGION, then AWS_DEFAULT_REGION, then `region` of the profile in the config file.
 // Returns empty when none is set.

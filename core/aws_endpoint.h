@@ -14,7 +14,8 @@ struct AwsEndpoint {
   bool custom = false;  // true when taken from an AWS_ENDPOINT_URL* variable
 };
 
-// `service` is "sagemaker", "s3", "logs" or "batch". Overrides: AWS_ENDPOINT_URL_SAGEMAKER,
+// `service` is "sagemaker", "sagemaker-runtime", "s3", "logs" or "batch". Overrides:
+// AWS_ENDPOINT_URL_SAGEMAKER, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME,
 // AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_BATCH, then
 // AWS_ENDPOINT_URL. Throws
 // assay::Error (invalid input) for an unknown service or, without an override, an empty region.

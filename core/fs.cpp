@@ -103,6 +103,10 @@ void AppendFile::append_line(std::string_view line) {
   }
 }
 
+void AppendFile::flush() {
+  if (std::fflush(file_) != 0) throw_io(path_.string() + ": write failed: " + errno_text());
+}
+
 void AppendFile::sync() {
   if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0) {
     throw_io(path_.string() + ": fsync failed: " + errno_text());

@@ -29,6 +29,9 @@ class AppendFile {
 
   // Writes `line` followed by '\n'. `line` must not contain a newline.
   void append_line(std::string_view line);
+  // Hands what was written to the kernel (it then survives a crash of this process, not of the
+  // machine). Throws assay::Error (i/o).
+  void flush();
   // Flushes and fsyncs. Throws assay::Error (i/o).
   void sync();
   const std::filesystem::path& path() const { return path_; }

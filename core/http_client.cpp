@@ -38,6 +38,13 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+bool has_header(const Headers& headers, std::string_view lower_name) {
+  for (const auto& [k, v] : headers) {
+    if (lower(k) == lower_name) return true;
+  }
+  return false;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -294,6 +301,9 @@ class CurlHttpClient final : public HttpClient {
       slot.header_list = curl_slist_append(slot.header_list, (k + ": " + v).c_str());
     }
     slot.header_list = curl_slist_append(slot.header_list, "Expect:");  // no 100-continue wait
+    if (!has_header(req.headers, "content-type")) {  // curl would add a form content type
+      slot.header_list = curl_slist_append(slot.header_list, "Content-Type:");
+    }
     curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
     curl_easy_setopt(e, CURLOPT_PRIVATE, &slot);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -311,14 +321,25 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &slot);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, slot.error_buf);
-    if (req.method == "POST") {
+    set_method(e, req);
+    curl_multi_add_handle(multi_, e);
+  }
+
+  // GET, HEAD and DELETE send no body; POST and PUT send `body` (possibly empty). An easy handle
+  // is reused, so every call resets what an earlier method set.
+  static void set_method(CURL* e, const HttpRequest& req) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, nullptr);
+    if (req.method == "POST" || req.method == "PUT") {
       curl_easy_setopt(e, CURLOPT_POST, 1L);
       curl_easy_setopt(e, CURLOPT_POSTFIELDS, req.body.data());
       curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      if (req.method == "PUT") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
     } else {
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+      if (req.method == "HEAD") curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+      if (req.method == "DELETE") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
     }
-    curl_multi_add_handle(multi_, e);
   }
 
   void release(Slot& slot) {
@@ -347,6 +368,17 @@ std::optional<std::string> HttpResponse::header(std::string_view name) const {
     if (lower(k) == want) return v;
   }
   return std::nullopt;
+}
+
+HttpResponse send_one(HttpClient& client, HttpRequest request) {
+  HttpResponse out;
+  std::vector<HttpRequest> batch;
+  batch.push_back(std::move(request));
+  client.run(std::move(batch), [&out](size_t, HttpResponse&& r) {
+    out = std::move(r);
+    return true;
+  });
+  return out;
 }
 
 std::unique_ptr<HttpClient> make_curl_http_client(const HttpClientOptions& options) {

@@ -1,4 +1,4 @@
-// HTTP for the judges (and later AWS): an `HttpClient` interface that sends a batch of requests
+// HTTP for the judges and for AWS: an `HttpClient` interface that sends a batch of requests
 // concurrently and reports each one as it finishes, and a libcurl-multi implementation (many
 // requests in flight on one thread, connection reuse, timeouts, TLS verification, retry with
 // backoff, RPM/TPM token buckets, cancellation). No curl type appears here.
@@ -18,10 +18,13 @@
 
 namespace assay {
 
+// Header list in send order; names keep their case, duplicates are allowed.
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
 struct HttpRequest {
-  std::string method = "POST";  // "GET" or "POST"
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;  // e.g. {"Authorization", "Bearer k"}
+  std::string method = "POST";  // "GET", "POST", "PUT", "HEAD" or "DELETE"
+  std::string url;              // absolute, already percent-encoded (what goes on the wire)
+  HttpHeaders headers;          // e.g. {"Authorization", "Bearer k"}; no Content-Type: none sent
   std::string body;
   std::uint64_t tokens = 0;  // estimated tokens this request costs, for the TPM bucket (0: none)
 };
@@ -62,6 +65,9 @@ class HttpClient {
   virtual void run(std::vector<HttpRequest> requests, const HttpDone& on_done) = 0;
   virtual HttpStats stats() const = 0;
 };
+
+// Sends one request through `client` and returns its response (after the client's retries).
+HttpResponse send_one(HttpClient& client, HttpRequest request);
 
 // When and how often to try again.
 struct RetryPolicy {

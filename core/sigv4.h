@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/aws_http.h"
+#include "core/http_client.h"
 
 namespace assay {
 
@@ -38,8 +38,15 @@ struct SigV4Result {
 // The canonical URI is the percent-decoded path, normalised unless told not to, encoded once;
 // the canonical query sorts by encoded key, then value. Throws assay::Error (invalid input) on a
 // URL it cannot parse or missing region/service/credentials.
-SigV4Result sigv4_sign(AwsHttpRequest& request, const AwsCredentials& credentials,
+SigV4Result sigv4_sign(HttpRequest& request, const AwsCredentials& credentials,
                        const SigV4Options& options);
+
+// Percent-encodes `text` per RFC 3986 as SigV4 wants: unreserved A-Z a-z 0-9 - . _ ~ stay,
+// every other byte becomes %XX (uppercase hex); '/' stays when `keep_slash` is true.
+std::string aws_uri_encode(std::string_view text, bool keep_slash);
+
+// Decodes %XX sequences (a malformed '%' is kept as is). '+' stays '+'.
+std::string percent_decode(std::string_view text);
 
 // The current UTC time as "YYYYMMDDTHHMMSSZ".
 std::string amz_date_now();

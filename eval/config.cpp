@@ -54,7 +54,7 @@ const ConfigKey* find_key(const std::string& path) {
 
 // Endpoint URLs: recorded without userinfo and query values, which are registered as secrets.
 bool is_url_key(const std::string& path) {
-  return path == "judge.base_url";
+  return path == "judge.base_url" || path == "generation.base_url";
 }
 
 // Every key path and every section name ("bootstrap"), for "did you mean" suggestions.
@@ -251,6 +251,32 @@ const std::vector<ConfigKey>& config_keys() {
        "float32, bfloat16 or auto (bfloat16 on cuda, float32 on cpu)"},
       {"generation.threads", ValueType::kInt, 0, {}, false, false,
        "CPU threads for the model; 0 = all cores"},
+      // Where answers come from (eval/generators/): this process's engine or a served model.
+      {"generation.backend", ValueType::kString, "local", {"GEN_BACKEND"}, false, true,
+       "local (the in-process engine), openai (an OpenAI-compatible server) or sagemaker (a "
+       "SageMaker real-time endpoint)"},
+      {"generation.base_url", ValueType::kString, kUnset, {"GEN_BASE_URL"}, false, false,
+       "openai: the server's base URL, e.g. http://127.0.0.1:8000/v1"},
+      {"generation.api_key", ValueType::kString, kUnset, {"GEN_API_KEY"}, true, false,
+       "openai: API key (secret: redacted everywhere)"},
+      {"generation.model", ValueType::kString, kUnset, {"GEN_MODEL"}, false, true,
+       "openai: the served model id (default: the server's first in /v1/models)"},
+      {"generation.endpoint", ValueType::kString, kUnset, {"GEN_ENDPOINT"}, false, true,
+       "sagemaker: the real-time endpoint name"},
+      {"generation.payload", ValueType::kString, "auto", {"GEN_PAYLOAD"}, false, true,
+       "sagemaker: request body form: tgi ({\"inputs\", \"parameters\"}), messages (OpenAI "
+       "chat) or auto (tgi)"},
+      {"generation.max_concurrency", ValueType::kInt, 64, {"GEN_MAX_CONCURRENCY"}, false, false,
+       "openai/sagemaker: requests in flight at once"},
+      {"generation.max_retries", ValueType::kInt, 6, {"GEN_MAX_RETRIES"}, false, false,
+       "openai/sagemaker: retries per request (429, 5xx, timeouts, dropped connections, "
+       "malformed replies)"},
+      {"generation.timeout_s", ValueType::kNumber, 300, {"GEN_TIMEOUT_S"}, false, false,
+       "openai/sagemaker: timeout of one attempt, seconds"},
+      {"generation.rpm", ValueType::kNumber, 0, {"GEN_RPM"}, false, false,
+       "openai/sagemaker: requests per minute (0: unlimited)"},
+      {"generation.tpm", ValueType::kNumber, 0, {"GEN_TPM"}, false, false,
+       "openai/sagemaker: tokens per minute, estimated (0: unlimited)"},
       {"prompt.template", ValueType::kString, kUnset, {}, false, true,
        "prompt template with {instruction} and {input}; overrides prompt.chat_format"},
       {"prompt.chat_format", ValueType::kString, "none", {}, false, true,

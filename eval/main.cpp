@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
       eval::make_score_command(),   eval::make_run_command(),      eval::make_merge_command(),
       eval::make_compare_command(), eval::make_gate_command(),     eval::make_tokenize_command(),
       eval::make_inspect_command(), eval::make_generate_command(), eval::make_report_command(),
+      eval::make_serve_command(),
   };
   std::vector<std::pair<CLI::App*, eval::Command*>> parsed;
   for (auto& c : commands) {

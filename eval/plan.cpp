@@ -84,6 +84,9 @@ ModelPlan plan_model(const RunPlan& plan, std::string name, ResolvedConfig cfg) 
     m.prompts = PromptBuilder::from_chat_format(*parse_chat_format(gen.chat_format));
   }
   m.model_path = settings.model;
+  // A served model needs no local one (a local one, when given, counts tokens and holds the
+  // chat template).
+  if (m.model_path.empty() && settings.generation.backend != "local") return m;
   if (m.model_path.empty()) {
     if (!settings.dummy) {
       throw_invalid(

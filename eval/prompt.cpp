@@ -140,9 +140,17 @@ PromptBuilder PromptBuilder::from_chat_format(ChatFormat format) {
   return b;
 }
 
+PromptBuilder PromptBuilder::server_chat() {
+  PromptBuilder b;
+  b.server_chat_ = true;
+  b.description_ = "server chat template";
+  return b;
+}
+
 std::string PromptBuilder::build(const std::string& instruction, const std::string& input) const {
   if (!template_.empty()) return expand(template_, "prompt.template", &instruction, &input);
   std::string msg = input.empty() ? instruction : instruction + "\n\n" + input;
+  if (server_chat_) return msg;
   switch (chat_) {
     case ChatFormat::kNone:
       return expand(input.empty() ? kAlpacaTemplate : kAlpacaInputTemplate, "alpaca", &instruction,

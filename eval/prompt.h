@@ -53,16 +53,21 @@ class PromptBuilder {
   static PromptBuilder from_template(const std::string& tmpl, const std::string& key);
   // A chat format (kNone gives the default Alpaca builder).
   static PromptBuilder from_chat_format(ChatFormat format);
+  // The user message alone, for a server that applies the model's chat template itself.
+  static PromptBuilder server_chat();
 
   // The prompt for one sample. Chat formats wrap the user message: the instruction, followed by
   // "\n\n" + input when the input is non-empty.
   std::string build(const std::string& instruction, const std::string& input) const;
   // What the manifest records: "alpaca", "template", or the chat format name.
   const std::string& description() const { return description_; }
+  // True for server_chat(): the prompt is a message for the server to render.
+  bool is_server_chat() const { return server_chat_; }
 
  private:
   std::string template_;  // user template; empty for alpaca / chat formats
   ChatFormat chat_ = ChatFormat::kNone;
+  bool server_chat_ = false;
   std::string description_ = "alpaca";
 };
 

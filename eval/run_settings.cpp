@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/suggest.h"
 #include "judges/registry.h"
 
 namespace assay::eval {
@@ -50,6 +51,55 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
     j.prices[it.key()] = {p["input_per_mtok"].get<double>(), p["output_per_mtok"].get<double>()};
   }
   return j;
+}
+
+// generation.backend and the served backends' keys.
+void served_settings_from(const ResolvedConfig& cfg, GenerationSettings& g) {
+  auto from = [&](const char* key) { return std::string(key) + " (from " + cfg.origin(key) + ")"; };
+  g.backend = cfg.get_string("generation.backend");
+  static const std::vector<std::string> kBackends = {"local", "openai", "sagemaker"};
+  if (std::find(kBackends.begin(), kBackends.end(), g.backend) == kBackends.end()) {
+    throw_invalid(from("generation.backend") + ": '" + g.backend +
+                  "' must be local, openai or sagemaker" + did_you_mean(g.backend, kBackends));
+  }
+  g.base_url = cfg.get_string("generation.base_url");
+  g.api_key = cfg.get_string("generation.api_key");
+  g.served_model = cfg.get_string("generation.model");
+  g.endpoint = cfg.get_string("generation.endpoint");
+  g.payload = cfg.get_string("generation.payload");
+  if (g.payload != "auto" && g.payload != "tgi" && g.payload != "messages") {
+    throw_invalid(from("generation.payload") + ": '" + g.payload + "' must be auto, tgi or messages");
+  }
+  if (g.backend == "openai" && g.base_url.empty()) {
+    throw_invalid("generation.backend is openai (from " + cfg.origin("generation.backend") +
+                  ") but generation.base_url is not set (set GEN_BASE_URL, e.g. "
+                  "http://127.0.0.1:8000/v1)");
+  }
+  if (g.backend == "openai" && g.base_url.rfind("http://", 0) != 0 &&
+      g.base_url.rfind("https://", 0) != 0) {
+    throw_invalid(from("generation.base_url") + " must start with http:// or https://");
+  }
+  if (g.backend == "sagemaker" && g.endpoint.empty()) {
+    throw_invalid("generation.backend is sagemaker (from " + cfg.origin("generation.backend") +
+                  ") but generation.endpoint is not set (set GEN_ENDPOINT to the endpoint name)");
+  }
+  auto int_in = [&](const char* key, long long lo, long long hi) {
+    long long v = cfg.get_int(key);
+    if (v < lo || v > hi) {
+      throw_invalid(from(key) + " must be between " + std::to_string(lo) + " and " +
+                    std::to_string(hi) + ", got " + std::to_string(v));
+    }
+    return static_cast<int>(v);
+  };
+  g.max_concurrency = int_in("generation.max_concurrency", 1, 4096);
+  g.max_retries = int_in("generation.max_retries", 0, 100);
+  g.timeout_s = cfg.get_number("generation.timeout_s");
+  if (!(g.timeout_s > 0 && g.timeout_s <= 86400))
+    throw_invalid(from("generation.timeout_s") + " must be in (0, 86400]");
+  g.rpm = cfg.get_number("generation.rpm");
+  g.tpm = cfg.get_number("generation.tpm");
+  if (!(g.rpm >= 0) || !(g.tpm >= 0))
+    throw_invalid("generation.rpm and generation.tpm must be >= 0 (0: unlimited)");
 }
 
 GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dummy) {
@@ -110,6 +160,7 @@ GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dumm
     throw_invalid(from("prompt.chat_format") + ": '" + g.chat_format +
                   "' must be none, auto, chatml, llama3, llama2 or mistral");
   }
+  served_settings_from(cfg, g);
   g.dummy_samples = int_in("dummy_samples", 1, 1 << 30);
   int dummy_cap = int_in("dummy_max_new_tokens", 0, 1 << 20);
   if (dummy) g.max_new_tokens = std::min(g.max_new_tokens, dummy_cap);

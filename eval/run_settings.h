@@ -35,6 +35,17 @@ struct GenerationSettings {
   std::string prompt_template_key;   // "prompt.template (from ...)" for messages
   std::string chat_format = "none";  // none, auto, chatml, llama3, llama2, mistral
   int dummy_samples = 8;             // dummy mode: the first N samples
+  // Where answers come from (eval/generators/).
+  std::string backend = "local";  // local, openai, sagemaker
+  std::string base_url;           // openai: e.g. http://127.0.0.1:8000/v1
+  std::string api_key;            // openai: secret (already registered with the log redactor)
+  std::string served_model;       // openai: model id; "" = the server's first
+  std::string endpoint;           // sagemaker: endpoint name
+  std::string payload = "auto";   // sagemaker: tgi, messages, auto
+  int max_concurrency = 64;       // served backends: requests in flight
+  int max_retries = 6;            // served backends: retries per request
+  double timeout_s = 300;         // served backends: per attempt
+  double rpm = 0, tpm = 0;        // served backends: rate limits (0: none)
 };
 
 struct RunSettings {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -370,6 +371,34 @@ std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const Shar
   judged.judges = summarize_judgments(rubric, judgments, draws);
   judged.judge_usage = sum_usage(set.shards);
   return judged;
+}
+
+namespace {
+
+// Appends the entries of `file` whose key is not in `seen` to `text`; a missing file adds none.
+void add_cache_entries(const fs::path& file, std::set<std::string>& seen, std::string& text) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return;
+  for (auto& r : read_jsonl(file, TornTail::kDrop).records) {
+    if (!r.value.is_object() || !r.value.value("key", json()).is_string()) {
+      throw_invalid(file.string() + ":" + std::to_string(r.line) +
+                    ": judge cache entry has no \"key\" string");
+    }
+    if (seen.insert(r.value["key"].get<std::string>()).second) {
+      text += to_jsonl_line(r.value) + "\n";
+    }
+  }
+}
+
+}  // namespace
+
+size_t merge_judge_caches(const ShardSet& set, const fs::path& out_file) {
+  std::set<std::string> seen;
+  std::string text;
+  add_cache_entries(out_file, seen, text);
+  for (const auto& s : set.shards) add_cache_entries(s.dir / "judge_cache.jsonl", seen, text);
+  if (!seen.empty()) atomic_write(out_file, text);
+  return seen.size();
 }
 
 }  // namespace assay::eval

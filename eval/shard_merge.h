@@ -70,4 +70,12 @@ void write_merged_generations(RunState& state, const ShardSet& set, const ShardR
 std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const ShardResults& results,
                                                  const scoring::BootstrapDraws& draws);
 
+// Writes `out_file` (the merged folder's judge_cache.jsonl) as the union of the entries already
+// there and every shard's judge_cache.jsonl, each key once (the first seen wins: the existing
+// file, then the shards in index order), so re-scoring the merged run finds every reply the
+// shards paid for. A shard without a cache adds nothing; a torn last line is dropped. Returns
+// the number of entries written. Throws assay::Error (invalid input) for an entry without a
+// string "key", naming file:line; (i/o) when the file cannot be written.
+size_t merge_judge_caches(const ShardSet& set, const std::filesystem::path& out_file);
+
 }  // namespace assay::eval

@@ -92,6 +92,7 @@ struct Sequence {
   std::vector<bool> seen;         // ids in prompt + output (repetition penalty)
   std::vector<int32_t> seen_ids;  // the same, as a list
   std::string finish_reason;      // empty while running
+  std::string stop_string;        // the stop string that matched ("stop")
 
   void mark_seen(int32_t id) {
     if (!seen[id]) {
@@ -180,7 +181,10 @@ bool append_text(Sequence& seq, const std::string& piece, const std::vector<std:
   for (const std::string& s : stop) {
     const size_t from = old_size >= s.size() ? old_size - s.size() + 1 : 0;
     const size_t at = seq.text.find(s, from);
-    if (at != std::string::npos) best = std::min(best, at);
+    if (at != std::string::npos && at < best) {
+      best = at;
+      seq.stop_string = s;
+    }
   }
   if (best == std::string::npos) return false;
   seq.text.resize(best);
@@ -224,7 +228,7 @@ BatchGenerator::~BatchGenerator() = default;
 size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
                            const SamplingParams& params,
                            const std::function<void(GenerationResult&&)>& on_done,
-                           const std::atomic<bool>* stop) {
+                           const std::atomic<bool>* stop, const MoreRequests& more) {
   check_params(params);
   const ModelConfig& config = engine_.config();
   const int64_t vocab = config.vocab_size;
@@ -235,27 +239,35 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
   if (eos.empty() && tokenizer_.eos_id()) eos.push_back(*tokenizer_.eos_id());
 
   // Validate everything before generating anything.
-  std::vector<std::vector<int32_t>> prompts(requests.size());
-  int64_t needed = 1;  // positions a slot must hold
-  for (size_t r = 0; r < requests.size(); ++r) {
-    const std::string what = "request '" + requests[r].id + "'";
-    prompts[r] = prompt_or_bos(requests[r].prompt_ids, config, what);
-    check_ids(prompts[r], config, what);
-    const int64_t len = static_cast<int64_t>(prompts[r].size());
+  // Requests by index: the given ones, then those `more` adds while the run goes on.
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<std::string> ids;
+  std::vector<uint64_t> seeds;  // each request's RNG seed
+  int64_t needed = more ? context : 1;  // positions a slot must hold
+  auto add = [&](const GenerationRequest& request) {
+    const std::string what = "request '" + request.id + "'";
+    std::vector<int32_t> prompt = prompt_or_bos(request.prompt_ids, config, what);
+    check_ids(prompt, config, what);
+    const int64_t len = static_cast<int64_t>(prompt.size());
     if (params.max_new_tokens > 0 && len >= context) {
       throw_invalid(what + ": prompt of " + std::to_string(len) +
                     " tokens leaves no room for a new token in the context of " +
                     std::to_string(context) + " positions");
     }
     needed = std::max(needed, std::min(context, len + params.max_new_tokens));
-  }
+    prompts.push_back(std::move(prompt));
+    ids.push_back(request.id);
+    seeds.push_back(request.seed ? *request.seed : request_seed(params.seed, request.id));
+  };
+  for (const GenerationRequest& r : requests) add(r);
 
   auto finish = [&](Sequence& seq) {
     GenerationResult result;
-    result.id = requests[seq.request].id;
+    result.id = ids[seq.request];
     result.output_ids = std::move(seq.output);
     result.text = std::move(seq.text);
     result.finish_reason = seq.finish_reason;
+    result.stop_string = std::move(seq.stop_string);
     result.prompt_tokens = seq.prompt.size();
     result.completion_tokens = result.output_ids.size();
     on_done(std::move(result));
@@ -269,7 +281,19 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
   size_t next = 0;
+  // Serving: requests that arrived since the last step join in arrival order.
+  std::vector<GenerationRequest> arrived;
+  auto take_arrivals = [&] {
+    if (!more) return;
+    arrived.clear();
+    more(arrived);
+    for (const GenerationRequest& r : arrived) {
+      order.push_back(prompts.size());
+      add(r);
+    }
+  };
   if (params.max_new_tokens == 0) {
+    take_arrivals();
     for (; next < order.size() && !stopping(); ++next) {
       Sequence seq(tokenizer_, 1);
       seq.request = order[next];
@@ -282,7 +306,8 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
   }
 
   const int64_t slots =
-      std::min<int64_t>(options_.max_batch_size, std::max<size_t>(1, requests.size()));
+      more ? options_.max_batch_size
+           : std::min<int64_t>(options_.max_batch_size, std::max<size_t>(1, requests.size()));
   return guard_torch("generate", [&]() -> size_t {
     c10::InferenceMode guard;
     models::Transformer& model = engine_.transformer();
@@ -337,6 +362,7 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
 
     while (true) {
       if (stopping()) break;
+      if (static_cast<int64_t>(live.size()) < slots) take_arrivals();
       // Admission: fill free slots with the next prompts, in groups of at most max_batch_tokens
       // padded tokens (a group's longest prompt is its last: the order is by length).
       while (next < order.size() && static_cast<int64_t>(live.size()) < slots) {
@@ -350,7 +376,7 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
           auto seq = std::make_unique<Sequence>(tokenizer_, vocab);
           seq->request = order[next];
           seq->prompt = prompts[order[next]];
-          seq->rng.seed(request_seed(params.seed, requests[order[next]].id));
+          seq->rng.seed(seeds[order[next]]);
           seq->max_new = std::min<int64_t>(params.max_new_tokens, context - len);
           for (int32_t id : seq->prompt) seq->mark_seen(id);
           live.push_back(std::move(seq));

@@ -41,9 +41,11 @@ class BatchGenerator {
   // Throws assay::Error (invalid input), before generating anything, for bad params, a prompt id
   // outside the vocabulary, an empty prompt when the model has no BOS, or a prompt that leaves no
   // room for a new token in the context; exceptions from on_done propagate.
+  // With `more` (serving), requests it adds join as slots free up, in arrival order; the KV cache
+  // then holds max_batch_size slots of the full context.
   size_t run(std::span<const GenerationRequest> requests, const SamplingParams& params,
              const std::function<void(GenerationResult&&)>& on_done,
-             const std::atomic<bool>* stop = nullptr);
+             const std::atomic<bool>* stop = nullptr, const MoreRequests& more = {});
 
  private:
   Engine& engine_;

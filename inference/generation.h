@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,8 @@ struct SamplingParams {
 struct GenerationRequest {
   std::string id;                   // identifies the request (and seeds its RNG)
   std::vector<int32_t> prompt_ids;  // empty = BOS alone
+  // The request's own RNG seed instead of one from (params.seed, id) (a server's `seed`).
+  std::optional<uint64_t> seed = std::nullopt;
 };
 
 struct GenerationResult {
@@ -57,9 +61,15 @@ struct GenerationResult {
                                     // including the id that completed the stop string)
   std::string text;                 // decoded (skip_special_tokens), stop string removed
   std::string finish_reason;        // "eos" | "stop" | "length" | "error" (non-finite logits)
+  std::string stop_string;          // "stop": the stop string that ended the text
   size_t prompt_tokens = 0;         // ids the model saw as the prompt (BOS for an empty one)
   size_t completion_tokens = 0;     // output_ids.size()
 };
+
+// Serving: called by a running batch generation whenever a slot is free, to append requests that
+// arrived since (same SamplingParams) to `out`. The generation returns once nothing is in flight
+// and a call added nothing.
+using MoreRequests = std::function<void(std::vector<GenerationRequest>& out)>;
 
 struct BatchOptions {
   int max_batch_size = 32;      // sequence slots (KV cache rows); >= 1

@@ -39,12 +39,14 @@ class LocalModel {
   // step, the ones in flight abandoned. Returns how many requests completed. `tokenizer` (decodes
   // results, finds stop strings) is only used during the call. The KV cache is made per call.
   // Throws assay::Error (invalid input), before generating anything, for bad options or params or
-  // a prompt that does not fit; exceptions from on_done propagate.
+  // a prompt that does not fit; exceptions from on_done propagate. With `more` (serving), the
+  // requests it adds join the run as slots free up (BatchGenerator::run).
   virtual size_t generate_batch(const Tokenizer& tokenizer,
                                 std::span<const GenerationRequest> requests,
                                 const SamplingParams& params, const BatchOptions& options,
                                 const std::function<void(GenerationResult&&)>& on_done,
-                                const std::atomic<bool>* stop = nullptr) = 0;
+                                const std::atomic<bool>* stop = nullptr,
+                                const MoreRequests& more = {}) = 0;
 
   // Batched log-likelihood of each continuation given its context, in request order (see
   // inference::loglikelihood in batch_generator.h). Throws assay::Error (invalid input) for ids
@@ -73,7 +75,7 @@ std::unique_ptr<LocalModel> load_local_model(const std::filesystem::path& model,
 // inference's torch-free symbols (logging, the redactor, assay::Error, tokenizers, safetensors)
 // from the executable, so the process has one copy of each. The suffix changes whenever this
 // header or generation.h changes a layout the two sides share.
-inline constexpr const char* kInferenceModuleEntry = "assay_inference_load_local_model_v1";
+inline constexpr const char* kInferenceModuleEntry = "assay_inference_load_local_model_v2";
 using InferenceModuleEntry = void (*)(const std::filesystem::path& model,
                                       const EngineOptions& options,
                                       std::unique_ptr<LocalModel>& out);

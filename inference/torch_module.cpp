@@ -22,9 +22,9 @@ class TorchLocalModel final : public LocalModel {
   size_t generate_batch(const Tokenizer& tokenizer, std::span<const GenerationRequest> requests,
                         const SamplingParams& params, const BatchOptions& options,
                         const std::function<void(GenerationResult&&)>& on_done,
-                        const std::atomic<bool>* stop) override {
+                        const std::atomic<bool>* stop, const MoreRequests& more) override {
     BatchGenerator generator(*engine_, tokenizer, options);
-    return generator.run(requests, params, on_done, stop);
+    return generator.run(requests, params, on_done, stop, more);
   }
 
   std::vector<LoglikelihoodResult> loglikelihood(std::span<const LoglikelihoodRequest> requests,
@@ -41,7 +41,7 @@ class TorchLocalModel final : public LocalModel {
 
 // Exceptions (assay::Error from Engine::load) propagate to the caller: both sides share one
 // libstdc++ and, resolved from the executable, one assay::Error type.
-extern "C" __attribute__((visibility("default"))) void assay_inference_load_local_model_v1(
+extern "C" __attribute__((visibility("default"))) void assay_inference_load_local_model_v2(
     const std::filesystem::path& model, const assay::inference::EngineOptions& options,
     std::unique_ptr<assay::inference::LocalModel>& out) {
   out = std::make_unique<assay::inference::TorchLocalModel>(
@@ -49,5 +49,5 @@ extern "C" __attribute__((visibility("default"))) void assay_inference_load_loca
 }
 
 // The entry point's type must match what load_local_model casts the symbol to.
-static_assert(std::is_same_v<decltype(&assay_inference_load_local_model_v1),
+static_assert(std::is_same_v<decltype(&assay_inference_load_local_model_v2),
                              assay::inference::InferenceModuleEntry>);

@@ -17,21 +17,19 @@ std::string clip(std::string s, size_t n = 200) {
   return s;
 }
 
-// base_url's path + "/chat/completions", the query (an Azure api-version, a gateway key) kept
-// after it: "http://h/v1/?k=v" -> "http://h/v1/chat/completions?k=v".
-std::string chat_completions_url(const std::string& base_url) {
+}  // namespace
+
+std::string openai_url(const std::string& base_url, const std::string& path) {
   size_t auth = base_url.find("://");
   size_t query = base_url.find_first_of("?#", auth == std::string::npos ? 0 : auth + 3);
-  std::string path = base_url.substr(0, query);
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  return path + "/chat/completions" + (query == std::string::npos ? "" : base_url.substr(query));
+  std::string prefix = base_url.substr(0, query);
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  return prefix + path + (query == std::string::npos ? "" : base_url.substr(query));
 }
-
-}  // namespace
 
 OpenAiJudge::OpenAiJudge(OpenAiJudgeOptions options, HttpClient& http)
     : options_(std::move(options)),
-      endpoint_(chat_completions_url(options_.base_url)),
+      endpoint_(openai_url(options_.base_url, "/chat/completions")),
       http_(http) {
   log::register_secret(options_.api_key);
   log::register_url_secrets(options_.base_url);

@@ -50,6 +50,11 @@ class OpenAiJudge final : public ChatProvider {
   HttpClient& http_;
 };
 
+// base_url's path + `path`, the query (an Azure api-version, a gateway key) kept after it:
+// ("http://h/v1/?k=v", "/chat/completions") -> "http://h/v1/chat/completions?k=v". Also what the
+// `openai` generator (eval/generators/) builds its URLs with.
+std::string openai_url(const std::string& base_url, const std::string& path);
+
 // Turns one HTTP response into a ChatReply (exposed for tests): content and usage from a 200,
 // otherwise a reason naming the status and the endpoint's error message (secrets redacted).
 ChatReply chat_reply_from(const HttpResponse& response);

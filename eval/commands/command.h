@@ -31,5 +31,6 @@ std::unique_ptr<Command> make_report_command();
 std::unique_ptr<Command> make_tokenize_command();
 std::unique_ptr<Command> make_inspect_command();
 std::unique_ptr<Command> make_generate_command();
+std::unique_ptr<Command> make_serve_command();
 
 }  // namespace assay::eval

@@ -26,6 +26,7 @@ int run_merge_command(const MergeCommandOptions& options, std::ostream& out) {
   return run_in_folder(folder, [&] {
     folder.update(merged_manifest_fields(set, st.ds));
     write_merged_generations(st, set, results);
+    merge_judge_caches(set, folder.file("judge_cache.jsonl"));  // re-scoring pays no judge twice
     metrics_stage(st);  // exactly as one host would compute them
     st.judged = merged_judgments(set, results, bootstrap_draws(st));
     st.summary_extra["merged_shards"] = set.count;

@@ -49,10 +49,16 @@ int run_model(const RunPlan& plan, const ModelPlan& mp, std::ostream& out) {
   st.loglik_columns = mp.loglik_columns;
   size_t n_in_file = 0;
   st.ds = load_run_dataset(plan, st.settings, n_in_file);
-  const std::string fingerprint = model_fingerprint(mp.model_path);
-  RunIdentity identity{"run",
-                       mp.config.identity_hash(),
-                       {{"dataset_sha256", st.ds.sha256}, {"model_fingerprint", fingerprint}}};
+  // A served model has no files here: the config's identity keys (backend, endpoint, model id)
+  // and the server's URL name it.
+  const bool served = mp.model_path.empty();
+  const std::string fingerprint = served ? "" : model_fingerprint(mp.model_path);
+  RunIdentity identity{"run", mp.config.identity_hash(), {{"dataset_sha256", st.ds.sha256}}};
+  if (served) {
+    identity.inputs["served_by"] = log::redact_url(st.settings.generation.base_url);
+  } else {
+    identity.inputs["model_fingerprint"] = fingerprint;
+  }
   if (plan.shard.count > 1) identity.inputs["shard"] = shard_dir_name(plan.shard);
   RunFolder folder(st.settings.output, identity, mp.config.redacted(), plan.overwrite);
   if (!judge_errors_to_retry(folder, plan.retry_judge_errors, st) &&
@@ -71,7 +77,9 @@ int run_model(const RunPlan& plan, const ModelPlan& mp, std::ostream& out) {
                      {"sha256", st.ds.sha256},
                      {"n_samples", st.ds.samples.size()},
                      {"n_in_file", n_in_file}}},
-                   {"model", {{"path", mp.model_path.string()}, {"fingerprint", fingerprint}}}});
+                   {"model", served ? json{{"served", true}}
+                                    : json{{"path", mp.model_path.string()},
+                                           {"fingerprint", fingerprint}}}});
     if (plan.shard.count > 1) {
       folder.update({{"shard", {{"index", plan.shard.index}, {"count", plan.shard.count}}}});
     }
@@ -80,7 +88,7 @@ int run_model(const RunPlan& plan, const ModelPlan& mp, std::ostream& out) {
     }
     st.timings["load_s"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    auto generator = make_generator("local", {st.settings, model});
+    auto generator = make_generator(st.settings.generation.backend, {st.settings, model});
     if (generate_stage(st, *generator, mp.prompts) == StageOutcome::kStopped ||
         metrics_stage(st) == StageOutcome::kStopped || judge_stage(st) == StageOutcome::kStopped ||
         loglik_stage(st) == StageOutcome::kStopped) {
@@ -192,6 +200,10 @@ class RunCommand final : public Command {
     check_max_new_tokens(run->add_option(
         "--max-new-tokens", max_new_tokens_,
         "Tokens to generate at most per sample (generation.max_new_tokens, default 256)"));
+    run->add_option("--generator", generator_,
+                    "Where answers come from: local (this process), openai (an OpenAI-compatible "
+                    "server at GEN_BASE_URL) or sagemaker (the endpoint GEN_ENDPOINT) "
+                    "(generation.backend, env GEN_BACKEND)");
     run->add_option("--chat-format", chat_format_,
                     "none (Alpaca template), auto (from tokenizer_config.json), chatml, llama3, "
                     "llama2, mistral (prompt.chat_format)");
@@ -223,6 +235,7 @@ class RunCommand final : public Command {
     if (!device_.empty()) flags.emplace_back("device", device_);
     if (max_new_tokens_ >= 0) flags.emplace_back("generation.max_new_tokens", max_new_tokens_);
     if (!chat_format_.empty()) flags.emplace_back("prompt.chat_format", chat_format_);
+    if (!generator_.empty()) flags.emplace_back("generation.backend", generator_);
     if (!prompt_template_.empty()) flags.emplace_back("prompt.template", prompt_template_);
     if (!base_model_.empty()) flags.emplace_back("base_model", base_model_);
     request.container = detect_container(container_);
@@ -244,7 +257,7 @@ class RunCommand final : public Command {
  private:
   ConfigFlags flags_;
   ContainerOptions container_;
-  std::string model_, base_model_, device_, chat_format_, prompt_template_, shard_;
+  std::string model_, base_model_, device_, chat_format_, prompt_template_, shard_, generator_;
   bool dummy_ = false, overwrite_ = false, retry_judge_errors_ = false;
   int max_new_tokens_ = -1;
 };

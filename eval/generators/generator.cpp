@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "core/suggest.h"
 #include "eval/generators/local_generator.h"
+#include "eval/generators/openai_generator.h"
+#include "eval/generators/sagemaker_generator.h"
 
 namespace assay::eval {
 namespace {
@@ -15,6 +17,8 @@ struct GeneratorEntry {
 // One row per generator.
 constexpr GeneratorEntry kGenerators[] = {
     {"local", make_local_generator},
+    {"openai", make_openai_generator},
+    {"sagemaker", make_sagemaker_generator},
 };
 
 }  // namespace

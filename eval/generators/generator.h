@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "eval/run_settings.h"
 
 namespace assay::eval {
@@ -28,6 +30,9 @@ struct GenerateRequest {
   std::string instruction;  // the sample's parts, for generators that send chat messages
   std::string input;
   std::string where;  // "file:line" of the sample, for messages
+  // The prompt is the user message alone, for a server that applies the model's chat template
+  // (a served backend with prompt.chat_format auto and no local template to render).
+  bool chat = false;
 };
 
 // One answer.
@@ -35,14 +40,21 @@ struct GenerateResult {
   std::string id;
   std::string text;           // the answer, stop string removed
   std::string finish_reason;  // "eos" | "stop" | "length" | "error" (the model broke down)
-  std::size_t prompt_tokens = 0;
-  std::size_t completion_tokens = 0;
+  std::optional<std::size_t> prompt_tokens;      // nullopt: unknown (a server reported none)
+  std::optional<std::size_t> completion_tokens;
+  // Non-empty when the request failed for good (a served backend): why. `text` is then unused.
+  std::string error;
 };
 
 class Generator {
  public:
   virtual ~Generator() = default;
   virtual std::string name() const = 0;
+  // What summary.json records about where the answers came from: {"backend": name()} and, for a
+  // served model, its endpoint (no secrets) and the model id the server reported.
+  virtual nlohmann::json describe() const { return {{"backend", name()}}; }
+  // True when chat prompts go to the server as messages for it to render (GenerateRequest::chat).
+  virtual bool server_renders_chat() const { return false; }
   // The folder whose tokenizer_config.json holds the model's chat template (prompt.chat_format
   // "auto"), or nullopt when there is none to read. May load the model.
   virtual std::optional<std::filesystem::path> chat_template_dir() = 0;
@@ -56,7 +68,8 @@ class Generator {
                         const std::atomic<bool>* cancel) = 0;
 };
 
-// What a generator is built from: the run's settings and its model.
+// What a generator is built from: the run's settings and its model (a served backend uses the
+// local model, when one is given, only for its tokenizer and chat template).
 struct GeneratorContext {
   const RunSettings& settings;
   ModelHandle& model;

@@ -32,7 +32,7 @@ class LocalGenerator final : public Generator {
             r.where + ": sample '" + r.id + "': the prompt has " + std::to_string(ids.size()) +
             " tokens, the model's context (max_position_embeddings) is " + std::to_string(context));
       }
-      encoded.push_back({r.id, std::move(ids)});
+      encoded.push_back({r.id, std::move(ids), std::nullopt});
     }
     inference::SamplingParams sp;
     sp.temperature = gen_.temperature;
@@ -50,8 +50,13 @@ class LocalGenerator final : public Generator {
     engine.generate_batch(
         *tokenizer, encoded, sp, bo,
         [&](inference::GenerationResult&& r) {
-          on_result({std::move(r.id), std::move(r.text), std::move(r.finish_reason),
-                     r.prompt_tokens, r.completion_tokens});
+          GenerateResult out;
+          out.id = std::move(r.id);
+          out.text = std::move(r.text);
+          out.finish_reason = std::move(r.finish_reason);
+          out.prompt_tokens = r.prompt_tokens;
+          out.completion_tokens = r.completion_tokens;
+          on_result(std::move(out));
         },
         cancel);
   }

@@ -25,7 +25,8 @@ double seconds_since(Clock::time_point t) {
 }
 
 // Resume: every complete line of generations.jsonl, a torn tail dropped (and cut off the file).
-// An id on two lines is invalid input naming both.
+// An id on two lines is invalid input naming both. Lines of samples that failed for good
+// (generation_error) are taken out of the file: a rerun asks for them again.
 void read_previous(const fs::path& path, std::map<std::string, json>& done) {
   JsonlContents prev = read_jsonl(path, TornTail::kDrop);
   if (prev.torn_tail_line) {
@@ -34,10 +35,13 @@ void read_previous(const fs::path& path, std::map<std::string, json>& done) {
   }
   if (fs::file_size(path) != prev.valid_bytes) truncate_file(path, prev.valid_bytes);
   std::map<std::string, size_t> line_of;
+  std::string kept;  // the file without failed samples' lines
+  size_t retried = 0;
   for (auto& r : prev.records) {
     const json& v = r.value;
+    const bool failed = v.is_object() && v.contains("generation_error");
     if (!v.is_object() || !v.contains("id") || !v["id"].is_string() || !v.contains("output") ||
-        !v["output"].is_string()) {
+        !(v["output"].is_string() || (failed && v["output"].is_null()))) {
       throw_invalid(path.string() + ":" + std::to_string(r.line) +
                     ": not a generation record (needs string 'id' and 'output')");
     }
@@ -48,7 +52,17 @@ void read_previous(const fs::path& path, std::map<std::string, json>& done) {
                     "; each sample must be generated once (remove one of the lines, or rerun "
                     "with --overwrite)");
     }
+    if (failed) {
+      ++retried;
+      continue;
+    }
+    kept += to_jsonl_line(v) + "\n";
     done[id] = std::move(r.value);
+  }
+  if (retried > 0) {
+    log::info("asking again for the samples whose generation failed before",
+              {{"samples", retried}});
+    atomic_write(path, kept);
   }
 }
 
@@ -56,8 +70,11 @@ void read_previous(const fs::path& path, std::map<std::string, json>& done) {
 class ResultWriter {
  public:
   explicit ResultWriter(const fs::path& path) : file_(path), last_sync_(Clock::now()) {}
+  // Each result reaches the kernel before the next is taken: a crash of this process loses no
+  // answer a server already sent (and was paid for); fsyncs go in groups.
   void append(const json& line) {
     file_.append_line(to_jsonl_line(line));
+    file_.flush();
     auto now = Clock::now();
     if (++unsynced_ >= kSyncEveryResults ||
         std::chrono::duration<double>(now - last_sync_).count() >= kSyncEverySeconds) {
@@ -84,9 +101,26 @@ std::vector<GenerateRequest> requests_for(const RunState& state, const std::vect
   for (size_t i : pending) {
     const Sample& s = state.ds.samples[i];
     requests.push_back({s.id, prompts.build(s.instruction, s.input), s.instruction, s.input,
-                        state.ds.path + ":" + std::to_string(s.line)});
+                        state.ds.path + ":" + std::to_string(s.line), prompts.is_server_chat()});
   }
   return requests;
+}
+
+json count_or_null(const std::optional<size_t>& n) { return n ? json(*n) : json(nullptr); }
+
+// The generations.jsonl line of one result.
+json result_line(GenerateResult& r, const GenerateRequest& request) {
+  json line = {{"id", r.id}, {"prompt", request.prompt}};
+  if (r.error.empty()) {
+    line["output"] = std::move(r.text);
+  } else {
+    line["output"] = nullptr;
+    line["generation_error"] = std::move(r.error);
+  }
+  line["finish_reason"] = r.finish_reason;
+  line["prompt_tokens"] = count_or_null(r.prompt_tokens);
+  line["completion_tokens"] = count_or_null(r.completion_tokens);
+  return line;
 }
 
 // Runs the generator over `requests`, writing each result as it arrives.
@@ -101,14 +135,10 @@ size_t generate_all(RunState& state, Generator& generator,
   generator.generate(
       requests,
       [&](GenerateResult&& r) {
-        json line = {{"id", r.id},
-                     {"prompt", by_id.at(r.id)->prompt},
-                     {"output", r.text},
-                     {"finish_reason", r.finish_reason},
-                     {"prompt_tokens", r.prompt_tokens},
-                     {"completion_tokens", r.completion_tokens}};
+        const size_t completion = r.completion_tokens.value_or(0);
+        json line = result_line(r, *by_id.at(r.id));
         writer.append(line);
-        new_tokens += r.completion_tokens;
+        new_tokens += completion;
         state.generations[r.id] = std::move(line);
         ++finished;
         progress.update(resumed + finished,
@@ -126,6 +156,23 @@ size_t generate_all(RunState& state, Generator& generator,
                                   {"tokens_per_s", new_tokens / std::max(s, 1e-9)}});
   }
   return finished;
+}
+
+// Samples whose request failed for good stop the run (exit 4) before anything is scored: an
+// answer that never came is not an empty answer. Their lines say why; a rerun asks again.
+void fail_on_generation_errors(const RunState& state) {
+  size_t failed = 0;
+  std::string first;
+  for (const auto& [id, g] : state.generations) {
+    if (!g.contains("generation_error")) continue;
+    if (failed++ == 0) first = "sample '" + id + "': " + g["generation_error"].get<std::string>();
+  }
+  if (failed == 0) return;
+  throw Error(ErrorKind::kRemote,
+              std::to_string(failed) + " of " + std::to_string(state.ds.samples.size()) +
+                  " samples got no answer from the server (first: " + first +
+                  "); the others are saved in generations.jsonl and a rerun asks only for the "
+                  "missing ones");
 }
 
 }  // namespace
@@ -146,11 +193,17 @@ StageOutcome generate_stage(RunState& state, Generator& generator,
   state.timings["generate_s"] = 0.0;
   if (!pending.empty()) {
     if (!prompts) {
-      ChatFormat f = ChatFormat::kNone;
-      if (auto dir = generator.chat_template_dir()) f = detect_chat_format_in(*dir);
-      prompts = PromptBuilder::from_chat_format(f);
-      log::info("prompt format detected from tokenizer_config.json",
-                {{"chat_format", chat_format_name(f)}});
+      if (auto dir = generator.chat_template_dir()) {
+        ChatFormat f = detect_chat_format_in(*dir);
+        prompts = PromptBuilder::from_chat_format(f);
+        log::info("prompt format detected from tokenizer_config.json",
+                  {{"chat_format", chat_format_name(f)}});
+      } else if (generator.server_renders_chat()) {
+        prompts = PromptBuilder::server_chat();
+        log::info("chat messages go to the server, which applies the model's chat template");
+      } else {
+        prompts = PromptBuilder::from_chat_format(ChatFormat::kNone);
+      }
     }
     state.folder->update({{"prompt_format", prompts->description()}});
     std::vector<GenerateRequest> requests = requests_for(state, pending, *prompts);
@@ -168,8 +221,9 @@ StageOutcome generate_stage(RunState& state, Generator& generator,
       return StageOutcome::kStopped;
     }
   }
+  fail_on_generation_errors(state);
   // Every sample now has an output.
-  size_t prompt_tokens = 0, completion_tokens = 0;
+  size_t prompt_tokens = 0, completion_tokens = 0, uncounted = 0;
   json finish_reasons = json::object();
   for (auto& s : state.ds.samples) {
     auto it = state.generations.find(s.id);
@@ -178,8 +232,11 @@ StageOutcome generate_stage(RunState& state, Generator& generator,
     }
     const json& g = it->second;
     s.prediction = g["output"].get<std::string>();
-    prompt_tokens += g.value("prompt_tokens", size_t{0});
-    completion_tokens += g.value("completion_tokens", size_t{0});
+    const json& pt = g.contains("prompt_tokens") ? g["prompt_tokens"] : json();
+    const json& ct = g.contains("completion_tokens") ? g["completion_tokens"] : json();
+    if (pt.is_number_unsigned()) prompt_tokens += pt.get<size_t>();
+    if (ct.is_number_unsigned()) completion_tokens += ct.get<size_t>();
+    if (!pt.is_number_unsigned() || !ct.is_number_unsigned()) ++uncounted;
     std::string fr = g.value("finish_reason", std::string("unknown"));
     finish_reasons[fr] = finish_reasons.value(fr, 0) + 1;
   }
@@ -189,10 +246,13 @@ StageOutcome generate_stage(RunState& state, Generator& generator,
         "there (finish_reason \"error\")",
         {{"samples", finish_reasons["error"]}});
   }
-  state.summary_extra["generation"] = {{"prompt_tokens", prompt_tokens},
-                                       {"completion_tokens", completion_tokens},
-                                       {"finish_reasons", finish_reasons},
-                                       {"resumed", resumed}};
+  json& summary = state.summary_extra["generation"];
+  summary = generator.describe();
+  summary.update({{"prompt_tokens", prompt_tokens},
+                  {"completion_tokens", completion_tokens},
+                  {"finish_reasons", finish_reasons},
+                  {"resumed", resumed}});
+  if (uncounted > 0) summary["samples_without_token_counts"] = uncounted;
   return StageOutcome::kDone;
 }
 

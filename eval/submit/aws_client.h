@@ -1,5 +1,6 @@
-// Signed calls to AWS for evalctl: JSON-1.1 services (SageMaker, CloudWatch Logs) and REST (S3),
-// with botocore's error parsing and its standard retry policy for throttling/transient errors.
+// Signed calls to AWS for evalctl: JSON-1.1 services (SageMaker, CloudWatch Logs), REST-JSON
+// (Batch) and REST (S3), sent through core's HttpClient, with botocore's error parsing and the
+// SDKs' retry modes (core/aws_retry.h) for throttling and transient errors.
 #pragma once
 
 #include <functional>
@@ -10,8 +11,9 @@
 
 #include "core/aws_credentials.h"
 #include "core/aws_endpoint.h"
-#include "core/aws_http.h"
+#include "core/aws_retry.h"
 #include "core/error.h"
+#include "core/http_client.h"
 
 namespace assay::submit {
 
@@ -32,16 +34,10 @@ class AwsError : public Error {
 
 // botocore's JSON error code: body.__type, cut at ':' and after the last '#'; falls back to the
 // x-amzn-ErrorType header. Returns {code, message}.
-std::pair<std::string, std::string> parse_json_error(const AwsHttpResponse& response);
+std::pair<std::string, std::string> parse_json_error(const HttpResponse& response);
 
-// True for the error codes botocore's standard retry mode treats as throttling.
+// True for the error codes the SDKs' retry modes treat as throttling.
 bool is_throttling_code(const std::string& code);
-
-struct RetryOptions {
-  int max_attempts = 5;       // total tries for throttling/transient errors (1 = no retry)
-  double base_delay_s = 1.0;  // backoff scale: delay = rand(0,1) * min(base * 2^(n-1), max)
-  double max_delay_s = 20.0;  // cap of one delay
-};
 
 struct AwsClientOptions {
   std::string region;     // signing region
@@ -49,13 +45,15 @@ struct AwsClientOptions {
   AwsEndpoint s3;
   AwsEndpoint logs;
   AwsEndpoint batch;
-  RetryOptions retry;  // retry policy
+  AwsRetryConfig retry;  // retry mode, attempts, backoff cap (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS)
 };
 
-// Sends signed requests. Not thread-safe (one per thread); `http` must outlive the client.
+// Sends signed requests, one at a time, through `http` (whose own retries should be off: this
+// client retries, signing each attempt afresh). Not thread-safe (one per thread); `http` must
+// outlive the client.
 class AwsClient {
  public:
-  AwsClient(AwsHttp* http, AwsCredentials credentials, AwsClientOptions options);
+  AwsClient(HttpClient* http, AwsCredentials credentials, AwsClientOptions options);
 
   // POSTs a JSON-1.1 call (`target` like "SageMaker.DescribeProcessingJob") to `service`
   // ("sagemaker" or "logs") and returns the parsed JSON answer. Throws AwsError on an error
@@ -72,9 +70,9 @@ class AwsClient {
   // Sends a signed S3 request to `path_and_query` (already encoded, starting with '/') on the S3
   // endpoint (path-style). Returns any answer whose status is < 300 or equals one of
   // `accept_status` (e.g. 404 for HEAD); throws AwsError otherwise (after retries).
-  AwsHttpResponse call_s3(const std::string& method, const std::string& path_and_query,
-                          const std::string& body, const HttpHeaders& headers = {},
-                          std::initializer_list<long> accept_status = {});
+  HttpResponse call_s3(const std::string& method, const std::string& path_and_query,
+                       const std::string& body, const HttpHeaders& headers = {},
+                       std::initializer_list<long> accept_status = {});
 
   const AwsClientOptions& options() const { return options_; }
 
@@ -82,19 +80,35 @@ class AwsClient {
   void set_sleep_for_testing(std::function<void(double)> sleep) { sleep_ = std::move(sleep); }
 
  private:
-  AwsHttpResponse send_with_retry(
-      AwsHttpRequest request, const SigV4Options& sign,
-      const std::function<std::pair<std::string, std::string>(const AwsHttpResponse&)>& parse_error,
-      std::initializer_list<long> accept_status);
+  using ErrorParser = std::function<std::pair<std::string, std::string>(const HttpResponse&)>;
+  HttpResponse send_with_retry(const HttpRequest& request, const SigV4Options& sign,
+                               const ErrorParser& parse_error,
+                               std::initializer_list<long> accept_status);
+  // Whether failed attempt `attempt` (status 0: no answer) may be retried; takes quota.
+  bool may_retry(int attempt, int status, const std::string& code, int& quota_taken);
 
-  AwsHttp* http_;
+  HttpClient* http_;
   AwsCredentials credentials_;
   AwsClientOptions options_;
+  AwsRetryQuota quota_;
   std::function<void(double)> sleep_;
 };
 
-// Builds a client from the process environment: credentials, region, endpoints. Throws
-// assay::Error (invalid input) when credentials or region are missing.
-std::unique_ptr<AwsClient> make_aws_client_from_env(AwsHttp* http);
+// The HttpClient AWS calls go through: one request at a time, its own retries off (AwsClient
+// retries), 10 s to connect and 300 s per attempt, never cancelled by the judges' stop flag.
+std::unique_ptr<HttpClient> make_http_client_for_aws();
+
+// Builds a client from the process environment: credentials, region, endpoints, retry settings.
+// Throws assay::Error (invalid input) when credentials or region are missing or AWS_RETRY_MODE /
+// AWS_MAX_ATTEMPTS are invalid.
+std::unique_ptr<AwsClient> make_aws_client_from_env(HttpClient* http);
+
+// A client from the environment with the HttpClient it sends through (owned together).
+struct AwsConnection {
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<AwsClient> client;
+};
+// make_http_client_for_aws() + make_aws_client_from_env(); throws as the latter.
+AwsConnection connect_aws_from_env();
 
 }  // namespace assay::submit

@@ -1,13 +1,14 @@
 #include "eval/submit/batch.h"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "eval/submit/job_lock.h"
+#include "eval/submit/job_output.h"
+#include "eval/submit/limits.h"
 
 namespace assay::submit {
 
@@ -19,10 +20,6 @@ namespace {
 // Batch service-job states (botocore 1.43 ServiceJobStatus), in the order a job goes through.
 const std::vector<std::string> kStatuses = {"SUBMITTED", "PENDING", "RUNNABLE",  "SCHEDULED",
                                             "STARTING",  "RUNNING", "SUCCEEDED", "FAILED"};
-
-bool full_match(const std::string& text, const char* pattern) {
-  return std::regex_match(text, std::regex(pattern));
-}
 
 bool is_terminal(const std::string& status) {
   return status == "SUCCEEDED" || status == "FAILED";
@@ -205,69 +202,83 @@ void validate_batch_options(const BatchOptions& options) {
   if (!full_match(options.queue, "[A-Za-z0-9_\\-]{1,128}") &&
       !full_match(options.queue,
                   "arn:aws[a-z\\-]*:batch:[a-z0-9\\-]+:\\d{12}:job-queue/[A-Za-z0-9_\\-]{1,128}")) {
-    throw_invalid("--queue '" + options.queue +
-                  "' is neither a job queue name (1..128 letters, digits, '-' or '_') nor a job "
-                  "queue ARN (arn:aws:batch:REGION:ACCOUNT:job-queue/NAME)");
+    fail_rule("", "--queue",
+              "is " + quoted(options.queue) +
+                  ": neither a job queue name ([A-Za-z0-9_-]{1,128}) nor a job queue ARN "
+                  "(arn:aws:batch:REGION:ACCOUNT:job-queue/NAME)");
   }
-  if (!options.share_identifier.empty() &&
-      !full_match(options.share_identifier, "[A-Za-z0-9_]{1,255}")) {
-    throw_invalid("--share-identifier '" + options.share_identifier +
-                  "' must be 1..255 letters, digits or '_' (AWS Batch's limit)");
+  if (!options.share_identifier.empty()) {
+    check_pattern("", "--share-identifier", options.share_identifier, "[A-Za-z0-9_]{1,255}",
+                  "1..255 letters, digits or '_', AWS Batch's shareIdentifier");
   }
-  if (options.priority != -1 && (options.priority < 0 || options.priority > 9999)) {
-    throw_invalid("--priority is " + std::to_string(options.priority) +
-                  "; AWS Batch's schedulingPriority is 0..9999");
+  if (options.priority != -1) {
+    check_range("", "--priority", options.priority, 0, 9999, "AWS Batch's schedulingPriority");
   }
-  if (options.attempts < 1 || options.attempts > 10) {
-    throw_invalid("--attempts is " + std::to_string(options.attempts) +
-                  "; AWS Batch allows 1..10 attempts");
-  }
+  check_range("", "--attempts", options.attempts, 1, 10, "AWS Batch's retryStrategy.attempts");
   if (options.attempt_timeout_s < 0) {
-    throw_invalid("--attempt-timeout-s is " + std::to_string(options.attempt_timeout_s) +
-                  "; use a positive number of seconds, or 0 for none");
+    fail_rule("", "--attempt-timeout-s",
+              "is " + std::to_string(options.attempt_timeout_s) +
+                  ": must be a positive number of seconds, or 0 for none");
   }
 }
+
+namespace {
+
+void check_hyperparameters(const JobSpec& spec, const std::string& origin,
+                           bool allow_plaintext_secrets) {
+  if (spec.hyperparameters.size() > 100) {
+    fail_rule(origin, "hyperparameters",
+              "has " + std::to_string(spec.hyperparameters.size()) +
+                  " entries; SageMaker allows at most 100");
+  }
+  for (const auto& [k, v] : spec.hyperparameters) {
+    std::string field = "hyperparameters." + k;
+    check_length(origin, field, k, 1, 256, "SageMaker HyperParameters keys");
+    if (k.find_first_of("\r\n") != std::string::npos)
+      fail_rule(origin, field, "name has a line break; SageMaker allows none");
+    // A value may be a secret: its length is shown, never the value.
+    if (v.size() > 2500) {
+      fail_rule(
+          origin, field,
+          "value is " + std::to_string(v.size()) + " characters; SageMaker allows at most 2500");
+    }
+    if (v.find_first_of("\r\n") != std::string::npos)
+      fail_rule(origin, field, "value has a line break; SageMaker allows none");
+    if (is_secret_env_name(k) && !v.empty() && !allow_plaintext_secrets) {
+      fail_rule(origin, field,
+                "looks like a secret: DescribeTrainingJob and DescribeServiceJob show "
+                "hyperparameters to anyone with read access. Use judge_api_key_secret_id (AWS "
+                "Secrets Manager) or pass --allow-plaintext-secrets");
+    }
+  }
+}
+
+}  // namespace
 
 void validate_batch_job_spec(const JobSpec& spec, const std::string& origin,
                              bool allow_plaintext_secrets) {
   validate_job_spec(spec, origin, allow_plaintext_secrets);
-  auto bad = [&](const std::string& field, const std::string& why) {
-    throw_invalid(origin + ": field '" + field + "' " + why);
-  };
   for (const auto& input : spec.inputs) {
     if (input.local_path != "/opt/ml/processing/input/" + input.name) {
-      bad("inputs." + input.name + ".local_path",
-          "cannot be set with --backend batch: a training job puts channel '" + input.name +
-              "' at " + kTrainingChannelRoot + input.name);
+      fail_rule(origin, "inputs." + input.name + ".local_path",
+                "is " + quoted(input.local_path) +
+                    ": cannot be set with --backend batch: a training job puts channel '" +
+                    input.name + "' at " + kTrainingChannelRoot + input.name);
     }
-    if (!full_match(input.name, "[A-Za-z0-9.\\-_]{1,64}"))
-      bad("inputs." + input.name, "is not a training channel name ([A-Za-z0-9.-_], 1..64)");
+    check_pattern(origin, "inputs." + input.name, input.name, "[A-Za-z0-9.\\-_]{1,64}",
+                  "a training channel name, 1..64 of A-Za-z0-9.-_");
   }
   if (spec.output_local_path != JobSpec{}.output_local_path) {
-    bad("output_local_path",
-        "cannot be set with --backend batch: a training job's results go to /opt/ml/model and "
-        "/opt/ml/output/data");
+    fail_rule(origin, "output_local_path",
+              "is " + quoted(spec.output_local_path) +
+                  ": cannot be set with --backend batch: a training job's results go to "
+                  "/opt/ml/model and /opt/ml/output/data");
   }
-  if (spec.hyperparameters.size() > 100) {
-    bad("hyperparameters",
-        "has " + std::to_string(spec.hyperparameters.size()) + " entries; SageMaker allows 100");
-  }
-  for (const auto& [k, v] : spec.hyperparameters) {
-    std::string field = "hyperparameters." + k;
-    if (k.empty() || k.size() > 256 || k.find_first_of("\r\n") != std::string::npos)
-      bad(field, "name must be 1..256 characters without line breaks");
-    if (v.size() > 2500 || v.find_first_of("\r\n") != std::string::npos)
-      bad(field, "value must be at most 2500 characters without line breaks");
-    if (is_secret_env_name(k) && !v.empty() && !allow_plaintext_secrets) {
-      bad(field,
-          "looks like a secret: DescribeTrainingJob and DescribeServiceJob show hyperparameters "
-          "to anyone with read access. Use judge_api_key_secret_id (AWS Secrets Manager) or pass "
-          "--allow-plaintext-secrets");
-    }
-  }
+  check_hyperparameters(spec, origin, allow_plaintext_secrets);
   if (spec.tags.size() > 49) {
-    bad("tags", "has " + std::to_string(spec.tags.size()) +
-                    " entries; at most 49 (evalctl adds assay-spec-sha256; AWS allows 50)");
+    fail_rule(origin, "tags",
+              "has " + std::to_string(spec.tags.size()) +
+                  " entries; at most 49 (evalctl adds assay-spec-sha256; AWS allows 50)");
   }
 }
 
@@ -379,6 +390,51 @@ json describe_batch_job(BatchApi& batch, const std::string& queue, const std::st
 int print_batch_status(BatchApi& batch, const std::string& queue, const std::string& name,
                        std::ostream& out) {
   out << status_line(describe_batch_job(batch, queue, name), "").dump() << "\n";
+  return kExitOk;
+}
+
+namespace {
+
+// The status line of `name` once Batch has handed it to SageMaker; throws not found before.
+json training_job_line(BatchApi& batch, const std::string& queue, const std::string& name,
+                       const char* wanted) {
+  json line = status_line(describe_batch_job(batch, queue, name), "");
+  if (!line.contains("training_job") || !line.contains("results")) {
+    throw_not_found("AWS Batch job '" + name + "' (status " + line.value("status", "?") +
+                    ") has no SageMaker training job yet, so no " + wanted);
+  }
+  return line;
+}
+
+}  // namespace
+
+int print_batch_logs(BatchApi& batch, AwsClient& client, const std::string& queue,
+                     const std::string& name, std::ostream& out) {
+  json line = training_job_line(batch, queue, name, "logs");
+  print_job_logs(client, kTrainingLogGroup, line["training_job"].get<std::string>(), out);
+  return kExitOk;
+}
+
+int download_batch_results(BatchApi& batch, S3& s3, const std::string& queue,
+                           const std::string& name, const fs::path& dest, std::ostream& out) {
+  json line = training_job_line(batch, queue, name, "results");
+  std::string uri = line["results"].get<std::string>();  // <output><training job>/output/
+  // Listed from the training job's folder: moto's SigV4 check refuses a '/' inside a listed
+  // prefix, and the folder holds little besides output/.
+  std::string job_folder = uri.substr(0, uri.size() - std::string("output/").size());
+  int files = download_prefix(s3, uri, dest, job_folder);
+  if (files == 0) {
+    throw_not_found("nothing under " + uri + " yet (AWS Batch job '" + name + "' is " +
+                    line.value("status", "?") + ")");
+  }
+  std::vector<std::string> unpacked = unpack_training_output(dest);
+  out << json{{"job", name},
+              {"training_job", line["training_job"]},
+              {"files", files},
+              {"unpacked", unpacked},
+              {"dest", dest.string()}}
+             .dump()
+      << "\n";
   return kExitOk;
 }
 

@@ -130,6 +130,21 @@ int stop_batch_job(BatchApi& batch, const std::string& queue, const std::string&
 int list_batch_jobs(BatchApi& batch, const std::string& queue, const std::string& status,
                     const std::string& name_contains, int max_results, std::ostream& out);
 
+// Prints the CloudWatch log streams of the training job Batch started for `name`
+// (/aws/sagemaker/TrainingJobs, streams <training job>/...). Throws assay::Error (not found)
+// when there is no such job or Batch has not handed it to SageMaker yet. Returns 0.
+int print_batch_logs(BatchApi& batch, AwsClient& client, const std::string& queue,
+                     const std::string& name, std::ostream& out);
+
+// Downloads what the training job wrote (<output><training job>/output/: model.tar.gz,
+// output.tar.gz) into `dest` and unpacks each archive into dest/model/, dest/output/ with the
+// model loader's safe extraction; prints one line {job, training_job, files, unpacked, dest}.
+// Throws assay::Error: not found when there is no training job yet or nothing under its output;
+// invalid input for an unsafe or corrupt archive. Returns 0.
+int download_batch_results(BatchApi& batch, S3& s3, const std::string& queue,
+                           const std::string& name, const std::filesystem::path& dest,
+                           std::ostream& out);
+
 // The queue view: one line for the queue (counts, snapshot time, whether the order is Batch's
 // own), then one line per share with the jobs running now (SCHEDULED/STARTING/RUNNING), the
 // RUNNABLE jobs in dispatch order (GetJobQueueSnapshot's front of queue; by creation time when
@@ -137,5 +152,8 @@ int list_batch_jobs(BatchApi& batch, const std::string& queue, const std::string
 // With `table`, the same as a text table for people (one row per job).
 int print_batch_queue(BatchApi& batch, const std::string& queue, std::ostream& out,
                       bool table = false);
+
+// `evalctl queue Q [--table]`: checks Q, connects from the environment, print_batch_queue.
+int run_batch_queue_command(const std::string& queue, bool table, std::ostream& out);
 
 }  // namespace assay::submit

@@ -1,13 +1,13 @@
 #include "eval/submit/job_spec.h"
 
 #include <cctype>
-#include <regex>
 #include <set>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/suggest.h"
 #include "eval/config_check.h"
+#include "eval/submit/limits.h"
 
 namespace assay::submit {
 
@@ -24,10 +24,6 @@ const std::vector<std::string> kFields = {
 
 [[noreturn]] void bad(const std::string& origin, const std::string& field, const std::string& why) {
   throw_invalid(origin + ": field '" + field + "' " + why);
-}
-
-bool full_match(const std::string& text, const char* pattern) {
-  return std::regex_match(text, std::regex(pattern));
 }
 
 std::string get_string(const json& j, const std::string& origin, const std::string& field) {
@@ -55,15 +51,6 @@ std::vector<std::string> get_string_list(const json& j, const std::string& origi
   for (size_t i = 0; i < j.size(); ++i)
     out.push_back(get_string(j[i], origin, field + "[" + std::to_string(i) + "]"));
   return out;
-}
-
-void check_range(int64_t v, int64_t lo, int64_t hi, const std::string& origin,
-                 const std::string& field) {
-  if (v < lo || v > hi) {
-    bad(origin, field,
-        "is " + std::to_string(v) + "; SageMaker allows " + std::to_string(lo) + ".." +
-            std::to_string(hi));
-  }
 }
 
 // Why `bucket` breaks S3's bucket naming rules, or "" when it follows them.
@@ -95,13 +82,13 @@ std::string bucket_name_problem(const std::string& bucket) {
 
 void check_s3_uri(const std::string& uri, const std::string& origin, const std::string& field) {
   if (uri.rfind("s3://", 0) != 0) {
-    bad(origin, field, "'" + uri + "' must be an s3://BUCKET/PREFIX URI");
+    bad(origin, field, "is " + quoted(uri) + ": must be an s3://BUCKET/PREFIX URI");
   }
   std::string bucket = uri.substr(5, uri.find('/', 5) - 5);
   if (std::string why = bucket_name_problem(bucket); !why.empty()) {
-    bad(origin, field, "'" + uri + "': bucket name '" + bucket + "' " + why);
+    bad(origin, field, "is " + quoted(uri) + ": bucket name '" + bucket + "' " + why);
   }
-  if (uri.size() > 1024) bad(origin, field, "is longer than 1024 characters");
+  check_length(origin, field, uri, 0, 1024, "SageMaker S3Uri");
 }
 
 }  // namespace
@@ -196,45 +183,57 @@ void validate_environment(const std::map<std::string, std::string>& env,
             " entries (with the ones evalctl adds); SageMaker allows at most 100");
   }
   for (const auto& [k, v] : env) {
-    if (k.size() > 256 || !full_match(k, "[a-zA-Z_][a-zA-Z0-9_]*")) {
-      bad(origin, "environment." + k,
-          "name must match [a-zA-Z_][a-zA-Z0-9_]* and be at most 256 characters");
-    }
-    if (v.size() > 256) {
-      bad(origin, "environment." + k,
+    const std::string field = "environment." + k;
+    check_length(origin, field, k, 1, 256, "SageMaker Environment key");
+    check_pattern(origin, field, k, "[a-zA-Z_][a-zA-Z0-9_]*",
+                  "a letter or '_', then letters, digits and '_'");
+    if (v.size() > 256) {  // the value may be a secret: its length is shown, not the value
+      bad(origin, field,
           "value is " + std::to_string(v.size()) + " characters; SageMaker allows at most 256");
     }
   }
 }
 
-void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allow_plaintext_secrets,
-                       bool local_backend) {
-  if (spec.name_prefix.empty() || spec.name_prefix.size() > kMaxNamePrefix ||
-      !full_match(spec.name_prefix, "[a-zA-Z0-9](-*[a-zA-Z0-9])*")) {
-    bad(origin, "name_prefix",
-        "'" + spec.name_prefix + "' must be 1.." + std::to_string(kMaxNamePrefix) +
-            " letters, digits and inner hyphens (job names are <prefix>-<16-char hash>[-rN], "
-            "at most 63 characters)");
-  }
+namespace {
+
+void check_identity(const JobSpec& spec, const std::string& origin, bool local_backend) {
+  check_length(origin, "name_prefix", spec.name_prefix, 1, kMaxNamePrefix,
+               "job names are <prefix>-<16-char hash>[-rN], at most 63 characters");
+  check_pattern(origin, "name_prefix", spec.name_prefix, "[a-zA-Z0-9](-*[a-zA-Z0-9])*",
+                "letters, digits and inner hyphens, as SageMaker job names");
   if (spec.image_uri.empty() && !local_backend) bad(origin, "image_uri", "is required");
-  if (spec.image_uri.size() > 255) bad(origin, "image_uri", "is longer than 255 characters");
+  check_length(origin, "image_uri", spec.image_uri, 0, 255, "SageMaker ImageUri");
   if (spec.role_arn.empty() && !local_backend)
     bad(origin, "role_arn", "is required (the SageMaker execution role ARN)");
-  bool check_role = !local_backend || !spec.role_arn.empty();
-  if (check_role &&
-      (spec.role_arn.size() < 20 || spec.role_arn.size() > 2048 ||
-       !full_match(spec.role_arn, "arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"))) {
-    bad(origin, "role_arn",
-        "'" + spec.role_arn + "' is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)");
+  if (!local_backend || !spec.role_arn.empty()) {
+    check_length(origin, "role_arn", spec.role_arn, 20, 2048, "SageMaker RoleArn");
+    check_pattern(origin, "role_arn", spec.role_arn,
+                  "arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+                  "an IAM role ARN, arn:aws:iam::123456789012:role/NAME");
   }
-  if (!full_match(spec.instance_type,
-                  "ml\\.[a-z0-9]+\\.(nano|micro|small|medium|large|xlarge|[0-9]+xlarge)")) {
-    bad(origin, "instance_type",
-        "'" + spec.instance_type + "' is not a SageMaker instance type (e.g. ml.g5.2xlarge)");
+}
+
+void check_resources(const JobSpec& spec, const std::string& origin) {
+  check_pattern(origin, "instance_type", spec.instance_type,
+                "ml\\.[a-z0-9]+\\.(nano|micro|small|medium|large|xlarge|[0-9]+xlarge)",
+                "a SageMaker instance type such as ml.g5.2xlarge");
+  check_range(origin, "instance_count", spec.instance_count, 1, 100, "SageMaker");
+  check_range(origin, "volume_size_gb", spec.volume_size_gb, 1, 16384, "SageMaker");
+  check_range(origin, "max_runtime_s", spec.max_runtime_s, 1, 777600, "SageMaker");
+}
+
+void check_processing_path(const std::string& origin, const std::string& field,
+                           const std::string& path) {
+  check_length(origin, field, path, 0, 256, "SageMaker LocalPath");
+  const std::string root = "/opt/ml/processing/";
+  if (path.rfind(root, 0) != 0 || path.size() <= root.size() ||
+      path.find("/../") != std::string::npos || path.ends_with("/..")) {
+    bad(origin, field,
+        "is " + quoted(path) + ": must be under /opt/ml/processing/ (SageMaker's rule)");
   }
-  check_range(spec.instance_count, 1, 100, origin, "instance_count");
-  check_range(spec.volume_size_gb, 1, 16384, origin, "volume_size_gb");
-  check_range(spec.max_runtime_s, 1, 777600, origin, "max_runtime_s");
+}
+
+void check_inputs(const JobSpec& spec, const std::string& origin, bool local_backend) {
   if (spec.inputs.size() > 10)
     bad(origin, "inputs",
         "has " + std::to_string(spec.inputs.size()) + " entries; SageMaker allows at most 10");
@@ -242,42 +241,36 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allo
   std::set<std::string> local_paths;
   for (const auto& input : spec.inputs) {
     std::string field = "inputs." + input.name;
-    if (!full_match(input.name, "[a-zA-Z0-9][a-zA-Z0-9_\\-]{0,63}")) {
-      bad(origin, field, "name must be 1..64 letters, digits, '_' or '-'");
-    }
-    if (input.source.empty()) bad(origin, field, "has no source");
+    check_pattern(origin, field, input.name, "[a-zA-Z0-9][a-zA-Z0-9_\\-]{0,63}",
+                  "1..64 letters, digits, '_' or '-', as SageMaker InputName");
+    if (input.source.empty()) bad(origin, field, "has no source (an s3:// URI or a local path)");
     if (input.source.rfind("s3://", 0) == 0) {
       check_s3_uri(input.source, origin, field);
     } else {
       any_local = true;
     }
-    const std::string& lp = input.local_path;
-    if (lp.rfind("/opt/ml/processing/", 0) != 0 ||
-        lp.size() <= std::string("/opt/ml/processing/").size() ||
-        lp.find("/../") != std::string::npos || lp.ends_with("/..")) {
+    check_processing_path(origin, field + ".local_path", input.local_path);
+    if (!local_paths.insert(input.local_path).second)
       bad(origin, field + ".local_path",
-          "'" + lp + "' must be under /opt/ml/processing/ (SageMaker's rule)");
-    }
-    if (lp.size() > 256) bad(origin, field + ".local_path", "is longer than 256 characters");
-    if (!local_paths.insert(lp).second)
-      bad(origin, field + ".local_path", "'" + lp + "' is used by another input");
+          "is " + quoted(input.local_path) + ": used by another input");
   }
-  if (any_local && !local_backend) {
-    if (spec.staging.empty())
-      bad(origin, "staging", "is required when an input is a local path (an s3:// prefix)");
-    check_s3_uri(spec.staging, origin, "staging");
-  } else if (!spec.staging.empty()) {
-    check_s3_uri(spec.staging, origin, "staging");
-  }
+  if (any_local && !local_backend && spec.staging.empty())
+    bad(origin, "staging", "is required when an input is a local path (an s3:// prefix)");
+  if (!spec.staging.empty()) check_s3_uri(spec.staging, origin, "staging");
+}
+
+void check_outputs(const JobSpec& spec, const std::string& origin, bool local_backend) {
   if (spec.output.empty()) bad(origin, "output", "is required (an s3:// prefix for the results)");
   if (!local_backend || spec.output.rfind("s3://", 0) == 0)
     check_s3_uri(spec.output, origin, "output");
-  if (spec.output_local_path.rfind("/opt/ml/processing/", 0) != 0 ||
-      spec.output_local_path.size() > 256) {
+  check_length(origin, "output_local_path", spec.output_local_path, 0, 256, "SageMaker LocalPath");
+  if (spec.output_local_path.rfind("/opt/ml/processing/", 0) != 0) {
     bad(origin, "output_local_path",
-        "'" + spec.output_local_path + "' must be under /opt/ml/processing/");
+        "is " + quoted(spec.output_local_path) + ": must be under /opt/ml/processing/");
   }
-  validate_environment(spec.environment, origin);
+}
+
+void check_secrets(const JobSpec& spec, const std::string& origin, bool allow_plaintext_secrets) {
   for (const auto& [k, v] : spec.environment) {
     if (is_secret_env_name(k) && !v.empty() && !allow_plaintext_secrets) {
       bad(origin, "environment." + k,
@@ -286,36 +279,65 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allo
           "judge_api_key_secret_id (AWS Secrets Manager) or pass --allow-plaintext-secrets");
     }
   }
+}
+
+// SageMaker's tag pattern ([\p{L}\p{Z}\p{N}_.:/=+\-@]*), its ASCII part checked; non-ASCII
+// bytes (letters) are let through.
+void check_tag_text(const std::string& origin, const std::string& field, const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x80 && !std::isalnum(c) &&
+        std::string(" _.:/=+-@").find(static_cast<char>(c)) == std::string::npos) {
+      bad(origin, field,
+          "is " + quoted(s) + ": has '" + std::string(1, static_cast<char>(c)) +
+              "'; must match [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]* (letters, digits, spaces and "
+              "_.:/=+-@)");
+    }
+  }
+}
+
+void check_tags(const JobSpec& spec, const std::string& origin) {
   if (spec.tags.size() > 49)  // SageMaker allows 50; evalctl adds one (assay-spec-sha256)
     bad(origin, "tags",
-        "has more than 49 entries (SageMaker allows 50 and evalctl adds assay-spec-sha256)");
+        "has " + std::to_string(spec.tags.size()) +
+            " entries; at most 49 (SageMaker allows 50 and evalctl adds assay-spec-sha256)");
   for (const auto& [k, v] : spec.tags) {
-    // ASCII part of ([\p{L}\p{Z}\p{N}_.:/=+\-@]*); non-ASCII bytes (letters) are let through.
-    auto ok = [](const std::string& s) {
-      for (unsigned char c : s) {
-        if (c < 0x80 && !std::isalnum(c) &&
-            std::string(" _.:/=+-@").find(static_cast<char>(c)) == std::string::npos)
-          return false;
-      }
-      return true;
-    };
-    if (k.empty() || k.size() > 128 || !ok(k))
-      bad(origin, "tags." + k, "key must be 1..128 letters, digits, spaces or _.:/=+-@");
-    if (v.size() > 256 || !ok(v))
-      bad(origin, "tags." + k, "value must be at most 256 letters, digits, spaces or _.:/=+-@");
-    if (k.rfind("aws:", 0) == 0) bad(origin, "tags." + k, "keys starting with 'aws:' are reserved");
+    const std::string field = "tags." + k;
+    check_length(origin, field, k, 1, 128, "SageMaker tag keys");
+    check_tag_text(origin, field, k);
+    if (k.rfind("aws:", 0) == 0)
+      bad(origin, field, "key is " + quoted(k) + ": keys starting with 'aws:' are reserved");
+    check_length(origin, field, v, 0, 256, "SageMaker tag values");
+    check_tag_text(origin, field, v);
   }
-  auto check_list = [&](const std::vector<std::string>& list, const char* field) {
-    if (list.size() > 100) bad(origin, field, "has more than 100 items");
-    for (const auto& item : list) {
-      if (item.size() > 256) bad(origin, field, "has an item longer than 256 characters");
+}
+
+void check_container(const JobSpec& spec, const std::string& origin) {
+  auto check_list = [&](const std::vector<std::string>& list, const std::string& field) {
+    if (list.size() > 100)
+      bad(origin, field,
+          "has " + std::to_string(list.size()) + " items; SageMaker allows at most 100");
+    for (size_t i = 0; i < list.size(); ++i) {
+      check_length(origin, field + "[" + std::to_string(i) + "]", list[i], 0, 256, "SageMaker");
     }
   };
   check_list(spec.entrypoint, "entrypoint");
   check_list(spec.arguments, "arguments");
-  if (!spec.judge_api_key_secret_id.empty() && spec.judge_api_key_secret_id.size() > 256) {
-    bad(origin, "judge_api_key_secret_id", "is longer than 256 characters");
-  }
+  check_length(origin, "judge_api_key_secret_id", spec.judge_api_key_secret_id, 0, 256,
+               "an environment value");
+}
+
+}  // namespace
+
+void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allow_plaintext_secrets,
+                       bool local_backend) {
+  check_identity(spec, origin, local_backend);
+  check_resources(spec, origin);
+  check_inputs(spec, origin, local_backend);
+  check_outputs(spec, origin, local_backend);
+  validate_environment(spec.environment, origin);
+  check_secrets(spec, origin, allow_plaintext_secrets);
+  check_tags(spec, origin);
+  check_container(spec, origin);
   validate_run_config(spec, origin);
 }
 

@@ -14,7 +14,10 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "eval/submit/aws_client.h"
+#include "eval/submit/backend.h"
 #include "eval/submit/job_lock.h"
+#include "eval/submit/job_output.h"
 
 extern char** environ;
 
@@ -66,6 +69,7 @@ json status_line(const json& state, const std::string& action) {
                {"results", state.value("results", std::string())}};
   if (!action.empty()) line["action"] = action;
   if (state.contains("failure_reason")) line["failure_reason"] = state["failure_reason"];
+  if (state.contains("host_exit_codes")) line["host_exit_codes"] = state["host_exit_codes"];
   return line;
 }
 
@@ -87,20 +91,11 @@ void replace_with_symlink(const fs::path& link, const fs::path& target) {
   fs::create_symlink(target, link);
 }
 
-// Downloads every object under `uri` into `dest` (once; a ".complete" marker says it is done).
-void download_prefix(S3& s3, const std::string& uri, const fs::path& dest) {
+// Downloads an input's objects into `dest` once (a ".complete" marker says it is done).
+void fetch_input(S3& s3, const std::string& uri, const fs::path& dest) {
   if (fs::exists(dest / ".complete")) return;
-  S3Uri prefix = parse_s3_uri(uri);
-  int count = 0;
-  for (const auto& key : s3.list(prefix)) {
-    std::string rel = key.substr(prefix.key.size());
-    if (rel.empty()) rel = fs::path(key).filename().string();  // the URI names one object
-    if (rel.back() == '/' || rel.find("..") != std::string::npos) continue;
-    if (rel.front() == '/') rel.erase(0, 1);
-    atomic_write(dest / rel, s3.get({prefix.bucket, key}));
-    ++count;
-  }
-  if (count == 0) throw_not_found(uri + ": no objects under this S3 prefix");
+  if (download_prefix(s3, uri, dest) == 0)
+    throw_not_found(uri + ": no objects under this S3 prefix");
   atomic_write(dest / ".complete", "");
 }
 
@@ -229,7 +224,7 @@ std::vector<HostPlan> prepare_hosts(const JobSpec& spec, const std::string& name
     if (input.source.rfind("s3://", 0) == 0) {
       if (s3 == nullptr) throw_invalid("input '" + input.name + "' is s3:// but S3 is not set up");
       fs::path cache = dir / "inputs" / input.name;
-      download_prefix(*s3, input.source, cache);
+      fetch_input(*s3, input.source, cache);
       sources[input.name] = cache;
       uris[input.name] = input.source;
     } else {
@@ -329,6 +324,8 @@ int run_job(const JobSpec& spec, const std::string& name, const std::string& spe
   g_child_count = 0;
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
+  state["host_exit_codes"] = json::object();
+  for (size_t i = 0; i < plans.size(); ++i) state["host_exit_codes"][plans[i].host] = codes[i];
 
   if (g_stop_signal != 0) {
     int sig = g_stop_signal;
@@ -523,17 +520,74 @@ int print_local_status(const LocalOptions& local, const std::string& name, std::
   return kExitOk;
 }
 
-int list_local_jobs(const LocalOptions& local, std::ostream& out) {
+int list_local_jobs(const LocalOptions& local, const ListQuery& query, std::ostream& out) {
   if (!fs::exists(local.jobs_dir)) return kExitOk;
   std::vector<json> states;
   for (const auto& entry : fs::directory_iterator(local.jobs_dir)) {
     if (!entry.is_directory()) continue;
-    if (auto s = local_job_state(local, entry.path().filename().string())) states.push_back(*s);
+    auto s = local_job_state(local, entry.path().filename().string());
+    if (!s) continue;
+    if (!query.status.empty() && s->value("status", "") != query.status) continue;
+    if (s->value("job", "").find(query.name_contains) == std::string::npos) continue;
+    states.push_back(*s);
   }
   std::sort(states.begin(), states.end(), [](const json& a, const json& b) {
     return a.value("started", std::string()) > b.value("started", std::string());
   });
+  if (states.size() > static_cast<size_t>(std::max(query.max_results, 0)))
+    states.resize(static_cast<size_t>(std::max(query.max_results, 0)));
   for (const auto& s : states) out << status_line(s, "").dump() << "\n";
+  return kExitOk;
+}
+
+namespace {
+
+json existing_state(const LocalOptions& local, const std::string& name) {
+  auto state = local_job_state(local, name);
+  if (!state)
+    throw_not_found("local job '" + name + "' does not exist in " + local.jobs_dir.string());
+  return *state;
+}
+
+}  // namespace
+
+int print_local_logs(const LocalOptions& local, const std::string& name, std::ostream& out) {
+  existing_state(local, name);
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(job_dir(local, name) / "logs", ec)) {
+    if (entry.path().extension() == ".log") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    std::string stream = name + "/" + file.stem().string();  // as CloudWatch names them
+    std::string text = read_file(file);
+    for (size_t pos = 0; pos < text.size();) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      out << stream << " " << text.substr(pos, end - pos) << "\n";
+      pos = end + 1;
+    }
+  }
+  return kExitOk;
+}
+
+int copy_local_results(const LocalOptions& local, S3* s3, const std::string& name,
+                       const fs::path& dest, std::ostream& out) {
+  json state = existing_state(local, name);
+  std::string from = state.value("results", std::string());
+  int files = 0;
+  if (from.rfind("s3://", 0) == 0) {
+    if (s3 == nullptr) throw_invalid("the results are in " + from + " but no S3 client is set up");
+    files = download_prefix(*s3, from, dest);
+  } else if (!from.empty() && fs::is_directory(from)) {
+    files = deliver_tree(nullptr, from, dest.string());
+  }
+  if (files == 0) {
+    throw_not_found("local job '" + name + "' (" + state.value("status", "?") +
+                    ") has no results in '" + from + "'");
+  }
+  out << json{{"job", name}, {"files", files}, {"dest", dest.string()}}.dump() << "\n";
   return kExitOk;
 }
 
@@ -549,6 +603,74 @@ int stop_local_job(const LocalOptions& local, const std::string& name, std::ostr
   }
   out << status_line(*state, "not-running").dump() << "\n";
   return kExitOk;
+}
+
+namespace {
+
+class LocalBackend final : public Backend {
+ public:
+  explicit LocalBackend(const BackendArgs& args) : args_(args) {
+    local_.jobs_dir = args.cache_dir / "local";
+    if (auto it = args.flags.find("--local-jobs-dir"); it != args.flags.end())
+      local_.jobs_dir = it->second;
+    auto it = args.flags.find("--evaluate");
+    local_.evaluate_bin = it == args.flags.end() ? default_evaluate_bin() : fs::path(it->second);
+  }
+
+  int submit(const JobSpec& spec, const std::string& origin) override {
+    if (args_.options.dry_run) {
+      assay::throw_invalid(
+          "--dry-run is not available with --backend local (it makes no AWS call)");
+    }
+    validate_job_spec(spec, origin, args_.options.allow_plaintext_secrets, true);
+    // S3 is needed only when an input or the output is an s3:// URI.
+    bool needs_s3 = spec.output.rfind("s3://", 0) == 0;
+    for (const auto& input : spec.inputs) needs_s3 |= input.source.rfind("s3://", 0) == 0;
+    return run_local_submit(spec, origin, needs_s3 ? s3() : nullptr, args_.options, local_,
+                            *args_.out);
+  }
+  int status(const std::string& name) override {
+    return print_local_status(local_, name, *args_.out);
+  }
+  int wait(const std::string& name) override {
+    return wait_for_local_job(local_, name, args_.options, *args_.out);
+  }
+  int stop(const std::string& name) override { return stop_local_job(local_, name, *args_.out); }
+  int list(const ListQuery& query) override { return list_local_jobs(local_, query, *args_.out); }
+  int logs(const std::string& name) override { return print_local_logs(local_, name, *args_.out); }
+  int results(const std::string& name, const fs::path& dest) override {
+    auto state = local_job_state(local_, name);
+    bool in_s3 = state && state->value("results", "").rfind("s3://", 0) == 0;
+    return copy_local_results(local_, in_s3 ? s3() : nullptr, name, dest, *args_.out);
+  }
+
+ private:
+  // An S3 client from the environment, made on first use (only s3:// inputs or outputs need it).
+  S3* s3() {
+    if (!s3_) {
+      aws_ = connect_aws_from_env();
+      s3_ = std::make_unique<S3>(aws_.client.get(), nullptr);
+    }
+    return s3_.get();
+  }
+
+  BackendArgs args_;
+  LocalOptions local_;
+  AwsConnection aws_;
+  std::unique_ptr<S3> s3_;
+};
+
+}  // namespace
+
+BackendInfo local_backend_info() {
+  return {"local",
+          "this machine, emulating SageMaker Processing (one evaluate process per host)",
+          {{"--evaluate",
+            "the evaluate binary (default: next to evalctl, $ASSAY_EVALUATE_BIN, or PATH)",
+            {"submit"}},
+           {"--local-jobs-dir", "where job folders live (default ~/.cache/assay/evalctl/local)",
+            all_commands()}},
+          make_backend<LocalBackend>};
 }
 
 }  // namespace assay::submit

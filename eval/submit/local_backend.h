@@ -47,8 +47,19 @@ int print_local_status(const LocalOptions& local, const std::string& name, std::
 int wait_for_local_job(const LocalOptions& local, const std::string& name,
                        const SubmitOptions& options, std::ostream& out);
 
-// One status line per local job, newest first.
-int list_local_jobs(const LocalOptions& local, std::ostream& out);
+// One status line per local job, newest first, filtered by state and name, at most
+// query.max_results.
+int list_local_jobs(const LocalOptions& local, const ListQuery& query, std::ostream& out);
+
+// Prints the hosts' logs (logs/algo-<k>.log), each line as "<name>/algo-<k> <line>", the stream
+// names CloudWatch would give them. Throws assay::Error (not found) when there is no such job.
+int print_local_logs(const LocalOptions& local, const std::string& name, std::ostream& out);
+
+// Copies what the job delivered (its state's `results`: a local folder, or an s3:// prefix read
+// through `s3`) into `dest`; prints {job, files, dest}. Throws assay::Error (not found) when
+// there is no such job or nothing was delivered.
+int copy_local_results(const LocalOptions& local, S3* s3, const std::string& name,
+                       const std::filesystem::path& dest, std::ostream& out);
 
 // Sends SIGTERM to a running local job's runner (it forwards it to its hosts).
 int stop_local_job(const LocalOptions& local, const std::string& name, std::ostream& out);

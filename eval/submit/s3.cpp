@@ -57,13 +57,13 @@ std::vector<std::string> xml_values(const std::string& xml, const std::string& t
 S3::S3(AwsClient* client, std::ostream* dry_run, uint64_t part_size)
     : client_(client), dry_run_(dry_run), part_size_(part_size) {}
 
-AwsHttpResponse S3::call(const std::string& method, const std::string& path_and_query,
-                         const std::string& body, std::initializer_list<long> accept) {
+HttpResponse S3::call(const std::string& method, const std::string& path_and_query,
+                      const std::string& body, std::initializer_list<long> accept) {
   if (dry_run_ != nullptr) {
     nlohmann::json line = {{"service", "s3"}, {"method", method}, {"path", path_and_query}};
     if (!body.empty()) line["body_bytes"] = body.size();
     *dry_run_ << line.dump() << "\n";
-    AwsHttpResponse fake;
+    HttpResponse fake;
     fake.status = method == "HEAD" ? 404 : 200;
     return fake;
   }
@@ -87,7 +87,7 @@ void S3::put_file(const S3Uri& object, const fs::path& file) {
   }
   std::string path = object_path(object);
   std::string upload_id = "DRY-RUN-UPLOAD-ID";
-  AwsHttpResponse created = call("POST", path + "?uploads=", "");
+  HttpResponse created = call("POST", path + "?uploads=", "");
   if (dry_run_ == nullptr) {
     auto ids = xml_values(created.body, "UploadId");
     if (ids.empty())
@@ -103,11 +103,11 @@ void S3::put_file(const S3Uri& object, const fs::path& file) {
     in.read(part.data(), static_cast<std::streamsize>(part_size_));
     std::streamsize got = in.gcount();
     if (got <= 0) break;
-    AwsHttpResponse r = call("PUT",
-                             path + "?partNumber=" + std::to_string(number) +
-                                 "&uploadId=" + aws_uri_encode(upload_id, false),
-                             part.substr(0, static_cast<size_t>(got)));
-    std::string etag = r.header("etag");
+    HttpResponse r = call("PUT",
+                          path + "?partNumber=" + std::to_string(number) +
+                              "&uploadId=" + aws_uri_encode(upload_id, false),
+                          part.substr(0, static_cast<size_t>(got)));
+    std::string etag = r.header("etag").value_or("");
     complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + etag +
                 "</ETag></Part>";
   }
@@ -128,7 +128,7 @@ std::vector<std::string> S3::list(const S3Uri& prefix) {
     std::string q =
         "/" + prefix.bucket + "?list-type=2&prefix=" + aws_uri_encode(wire_prefix, false);
     if (!token.empty()) q += "&continuation-token=" + aws_uri_encode(token, false);
-    AwsHttpResponse r = call("GET", q, "");
+    HttpResponse r = call("GET", q, "");
     for (auto& k : xml_values(r.body, "Key")) {
       if (k.rfind(prefix.key, 0) == 0) keys.push_back(std::move(k));
     }

@@ -43,8 +43,8 @@ class S3 {
   int uploads() const { return uploads_; }
 
  private:
-  AwsHttpResponse call(const std::string& method, const std::string& path_and_query,
-                       const std::string& body, std::initializer_list<long> accept = {});
+  HttpResponse call(const std::string& method, const std::string& path_and_query,
+                    const std::string& body, std::initializer_list<long> accept = {});
 
   AwsClient* client_;
   std::ostream* dry_run_;

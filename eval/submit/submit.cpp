@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "eval/submit/job_lock.h"
+#include "eval/submit/job_output.h"
 
 namespace assay::submit {
 
@@ -273,6 +274,22 @@ int run_submit(const JobSpec& spec, const std::string& origin, SageMakerApi& sag
   return attach(*d, "created");
 }
 
+int list_processing_jobs(SageMakerApi& sagemaker, const ListQuery& query, std::ostream& out) {
+  json request = {
+      {"MaxResults", query.max_results}, {"SortBy", "CreationTime"}, {"SortOrder", "Descending"}};
+  if (!query.name_contains.empty()) request["NameContains"] = query.name_contains;
+  if (!query.status.empty()) request["StatusEquals"] = query.status;
+  json answer = sagemaker.list(request);
+  for (const auto& s : answer.value("ProcessingJobSummaries", json::array())) {
+    out << json{{"job", s.value("ProcessingJobName", "")},
+                {"status", s.value("ProcessingJobStatus", "")},
+                {"created", s.value("CreationTime", 0.0)}}
+               .dump()
+        << "\n";
+  }
+  return kExitOk;
+}
+
 int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name,
                      const fs::path& dest) {
   auto d = sagemaker.describe(name);
@@ -283,32 +300,7 @@ int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name,
   } catch (const json::exception&) {
     throw Error(ErrorKind::kRemote, "processing job '" + name + "' has no S3 output");
   }
-  S3Uri prefix = parse_s3_uri(uri);
-  int count = 0;
-  for (const auto& key : s3.list(prefix)) {
-    std::string rel = key.substr(prefix.key.size());
-    if (rel.empty() || rel.back() == '/' || rel.find("..") != std::string::npos) continue;
-    atomic_write(dest / rel, s3.get({prefix.bucket, key}));
-    ++count;
-  }
-  return count;
-}
-
-int print_logs(AwsClient& client, const std::string& name, std::ostream& out) {
-  json request = {{"logGroupName", "/aws/sagemaker/ProcessingJobs"},
-                  {"logStreamNamePrefix", name + "/"}};
-  int count = 0;
-  for (;;) {
-    json answer = client.call_json("logs", "Logs_20140328.FilterLogEvents", request);
-    for (const auto& event : answer.value("events", json::array())) {
-      out << event.value("logStreamName", std::string()) << " "
-          << event.value("message", std::string()) << "\n";
-      ++count;
-    }
-    if (!answer.contains("nextToken") || !answer["nextToken"].is_string()) break;
-    request["nextToken"] = answer["nextToken"];
-  }
-  return count;
+  return download_prefix(s3, uri, dest);
 }
 
 }  // namespace assay::submit

@@ -28,6 +28,13 @@ struct SubmitOptions {
                          // outcome line says "would-create" with no ARN or job id
 };
 
+// What `list` shows.
+struct ListQuery {
+  std::string status;         // one state, in the backend's names; empty: every state
+  std::string name_contains;  // substring of the job name; empty: any
+  int max_results = 50;       // at most this many lines
+};
+
 // The spec's identity: SHA-256 of its canonical JSON (image, role, instance settings, input
 // content hashes or S3 URIs, output, environment, entrypoint, arguments; not tags). Local inputs
 // are hashed here (no network).
@@ -76,12 +83,11 @@ int follow_job(const std::function<JobObservation()>& observe, const SubmitOptio
 // One status line for a job; throws assay::Error (not found) when it does not exist.
 int print_status(SageMakerApi& sagemaker, const std::string& name, std::ostream& out);
 
+// One line per processing job (ListProcessingJobs, newest first): job, status, created.
+int list_processing_jobs(SageMakerApi& sagemaker, const ListQuery& query, std::ostream& out);
+
 // Downloads every object under the job's output S3 URI into `dest`. Returns the file count.
 int download_results(SageMakerApi& sagemaker, S3& s3, const std::string& name,
                      const std::filesystem::path& dest);
-
-// Prints the job's CloudWatch log events (group /aws/sagemaker/ProcessingJobs, streams
-// <name>/...) via FilterLogEvents, all pages. Returns the number of events.
-int print_logs(AwsClient& client, const std::string& name, std::ostream& out);
 
 }  // namespace assay::submit

@@ -105,7 +105,9 @@ TEST_F(AwsCredentialsTest, ContainerEndpointOverRealHttp) {
   });
   int port = server.bind_to_any_port("127.0.0.1");
   std::thread thread([&] { server.listen_after_bind(); });
-  auto http = make_curl_aws_http();
+  HttpClientOptions http_options;
+  http_options.retry.max_retries = 0;  // as AWS calls use it: the caller decides on retries
+  auto http = make_curl_http_client(http_options);
   auto vars = files();
   vars["AWS_SHARED_CREDENTIALS_FILE"] = (dir_ / "none").string();
   vars["AWS_CONFIG_FILE"] = (dir_ / "none").string();
@@ -120,6 +122,7 @@ TEST_F(AwsCredentialsTest, ContainerEndpointOverRealHttp) {
   vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"] =
       "http://127.0.0.1:" + std::to_string(port) + "/broken";
   EXPECT_THROW(resolve_aws_credentials(map_env(vars), http.get()), Error);
+  http.reset();  // closes its kept-alive connection, so the server stops at once
   server.stop();
   thread.join();
 }

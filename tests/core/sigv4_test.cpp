@@ -52,8 +52,8 @@ std::vector<SuiteCase> all_cases() {
 }
 
 // Parses a .req file: request line, headers (continuation lines joined by a space), body.
-AwsHttpRequest parse_req(const std::string& text) {
-  AwsHttpRequest request;
+HttpRequest parse_req(const std::string& text) {
+  HttpRequest request;
   size_t line_end = text.find('\n');
   std::string first = text.substr(0, line_end);
   request.method = first.substr(0, first.find(' '));
@@ -91,7 +91,7 @@ TEST(SigV4Test, PassesEveryCaseOfTheOfficialSuite) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     fs::path base = c.dir / c.name;
-    AwsHttpRequest request = parse_req(read_file(base.string() + ".req"));
+    HttpRequest request = parse_req(read_file(base.string() + ".req"));
     std::string creq = read_file(base.string() + ".creq");
     AwsCredentials creds{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "", "test"};
     // As botocore's test_sigv4.py: the session token comes from the canonical request, and the
@@ -115,7 +115,7 @@ TEST(SigV4Test, PassesEveryCaseOfTheOfficialSuite) {
 }
 
 TEST(SigV4Test, MatchesBotocoreSageMakerVector) {
-  AwsHttpRequest request;
+  HttpRequest request;
   request.method = "POST";
   request.url = "https://api.sagemaker.us-east-1.amazonaws.com/";
   request.headers = {{"Content-Type", "application/x-amz-json-1.1"},
@@ -138,7 +138,7 @@ TEST(SigV4Test, MatchesBotocoreSageMakerVector) {
 }
 
 TEST(SigV4Test, S3ContentHashHeaderIsSignedAndPathNotNormalised) {
-  AwsHttpRequest request;
+  HttpRequest request;
   request.method = "PUT";
   request.url = "http://127.0.0.1:9000/bucket/a//b/./c.txt";
   request.body = "hello";
@@ -155,7 +155,7 @@ TEST(SigV4Test, S3ContentHashHeaderIsSignedAndPathNotNormalised) {
 }
 
 TEST(SigV4Test, RejectsMissingCredentials) {
-  AwsHttpRequest request;
+  HttpRequest request;
   request.url = "https://example.amazonaws.com/";
   EXPECT_THROW(sigv4_sign(request, {}, {"us-east-1", "service", ""}), Error);
 }

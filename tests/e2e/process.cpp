@@ -2,9 +2,19 @@
 
 #include "core/jsonl.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
 
 namespace assay::testing {
 
@@ -47,6 +57,46 @@ std::string shell_quote(const std::string& s) {
     }
   }
   return out + "'";
+}
+
+BackgroundProcess start_background(const std::string& command, const std::filesystem::path& log) {
+  BackgroundProcess p;
+  p.log = log;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  const std::string line = "exec " + command;
+  char* argv[] = {const_cast<char*>("/bin/sh"), const_cast<char*>("-c"),
+                  const_cast<char*>(line.c_str()), nullptr};
+  pid_t pid = -1;
+  if (posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, environ) == 0) p.pid = pid;
+  posix_spawn_file_actions_destroy(&actions);
+  return p;
+}
+
+int stop_background(BackgroundProcess& process, int signal) {
+  if (process.pid <= 0) return -1;
+  if (signal != 0) ::kill(process.pid, signal);
+  int status = 0;
+  ::waitpid(process.pid, &status, 0);
+  process.pid = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+std::string wait_for_log(const std::filesystem::path& log, const std::string& text,
+                         double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(log);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find(text) != std::string::npos) return ss.str();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "";
 }
 
 std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& path,

@@ -26,7 +26,8 @@ std::string shell_quote(const std::string& s);
 inline constexpr const char* kCleanEvaluateEnv =
     "env -u MODEL_PATH -u IS_DUMMY -u EVAL_CONFIG -u JUDGE_PROVIDER -u JUDGE_BASE_URL "
     "-u OPENAI_BASE_URL -u JUDGE_API_KEY -u OPENAI_API_KEY -u ASSAY_MODEL_DIR -u DATASET_PATH "
-    "-u OUTPUT_DIR -u EVAL_METRICS -u EVAL_GATES -u SM_ROOT -u TRAINING_JOB_NAME ";
+    "-u OUTPUT_DIR -u EVAL_METRICS -u EVAL_GATES -u SM_ROOT -u TRAINING_JOB_NAME -u GEN_BACKEND "
+    "-u GEN_BASE_URL -u GEN_API_KEY -u GEN_MODEL -u GEN_ENDPOINT -u SERVE_API_KEY ";
 
 // "cd /tmp && <clean env> OMP_WAIT_POLICY=PASSIVE JUDGE_PROVIDER=dummy <evaluate> ARGS": the
 // built `evaluate` from an unrelated directory, with the dummy judge and nothing of the caller's
@@ -35,6 +36,24 @@ std::string evaluate_line(const std::string& args);
 
 // Runs evaluate_line(args) and waits for it.
 ProcessResult run_evaluate(const std::string& args);
+
+// A process started in the background (a server), its stdout and stderr going to `log`.
+struct BackgroundProcess {
+  int pid = -1;
+  std::filesystem::path log;
+};
+
+// Starts `command` with /bin/sh -c "exec COMMAND" (so the pid is the command's own) and returns
+// at once.
+BackgroundProcess start_background(const std::string& command, const std::filesystem::path& log);
+
+// Sends `signal` (unless 0), waits for the process and returns its exit status (128 + signal
+// when a signal ended it). Safe to call twice.
+int stop_background(BackgroundProcess& process, int signal);
+
+// Waits up to `seconds` for `log` to contain `text`; returns the log (empty on timeout).
+std::string wait_for_log(const std::filesystem::path& log, const std::string& text,
+                         double seconds);
 
 // The JSON records of a JSONL file; a torn last line is an error unless `drop_torn_tail`.
 std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& path,

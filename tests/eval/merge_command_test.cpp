@@ -14,6 +14,7 @@
 #include "core/jsonl.h"
 #include "core/sha256.h"
 #include "eval/shard.h"
+#include "judges/judge_cache.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay::eval {
@@ -130,6 +131,41 @@ TEST_F(MergeCommandTest, MergesInDatasetOrderAndRecomputesOverTheUnion) {
   EXPECT_EQ(manifest["command"], "merge");
   EXPECT_EQ(manifest["config_hash"], "hash-1");
   EXPECT_EQ(manifest["merged_from"].size(), 2u);
+}
+
+// A judge cache line as the judge stage writes it (judges/judge_cache.h).
+std::string cache_line(const std::string& key, const std::string& reply) {
+  return json{{"key", key}, {"reply", reply}}.dump() + "\n";
+}
+
+TEST_F(MergeCommandTest, CombinesTheShardsJudgeCachesSoReScoringPaysNoJudgeTwice) {
+  // Shard 0 paid for k0 and k1; shard 1 for k2 and, again, k1 (the same prompt on both hosts),
+  // and was killed while writing a fourth line (torn tail, no newline).
+  atomic_write(shard_dir(0, 2) / "judge_cache.jsonl",
+               cache_line("k0", "a") + cache_line("k1", "b"));
+  atomic_write(shard_dir(1, 2) / "judge_cache.jsonl",
+               cache_line("k2", "c") + cache_line("k1", "b") + "{\"key\": \"k3\", \"rep");
+  ASSERT_EQ(merge_error({dir_ / "out"}), "");
+  fs::path merged = dir_ / "merged1" / "judge_cache.jsonl";
+  std::vector<std::string> keys;
+  for (auto& r : read_jsonl(merged, TornTail::kError).records) keys.push_back(r.value["key"]);
+  EXPECT_EQ(keys, (std::vector<std::string>{"k0", "k1", "k2"})) << "each paid reply once";
+
+  // Re-scoring the merged run opens this cache: every reply a shard paid for is found.
+  judges::JudgeCache cache(merged, std::nullopt);
+  EXPECT_EQ(cache.size(), 3u);
+  for (const char* k : {"k0", "k1", "k2"}) {
+    ASSERT_NE(cache.find(k), nullptr) << k;
+  }
+  EXPECT_EQ(cache.find("k2")->value("reply", ""), "c");
+  EXPECT_EQ(cache.find("k3"), nullptr) << "the torn line was never paid for in full";
+}
+
+TEST_F(MergeCommandTest, RefusesAJudgeCacheLineWithoutKey) {
+  atomic_write(shard_dir(1, 2) / "judge_cache.jsonl", cache_line("k0", "a") + "{\"reply\": 1}\n");
+  std::string error = merge_error({dir_ / "out"});
+  EXPECT_NE(error.find("judge_cache.jsonl:2"), std::string::npos) << error;
+  EXPECT_NE(error.find("no \"key\""), std::string::npos) << error;
 }
 
 TEST_F(MergeCommandTest, RefusesShardsThatAreNotOneRun) {

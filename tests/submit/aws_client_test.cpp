@@ -3,13 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <deque>
 
 namespace assay::submit {
 namespace {
 
-AwsHttpResponse response(long status, const std::string& body, HttpHeaders headers = {}) {
-  AwsHttpResponse r;
+HttpResponse response(int status, const std::string& body, HttpHeaders headers = {}) {
+  HttpResponse r;
   r.status = status;
   r.body = body;
   r.headers = std::move(headers);
@@ -17,16 +18,20 @@ AwsHttpResponse response(long status, const std::string& body, HttpHeaders heade
 }
 
 // Answers from a script and records what it was sent.
-class ScriptedHttp : public AwsHttp {
+class ScriptedHttp : public HttpClient {
  public:
-  AwsHttpResponse send(const AwsHttpRequest& request) override {
-    sent.push_back(request);
-    AwsHttpResponse r = answers.front();
-    answers.pop_front();
-    return r;
+  void run(std::vector<HttpRequest> requests, const HttpDone& on_done) override {
+    for (size_t i = 0; i < requests.size(); ++i) {
+      sent.push_back(requests[i]);
+      HttpResponse r = answers.front();
+      answers.pop_front();
+      r.attempts = 1;
+      on_done(i, std::move(r));
+    }
   }
-  std::deque<AwsHttpResponse> answers;
-  std::vector<AwsHttpRequest> sent;
+  HttpStats stats() const override { return {}; }
+  std::deque<HttpResponse> answers;
+  std::vector<HttpRequest> sent;
 };
 
 TEST(AwsClientTest, ParsesErrorCodesLikeBotocore) {
@@ -113,6 +118,69 @@ TEST(AwsClientTest, GivesUpAfterMaxAttemptsAndDoesNotRetryClientErrors) {
       client2.call_json("sagemaker", "SageMaker.CreateProcessingJob", nlohmann::json::object()),
       AwsError);
   EXPECT_EQ(http2.sent.size(), 1u);
+}
+
+TEST(AwsClientTest, NoAnswerIsRetriedAsATransientError) {
+  ScriptedHttp http;
+  HttpResponse refused;
+  refused.error = "Couldn't connect to server";
+  http.answers = {refused, response(200, "{}")};
+  AwsClient client(&http, {"AK", "SECRET", "", "t"}, options());
+  client.set_sleep_for_testing([](double) {});
+  EXPECT_NO_THROW(client.call_json("sagemaker", "SageMaker.ListProcessingJobs", {}));
+  EXPECT_EQ(http.sent.size(), 2u);
+
+  ScriptedHttp down;
+  down.answers = {refused, refused, refused};
+  AwsClient client2(&down, {"AK", "SECRET", "", "t"}, options());
+  client2.set_sleep_for_testing([](double) {});
+  try {
+    client2.call_json("sagemaker", "SageMaker.ListProcessingJobs", {});
+    FAIL();
+  } catch (const AwsError&) {
+    FAIL() << "no answer is not an AWS error answer";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kRemote);
+    EXPECT_NE(std::string(e.what()).find("Couldn't connect"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(down.sent.size(), 3u) << "max_attempts";
+}
+
+TEST(AwsClientTest, StandardModeStopsWhenTheRetryQuotaIsSpentLegacyDoesNot) {
+  AwsClientOptions o = options();
+  o.retry.max_attempts = 200;  // so that the quota (500 / 5 = 100 retries) is what stops it
+  ScriptedHttp http;
+  for (int i = 0; i < 200; ++i) http.answers.push_back(response(503, "busy"));
+  AwsClient client(&http, {"AK", "SECRET", "", "t"}, o);
+  client.set_sleep_for_testing([](double) {});
+  EXPECT_THROW(client.call_json("sagemaker", "SageMaker.ListProcessingJobs", {}), AwsError);
+  EXPECT_EQ(http.sent.size(), 101u) << "the first try and 100 paid retries";
+
+  o.retry.mode = AwsRetryMode::kLegacy;
+  o.retry.max_attempts = 150;
+  ScriptedHttp legacy_http;
+  for (int i = 0; i < 150; ++i) legacy_http.answers.push_back(response(503, "busy"));
+  AwsClient legacy(&legacy_http, {"AK", "SECRET", "", "t"}, o);
+  legacy.set_sleep_for_testing([](double) {});
+  EXPECT_THROW(legacy.call_json("sagemaker", "SageMaker.ListProcessingJobs", {}), AwsError);
+  EXPECT_EQ(legacy_http.sent.size(), 150u) << "legacy mode has no quota";
+}
+
+TEST(AwsClientTest, BackoffDelaysGrowAndStayUnderTheCap) {
+  AwsClientOptions o = options();
+  o.retry.max_attempts = 8;
+  ScriptedHttp http;
+  for (int i = 0; i < 7; ++i) http.answers.push_back(response(500, "oops"));
+  http.answers.push_back(response(200, "{}"));
+  AwsClient client(&http, {"AK", "SECRET", "", "t"}, o);
+  std::vector<double> sleeps;
+  client.set_sleep_for_testing([&](double s) { sleeps.push_back(s); });
+  client.call_json("sagemaker", "SageMaker.ListProcessingJobs", {});
+  ASSERT_EQ(sleeps.size(), 7u);
+  for (size_t i = 0; i < sleeps.size(); ++i) {
+    EXPECT_GE(sleeps[i], 0.0);
+    EXPECT_LE(sleeps[i], std::min(20.0, std::ldexp(1.0, static_cast<int>(i)))) << i;
+  }
 }
 
 }  // namespace

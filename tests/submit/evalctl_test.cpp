@@ -303,6 +303,36 @@ TEST_F(EvalctlTest, StatusListStop) {
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
 }
 
+// A backend's own flags belong to it: with another backend they are refused before any call,
+// naming the flag, its backend and the backend in use (the table in eval/submit/backend.cpp).
+TEST_F(EvalctlTest, AnotherBackendsFlagIsRefused) {
+  FakeSageMaker fake;
+  std::string spec = write_spec(spec_);
+  struct Case {
+    std::string args;
+    const char* says;
+  } cases[] = {
+      {"submit --queue q " + spec,
+       "--queue needs --backend batch (this command uses --backend sagemaker)"},
+      {"submit --backend local --priority 5 " + spec,
+       "--priority needs --backend batch (this command uses --backend local)"},
+      {"submit --backend batch --queue q --evaluate /bin/true " + spec,
+       "--evaluate needs --backend local (this command uses --backend batch)"},
+      {"status --local-jobs-dir /tmp assay-eval-x",
+       "--local-jobs-dir needs --backend local (this command uses --backend sagemaker)"},
+      {"results --backend batch --queue q --local-jobs-dir /tmp assay-eval-x /tmp/x",
+       "--local-jobs-dir needs --backend local (this command uses --backend batch)"},
+      {"logs --backend nope assay-eval-x", "--backend"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args);
+    auto r = run_command(env(fake.port()) + evalctl() + " " + c.args);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(fake.total(), 0) << "a refused flag reached the network";
+}
+
 TEST_F(EvalctlTest, BadSpecsFailBeforeAnyCall) {
   FakeSageMaker fake;
   struct Case {

@@ -5,7 +5,6 @@
 #include <ctime>
 #include <sstream>
 
-#include "core/aws_http.h"
 #include "core/sigv4.h"
 
 namespace assay::testing {
@@ -139,7 +138,7 @@ bool FakeBatchServer::check_signature(const httplib::Request& req, httplib::Resp
   if (skew > 15 * 60) return refuse("InvalidSignatureException", "Signature expired");
 
   // Recompute the signature over exactly the headers the client says it signed.
-  AwsHttpRequest again;
+  HttpRequest again;
   again.method = req.method;
   again.url = "http://" + req.get_header_value("Host") + req.path;
   again.body = req.body;

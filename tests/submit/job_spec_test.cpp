@@ -133,6 +133,87 @@ TEST(JobSpecTest, BadSpecsNameTheField) {
   }
 }
 
+// One bad value per rule (AWS-NOTES.md: SageMaker CreateProcessingJob, S3 bucket naming), each
+// with the message it must give: the field, the value and the rule it broke, written out here
+// from the limits, not copied from the code's output.
+TEST(JobSpecTest, EveryRuleNamesFieldValueAndRule) {
+  std::string long_image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/";
+  long_image.resize(256, 'a');
+  struct Case {
+    const char* rule;
+    std::function<void(json&)> edit;
+    std::string message;  // what must appear, after "job.json: field "
+  } cases[] = {
+      {"name_prefix length", [](json& j) { j["name_prefix"] = std::string(43, 'a'); },
+       "'name_prefix' is '" + std::string(43, 'a') + "', 43 characters: length 1..42"},
+      {"name_prefix pattern", [](json& j) { j["name_prefix"] = "llm_eval"; },
+       "'name_prefix' is 'llm_eval': must match [a-zA-Z0-9](-*[a-zA-Z0-9])*"},
+      {"image_uri length", [&](json& j) { j["image_uri"] = long_image; },
+       "'image_uri' is '" + long_image.substr(0, 60) +
+           "…' (256 characters): length at most 255 (SageMaker ImageUri)"},
+      {"role_arn length", [](json& j) { j["role_arn"] = "arn:aws:iam::1:r"; },
+       "'role_arn' is 'arn:aws:iam::1:r', 16 characters: length 20..2048 (SageMaker RoleArn)"},
+      {"role_arn pattern", [](json& j) { j["role_arn"] = "arn:aws:iam::12345:role/x-long-enough"; },
+       "'role_arn' is 'arn:aws:iam::12345:role/x-long-enough': must match arn:aws"},
+      {"instance_type pattern", [](json& j) { j["instance_type"] = "g5.2xlarge"; },
+       "'instance_type' is 'g5.2xlarge': must match ml\\."},
+      {"instance_count range", [](json& j) { j["instance_count"] = 101; },
+       "'instance_count' is 101; SageMaker allows 1..100"},
+      {"volume_size_gb range", [](json& j) { j["volume_size_gb"] = 0; },
+       "'volume_size_gb' is 0; SageMaker allows 1..16384"},
+      {"max_runtime_s range", [](json& j) { j["max_runtime_s"] = 777601; },
+       "'max_runtime_s' is 777601; SageMaker allows 1..777600"},
+      {"input name pattern", [](json& j) { j["inputs"]["-model"] = "s3://bucket/m/"; },
+       "'inputs.-model' is '-model': must match [a-zA-Z0-9][a-zA-Z0-9_\\-]{0,63}"},
+      {"input local_path length",
+       [](json& j) {
+         j["inputs"]["model"] = {{"source", "s3://bucket/m/"},
+                                 {"local_path", "/opt/ml/processing/" + std::string(238, 'p')}};
+       },
+       "'inputs.model.local_path' is '/opt/ml/processing/" + std::string(41, 'p') +
+           "…' (257 characters): length at most 256 (SageMaker LocalPath)"},
+      {"input local_path root",
+       [](json& j) {
+         j["inputs"]["model"] = {{"source", "s3://bucket/m/"}, {"local_path", "/tmp/model"}};
+       },
+       "'inputs.model.local_path' is '/tmp/model': must be under /opt/ml/processing/"},
+      {"bucket length", [](json& j) { j["output"] = "s3://b/x/"; },
+       "'output' is 's3://b/x/': bucket name 'b' is 1 characters; S3 allows 3..63"},
+      {"bucket characters", [](json& j) { j["staging"] = "s3://My_Bucket/x/"; },
+       "'staging' is 's3://My_Bucket/x/': bucket name 'My_Bucket' has 'M': only lowercase"},
+      {"s3 scheme", [](json& j) { j["output"] = "https://bucket/x/"; },
+       "'output' is 'https://bucket/x/': must be an s3://BUCKET/PREFIX URI"},
+      {"s3 uri length", [](json& j) { j["output"] = "s3://bucket/" + std::string(1013, 'k'); },
+       "'output' is 's3://bucket/" + std::string(48, 'k') +
+           "…' (1025 characters): length at most 1024 (SageMaker S3Uri)"},
+      {"environment name pattern", [](json& j) { j["environment"]["1BAD"] = "x"; },
+       "'environment.1BAD' is '1BAD': must match [a-zA-Z_][a-zA-Z0-9_]*"},
+      {"environment value length (value not shown)",
+       [](json& j) { j["environment"]["LONG"] = std::string(257, 'x'); },
+       "'environment.LONG' value is 257 characters; SageMaker allows at most 256"},
+      {"tag key length", [](json& j) { j["tags"][std::string(129, 'k')] = "v"; },
+       "'tags." + std::string(129, 'k') + "' is '" + std::string(60, 'k') +
+           "…' (129 characters): length 1..128 (SageMaker tag keys)"},
+      {"tag value pattern", [](json& j) { j["tags"]["team"] = "a#b"; },
+       "'tags.team' is 'a#b': has '#'; must match [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"},
+      {"tag key reserved", [](json& j) { j["tags"]["aws:owner"] = "me"; },
+       "'tags.aws:owner' key is 'aws:owner': keys starting with 'aws:' are reserved"},
+      {"argument length",
+       [](json& j) {
+         j["arguments"] = {"run", std::string(257, 'a')};
+       },
+       "'arguments[1]' is '" + std::string(60, 'a') +
+           "…' (257 characters): length at most 256 (SageMaker)"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.rule);
+    json j = base_spec();
+    c.edit(j);
+    std::string message = error_of(j);
+    EXPECT_NE(message.find("job.json: field " + c.message), std::string::npos) << message;
+  }
+}
+
 TEST(JobSpecTest, RunConfigIsCheckedWithTheSecretIdAndTheConfigInput) {
   json j = base_spec();
   j["environment"]["JUDGE_PROVIDER"] = "openai";

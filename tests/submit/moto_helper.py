@@ -6,10 +6,14 @@
                                        that key; prints {"ak": ..., "sk": ...}
   moto_helper.py objects URL AK SK BUCKET PREFIX -> {"key": sha256 of its bytes, ...}
   moto_helper.py put URL AK SK BUCKET KEY TEXT    -> puts one object
+  moto_helper.py put-file URL AK SK BUCKET KEY PATH -> puts one object from a local file
+  moto_helper.py log URL AK SK GROUP STREAM MESSAGE... -> creates the group and stream (if new)
+                                                       and puts one event per MESSAGE
 """
 import hashlib
 import json
 import sys
+import time
 
 import boto3
 
@@ -44,6 +48,19 @@ def main():
     elif cmd == "put":
         ak, sk, bucket, key, text = sys.argv[3:8]
         client("s3", url, ak, sk).put_object(Bucket=bucket, Key=key, Body=text.encode())
+    elif cmd == "put-file":
+        ak, sk, bucket, key, path = sys.argv[3:8]
+        with open(path, "rb") as f:
+            client("s3", url, ak, sk).put_object(Bucket=bucket, Key=key, Body=f.read())
+    elif cmd == "log":
+        ak, sk, group, stream = sys.argv[3:7]
+        logs = client("logs", url, ak, sk)
+        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+            logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now = int(time.time() * 1000)  # moto, as CloudWatch, rejects events older than 14 days
+        events = [{"timestamp": now + i, "message": m} for i, m in enumerate(sys.argv[7:])]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
     else:
         sys.exit(f"unknown command {cmd}")
 

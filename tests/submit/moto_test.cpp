@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "eval/submit/s3.h"
 #include "tests/e2e/process.h"
+#include "tests/submit/fake_batch_server.h"
 
 namespace {
 
@@ -217,7 +218,7 @@ TEST_F(MotoTest, MultipartUploadAboveThePartSize) {
   std::string content;
   for (int i = 0; content.size() < (11u << 20); ++i) content += "line " + std::to_string(i) + "\n";
   assay::atomic_write(dir_ / "big.bin", content);
-  auto http = assay::make_curl_aws_http();
+  auto http = assay::submit::make_http_client_for_aws();
   assay::submit::AwsClientOptions options;
   options.region = "us-east-1";
   options.s3 = {url_, true};
@@ -232,6 +233,154 @@ TEST_F(MotoTest, MultipartUploadAboveThePartSize) {
   EXPECT_EQ(listed.value("big/part test.bin", ""), assay::sha256_hex(content)) << listed.dump();
   EXPECT_EQ(s3.get(object).size(), content.size());
   EXPECT_GE(recorded_puts("partNumber=3"), 1) << "expected 3 parts";
+}
+
+// `logs` of a processing job through moto's SigV4 check: the events of its streams in
+// /aws/sagemaker/ProcessingJobs; a wrong secret is refused.
+TEST_F(MotoTest, ProcessingJobLogsAreReadWithASignedRequest) {
+  auto r = run_command(python_ + " " + helper() + " log " + url_ + " " + ak_ + " " +
+                       shell_quote(sk_) + " /aws/sagemaker/ProcessingJobs job-1/algo-1-17 " +
+                       "'loading model' 'wrote summary.json'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto logs = run_command(evalctl("logs job-1"));
+  ASSERT_EQ(logs.exit_code, 0) << logs.output;
+  EXPECT_NE(logs.output.find("job-1/algo-1-17 loading model\njob-1/algo-1-17 wrote summary.json\n"),
+            std::string::npos)
+      << logs.output;
+  auto wrong = run_command(evalctl("logs job-1", "not-the-secret"));
+  EXPECT_EQ(wrong.exit_code, 4) << wrong.output;
+  EXPECT_EQ(wrong.output.find("loading model"), std::string::npos) << wrong.output;
+}
+
+// `results --backend local` of a job that delivered to s3:// reads it back through moto's
+// SigV4 check. The job folder is written here as the local backend leaves it (state.json).
+TEST_F(MotoTest, LocalJobResultsDeliveredToS3AreDownloaded) {
+  fs::path jobs = dir_ / "jobs";
+  assay::atomic_write(jobs / "local-job-1" / "state.json",
+                      json{{"job", "local-job-1"},
+                           {"status", "Completed"},
+                           {"backend", "local"},
+                           {"results", "s3://assay-bucket/local-job-1/"}}
+                          .dump());
+  auto r =
+      run_command(python_ + " " + helper() + " put " + url_ + " " + ak_ + " " + shell_quote(sk_) +
+                  " assay-bucket local-job-1/merged/summary.json " + "'{\"n\": 60}'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string flags = " --backend local --local-jobs-dir " + shell_quote(jobs.string());
+  fs::path dest = dir_ / "fetched";
+  auto fetched = run_command(evalctl("results local-job-1 " + shell_quote(dest.string()) + flags));
+  ASSERT_EQ(fetched.exit_code, 0) << fetched.output;
+  EXPECT_EQ(assay::read_file(dest / "merged" / "summary.json"), "{\"n\": 60}");
+  auto wrong = run_command(
+      evalctl("results local-job-1 " + shell_quote((dir_ / "x").string()) + flags, "bad"));
+  EXPECT_EQ(wrong.exit_code, 4) << wrong.output;
+  EXPECT_NE(wrong.output.find("SignatureDoesNotMatch"), std::string::npos) << wrong.output;
+}
+
+// `--backend batch` logs and results: Batch (the local endpoint that checks SigV4) hands the job
+// to a training job; its CloudWatch streams and its S3 output come from moto, also checking
+// SigV4, with the same key. The archives are unpacked safely; one that escapes is refused.
+TEST_F(MotoTest, BatchLogsAndResultsOfTheTrainingJob) {
+  assay::testing::FakeBatchServer batch(ak_, sk_);
+  batch.add_queue("gpu", false);
+  json spec = {{"image_uri", "123456789012.dkr.ecr.us-east-1.amazonaws.com/assay:latest"},
+               {"role_arn", "arn:aws:iam::123456789012:role/SageMakerRole"},
+               {"inputs", {{"data", "s3://assay-bucket/data/test.jsonl"}}},
+               {"output", "s3://assay-bucket/"},
+               {"environment", {{"IS_DUMMY", "true"}}}};
+  assay::atomic_write(dir_ / "job" / "job.json", spec.dump());
+  std::string batch_env = "AWS_ENDPOINT_URL_BATCH=http://127.0.0.1:" + std::to_string(batch.port());
+  auto with_batch = [&](const std::string& args) {
+    std::string line = evalctl(args);
+    return line.replace(line.find(" AWS_REGION="), 0, " " + batch_env);
+  };
+  auto submit = run_command(
+      with_batch("submit --backend batch --queue gpu " + (dir_ / "job" / "job.json").string()));
+  ASSERT_EQ(submit.exit_code, 0) << submit.output;
+  std::string name = batch.jobs()[0]["jobName"], id = batch.jobs()[0]["jobId"];
+
+  // Before Batch starts a training job there is nothing to show.
+  auto early = run_command(with_batch("logs --backend batch --queue gpu " + name));
+  EXPECT_EQ(early.exit_code, 2) << early.output;  // not found (yet)
+  EXPECT_NE(early.output.find("has no SageMaker training job yet"), std::string::npos)
+      << early.output;
+
+  batch.advance(id, 10);            // ... SCHEDULED (training job exists) ... SUCCEEDED
+  std::string training_job = name;  // the fake names the training job after the payload's
+  auto put_log = [&](const std::string& group, const std::string& stream, const std::string& m) {
+    auto r = run_command(python_ + " " + helper() + " log " + url_ + " " + ak_ + " " +
+                         shell_quote(sk_) + " " + group + " " + stream + " " + shell_quote(m));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  };
+  put_log("/aws/sagemaker/TrainingJobs", training_job + "/algo-1-1700000000", "loading model");
+  put_log("/aws/sagemaker/TrainingJobs", "other-job/algo-1-1700000000", "not ours");
+  put_log("/aws/sagemaker/ProcessingJobs", training_job + "/algo-1-1700000000", "wrong group");
+  auto logs = run_command(with_batch("logs --backend batch --queue gpu " + name));
+  ASSERT_EQ(logs.exit_code, 0) << logs.output;
+  EXPECT_NE(logs.output.find(training_job + "/algo-1-1700000000 loading model\n"),
+            std::string::npos)
+      << logs.output;
+  EXPECT_EQ(logs.output.find("wrong group"), std::string::npos) << logs.output;
+  // moto ignores logStreamNamePrefix (it returned "not ours" too), so the request is checked.
+  auto sent =
+      run_command(python_ + " -c " +
+                  shell_quote("import base64, json, sys\n"
+                              "for line in open(sys.argv[1]):\n"
+                              "    r = json.loads(line)\n"
+                              "    if r.get('headers', {}).get('X-Amz-Target') == "
+                              "'Logs_20140328.FilterLogEvents':\n"
+                              "        print(base64.b64decode(r.get('body') or b'').decode())\n") +
+                  " " + shell_quote((dir_ / "server" / "moto_recording").string()));
+  ASSERT_EQ(sent.exit_code, 0) << sent.output;
+  EXPECT_NE(sent.output.find(
+                "\"logGroupName\":\"/aws/sagemaker/TrainingJobs\",\"logStreamNamePrefix\":\"" +
+                training_job + "/\""),
+            std::string::npos)
+      << sent.output;
+
+  // SageMaker's training output: model.tar.gz (from /opt/ml/model), output.tar.gz.
+  fs::path src = dir_ / "src";
+  assay::atomic_write(src / "model" / "config.json", "{\"model_type\": \"llama\"}");
+  assay::atomic_write(src / "output" / "eval" / "summary.json", "{\"accuracy\": 0.75}");
+  ASSERT_EQ(run_command("cd " + shell_quote(src.string()) +
+                        " && tar czf model.tar.gz -C model . && tar czf output.tar.gz -C output .")
+                .exit_code,
+            0);
+  auto put_file = [&](const std::string& key, const fs::path& file) {
+    auto r =
+        run_command(python_ + " " + helper() + " put-file " + url_ + " " + ak_ + " " +
+                    shell_quote(sk_) + " assay-bucket " + key + " " + shell_quote(file.string()));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  };
+  put_file(training_job + "/output/model.tar.gz", src / "model.tar.gz");
+  put_file(training_job + "/output/output.tar.gz", src / "output.tar.gz");
+  fs::path dest = dir_ / "results";
+  auto results = run_command(
+      with_batch("results --backend batch --queue gpu " + name + " " + shell_quote(dest.string())));
+  ASSERT_EQ(results.exit_code, 0) << results.output;
+  EXPECT_EQ(assay::read_file(dest / "model" / "config.json"), "{\"model_type\": \"llama\"}");
+  EXPECT_EQ(assay::read_file(dest / "output" / "eval" / "summary.json"), "{\"accuracy\": 0.75}");
+  EXPECT_FALSE(fs::exists(dest / "model.tar.gz")) << "unpacked, not left beside";
+  EXPECT_NE(results.output.find("\"unpacked\":[\"model.tar.gz\",\"output.tar.gz\"]"),
+            std::string::npos)
+      << results.output;
+
+  // An archive entry that leaves the folder is refused (exit 2), as the model loader refuses it.
+  ASSERT_EQ(run_command(python_ + " -c " +
+                        shell_quote("import io,tarfile; t=tarfile.open('" +
+                                    (src / "evil.tar.gz").string() +
+                                    "','w:gz'); d=b'x'; i=tarfile.TarInfo('../escaped.txt'); "
+                                    "i.size=1; t.addfile(i, io.BytesIO(d)); t.close()"))
+                .exit_code,
+            0);
+  put_file(training_job + "/output/model.tar.gz", src / "evil.tar.gz");
+  fs::path dest2 = dir_ / "results2" / "in";
+  auto evil = run_command(with_batch("results --backend batch --queue gpu " + name + " " +
+                                     shell_quote(dest2.string())));
+  EXPECT_EQ(evil.exit_code, 2) << evil.output;
+  EXPECT_NE(evil.output.find("model.tar.gz"), std::string::npos) << evil.output;
+  EXPECT_FALSE(fs::exists(dir_ / "results2" / "escaped.txt"));
+  EXPECT_FALSE(fs::exists(dest2 / "escaped.txt"));
 }
 
 }  // namespace

@@ -1,0 +1,76 @@
+// The bridge between `evaluate serve`'s HTTP threads and the engine: requests from many clients
+// wait in one queue, and one engine thread runs them with continuous batching. Requests with the
+// same sampling parameters share a batch, and ones that arrive while it runs join it as slots
+// free up (inference::MoreRequests); others wait for the next batch.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "inference/generation.h"
+
+namespace assay::inference {
+class LocalModel;
+class Tokenizer;
+}  // namespace assay::inference
+
+namespace assay::eval {
+
+struct EngineQueueStats {
+  std::uint64_t requests = 0;  // answered
+  std::uint64_t runs = 0;      // engine runs (batches that started from an idle engine)
+};
+
+class EngineQueue {
+ public:
+  // `model` and `tokenizer` must outlive the queue. Starts the engine thread.
+  EngineQueue(inference::LocalModel& model, const inference::Tokenizer& tokenizer,
+              inference::BatchOptions options);
+  // shutdown().
+  ~EngineQueue();
+  EngineQueue(const EngineQueue&) = delete;
+  EngineQueue& operator=(const EngineQueue&) = delete;
+
+  // Queues one prompt (validated by the caller: ids in the vocabulary, room for a new token).
+  // The future holds the result, or the engine's exception.
+  std::future<inference::GenerationResult> submit(std::vector<std::int32_t> prompt_ids,
+                                                  const inference::SamplingParams& params,
+                                                  std::optional<std::uint64_t> seed);
+  // Answers everything queued or running, then stops the engine thread. Idempotent.
+  void shutdown();
+  EngineQueueStats stats() const;
+
+ private:
+  struct Job {
+    inference::GenerationRequest request;
+    inference::SamplingParams params;
+    std::string key;  // the sampling parameters, serialized: jobs with equal keys share a batch
+    std::promise<inference::GenerationResult> done;
+  };
+
+  void loop();
+  // Moves the queued jobs whose key is `key` into running_, appending their requests to `out`.
+  // Caller holds mutex_.
+  void take(const std::string& key, std::vector<inference::GenerationRequest>& out);
+
+  inference::LocalModel& model_;
+  const inference::Tokenizer& tokenizer_;
+  inference::BatchOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Job>> queue_;
+  std::map<std::string, std::unique_ptr<Job>> running_;  // by request id
+  std::uint64_t next_id_ = 0;
+  bool closing_ = false;
+  EngineQueueStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace assay::eval
