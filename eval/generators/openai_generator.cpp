@@ -32,11 +32,7 @@ class OpenAiWire final : public ServedWire {
     get.method = "GET";
     get.url = judges::openai_url(g_.base_url, "/models");
     add_auth(get);
-    HttpResponse response;
-    http.run({get}, [&](size_t, HttpResponse&& r) {
-      response = std::move(r);
-      return true;
-    });
+    HttpResponse response = send_one(http, get);
     const std::string where = log::redact_url(get.url);
     if (!response.ok()) {
       throw Error(ErrorKind::kRemote,

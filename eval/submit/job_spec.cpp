@@ -20,7 +20,7 @@ const std::vector<std::string> kFields = {
     "instance_count", "volume_size_gb", "max_runtime_s",     "inputs",
     "staging",        "output",         "output_local_path", "environment",
     "tags",           "entrypoint",     "arguments",         "judge_api_key_secret_id",
-    "hyperparameters"};
+    "hyperparameters", "generation_endpoint"};
 
 [[noreturn]] void bad(const std::string& origin, const std::string& field, const std::string& why) {
   throw_invalid(origin + ": field '" + field + "' " + why);
@@ -143,6 +143,9 @@ JobSpec parse_job_spec(const std::string& text, const std::string& origin,
   if (has("judge_api_key_secret_id")) {
     spec.judge_api_key_secret_id =
         get_string(j["judge_api_key_secret_id"], origin, "judge_api_key_secret_id");
+  }
+  if (has("generation_endpoint")) {
+    spec.generation_endpoint = get_string(j["generation_endpoint"], origin, "generation_endpoint");
   }
   if (has("inputs")) {
     if (!j["inputs"].is_object()) bad(origin, "inputs", "must be an object of name -> URI/path");
@@ -326,7 +329,33 @@ void check_container(const JobSpec& spec, const std::string& origin) {
                "an environment value");
 }
 
+// A served model instead of a model input: an OpenAI-compatible server's URL or a SageMaker
+// endpoint name (SageMaker's EndpointName rule).
+void check_generation_endpoint(const JobSpec& spec, const std::string& origin) {
+  const std::string& e = spec.generation_endpoint;
+  if (e.empty()) return;
+  for (const auto& input : spec.inputs) {
+    if (input.name == "model") {
+      bad(origin, "generation_endpoint",
+          "and an input 'model' are both set: the job evaluates either a served model or a model "
+          "input, not both");
+    }
+  }
+  if (is_generation_url(e)) {
+    check_length(origin, "generation_endpoint", e, 1, 256, "an environment value");
+    return;
+  }
+  check_length(origin, "generation_endpoint", e, 1, 63, "SageMaker endpoint names");
+  check_pattern(origin, "generation_endpoint", e, "[a-zA-Z0-9](-*[a-zA-Z0-9])*",
+                "a SageMaker endpoint name (letters, digits and single hyphens inside), or an "
+                "http(s):// URL of an OpenAI-compatible server");
+}
+
 }  // namespace
+
+bool is_generation_url(const std::string& endpoint) {
+  return endpoint.rfind("http://", 0) == 0 || endpoint.rfind("https://", 0) == 0;
+}
 
 void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allow_plaintext_secrets,
                        bool local_backend) {
@@ -338,12 +367,14 @@ void validate_job_spec(const JobSpec& spec, const std::string& origin, bool allo
   check_secrets(spec, origin, allow_plaintext_secrets);
   check_tags(spec, origin);
   check_container(spec, origin);
+  check_generation_endpoint(spec, origin);
   validate_run_config(spec, origin);
 }
 
 void validate_run_config(const JobSpec& spec, const std::string& origin) {
   eval::RunConfigCheck check;
   check.environment = spec.environment;
+  for (const auto& [k, v] : generation_environment(spec)) check.environment.emplace(k, v);
   check.api_key_from_secret = !spec.judge_api_key_secret_id.empty();
   for (const auto& input : spec.inputs) {
     if (input.name != "config" || input.source.rfind("s3://", 0) == 0) continue;
@@ -373,9 +404,17 @@ std::map<std::string, std::string> container_environment(
   if (auto it = container_paths.find("config"); it != container_paths.end())
     add("EVAL_CONFIG", it->second);
   add("OUTPUT_DIR", spec.output_local_path);
+  for (const auto& [k, v] : generation_environment(spec)) add(k, v);
   if (!spec.judge_api_key_secret_id.empty())
     add("JUDGE_API_KEY_SECRET_ID", spec.judge_api_key_secret_id);
   return env;
+}
+
+std::map<std::string, std::string> generation_environment(const JobSpec& spec) {
+  const std::string& e = spec.generation_endpoint;
+  if (e.empty()) return {};
+  if (is_generation_url(e)) return {{"GEN_BACKEND", "openai"}, {"GEN_BASE_URL", e}};
+  return {{"GEN_BACKEND", "sagemaker"}, {"GEN_ENDPOINT", e}};
 }
 
 std::string job_name(const std::string& prefix, const std::string& spec_hash, int attempt) {

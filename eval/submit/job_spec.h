@@ -39,6 +39,10 @@ struct JobSpec {
   std::string judge_api_key_secret_id;      // Secrets Manager id; passed as JUDGE_API_KEY_SECRET_ID
   std::map<std::string, std::string> hyperparameters;  // batch backend only: the training job's
                                                        // HyperParameters (strings)
+  // A served model instead of an input "model": an OpenAI-compatible server's http(s):// URL or
+  // a SageMaker endpoint name. The container's evaluate gets GEN_BACKEND and GEN_BASE_URL or
+  // GEN_ENDPOINT; it is part of the job's identity.
+  std::string generation_endpoint;
   std::filesystem::path base_dir;           // folder local input paths are relative to
 };
 
@@ -78,6 +82,13 @@ std::map<std::string, std::string> container_environment(
 // Validates a final environment map (≤100 entries, names/values ≤256, name pattern); throws
 // assay::Error naming `origin` and field 'environment'.
 void validate_environment(const std::map<std::string, std::string>& env, const std::string& origin);
+
+// True when a generation_endpoint is a URL (an OpenAI-compatible server), not an endpoint name.
+bool is_generation_url(const std::string& endpoint);
+
+// What generation_endpoint sets in the container: {} when unset; GEN_BACKEND=openai and
+// GEN_BASE_URL for a URL; GEN_BACKEND=sagemaker and GEN_ENDPOINT for an endpoint name.
+std::map<std::string, std::string> generation_environment(const JobSpec& spec);
 
 // Job name of attempt `attempt` (1 = no suffix, 2 = "-r2", ...) for a spec hash.
 std::string job_name(const std::string& prefix, const std::string& spec_hash, int attempt);

@@ -71,6 +71,9 @@ SpecIdentity spec_identity(const JobSpec& spec) {
                   {"entrypoint", spec.entrypoint},
                   {"arguments", spec.arguments},
                   {"judge_api_key_secret_id", spec.judge_api_key_secret_id}};
+  // Only when set, so the hashes (names) of jobs without one stay what they were.
+  if (!spec.generation_endpoint.empty())
+    id.canonical["generation_endpoint"] = spec.generation_endpoint;
   id.hash = sha256_hex(id.canonical.dump());
   return id;
 }

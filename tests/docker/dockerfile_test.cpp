@@ -104,8 +104,8 @@ std::set<std::string> setup_sh_packages() {
   return out;
 }
 
-// setup.sh packages only the tests need; the images do not build the tests. (cpp-httplib is not
-// one: `evaluate serve` links it.)
+// setup.sh packages only the tests need; the images do not build the tests.
+// (libcpp-httplib-dev is not among them: `evaluate serve` is built on it.)
 const std::set<std::string> kTestOnly = {"libgtest-dev", "libgmock-dev", "libbenchmark-dev",
                                          "chromium"};
 

@@ -33,7 +33,7 @@ TEST(ShippedConfigsTest, EveryJsonFileIsValid) {
         judges::load_rubric(p.string());
       } else {
         // A judge's API key is never in a shipped file: it comes from the environment.
-        eval::check_run_config({.file = p, .api_key_from_secret = true});
+        eval::check_run_config({.environment = {}, .file = p, .api_key_from_secret = true});
       }
       ++checked;
     } catch (const Error& e) {

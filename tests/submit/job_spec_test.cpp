@@ -284,3 +284,63 @@ TEST(JobSpecTest, CreateRequestShape) {
 
 }  // namespace
 }  // namespace assay::submit
+
+namespace assay::submit {
+namespace {
+
+// A served model instead of a model input (issue: served models).
+JobSpec endpoint_spec(const std::string& endpoint) {
+  json j = base_spec();
+  j["inputs"].erase("model");
+  j["inputs"]["data"] = "s3://bucket/data/test.jsonl";
+  j["generation_endpoint"] = endpoint;
+  return parse_job_spec(j.dump(), "job.json", fs::temp_directory_path());
+}
+
+TEST(JobSpecTest, AGenerationEndpointReplacesTheModelInput) {
+  JobSpec sm = endpoint_spec("my-finetune-endpoint");
+  validate_job_spec(sm, "job.json", false);
+  auto env = container_environment(sm, {{"data", "/opt/ml/processing/input/data"}});
+  EXPECT_EQ(env["GEN_BACKEND"], "sagemaker");
+  EXPECT_EQ(env["GEN_ENDPOINT"], "my-finetune-endpoint");
+  EXPECT_EQ(env.count("MODEL_PATH"), 0u);
+
+  JobSpec oa = endpoint_spec("http://10.0.0.5:8000/v1");
+  validate_job_spec(oa, "job.json", false);
+  env = container_environment(oa, {});
+  EXPECT_EQ(env["GEN_BACKEND"], "openai");
+  EXPECT_EQ(env["GEN_BASE_URL"], "http://10.0.0.5:8000/v1");
+}
+
+TEST(JobSpecTest, TheGenerationEndpointIsPartOfTheJobsIdentity) {
+  const std::string a = spec_identity(endpoint_spec("endpoint-a")).hash;
+  const std::string b = spec_identity(endpoint_spec("endpoint-b")).hash;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, spec_identity(endpoint_spec("endpoint-a")).hash);
+  // A spec without one keeps the hash it had before the field existed: the canonical form has
+  // no generation_endpoint key then.
+  JobSpec plain = parse_job_spec(base_spec().dump(), "job.json", fs::temp_directory_path());
+  EXPECT_FALSE(spec_identity(plain).canonical.contains("generation_endpoint"));
+}
+
+TEST(JobSpecTest, ABadGenerationEndpointNamesTheRule) {
+  auto message = [](const json& j) { return error_of(j); };
+  json bad = base_spec();
+  bad["inputs"].erase("model");
+  bad["generation_endpoint"] = "-starts-with-hyphen";
+  EXPECT_NE(message(bad).find("field 'generation_endpoint' is '-starts-with-hyphen': must match "
+                              "[a-zA-Z0-9](-*[a-zA-Z0-9])*"),
+            std::string::npos)
+      << message(bad);
+  bad["generation_endpoint"] = std::string(64, 'e');
+  EXPECT_NE(message(bad).find("(64 characters): length 1..63 (SageMaker endpoint names)"),
+            std::string::npos)
+      << message(bad);
+  json both = base_spec();  // has an input "model"
+  both["generation_endpoint"] = "my-endpoint";
+  EXPECT_NE(message(both).find("either a served model or a model input"), std::string::npos)
+      << message(both);
+}
+
+}  // namespace
+}  // namespace assay::submit
