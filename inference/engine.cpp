@@ -75,6 +75,24 @@ auto guard_torch(const std::string& what, Fn&& fn) {
   }
 }
 
+// at::set_num_threads sizes libtorch's thread pool from cpuinfo, which reads /proc/cpuinfo; in a
+// container or chroot without /proc it fails with only "cpuinfo initialization failed".
+void set_torch_threads(int threads) {
+  try {
+    at::set_num_threads(threads);
+  } catch (const c10::Error& e) {
+    std::error_code ec;
+    if (!fs::exists("/proc/cpuinfo", ec)) {
+      throw_io(std::string("libtorch cannot read this machine's CPUs: /proc/cpuinfo does not "
+                           "exist (is /proc mounted? A container or chroot needs /proc, /sys and "
+                           "/dev); libtorch said: ") +
+               e.what_without_backtrace());
+    }
+    throw_internal("setting libtorch's thread count to " + std::to_string(threads) +
+                   ": libtorch failed: " + e.what_without_backtrace());
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Engine> Engine::load(const fs::path& model, const EngineOptions& options) {
@@ -117,7 +135,7 @@ std::unique_ptr<Engine> Engine::load(const fs::path& model, const EngineOptions&
 #endif
     const int threads =
         options.threads > 0 ? options.threads : (params < 10'000'000 ? 1 : hardware);
-    at::set_num_threads(threads);
+    set_torch_threads(threads);
   }
   guard_torch("loading " + model.string(), [&] {
     c10::InferenceMode guard;

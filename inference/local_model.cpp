@@ -54,9 +54,13 @@ std::filesystem::path inference_module_path() {
   if (env != nullptr && *env != '\0') return env;
   std::error_code ec;
   std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec)
+  if (ec) {
+    std::error_code proc_ec;
+    const bool no_proc = !std::filesystem::exists("/proc/self", proc_ec);
     throw_io(std::string("cannot find the running executable (/proc/self/exe: ") + ec.message() +
+             (no_proc ? "; is /proc mounted? A container or chroot needs /proc" : "") +
              ") to locate " + kModuleFile + "; set " + kInferenceModuleEnv);
+  }
   return (exe.parent_path() / ".." / "lib" / "assay" / kModuleFile).lexically_normal();
 }
 

@@ -1,16 +1,22 @@
-// docker/Dockerfile.{cpu,cuda}: there is no Docker engine here, so the images are never built.
-// These tests check what can be checked without one: the build stages install the packages of
-// scripts/setup.sh, the runtime stages install the Debian packages that own every library the
-// built `evaluate` and its inference module link directly, the builds go through scripts/build.sh
-// and the install prefix, and the entrypoint is `evaluate run`.
+// docker/Dockerfile.{cpu,cuda}, checked without a container engine (scripts/image.sh builds and
+// runs the CPU image where one is present): the build stages install the packages of
+// scripts/setup.sh; the CPU runtime stage ships the libraries docker/runtime_libs.sh collects and
+// runtime_libs.sh collects the whole closure less the base; the CUDA runtime stage installs the
+// Debian packages that own every library the built `evaluate` and its inference module link
+// directly; the builds go through scripts/build.sh and the install prefix, and the entrypoint is
+// `evaluate run`.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -159,16 +165,12 @@ TEST(DockerfileTest, DebianTwelveBuiltWithBuildShAndInstalledUnderTheEntrypointP
             std::string::npos);
 }
 
-TEST(DockerfileTest, RuntimeStagesInstallWhatEvaluateLinks) {
-  if (run("command -v readelf && command -v dpkg-query && command -v ldd").empty()) {
-    GTEST_SKIP() << "readelf, dpkg-query or ldd is missing: cannot map evaluate's libraries to "
-                    "Debian packages";
-  }
-  // Each library `evaluate` or its inference module (opened at the first model load) needs
-  // directly (DT_NEEDED), resolved by ldd, owned by a package. ldd prints most as `name => path`,
-  // the dynamic loader (which the module names) as `path`; a library ldd cannot resolve is
-  // printed without a package, which fails below.
-  std::string needed = run(
+// Each library `evaluate` or its inference module (opened at the first model load) needs
+// directly (DT_NEEDED), resolved by ldd, mapped to the Debian package that owns it. ldd prints
+// most as `name => path`, the dynamic loader (which the module names) as `path`; a library ldd
+// cannot resolve is printed without a package, which fails the callers' checks.
+std::string needed_with_packages() {
+  return run(
       "for bin in " ASSAY_EVALUATE_BIN " " ASSAY_INFERENCE_MODULE_FILE
       "; do for lib in $(readelf -d \"$bin\" | sed -n "
       "'s/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p'); do path=$(ldd \"$bin\" | awk -v l=\"$lib\" '$1==l "
@@ -177,6 +179,21 @@ TEST(DockerfileTest, RuntimeStagesInstallWhatEvaluateLinks) {
       "2>/dev/null || dpkg -S \"/usr$real\" 2>/dev/null || dpkg -S \"${real#/usr}\" "
       "2>/dev/null); fi; "
       "echo \"$lib ${pkg%%:*}\"; done; done");
+}
+
+bool have_elf_tools() {
+  return !run("command -v readelf && command -v dpkg-query && command -v ldd").empty();
+}
+
+// In every Debian image already (essential / required by apt itself).
+const std::set<std::string> kBase = {"libc6", "libstdc++6", "libgcc-s1"};
+
+TEST(DockerfileTest, CudaRuntimeStageInstallsWhatEvaluateLinks) {
+  if (!have_elf_tools()) {
+    GTEST_SKIP() << "readelf, dpkg-query or ldd is missing: cannot map evaluate's libraries to "
+                    "Debian packages";
+  }
+  std::string needed = needed_with_packages();
   ASSERT_FALSE(needed.empty()) << "readelf found no NEEDED entries in " ASSAY_EVALUATE_BIN;
   std::set<std::string> packages;
   std::istringstream in(needed);
@@ -185,18 +202,81 @@ TEST(DockerfileTest, RuntimeStagesInstallWhatEvaluateLinks) {
     ASSERT_EQ(w.size(), 2u) << "no Debian package owns " << line;
     packages.insert(w[1]);
   }
-  // In every Debian image already (essential / required by apt itself).
-  const std::set<std::string> base = {"libc6", "libstdc++6", "libgcc-s1"};
-  std::set<std::string> cpu = parse_dockerfile("docker/Dockerfile.cpu")[1].apt_packages();
-  for (const auto& p : minus(packages, base)) {
-    EXPECT_TRUE(cpu.count(p)) << "Dockerfile.cpu's runtime stage lacks " << p;
-  }
   // The CUDA image takes torch's libraries from /opt/libtorch instead of Debian's libtorch.
   std::set<std::string> cuda = parse_dockerfile("docker/Dockerfile.cuda")[1].apt_packages();
-  for (const auto& p : minus(packages, base)) {
+  for (const auto& p : minus(packages, kBase)) {
     if (p.rfind("libtorch", 0) == 0) continue;
     EXPECT_TRUE(cuda.count(p)) << "Dockerfile.cuda's runtime stage lacks " << p;
   }
+}
+
+// The CPU image installs no packages in its runtime stage: the build stage copies the ldd
+// closure of evaluate and its module, less what the runtime base has, with
+// docker/runtime_libs.sh, and the runtime stage refuses to build if ldd finds one missing.
+TEST(DockerfileTest, CpuRuntimeStageShipsTheLibrariesEvaluateLoads) {
+  std::vector<Stage> cpu = parse_dockerfile("docker/Dockerfile.cpu");
+  ASSERT_EQ(cpu.size(), 2u);
+  std::string build;
+  for (const auto& i : cpu[0].instructions) build += i + "\n";
+  EXPECT_NE(build.find("COPY --from=debian:12-slim /var/lib/dpkg/status"), std::string::npos)
+      << "the runtime base's package list decides what is left out";
+  std::vector<std::string> w = words(cpu[0].find("RUN /tmp/runtime_libs.sh"));
+  EXPECT_EQ(w, (std::vector<std::string>{"RUN", "/tmp/runtime_libs.sh", "/tmp/runtime-base.status",
+                                         "/opt/assay/lib/deps", "/opt/assay/bin/evaluate",
+                                         "/opt/assay/lib/assay/libassay_inference_torch.so"}))
+      << "runtime_libs.sh collects the closure of both the binary and the module";
+  EXPECT_TRUE(cpu[1].apt_packages().empty()) << "the runtime stage should install no packages";
+  std::string runtime;
+  for (const auto& i : cpu[1].instructions) runtime += i + "\n";
+  EXPECT_NE(runtime.find("/opt/assay/lib/deps >/etc/ld.so.conf.d/assay.conf && ldconfig"),
+            std::string::npos);
+  EXPECT_NE(runtime.find("! ldd /opt/assay/bin/evaluate "
+                         "/opt/assay/lib/assay/libassay_inference_torch.so | grep 'not found'"),
+            std::string::npos);
+}
+
+// runtime_libs.sh on this build, with a runtime base of only libc6, libstdc++6 and libgcc-s1:
+// every library a copied library or the binaries need (DT_NEEDED, read by readelf, not ldd) is
+// either copied or owned by a base package, and libblas.so.3 is the alternative Debian selects.
+TEST(DockerfileTest, RuntimeLibsCopiesTheClosureLessTheBase) {
+  if (!have_elf_tools()) GTEST_SKIP() << "readelf, dpkg-query or ldd is missing";
+  assay::testing::TempDir dir;
+  std::string status;
+  for (const auto& p : kBase) status += "Package: " + p + "\nStatus: install ok installed\n\n";
+  dir.write("status", status);
+  const std::string dest = (dir / "deps").string();
+  std::string out =
+      run(std::string(ASSAY_SOURCE_DIR) + "/docker/runtime_libs.sh " + (dir / "status").string() +
+          " " + dest + " " ASSAY_EVALUATE_BIN " " ASSAY_INFERENCE_MODULE_FILE " 2>&1; echo rc=$?");
+  ASSERT_NE(out.find("rc=0"), std::string::npos) << out;
+  std::set<std::string> copied;
+  for (const auto& e : std::filesystem::directory_iterator(dest)) {
+    if (e.path().filename() != "PACKAGES.txt") copied.insert(e.path().filename().string());
+  }
+  ASSERT_TRUE(std::any_of(copied.begin(), copied.end(),
+                          [](const std::string& f) { return f.rfind("libtorch_cpu.so", 0) == 0; }))
+      << "libtorch_cpu (the module's dependency) was not copied: " << out;
+  EXPECT_FALSE(copied.count("libc.so.6")) << "a base package's library was copied";
+  EXPECT_FALSE(copied.count("libstdc++.so.6")) << "a base package's library was copied";
+  // What base packages own, by the sonames they ship (dpkg -L).
+  std::set<std::string> base_files;
+  std::istringstream listing(run("dpkg -L libc6 libstdc++6 libgcc-s1 | xargs -n1 basename"));
+  for (std::string f; std::getline(listing, f);) base_files.insert(f);
+  std::vector<std::string> files = {ASSAY_EVALUATE_BIN, ASSAY_INFERENCE_MODULE_FILE};
+  for (const auto& c : copied) files.push_back(dest + "/" + c);
+  for (const auto& f : files) {
+    std::istringstream needs(
+        run("readelf -d '" + f + "' | sed -n 's/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p'"));
+    for (std::string lib; std::getline(needs, lib);) {
+      EXPECT_TRUE(copied.count(lib) || base_files.count(lib))
+          << f << " needs " << lib << ", neither copied nor in a base package";
+    }
+  }
+  std::string blas = run("cmp " + dest +
+                         "/libblas.so.3 \"$(readlink -f "
+                         "$(ldconfig -p | awk '$1 == \"libblas.so.3\" {print $NF; exit}'))\" "
+                         "&& echo same");
+  EXPECT_NE(blas.find("same"), std::string::npos) << "libblas.so.3 is not the selected BLAS";
 }
 
 TEST(DockerfileTest, DockerignoreKeepsBuildTreesAndGitOut) {

@@ -2,8 +2,8 @@
 // load no model never map it (the dynamic loader's own LD_DEBUG=files trace, not our code, says
 // what was opened), a model run opens libassay_inference_torch.so and the module logs through the
 // executable's logger (level, format and redactor set by main), `cmake --install` puts the module
-// where the installed binary finds it, and a missing or broken module is an exit-4 error naming
-// the file.
+// where the installed binary finds it, a missing or broken module is an exit-4 error naming
+// the file, and so is a machine without /proc (a container or chroot), naming what is missing.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -181,6 +181,38 @@ TEST_F(EvaluateInferenceModuleTest, SharedObjectWithoutTheEntryPointIsExit4Namin
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find(path), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("assay_inference_load_local_model"), std::string::npos) << r.output;
+}
+
+// A container or chroot without /proc: libtorch's cpuinfo cannot read /proc/cpuinfo, and
+// evaluate says so (exit 4) instead of printing libtorch's C++ stack trace. /proc is hidden by
+// an empty tmpfs in a private mount namespace (root only; skipped, visibly, otherwise); the
+// module is named because /proc/self/exe, which locates it, is gone too.
+TEST_F(EvaluateInferenceModuleTest, NoProcIsExit4SayingWhatIsMissing) {
+  auto probe = run_command(
+      "unshare --mount --propagation private sh -c "
+      "'mount -t tmpfs none /proc && test ! -e /proc/cpuinfo'");
+  if (probe.exit_code != 0) {
+    GTEST_SKIP() << "cannot hide /proc in a private mount namespace (needs root): " << probe.output;
+  }
+  auto r = run_command(
+      "cd /tmp && unshare --mount --propagation private sh -c 'mount -t tmpfs none /proc && "
+      "exec \"$@\"' sh " +
+      kCleanEnv + "ASSAY_INFERENCE_MODULE=" + shell_quote(ASSAY_INFERENCE_MODULE_FILE) + " " +
+      shell_quote(ASSAY_EVALUATE_BIN) + " --log-format human generate --model " +
+      shell_quote(kStories.string()) + " --prompt hi");
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("/proc/cpuinfo does not exist"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is /proc mounted?"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("frame #"), std::string::npos) << "a C++ stack trace:\n" << r.output;
+  // Without ASSAY_INFERENCE_MODULE the module cannot be located either, and evaluate says why.
+  auto located = run_command(
+      "cd /tmp && unshare --mount --propagation private sh -c 'mount -t tmpfs none /proc && "
+      "exec \"$@\"' sh " +
+      kCleanEnv + shell_quote(ASSAY_EVALUATE_BIN) + " --log-format human generate --model " +
+      shell_quote(kStories.string()) + " --prompt hi");
+  EXPECT_EQ(located.exit_code, 4) << located.output;
+  EXPECT_NE(located.output.find("/proc/self/exe"), std::string::npos) << located.output;
+  EXPECT_NE(located.output.find("is /proc mounted?"), std::string::npos) << located.output;
 }
 
 }  // namespace
