@@ -48,7 +48,8 @@ server_pid=$!
 for _ in $(seq 600); do grep -q "/v1" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(grep -o 'http://[0-9.:]*/v1' "$work/serve.out")
 
-common=(--dataset "$work/data.jsonl" --metrics exact_match --max-new-tokens "$new_tokens")
+common=(--dataset "$work/data.jsonl" --metrics exact_match --max-new-tokens "$new_tokens"
+  --chat-format none)
 # Prints "completion_tokens generate_s" of a finished run folder.
 figures() {
   python3 -c 'import json,sys; d=sys.argv[1]; s=json.load(open(d+"/summary.json")); m=json.load(open(d+"/manifest.json")); print(s["generation"]["completion_tokens"], m["timings"]["generate_s"])' "$1"

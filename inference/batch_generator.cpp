@@ -1,6 +1,7 @@
 #include "inference/batch_generator.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -243,7 +244,7 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
   std::vector<std::vector<int32_t>> prompts;
   std::vector<std::string> ids;
   std::vector<uint64_t> seeds;  // each request's RNG seed
-  int64_t needed = more ? context : 1;  // positions a slot must hold
+  int64_t needed = 1;  // positions a slot must hold
   auto add = [&](const GenerationRequest& request) {
     const std::string what = "request '" + request.id + "'";
     std::vector<int32_t> prompt = prompt_or_bos(request.prompt_ids, config, what);
@@ -260,6 +261,13 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
     seeds.push_back(request.seed ? *request.seed : request_seed(params.seed, request.id));
   };
   for (const GenerationRequest& r : requests) add(r);
+  // Serving: room for what the first requests need, rounded up (at least 512 positions) so that
+  // most later arrivals fit too; one that does not waits for the next run.
+  if (more) {
+    const uint64_t at_least = static_cast<uint64_t>(std::max<int64_t>(needed, 512));
+    needed = std::min(context, static_cast<int64_t>(std::bit_ceil(at_least)));
+  }
+  const int64_t capacity = needed;
 
   auto finish = [&](Sequence& seq) {
     GenerationResult result;
@@ -286,10 +294,11 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
   auto take_arrivals = [&] {
     if (!more) return;
     arrived.clear();
-    more(arrived);
+    more(arrived, capacity);
     for (const GenerationRequest& r : arrived) {
       order.push_back(prompts.size());
       add(r);
+      if (needed > capacity) throw_internal("a request joined a run whose KV cache cannot hold it");
     }
   };
   if (params.max_new_tokens == 0) {

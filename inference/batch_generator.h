@@ -42,7 +42,8 @@ class BatchGenerator {
   // outside the vocabulary, an empty prompt when the model has no BOS, or a prompt that leaves no
   // room for a new token in the context; exceptions from on_done propagate.
   // With `more` (serving), requests it adds join as slots free up, in arrival order; the KV cache
-  // then holds max_batch_size slots of the full context.
+  // then holds max_batch_size slots of what the first requests need, rounded up to a power of two
+  // of at least 512 positions (at most the context), and `more` is told that room.
   size_t run(std::span<const GenerationRequest> requests, const SamplingParams& params,
              const std::function<void(GenerationResult&&)>& on_done,
              const std::atomic<bool>* stop = nullptr, const MoreRequests& more = {});

@@ -67,9 +67,11 @@ struct GenerationResult {
 };
 
 // Serving: called by a running batch generation whenever a slot is free, to append requests that
-// arrived since (same SamplingParams) to `out`. The generation returns once nothing is in flight
-// and a call added nothing.
-using MoreRequests = std::function<void(std::vector<GenerationRequest>& out)>;
+// arrived since (same SamplingParams) to `out`: only ones whose prompt + max_new_tokens (capped
+// at the context) fit in `max_positions`, the KV cache's room per slot; others wait for a later
+// run. The generation returns once nothing is in flight and a call added nothing.
+using MoreRequests =
+    std::function<void(std::vector<GenerationRequest>& out, int64_t max_positions)>;
 
 struct BatchOptions {
   int max_batch_size = 32;      // sequence slots (KV cache rows); >= 1

@@ -47,6 +47,11 @@ class ServeCommand final : public Command {
                      "Sequences generated at once (default 32)")
         ->check(CLI::Range(1, 4096));
     serve
+        ->add_option("--max-model-len", options_.batch.max_context,
+                     "Positions per sequence, prompt and answer (default: the model's "
+                     "max_position_embeddings); the KV cache holds max-batch-size x this")
+        ->check(CLI::Range(0, 1 << 24));
+    serve
         ->add_option("--max-batch-tokens", options_.batch.max_batch_tokens,
                      "Padded prompt tokens prefilled in one step at most (default 8192)")
         ->check(CLI::Range(1, 1 << 26));

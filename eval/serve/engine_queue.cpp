@@ -1,5 +1,7 @@
 #include "eval/serve/engine_queue.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
@@ -18,7 +20,12 @@ std::string params_key(const inference::SamplingParams& p) {
 
 EngineQueue::EngineQueue(inference::LocalModel& model, const inference::Tokenizer& tokenizer,
                          inference::BatchOptions options)
-    : model_(model), tokenizer_(tokenizer), options_(options), thread_([this] { loop(); }) {}
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(options),
+      context_(options.max_context > 0 ? options.max_context
+                                       : model.config().max_position_embeddings),
+      thread_([this] { loop(); }) {}
 
 EngineQueue::~EngineQueue() { shutdown(); }
 
@@ -56,9 +63,12 @@ EngineQueueStats EngineQueue::stats() const {
   return stats_;
 }
 
-void EngineQueue::take(const std::string& key, std::vector<inference::GenerationRequest>& out) {
+void EngineQueue::take(const std::string& key, std::vector<inference::GenerationRequest>& out,
+                       int64_t max_positions) {
   for (auto it = queue_.begin(); it != queue_.end();) {
-    if ((*it)->key != key) {
+    const auto len = static_cast<int64_t>(std::max<size_t>(1, (*it)->request.prompt_ids.size()));
+    const int64_t positions = std::min(context_, len + (*it)->params.max_new_tokens);
+    if ((*it)->key != key || positions > max_positions) {
       ++it;
       continue;
     }
@@ -80,7 +90,7 @@ void EngineQueue::loop() {
       if (queue_.empty()) return;  // closing, and nothing left
       params = queue_.front()->params;
       key = queue_.front()->key;
-      take(key, first);
+      take(key, first, context_);
       ++stats_.runs;
     }
     auto on_done = [&](inference::GenerationResult&& r) {
@@ -95,9 +105,9 @@ void EngineQueue::loop() {
       }
       job->done.set_value(std::move(r));
     };
-    auto more = [&](std::vector<inference::GenerationRequest>& out) {
+    auto more = [&](std::vector<inference::GenerationRequest>& out, int64_t max_positions) {
       std::lock_guard<std::mutex> lock(mutex_);
-      take(key, out);
+      take(key, out, max_positions);
     };
     std::exception_ptr failure;
     try {

@@ -56,13 +56,16 @@ class EngineQueue {
   };
 
   void loop();
-  // Moves the queued jobs whose key is `key` into running_, appending their requests to `out`.
+  // Moves the queued jobs whose key is `key` and that fit in `max_positions` (prompt +
+  // max_new_tokens, capped at the context) into running_, appending their requests to `out`.
   // Caller holds mutex_.
-  void take(const std::string& key, std::vector<inference::GenerationRequest>& out);
+  void take(const std::string& key, std::vector<inference::GenerationRequest>& out,
+            int64_t max_positions);
 
   inference::LocalModel& model_;
   const inference::Tokenizer& tokenizer_;
   inference::BatchOptions options_;
+  int64_t context_;  // positions per sequence at most
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Job>> queue_;
