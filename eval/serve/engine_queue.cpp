@@ -68,10 +68,13 @@ void EngineQueue::take(const std::string& key, std::vector<inference::Generation
   for (auto it = queue_.begin(); it != queue_.end();) {
     const auto len = static_cast<int64_t>(std::max<size_t>(1, (*it)->request.prompt_ids.size()));
     const int64_t positions = std::min(context_, len + (*it)->params.max_new_tokens);
-    if ((*it)->key != key || positions > max_positions) {
+    if ((*it)->key != key) {
       ++it;
       continue;
     }
+    // One that does not fit stops the taking: the run drains and the next one, sized for it,
+    // starts with it (no request waits behind a stream of shorter ones forever).
+    if (positions > max_positions) break;
     out.push_back((*it)->request);
     std::string id = (*it)->request.id;
     running_.emplace(std::move(id), std::move(*it));

@@ -56,9 +56,9 @@ class EngineQueue {
   };
 
   void loop();
-  // Moves the queued jobs whose key is `key` and that fit in `max_positions` (prompt +
-  // max_new_tokens, capped at the context) into running_, appending their requests to `out`.
-  // Caller holds mutex_.
+  // Moves the queued jobs whose key is `key`, in order, into running_, appending their requests
+  // to `out`, up to the first that does not fit in `max_positions` (prompt + max_new_tokens,
+  // capped at the context). Caller holds mutex_.
   void take(const std::string& key, std::vector<inference::GenerationRequest>& out,
             int64_t max_positions);
 

@@ -145,6 +145,40 @@ TEST(EvaluateServed, SigtermAnswersRequestsInFlightThenExitsZero) {
   EXPECT_FALSE(after.Get("/health"));
 }
 
+// A request longer than the running batch's KV cache (sized for the first requests) waits for the
+// next run and is answered as it would be alone.
+TEST(EvaluateServed, ALongRequestArrivingDuringAShortBatchIsAnsweredInFull) {
+  testing::TempDir tmp;
+  Server server(random_llama(tmp / "m"), tmp / "serve.log");
+  ASSERT_GT(server.port(), 0);
+  auto post = [&](int max_tokens) {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(300, 0);
+    auto res = c.Post("/v1/completions",
+                      json{{"prompt", "Once upon a time"},
+                           {"max_tokens", max_tokens},
+                           {"temperature", 0},
+                           {"stop", json::array()}}
+                          .dump(),
+                      "application/json");
+    return res && res->status == 200 ? json::parse(res->body) : json();
+  };
+  auto short_one = std::async(std::launch::async, post, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto long_one = std::async(std::launch::async, post, 900);  // 5 + 900 > 512 positions
+  const json a = short_one.get(), b = long_one.get();
+  ASSERT_FALSE(a.is_null());
+  ASSERT_FALSE(b.is_null()) << "the long request got no answer";
+  const json alone = post(900);
+  EXPECT_EQ(b["choices"][0]["text"], alone["choices"][0]["text"]);
+  EXPECT_EQ(b["usage"], alone["usage"]);
+  // It needs more positions than the short batch's cache has (so it waited for a run of its own).
+  EXPECT_GT(alone["usage"]["prompt_tokens"].get<int>() +
+                alone["usage"]["completion_tokens"].get<int>(),
+            512)
+      << alone;
+}
+
 TEST(EvaluateServed, ApiKeyIsRequiredAndWrittenNowhere) {
   testing::TempDir tmp;
   const std::string key = "sk-serve-secret-4242";
