@@ -181,11 +181,14 @@ void fail_on_generation_errors(const RunState& state) {
     if (failed++ == 0) first = "sample '" + id + "': " + g["generation_error"].get<std::string>();
   }
   if (failed == 0) return;
-  throw Error(ErrorKind::kRemote,
-              std::to_string(failed) + " of " + std::to_string(state.ds.samples.size()) +
-                  " samples got no answer from the server (first: " + first +
-                  "); the others are saved in generations.jsonl and a rerun asks only for the "
-                  "missing ones");
+  const size_t total = state.ds.samples.size();
+  const std::string saved = failed == total
+                                ? "; a rerun asks for all of them again"
+                                : "; the others are saved in generations.jsonl and a rerun asks "
+                                  "only for the missing ones";
+  throw Error(ErrorKind::kRemote, std::to_string(failed) + " of " + std::to_string(total) +
+                                      " samples got no answer from the server (first: " + first +
+                                      ")" + saved);
 }
 
 // The prompts of a run without prompt.template: the model's chat template (auto), a template
