@@ -53,9 +53,24 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   return j;
 }
 
+// "key (from <origin>)", for messages.
+std::string key_from(const ResolvedConfig& cfg, const char* key) {
+  return std::string(key) + " (from " + cfg.origin(key) + ")";
+}
+
+// An integer key within lo..hi, else invalid input naming the key, its origin and the range.
+int int_between(const ResolvedConfig& cfg, const char* key, long long lo, long long hi) {
+  long long v = cfg.get_int(key);
+  if (v < lo || v > hi) {
+    throw_invalid(key_from(cfg, key) + " must be between " + std::to_string(lo) + " and " +
+                  std::to_string(hi) + ", got " + std::to_string(v));
+  }
+  return static_cast<int>(v);
+}
+
 // generation.backend and the served backends' keys.
 void served_settings_from(const ResolvedConfig& cfg, GenerationSettings& g) {
-  auto from = [&](const char* key) { return std::string(key) + " (from " + cfg.origin(key) + ")"; };
+  auto from = [&](const char* key) { return key_from(cfg, key); };
   g.backend = cfg.get_string("generation.backend");
   static const std::vector<std::string> kBackends = {"local", "openai", "sagemaker"};
   if (std::find(kBackends.begin(), kBackends.end(), g.backend) == kBackends.end()) {
@@ -84,12 +99,7 @@ void served_settings_from(const ResolvedConfig& cfg, GenerationSettings& g) {
                   ") but generation.endpoint is not set (set GEN_ENDPOINT to the endpoint name)");
   }
   auto int_in = [&](const char* key, long long lo, long long hi) {
-    long long v = cfg.get_int(key);
-    if (v < lo || v > hi) {
-      throw_invalid(from(key) + " must be between " + std::to_string(lo) + " and " +
-                    std::to_string(hi) + ", got " + std::to_string(v));
-    }
-    return static_cast<int>(v);
+    return int_between(cfg, key, lo, hi);
   };
   g.max_concurrency = int_in("generation.max_concurrency", 1, 4096);
   g.max_retries = int_in("generation.max_retries", 0, 100);
@@ -104,14 +114,9 @@ void served_settings_from(const ResolvedConfig& cfg, GenerationSettings& g) {
 
 GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dummy) {
   GenerationSettings g;
-  auto from = [&](const char* key) { return std::string(key) + " (from " + cfg.origin(key) + ")"; };
+  auto from = [&](const char* key) { return key_from(cfg, key); };
   auto int_in = [&](const char* key, long long lo, long long hi) {
-    long long v = cfg.get_int(key);
-    if (v < lo || v > hi) {
-      throw_invalid(from(key) + " must be between " + std::to_string(lo) + " and " +
-                    std::to_string(hi) + ", got " + std::to_string(v));
-    }
-    return static_cast<int>(v);
+    return int_between(cfg, key, lo, hi);
   };
   g.max_new_tokens = int_in("generation.max_new_tokens", 0, 1 << 20);
   g.temperature = cfg.get_number("generation.temperature");
