@@ -24,15 +24,22 @@ struct JudgeStageOutput {
   // the sample's scores.jsonl line.
   std::vector<nlohmann::json> per_sample;
   nlohmann::json judges;       // summary.json "judges"
-  nlohmann::json judge_usage;  // summary.json "judge_usage"
-  bool interrupted = false;    // a stop signal arrived: outputs are incomplete, rerun to resume
+  nlohmann::json judge_usage;  // summary.json "judge_usage" (several judges: totals + by_judge)
+  // More summary.json sections: "judge_reliability" (always), "judges_by_name" (several judges:
+  // each judge's own summary, as "judges").
+  nlohmann::json extra = nlohmann::json::object();
+  bool interrupted = false;  // a stop signal arrived: outputs are incomplete, rerun to resume
 };
 
-// Runs the judge stage, or returns nullopt when no judge is configured. The summaries are over
+// Runs the judge stage, or returns nullopt when no judge is configured. Each judge of
+// settings.judges (or settings.judge alone) judges every sample judge.repeats times; several
+// judges are combined by settings.judge_combine; judge.calibration adds the human-label figures
+// (eval/judge_reliability.h). The summaries are over
 // `draws`, the run's bootstrap resamples of ds.samples. Samples whose id is in
 // `bypass_cache_ids` are judged afresh even when the cache holds their replies. Throws
 // assay::Error for a bad rubric (invalid input / not found), a dataset lacking what the rubric
-// needs, or an endpoint that refuses every request (remote).
+// needs, a bad calibration file (invalid input, before any call), or an endpoint that refuses
+// every request (remote).
 std::optional<JudgeStageOutput> run_judge_stage(
     const RunSettings& settings, const Dataset& ds, const std::filesystem::path& run_dir,
     const scoring::BootstrapDraws& draws,

@@ -1,9 +1,12 @@
 #include "eval/run_settings.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <set>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/suggest.h"
 #include "judges/registry.h"
 
@@ -38,6 +41,9 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   j.rpm = cfg.get_number("judge.rpm");
   j.tpm = cfg.get_number("judge.tpm");
   j.max_error_rate = cfg.get_number("judge.max_error_rate");
+  const long long repeats = cfg.get_int("judge.repeats");
+  if (repeats < 1 || repeats > 20) throw_invalid(j.label("judge.repeats") + " must be 1..20");
+  j.repeats = static_cast<int>(repeats);
   judges::validate_judge_settings(j);
   const json& prices = cfg.at("judge.prices");
   if (!prices.is_object()) return j;
@@ -51,6 +57,57 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
     j.prices[it.key()] = {p["input_per_mtok"].get<double>(), p["output_per_mtok"].get<double>()};
   }
   return j;
+}
+
+// The `judges` entries: `base` with each entry's overrides. Throws assay::Error (invalid input)
+// naming judges[i].field.
+std::vector<JudgeSettings> judge_panel_from(const ResolvedConfig& cfg, const JudgeSettings& base) {
+  const json& list = cfg.at("judges");
+  std::vector<JudgeSettings> out;
+  if (!list.is_array()) return out;
+  const std::string where = "judges (from " + cfg.origin("judges") + ")";
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const json& e = list[i];
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (!e.is_object()) throw_invalid(at + " must be an object {\"provider\", \"model\", ...}");
+    JudgeSettings j = base;
+    j.base_url_set = base.base_url_set;
+    for (auto it = e.begin(); it != e.end(); ++it) {
+      const std::string& k = it.key();
+      if (!it.value().is_string()) throw_invalid(at + "." + k + " must be a string");
+      const std::string v = it.value().get<std::string>();
+      if (k == "name") {
+        j.name = v;
+      } else if (k == "provider") {
+        j.provider = v;
+      } else if (k == "model") {
+        j.model = v;
+      } else if (k == "base_url") {
+        j.base_url = v;
+        j.base_url_set = true;
+      } else if (k == "api_key_env") {
+        const char* key = std::getenv(v.c_str());
+        j.api_key = key == nullptr ? "" : key;
+        log::register_secret(j.api_key);
+      } else {
+        throw_invalid(at + ": unknown field '" + k + "'" +
+                      did_you_mean(k, {"name", "provider", "model", "base_url", "api_key_env"}) +
+                      " (a judge's key lives in an environment variable: api_key_env)");
+      }
+    }
+    if (j.provider.empty() || j.provider == judges::kNoProvider) {
+      throw_invalid(at + ".provider is missing (and judge.provider is unset)");
+    }
+    if (j.name.empty()) j.name = j.provider + ":" + j.model;
+    if (!names.insert(j.name).second) {
+      throw_invalid(at + ".name '" + j.name + "' is used twice: give each judge its own name");
+    }
+    j.origins["judge.provider"] = at + ".provider";
+    judges::validate_judge_settings(j);
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 // "key (from <origin>)", for messages.
@@ -83,7 +140,8 @@ void served_settings_from(const ResolvedConfig& cfg, GenerationSettings& g) {
   g.endpoint = cfg.get_string("generation.endpoint");
   g.payload = cfg.get_string("generation.payload");
   if (g.payload != "auto" && g.payload != "tgi" && g.payload != "messages") {
-    throw_invalid(from("generation.payload") + ": '" + g.payload + "' must be auto, tgi or messages");
+    throw_invalid(from("generation.payload") + ": '" + g.payload +
+                  "' must be auto, tgi or messages");
   }
   if (g.backend == "openai" && g.base_url.empty()) {
     throw_invalid("generation.backend is openai (from " + cfg.origin("generation.backend") +
@@ -161,13 +219,15 @@ GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dumm
   g.chat_format = cfg.get_string("prompt.chat_format");
   g.chat_template_file = cfg.get_string("prompt.chat_template");
   g.chat_template_name = cfg.get_string("prompt.chat_template_name");
-  if (cfg.at("prompt.chat_template_kwargs").is_object()) g.chat_template_kwargs = cfg.at("prompt.chat_template_kwargs");
+  if (cfg.at("prompt.chat_template_kwargs").is_object())
+    g.chat_template_kwargs = cfg.at("prompt.chat_template_kwargs");
   g.system = cfg.get_string("prompt.system");
   g.fewshot_file = cfg.get_string("prompt.fewshot");
   g.fewshot_n = int_in("prompt.fewshot_n", 0, 1000);
   g.fewshot_seed = static_cast<uint64_t>(int_in("prompt.fewshot_seed", 0, INT32_MAX));
   if (!g.fewshot_file.empty() && g.fewshot_n > 0) {
-    throw_invalid(from("prompt.fewshot") + " and " + from("prompt.fewshot_n") + ": set one, not both");
+    throw_invalid(from("prompt.fewshot") + " and " + from("prompt.fewshot_n") +
+                  ": set one, not both");
   }
   static const std::vector<std::string> kFormats = {"none",   "auto",   "chatml",
                                                     "llama3", "llama2", "mistral"};
@@ -238,6 +298,14 @@ RunSettings run_settings_from(const ResolvedConfig& cfg) {
                   ") must be in (0, 1)");
   }
   s.judge = judge_settings_from(cfg, s.dummy);
+  s.judges = judge_panel_from(cfg, s.judge);
+  if (!s.judges.empty() && s.judge.provider.empty()) s.judge.provider = s.judges.front().provider;
+  s.judge_combine = cfg.get_string("judge.combine");
+  if (s.judge_combine != "mean" && s.judge_combine != "majority") {
+    throw_invalid(key_from(cfg, "judge.combine") + " must be mean or majority, not '" +
+                  s.judge_combine + "'");
+  }
+  s.judge_calibration = cfg.get_string("judge.calibration");
   s.generation = generation_settings_from(cfg, s.dummy);
   s.prediction_b_field = cfg.get_string("fields.prediction_b");
   return s;

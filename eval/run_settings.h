@@ -37,11 +37,11 @@ struct GenerationSettings {
   std::string chat_template_file;    // prompt.chat_template: a Jinja file; "" = the model's own
   std::string chat_template_name;    // which of a list of named templates; "" = "default"
   nlohmann::json chat_template_kwargs = nlohmann::json::object();  // extra template variables
-  std::string system;                // prompt.system; "" = no system message
-  std::string fewshot_file;          // prompt.fewshot: a dataset file of examples; "" = none
-  int fewshot_n = 0;                 // prompt.fewshot_n: examples drawn from the dataset; 0 = none
-  uint64_t fewshot_seed = 0;         // seeds the draw of prompt.fewshot_n
-  int dummy_samples = 8;             // dummy mode: the first N samples
+  std::string system;         // prompt.system; "" = no system message
+  std::string fewshot_file;   // prompt.fewshot: a dataset file of examples; "" = none
+  int fewshot_n = 0;          // prompt.fewshot_n: examples drawn from the dataset; 0 = none
+  uint64_t fewshot_seed = 0;  // seeds the draw of prompt.fewshot_n
+  int dummy_samples = 8;      // dummy mode: the first N samples
   // Where answers come from (eval/generators/).
   std::string backend = "local";  // local, openai, sagemaker
   std::string base_url;           // openai: e.g. http://127.0.0.1:8000/v1
@@ -56,16 +56,22 @@ struct GenerationSettings {
 };
 
 struct RunSettings {
-  std::string model;    // "" when unset
+  std::string model;       // "" when unset
   std::string base_model;  // base model folder for a LoRA adapter; "" when unset
-  std::string dataset;  // "" when unset
-  std::string output;   // "" when unset
+  std::string dataset;     // "" when unset
+  std::string output;      // "" when unset
   bool dummy = false;
   std::string device = "cpu";
   DatasetFields fields;
   std::vector<scoring::MetricRequest> metrics;
   scoring::BootstrapOptions bootstrap;
   JudgeSettings judge;
+  // Several judges (config `judges`): each is `judge` with its entry's overrides and a unique
+  // name; empty: `judge` alone. When set, judge.provider is the first entry's (so "is there a
+  // judge stage" reads the same everywhere).
+  std::vector<JudgeSettings> judges;
+  std::string judge_combine = "mean";  // judge.combine: mean or majority (several judges)
+  std::string judge_calibration;       // judge.calibration: human labels JSONL; "" none
   GenerationSettings generation;
   std::string prediction_b_field = "prediction_b";  // pairwise judging: the second answer B
 };
