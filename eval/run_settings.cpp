@@ -72,7 +72,8 @@ std::vector<JudgeSettings> judge_panel_from(const ResolvedConfig& cfg, const Jud
     const std::string at = where + "[" + std::to_string(i) + "]";
     if (!e.is_object()) throw_invalid(at + " must be an object {\"provider\", \"model\", ...}");
     JudgeSettings j = base;
-    j.base_url_set = base.base_url_set;
+    // judge.api_key goes only to judge.base_url: a judge at another endpoint names its own key.
+    if (e.contains("base_url") || e.contains("provider")) j.api_key.clear();
     for (auto it = e.begin(); it != e.end(); ++it) {
       const std::string& k = it.key();
       if (!it.value().is_string()) throw_invalid(at + "." + k + " must be a string");
@@ -100,7 +101,7 @@ std::vector<JudgeSettings> judge_panel_from(const ResolvedConfig& cfg, const Jud
       throw_invalid(at + ".provider is missing (and judge.provider is unset)");
     }
     if (j.name.empty()) j.name = j.provider + ":" + j.model;
-    if (!names.insert(j.name).second) {
+    if (!names.insert(j.name).second) {  // names key scores.jsonl and summary.json
       throw_invalid(at + ".name '" + j.name + "' is used twice: give each judge its own name");
     }
     j.origins["judge.provider"] = at + ".provider";
@@ -140,8 +141,7 @@ void served_settings_from(const ResolvedConfig& cfg, GenerationSettings& g) {
   g.endpoint = cfg.get_string("generation.endpoint");
   g.payload = cfg.get_string("generation.payload");
   if (g.payload != "auto" && g.payload != "tgi" && g.payload != "messages") {
-    throw_invalid(from("generation.payload") + ": '" + g.payload +
-                  "' must be auto, tgi or messages");
+    throw_invalid(from("generation.payload") + ": '" + g.payload + "' must be auto, tgi or messages");
   }
   if (g.backend == "openai" && g.base_url.empty()) {
     throw_invalid("generation.backend is openai (from " + cfg.origin("generation.backend") +
@@ -219,15 +219,13 @@ GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dumm
   g.chat_format = cfg.get_string("prompt.chat_format");
   g.chat_template_file = cfg.get_string("prompt.chat_template");
   g.chat_template_name = cfg.get_string("prompt.chat_template_name");
-  if (cfg.at("prompt.chat_template_kwargs").is_object())
-    g.chat_template_kwargs = cfg.at("prompt.chat_template_kwargs");
+  if (cfg.at("prompt.chat_template_kwargs").is_object()) g.chat_template_kwargs = cfg.at("prompt.chat_template_kwargs");
   g.system = cfg.get_string("prompt.system");
   g.fewshot_file = cfg.get_string("prompt.fewshot");
   g.fewshot_n = int_in("prompt.fewshot_n", 0, 1000);
   g.fewshot_seed = static_cast<uint64_t>(int_in("prompt.fewshot_seed", 0, INT32_MAX));
   if (!g.fewshot_file.empty() && g.fewshot_n > 0) {
-    throw_invalid(from("prompt.fewshot") + " and " + from("prompt.fewshot_n") +
-                  ": set one, not both");
+    throw_invalid(from("prompt.fewshot") + " and " + from("prompt.fewshot_n") + ": set one, not both");
   }
   static const std::vector<std::string> kFormats = {"none",   "auto",   "chatml",
                                                     "llama3", "llama2", "mistral"};

@@ -37,11 +37,11 @@ struct GenerationSettings {
   std::string chat_template_file;    // prompt.chat_template: a Jinja file; "" = the model's own
   std::string chat_template_name;    // which of a list of named templates; "" = "default"
   nlohmann::json chat_template_kwargs = nlohmann::json::object();  // extra template variables
-  std::string system;         // prompt.system; "" = no system message
-  std::string fewshot_file;   // prompt.fewshot: a dataset file of examples; "" = none
-  int fewshot_n = 0;          // prompt.fewshot_n: examples drawn from the dataset; 0 = none
-  uint64_t fewshot_seed = 0;  // seeds the draw of prompt.fewshot_n
-  int dummy_samples = 8;      // dummy mode: the first N samples
+  std::string system;                // prompt.system; "" = no system message
+  std::string fewshot_file;          // prompt.fewshot: a dataset file of examples; "" = none
+  int fewshot_n = 0;                 // prompt.fewshot_n: examples drawn from the dataset; 0 = none
+  uint64_t fewshot_seed = 0;         // seeds the draw of prompt.fewshot_n
+  int dummy_samples = 8;             // dummy mode: the first N samples
   // Where answers come from (eval/generators/).
   std::string backend = "local";  // local, openai, sagemaker
   std::string base_url;           // openai: e.g. http://127.0.0.1:8000/v1
@@ -56,10 +56,10 @@ struct GenerationSettings {
 };
 
 struct RunSettings {
-  std::string model;       // "" when unset
+  std::string model;    // "" when unset
   std::string base_model;  // base model folder for a LoRA adapter; "" when unset
-  std::string dataset;     // "" when unset
-  std::string output;      // "" when unset
+  std::string dataset;  // "" when unset
+  std::string output;   // "" when unset
   bool dummy = false;
   std::string device = "cpu";
   DatasetFields fields;
