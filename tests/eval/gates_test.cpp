@@ -285,3 +285,36 @@ TEST(GatesTest, GatesComeFromTheConfigAndEvalGatesReplacesThem) {
 
 }  // namespace
 }  // namespace assay::eval
+
+namespace assay::eval {
+namespace {
+
+TEST(GatesTest, ReliabilityKeysAddressTheJudgeFigures) {
+  auto gates = parse_gates(json::parse(R"({
+      "judge.kappa": ">= 0.6", "judge.agreement": ">= 0.8", "judge.accuracy.agreement": ">= 0.9",
+      "judge.calibrated.accuracy.mean": ">= 2", "judge.calibrated.style.ci_low": "> 1",
+      "judge.pairwise.lc_win_rate": "> 0.5", "judge.flip_rate": "<= 0.1"})"),
+                           "test");
+  std::map<std::string, const Gate*> by_key;
+  for (const auto& g : gates) by_key[g.key] = &g;
+  auto check = [&](const char* key, GateSource src, const char* name, const char* field) {
+    SCOPED_TRACE(key);
+    const Gate& g = *by_key.at(key);
+    EXPECT_EQ(g.source, src);
+    EXPECT_EQ(g.name, name);
+    EXPECT_EQ(g.field, field);
+  };
+  check("judge.kappa", GateSource::kSummary, "judge_reliability", "kappa");
+  check("judge.agreement", GateSource::kSummary, "judge_reliability", "agreement");
+  check("judge.flip_rate", GateSource::kSummary, "judge_reliability", "flip_rate");
+  check("judge.accuracy.agreement", GateSource::kJudge, "accuracy", "agreement");
+  check("judge.calibrated.accuracy.mean", GateSource::kJudge, "accuracy", "calibrated_mean");
+  check("judge.calibrated.style.ci_low", GateSource::kJudge, "style", "calibrated_ci_low");
+  check("judge.pairwise.lc_win_rate", GateSource::kJudge, "pairwise", "lc_win_rate");
+  std::string msg = error_of(
+      [&] { parse_gates({{"judge.calibrated.accuracy.median", ">= 1"}}, "run.json"); });
+  EXPECT_NE(msg.find("gate 'judge.calibrated.accuracy.median'"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace assay::eval
