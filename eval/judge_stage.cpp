@@ -39,7 +39,8 @@ json criteria_summary(const judges::Rubric& rubric, const std::vector<judges::Ju
     for (int v = crit.min; v <= crit.max; ++v) dist[std::to_string(v)] = 0;
     for (const auto& j : js) {
       if (!j.ok) continue;
-      std::string key = std::to_string(static_cast<long long>(j.scores[c].score));
+      // Several judges or repeats give fractional means: counted at the nearest scale point.
+      std::string key = std::to_string(std::llround(j.scores[c].score));
       dist[key] = dist[key].get<int>() + 1;
     }
     const scoring::MeanSummary& m = means[c];

@@ -572,7 +572,7 @@ std::string reliability_note(const json& summary) {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n.get<std::string>();
     o += std::to_string(names.size()) + " judges (" + list + "), combined by " +
-         str_at(r, "combine", "mean") + ". ";
+         str_at(r, "combine", "mean") + "; the repeat figures are the least consistent judge's. ";
   }
   if (num_at(r, "repeats").value_or(1) > 1) {
     o += "Each question asked " + format_number(num_at(r, "repeats")) + " times. ";
@@ -582,6 +582,7 @@ std::string reliability_note(const json& summary) {
          "; the calibrated mean is prediction-powered inference (judge mean over all samples + "
          "mean human-minus-judge difference on the labelled ones). ";
   }
+  while (!o.empty() && o.back() == ' ') o.pop_back();
   return o;
 }
 
