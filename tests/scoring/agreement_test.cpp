@@ -2,6 +2,7 @@
 // small cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -39,6 +40,31 @@ TEST(AgreementTest, CohenKappaHandComputed) {
   const std::vector<double> a = {1, 2, 3, kNa}, b = {1, 3, 3, 2};  // the NaN pair is left out
   EXPECT_NEAR(*cohen_kappa(a, b, KappaWeights::kNone), 0.5, 1e-12);
   EXPECT_NEAR(*cohen_kappa(a, b, KappaWeights::kQuadratic), 0.8, 1e-12);
+}
+
+// Fleiss & Cohen (1973): quadratic-weighted kappa equals
+// 2 cov(a, b) / (var(a) + var(b) + (mean(a) - mean(b))^2) with population moments. Checked on a
+// 1-10 scale (MT-Bench ratings) with 40 deterministic pairs.
+TEST(AgreementTest, QuadraticKappaEqualsFleissCohenMomentForm) {
+  std::vector<double> a, b;
+  for (int i = 0; i < 40; ++i) {
+    a.push_back(1 + (i * 7) % 10);
+    b.push_back(std::min(10, std::max(1, static_cast<int>(a.back()) + (i % 5) - 2)));
+  }
+  double ma = 0, mb = 0;
+  for (int i = 0; i < 40; ++i) {
+    ma += a[i] / 40;
+    mb += b[i] / 40;
+  }
+  double va = 0, vb = 0, cov = 0;
+  for (int i = 0; i < 40; ++i) {
+    va += (a[i] - ma) * (a[i] - ma) / 40;
+    vb += (b[i] - mb) * (b[i] - mb) / 40;
+    cov += (a[i] - ma) * (b[i] - mb) / 40;
+  }
+  const double expected = 2 * cov / (va + vb + (ma - mb) * (ma - mb));
+  EXPECT_NEAR(*cohen_kappa(a, b, KappaWeights::kQuadratic), expected, 1e-12);
+  EXPECT_GT(expected, 0.8);  // close ratings: high agreement
 }
 
 TEST(AgreementTest, CohenKappaPerfectAndUndefined) {
