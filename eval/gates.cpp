@@ -420,6 +420,10 @@ void validate_gates(const std::vector<Gate>& gates, const GateContext& ctx) {
           fail("the rubric has no criterion '" + g.name + "'" + did_you_mean(g.name, criteria) +
                " (criteria: " + list(criteria) + ")");
         }
+        if (const std::string needs = reliability_figure_needs(g.field);
+            !needs.empty() && !ctx.judge_figures.count(g.field)) {
+          fail("'" + g.field + "' needs " + needs);
+        }
         break;
       case GateSource::kCorpus:
         if (!ctx.corpus.count(g.name)) {
@@ -431,6 +435,9 @@ void validate_gates(const std::vector<Gate>& gates, const GateContext& ctx) {
       case GateSource::kSummary:
         if ((g.name == "judge_usage" || g.name == "judge_reliability") && !ctx.judge_criteria) {
           fail("no judge is configured (judge.provider)");
+        }
+        if (g.name == "judge_reliability" && !ctx.judge_figures.count(g.field)) {
+          fail("'" + g.field + "' needs " + reliability_figure_needs(g.field));
         }
         break;
       case GateSource::kCompare: {

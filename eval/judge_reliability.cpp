@@ -245,6 +245,43 @@ const std::vector<std::string>& reliability_overview_fields() {
   return fields;
 }
 
+namespace {
+
+struct FigureGroup {
+  const char* needs;
+  std::vector<std::string> fields;
+};
+const std::vector<FigureGroup>& figure_groups() {
+  static const std::vector<FigureGroup> groups = {
+      {"judge.repeats of 2 or more", {"agreement", "repeat_sd", "flip_rate", "repeat_alpha"}},
+      {"two or more judges (`judges`)", {"kappa", "alpha", "n_agreement"}},
+      {"judge.calibration",
+       {"n_labelled", "human_mean", "human_kappa", "human_alpha", "calibrated_mean",
+        "calibrated_ci_low", "calibrated_ci_high"}},
+      {"a pairwise rubric", {"lc_win_rate", "lc_ci_low", "lc_ci_high", "length_coef"}},
+  };
+  return groups;
+}
+
+}  // namespace
+
+std::string reliability_figure_needs(const std::string& field) {
+  for (const auto& g : figure_groups()) {
+    if (std::find(g.fields.begin(), g.fields.end(), field) != g.fields.end()) return g.needs;
+  }
+  return "";
+}
+
+std::set<std::string> reliability_figures(int repeats, size_t n_judges, bool calibration,
+                                          bool pairwise) {
+  const bool on[] = {repeats >= 2, n_judges >= 2, calibration, pairwise};
+  std::set<std::string> out;
+  for (size_t k = 0; k < figure_groups().size(); ++k) {
+    if (on[k]) out.insert(figure_groups()[k].fields.begin(), figure_groups()[k].fields.end());
+  }
+  return out;
+}
+
 json reliability_overview(const json& summary) {
   json out = json::object();
   for (const auto& field : reliability_overview_fields()) {

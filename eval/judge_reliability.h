@@ -5,6 +5,7 @@
 // this file picks the values out of judgments and names the figures.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,5 +78,14 @@ nlohmann::json reliability_overview(const nlohmann::json& summary);
 
 // The gate keys judge.<X> that reliability_overview provides.
 const std::vector<std::string>& reliability_overview_fields();
+
+// What a run needs for a figure to exist: "judge.repeats of 2 or more", "two or more judges
+// (`judges`)", "judge.calibration" or "a pairwise rubric"; "" for a field that is not a
+// reliability figure (mean, ci_low, ...).
+std::string reliability_figure_needs(const std::string& field);
+
+// The reliability figures a run with these settings writes into each judge entry.
+std::set<std::string> reliability_figures(int repeats, size_t n_judges, bool calibration,
+                                          bool pairwise);
 
 }  // namespace assay::eval

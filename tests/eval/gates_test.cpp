@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "eval/judge_reliability.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay::eval {
@@ -311,8 +312,22 @@ TEST(GatesTest, ReliabilityKeysAddressTheJudgeFigures) {
   check("judge.calibrated.accuracy.mean", GateSource::kJudge, "accuracy", "calibrated_mean");
   check("judge.calibrated.style.ci_low", GateSource::kJudge, "style", "calibrated_ci_low");
   check("judge.pairwise.lc_win_rate", GateSource::kJudge, "pairwise", "lc_win_rate");
-  std::string msg = error_of(
-      [&] { parse_gates({{"judge.calibrated.accuracy.median", ">= 1"}}, "run.json"); });
+  // Before the run: a figure the configured run will not write is exit 2 saying what it needs.
+  GateContext ctx;
+  ctx.judge_criteria = std::set<std::string>{"accuracy", "style"};
+  ctx.judge_figures = reliability_figures(3, 1, false, false);
+  auto validate = [&](const json& g) { validate_gates(parse_gates(g, "x"), ctx); };
+  EXPECT_NO_THROW(validate({{"judge.accuracy.agreement", ">= 0.8"}, {"judge.flip_rate", "< 1"}}));
+  std::string msg = error_of([&] { validate({{"judge.kappa", ">= 0.6"}}); });
+  EXPECT_NE(msg.find("two or more judges"), std::string::npos) << msg;
+  msg = error_of([&] { validate({{"judge.calibrated.accuracy.mean", ">= 2"}}); });
+  EXPECT_NE(msg.find("needs judge.calibration"), std::string::npos) << msg;
+  ctx.judge_figures = reliability_figures(1, 2, true, false);
+  EXPECT_NO_THROW(validate({{"judge.kappa", ">= 0.6"}, {"judge.calibrated.style", ">= 2"}}));
+  msg = error_of([&] { validate({{"judge.accuracy.agreement", ">= 0.8"}}); });
+  EXPECT_NE(msg.find("judge.repeats of 2 or more"), std::string::npos) << msg;
+
+  msg = error_of([&] { parse_gates({{"judge.calibrated.accuracy.median", ">= 1"}}, "run.json"); });
   EXPECT_NE(msg.find("gate 'judge.calibrated.accuracy.median'"), std::string::npos) << msg;
 }
 
