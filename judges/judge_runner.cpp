@@ -136,7 +136,8 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
   auto repeat_of = [&](size_t slot) { return static_cast<int>((slot / orders) % repeats); };
   std::optional<std::string> fatal;
   std::vector<Call> next;
-  // Progress: an item is settled when each of its orders has a parsed reply or a final error.
+  // Progress: an item is settled when each of its slots (repeats x orders) has a parsed reply or
+  // a final error.
   std::vector<int> open_slots(items.size(), static_cast<int>(per_item));
   size_t settled = 0;
   auto settle = [&](size_t slot) {
