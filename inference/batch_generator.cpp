@@ -295,11 +295,16 @@ size_t BatchGenerator::run(std::span<const GenerationRequest> requests,
     if (!more) return;
     arrived.clear();
     more(arrived, capacity);
+    // Those that arrived together are admitted shortest first (a prefill group pads to its
+    // longest); they still go after every request that arrived before them.
+    const size_t from = order.size();
     for (const GenerationRequest& r : arrived) {
       order.push_back(prompts.size());
       add(r);
       if (needed > capacity) throw_internal("a request joined a run whose KV cache cannot hold it");
     }
+    std::stable_sort(order.begin() + from, order.end(),
+                     [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
   };
   if (params.max_new_tokens == 0) {
     take_arrivals();

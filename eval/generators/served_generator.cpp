@@ -1,6 +1,8 @@
 #include "eval/generators/served_generator.h"
 
+#include <algorithm>
 #include <map>
+#include <numeric>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -56,8 +58,17 @@ class ServedGenerator final : public Generator {
     if (requests.empty()) return;
     wire_->prepare(*http_);
     load_tokenizer();
+    // Shortest prompts first: a server that batches what it has (evaluate serve, TGI without
+    // paged attention) pads each prefill to its longest prompt, and requests of similar length
+    // then arrive together, as an in-process run admits them. Answers are written as they come.
     std::vector<size_t> pending(requests.size());
-    for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+    std::iota(pending.begin(), pending.end(), size_t{0});
+    std::vector<size_t> size(requests.size());
+    for (size_t i = 0; i < size.size(); ++i) {
+      size[i] = requests[i].chat() ? requests[i].messages.dump().size() : requests[i].prompt.size();
+    }
+    std::stable_sort(pending.begin(), pending.end(),
+                     [&](size_t a, size_t b) { return size[a] < size[b]; });
     std::map<size_t, std::string> unreadable;  // request -> why its last reply was unreadable
     for (int round = 0; round < kMalformedRounds && !pending.empty(); ++round) {
       if (cancel != nullptr && cancel->load()) return;

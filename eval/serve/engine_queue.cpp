@@ -82,6 +82,15 @@ void EngineQueue::take(const std::string& key, std::vector<inference::Generation
   }
 }
 
+void EngineQueue::gather(std::unique_lock<std::mutex>& lock) {
+  const auto deadline = std::chrono::steady_clock::now() + kGatherMax;
+  while (!closing_) {
+    const size_t before = queue_.size();
+    const auto until = std::min(std::chrono::steady_clock::now() + kGatherGap, deadline);
+    if (!wake_.wait_until(lock, until, [&] { return closing_ || queue_.size() > before; })) return;
+  }
+}
+
 void EngineQueue::loop() {
   while (true) {
     std::vector<inference::GenerationRequest> first;
@@ -91,10 +100,12 @@ void EngineQueue::loop() {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closing, and nothing left
+      gather(lock);
       params = queue_.front()->params;
       key = queue_.front()->key;
       take(key, first, context_);
       ++stats_.runs;
+      log::debug("engine run", {{"requests", first.size()}, {"queued", queue_.size()}});
     }
     auto on_done = [&](inference::GenerationResult&& r) {
       std::unique_ptr<Job> job;

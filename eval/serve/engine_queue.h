@@ -4,6 +4,7 @@
 // free up (inference::MoreRequests); others wait for the next batch.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -55,6 +56,15 @@ class EngineQueue {
     std::promise<inference::GenerationResult> done;
   };
 
+  // Requests that arrive together start together. A run started by the first request of a
+  // burst would prefill the others in later groups, and they would stay a step or two apart for
+  // the whole run (an extra, partly padded prefill per group each time their slots refill). So
+  // an idle engine waits while requests keep arriving (each within kGatherGap of the last, at
+  // most kGatherMax in all); the run then admits them shortest first, as an in-process run
+  // does. A lone request waits kGatherGap. Caller holds `lock` on mutex_.
+  static constexpr std::chrono::milliseconds kGatherGap{10};
+  static constexpr std::chrono::milliseconds kGatherMax{100};
+  void gather(std::unique_lock<std::mutex>& lock);
   void loop();
   // Moves the queued jobs whose key is `key`, in order, into running_, appending their requests
   // to `out`, up to the first that does not fit in `max_positions` (prompt + max_new_tokens,

@@ -2,7 +2,11 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <thread>
 
@@ -17,6 +21,9 @@
 namespace assay::eval {
 namespace {
 using nlohmann::json;
+
+// Connections the kernel queues before the server accepts them (capped by net.core.somaxconn).
+constexpr int kListenBacklog = 1024;
 
 // A client error: the reply's status and OpenAI-style error body.
 struct BadRequest {
@@ -264,6 +271,15 @@ OpenAiServer::~OpenAiServer() = default;
 
 int OpenAiServer::bind() {
   const ServeOptions& o = impl_->options;
+  // cpp-httplib listens with a backlog of 5 (compiled into Debian's library): a burst of clients
+  // connecting at once (an evaluate run sends 64) overflows it, the kernel drops their SYNs and
+  // they arrive 1, 3, 7, 15 s later, starving the batch. The socket is remembered as it is made
+  // and listen() is called again after the bind with a real backlog (Linux updates it).
+  int fd = -1;
+  impl_->server.set_socket_options([&fd](socket_t sock) {
+    httplib::default_socket_options(sock);
+    fd = sock;
+  });
   int port = o.port;
   if (port == 0) {
     port = impl_->server.bind_to_any_port(o.host);
@@ -273,6 +289,11 @@ int OpenAiServer::bind() {
   if (port < 0) {
     throw_invalid("cannot listen on " + o.host + ":" + std::to_string(o.port) +
                   " (in use, or not an address of this machine)");
+  }
+  impl_->server.set_socket_options(httplib::default_socket_options);  // `fd` goes out of scope
+  if (fd >= 0 && ::listen(fd, kListenBacklog) != 0) {
+    log::warn("cannot raise the listen backlog; a burst of connections may wait",
+              {{"error", std::strerror(errno)}});
   }
   return port;
 }

@@ -120,6 +120,24 @@ TEST(EvaluateServed, OpenAiThroughServeEqualsLocalForRandomLlama) {
   expect_served_equals_local(random_llama(tmp / "rand-llama"), tmp);
 }
 
+// cpp-httplib listens with a backlog of 5: 64 clients connecting at once (an evaluate run's
+// default) would see their SYNs dropped and arrive seconds later. serve raises it to 1024 (or
+// the system's cap), which `ss` shows as the listening socket's Send-Q.
+TEST(EvaluateServed, ListensWithABacklogForABurstOfClients) {
+  if (testing::run_command("command -v ss").exit_code != 0) GTEST_SKIP() << "no ss (iproute2)";
+  testing::TempDir tmp;
+  Server server(kStories, tmp / "serve.log");
+  ASSERT_GT(server.port(), 0) << read_all(tmp / "serve.log");
+  int cap = 4096;
+  std::ifstream("/proc/sys/net/core/somaxconn") >> cap;
+  auto ss = testing::run_command("ss -Hltn 'sport = :" + std::to_string(server.port()) + "'");
+  ASSERT_EQ(ss.exit_code, 0) << ss.output;
+  std::smatch m;  // State Recv-Q Send-Q Local:Port Peer:Port
+  ASSERT_TRUE(std::regex_search(ss.output, m, std::regex("LISTEN\\s+[0-9]+\\s+([0-9]+)")))
+      << ss.output;
+  EXPECT_EQ(std::stoi(m[1]), std::min(1024, cap)) << ss.output;
+}
+
 TEST(EvaluateServed, SigtermAnswersRequestsInFlightThenExitsZero) {
   testing::TempDir tmp;
   Server server(random_llama(tmp / "m"), tmp / "serve.log");

@@ -11,6 +11,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 
 #include "core/error.h"
 #include "eval/generators/openai_generator.h"
@@ -122,6 +123,30 @@ TEST(OpenAiGenerator, SendsTheRunsSamplingAndMapsFinishReasons) {
   EXPECT_NE(served_sample_seed(5, "s1"), served_sample_seed(6, "s1"));
   EXPECT_LT(served_sample_seed(5, "s1"), 1ull << 63);
   EXPECT_EQ(gen->describe()["server_model"], "served-m");
+}
+
+// A server that pads each prefill group to its longest prompt wastes least when requests of
+// similar length arrive together: shortest first, ties in dataset order, each answer kept with
+// its own id.
+TEST(OpenAiGenerator, SendsTheShortestPromptsFirst) {
+  GenerationSettings g = openai_settings();
+  auto http = std::make_unique<ScriptedHttp>([](const HttpRequest& q, int) {
+    return ok(completion("echo " + json::parse(q.body)["prompt"].get<std::string>(), "length",
+                         nullptr));
+  });
+  ScriptedHttp* sent = http.get();
+  auto gen = make_served_generator(make_openai_wire(g), g, std::move(http), std::nullopt);
+  auto results = generate(*gen, {request("long", "aaaaa"), request("one", "b"),
+                                 request("mid", "ccc"), request("one-too", "d")});
+  ASSERT_EQ(sent->sent.size(), 4u);
+  std::vector<std::string> order;
+  for (const HttpRequest& q : sent->sent) order.push_back(json::parse(q.body)["prompt"]);
+  EXPECT_EQ(order, (std::vector<std::string>{"b", "d", "ccc", "aaaaa"}));
+  std::map<std::string, std::string> text;
+  for (const GenerateResult& r : results) text[r.id] = r.text;
+  EXPECT_EQ(text, (std::map<std::string, std::string>{
+                      {"long", "echo aaaaa"}, {"one", "echo b"}, {"mid", "echo ccc"},
+                      {"one-too", "echo d"}}));
 }
 
 TEST(OpenAiGenerator, ChatRequestsGoToChatCompletionsAsOneUserMessage) {
