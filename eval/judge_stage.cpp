@@ -248,14 +248,8 @@ void worst_repeat_figures(const json& by_name, json& combined) {
 
 }  // namespace
 
-std::optional<JudgeStageOutput> run_judge_stage(
-    const RunSettings& settings, const Dataset& ds, const fs::path& run_dir,
-    const scoring::BootstrapDraws& draws, const std::unordered_set<std::string>& bypass_cache_ids) {
-  if (settings.judge.provider.empty()) return std::nullopt;
-  const std::vector<JudgeSettings> panel =
-      settings.judges.empty() ? std::vector<JudgeSettings>{settings.judge} : settings.judges;
-  judges::Rubric rubric = judges::load_rubric(settings.judge.rubric);
-
+std::vector<judges::JudgeItem> judge_items(const RunSettings& settings, const Dataset& ds,
+                                           const judges::Rubric& rubric) {
   std::vector<judges::JudgeItem> items(ds.samples.size());
   for (size_t i = 0; i < ds.samples.size(); ++i) {
     const Sample& s = ds.samples[i];
@@ -278,6 +272,70 @@ std::optional<JudgeStageOutput> run_judge_stage(
     ASSAY_CHECK(b.samples.size() == items.size());
     for (size_t i = 0; i < items.size(); ++i) items[i].answer_b = *b.samples[i].prediction;
   }
+  return items;
+}
+
+void add_reliability_sections(const RunSettings& settings, const judges::Rubric& rubric,
+                              const std::vector<judges::JudgeItem>& items,
+                              const std::vector<judges::Judgment>& judgments,
+                              const std::vector<std::vector<judges::Judgment>>& by_judge,
+                              const std::vector<std::string>& names,
+                              const scoring::BootstrapDraws& draws, JudgeStageOutput& out,
+                              std::optional<HumanLabels> labels) {
+  const int repeats = settings.judge.repeats;
+  if (by_judge.size() <= 1) {
+    add_repeat_figures(rubric, by_judge.empty() ? judgments : by_judge.front(), repeats,
+                       out.judges);
+  } else {
+    json by_name = json::object();
+    for (size_t k = 0; k < by_judge.size(); ++k) {
+      json s = summarize_judgments(rubric, by_judge[k], draws);
+      add_repeat_figures(rubric, by_judge[k], repeats, s);
+      by_name[names[k]] = std::move(s);
+    }
+    worst_repeat_figures(by_name, out.judges);
+    add_judge_agreement(rubric, by_judge, out.judges);
+    out.extra["judges_by_name"] = std::move(by_name);
+  }
+  if (rubric.kind == judges::RubricKind::kPairwise) {
+    std::vector<std::string> a, b;
+    for (const auto& it : items) {
+      a.push_back(it.answer);
+      b.push_back(it.answer_b);
+    }
+    add_length_controlled(judgments, a, b, draws, out.judges);
+  }
+  if (!labels && !settings.judge_calibration.empty()) {
+    labels = load_human_labels(settings.judge_calibration, rubric);
+  }
+  json overview = json::object();
+  if (labels) {
+    std::vector<std::string> ids;
+    for (const auto& it : items) ids.push_back(it.id);
+    const size_t unknown =
+        add_calibration(rubric, judgments, ids, *labels, draws.options().confidence, out.judges);
+    if (unknown > 0) {
+      log::warn("calibration labels for samples not in this run are ignored",
+                {{"file", labels->path}, {"unknown_ids", unknown}});
+    }
+    overview["calibration"] = {{"file", labels->path}, {"unknown_ids", unknown}};
+  }
+  overview.update(reliability_overview(out.judges));
+  overview["judges"] = names;
+  overview["repeats"] = repeats;
+  overview["combine"] = by_judge.size() > 1 ? json(settings.judge_combine) : json(nullptr);
+  out.extra["judge_reliability"] = std::move(overview);
+}
+
+std::optional<JudgeStageOutput> run_judge_stage(
+    const RunSettings& settings, const Dataset& ds, const fs::path& run_dir,
+    const scoring::BootstrapDraws& draws, const std::unordered_set<std::string>& bypass_cache_ids) {
+  if (settings.judge.provider.empty()) return std::nullopt;
+  const std::vector<JudgeSettings> panel =
+      settings.judges.empty() ? std::vector<JudgeSettings>{settings.judge} : settings.judges;
+  judges::Rubric rubric = judges::load_rubric(settings.judge.rubric);
+
+  const std::vector<judges::JudgeItem> items = judge_items(settings, ds, rubric);
   // Read the human labels before any call, so a bad file costs nothing.
   std::optional<HumanLabels> labels;
   if (!settings.judge_calibration.empty()) {
@@ -338,46 +396,8 @@ std::optional<JudgeStageOutput> run_judge_stage(
     out.per_sample.push_back(std::move(entry));
   }
   out.judges = summarize_judgments(rubric, judgments, draws);
-  if (by_judge.size() == 1) {
-    add_repeat_figures(rubric, by_judge.front(), panel.front().repeats, out.judges);
-    out.judge_usage = usages.front();
-  } else {
-    json by_name = json::object();
-    for (size_t k = 0; k < by_judge.size(); ++k) {
-      json s = summarize_judgments(rubric, by_judge[k], draws);
-      add_repeat_figures(rubric, by_judge[k], panel[k].repeats, s);
-      by_name[names[k]] = std::move(s);
-    }
-    worst_repeat_figures(by_name, out.judges);
-    add_judge_agreement(rubric, by_judge, out.judges);
-    out.extra["judges_by_name"] = std::move(by_name);
-    out.judge_usage = total_usage(names, usages);
-  }
-  if (rubric.kind == judges::RubricKind::kPairwise) {
-    std::vector<std::string> a, b;
-    for (const auto& it : items) {
-      a.push_back(it.answer);
-      b.push_back(it.answer_b);
-    }
-    add_length_controlled(judgments, a, b, draws, out.judges);
-  }
-  json overview = json::object();
-  if (labels) {
-    std::vector<std::string> ids;
-    for (const auto& it : items) ids.push_back(it.id);
-    const size_t unknown =
-        add_calibration(rubric, judgments, ids, *labels, draws.options().confidence, out.judges);
-    if (unknown > 0) {
-      log::warn("calibration labels for samples not in this run are ignored",
-                {{"file", labels->path}, {"unknown_ids", unknown}});
-    }
-    overview["calibration"] = {{"file", labels->path}, {"unknown_ids", unknown}};
-  }
-  overview.update(reliability_overview(out.judges));
-  overview["judges"] = names;
-  overview["repeats"] = panel.front().repeats;
-  overview["combine"] = by_judge.size() > 1 ? json(settings.judge_combine) : json(nullptr);
-  out.extra["judge_reliability"] = std::move(overview);
+  out.judge_usage = by_judge.size() == 1 ? usages.front() : total_usage(names, usages);
+  add_reliability_sections(settings, rubric, items, judgments, by_judge, names, draws, out, labels);
   log::info(out.interrupted ? "judging stopped" : "judged",
             {{"judged", judgments.size() - n_errors - n_unsent},
              {"errors", n_errors},

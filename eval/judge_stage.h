@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/dataset.h"
+#include "eval/human_labels.h"
 #include "eval/run_settings.h"
 #include "judges/judge_runner.h"
 #include "judges/rubric.h"
@@ -44,6 +45,26 @@ std::optional<JudgeStageOutput> run_judge_stage(
     const RunSettings& settings, const Dataset& ds, const std::filesystem::path& run_dir,
     const scoring::BootstrapDraws& draws,
     const std::unordered_set<std::string>& bypass_cache_ids = {});
+
+// The items to judge, one per sample in dataset order: the question, answer A (the prediction),
+// the reference and, for a pairwise rubric, answer B (field settings.prediction_b_field). Throws
+// assay::Error (invalid input) naming file:line:field for a missing reference or answer B.
+std::vector<judges::JudgeItem> judge_items(const RunSettings& settings, const Dataset& ds,
+                                           const judges::Rubric& rubric);
+
+// The judge stage's tail over judgments already made (`evaluate merge` recomputes it over the
+// union of shards): adds to out.judges (summarize_judgments of `judgments`, the combined ones)
+// the repeat figures, several judges' agreement (`by_judge` in `names` order; 0 or 1 entries: one
+// judge, whose repeats are in `judgments`), the LC win rate (pairwise) and the calibration
+// (`labels`, else read from settings.judge_calibration when set), and fills out.extra
+// (judge_reliability, judges_by_name). Throws assay::Error for a bad calibration file.
+void add_reliability_sections(const RunSettings& settings, const judges::Rubric& rubric,
+                              const std::vector<judges::JudgeItem>& items,
+                              const std::vector<judges::Judgment>& judgments,
+                              const std::vector<std::vector<judges::Judgment>>& by_judge,
+                              const std::vector<std::string>& names,
+                              const scoring::BootstrapDraws& draws, JudgeStageOutput& out,
+                              std::optional<HumanLabels> labels = std::nullopt);
 
 // The judge errors a finished run left in its scores.jsonl.
 struct JudgeErrorsOnFile {
