@@ -178,7 +178,8 @@ judges::Judgment judgment_of(const json& line, const judges::Rubric& rubric) {
   }
   // judge.repeats: each repeat's scores (criteria) or outcomes (pairwise).
   if (rubric.kind == judges::RubricKind::kPairwise) {
-    for (const auto& o : js.value("pairwise", json::object()).value("repeat_outcomes", json::array()))
+    for (const auto& o :
+         js.value("pairwise", json::object()).value("repeat_outcomes", json::array()))
       j.repeat_outcomes.push_back(o.get<std::string>());
   } else if (!rubric.criteria.empty()) {
     const json& first = js.value(rubric.criteria.front().name, json::object());
@@ -189,8 +190,8 @@ judges::Judgment judgment_of(const json& line, const judges::Rubric& rubric) {
         const json& reps = js.value(c.name, json::object()).value("repeats", json::array());
         if (r >= reps.size() || !reps[r].is_number()) {
           throw_invalid("scores.jsonl: sample '" + line.value("id", std::string("?")) +
-                        "' has no repeat " + std::to_string(r) + " for judge criterion '" +
-                        c.name + "'");
+                        "' has no repeat " + std::to_string(r) + " for judge criterion '" + c.name +
+                        "'");
         }
         scores.push_back({c.name, reps[r].get<double>(), ""});
       }

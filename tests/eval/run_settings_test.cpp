@@ -152,12 +152,11 @@ TEST(JudgeReliabilitySettingsTest, RepeatsJudgesCombineAndCalibration) {
   EXPECT_TRUE(s.judges.empty());
   EXPECT_EQ(s.judge_combine, "mean");
   EXPECT_EQ(s.judge_calibration, "");
-  s = run_settings_from(resolve_config(sources(
-      std::nullopt,
-      {{"judge.repeats", 3},
-       {"judge.combine", "majority"},
-       {"judge.calibration", "labels.jsonl"},
-       {"judges", nlohmann::json::parse(R"([{"provider": "dummy"},
+  s = run_settings_from(resolve_config(
+      sources(std::nullopt, {{"judge.repeats", 3},
+                             {"judge.combine", "majority"},
+                             {"judge.calibration", "labels.jsonl"},
+                             {"judges", nlohmann::json::parse(R"([{"provider": "dummy"},
            {"name": "b", "provider": "dummy", "model": "dummy-b"}])")}})));
   ASSERT_EQ(s.judges.size(), 2u);
   EXPECT_EQ(s.judges[0].name, "dummy:gpt-4o-mini") << "provider:model when unnamed";

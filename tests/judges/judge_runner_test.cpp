@@ -366,8 +366,8 @@ class ScriptedProvider final : public ChatProvider {
       reply.attempts = 1;
       if (r.rubric->kind == RubricKind::kPairwise) {
         // Order 1 swaps the answers, so "A" there is B's side: answer so both orders agree.
-        const bool swapped = r.messages.dump().find("second-answer") <
-                             r.messages.dump().find("first-answer");
+        const bool swapped =
+            r.messages.dump().find("second-answer") < r.messages.dump().find("first-answer");
         const bool a_wins = r.repeat != 2;
         reply.content = std::string("[[") + ((a_wins != swapped) ? "A" : "B") + "]]";
       } else {
