@@ -73,7 +73,8 @@ std::vector<JudgeSettings> judge_panel_from(const ResolvedConfig& cfg, const Jud
     if (!e.is_object()) throw_invalid(at + " must be an object {\"provider\", \"model\", ...}");
     JudgeSettings j = base;
     // judge.api_key goes only to judge.base_url: a judge at another endpoint names its own key.
-    if (e.contains("base_url") || e.contains("provider")) j.api_key.clear();
+    const bool other_provider = e.contains("provider") && e["provider"] != json(base.provider);
+    if (e.contains("base_url") || other_provider) j.api_key.clear();
     for (auto it = e.begin(); it != e.end(); ++it) {
       const std::string& k = it.key();
       if (!it.value().is_string()) throw_invalid(at + "." + k + " must be a string");

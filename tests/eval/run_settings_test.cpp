@@ -166,6 +166,18 @@ TEST(JudgeReliabilitySettingsTest, RepeatsJudgesCombineAndCalibration) {
   EXPECT_EQ(s.judge.provider, "dummy") << "a judge stage exists";
   EXPECT_EQ(s.judge_combine, "majority");
   EXPECT_EQ(s.judge_calibration, "labels.jsonl");
+  // judge.api_key goes to judge.base_url only: another model there keeps it, another endpoint
+  // or provider does not.
+  s = run_settings_from(resolve_config(sources(
+      std::nullopt, {{"judge.provider", "openai"},
+                     {"judge.api_key", "sk-main"},
+                     {"judges", nlohmann::json::parse(R"([{"model": "gpt-4o"},
+           {"name": "local", "base_url": "http://127.0.0.1:9/v1"},
+           {"name": "d", "provider": "dummy"}])")}})));
+  ASSERT_EQ(s.judges.size(), 3u);
+  EXPECT_EQ(s.judges[0].api_key, "sk-main");
+  EXPECT_EQ(s.judges[1].api_key, "");
+  EXPECT_EQ(s.judges[2].api_key, "");
 }
 
 TEST(JudgeReliabilitySettingsTest, BadValuesNameTheKey) {
