@@ -235,7 +235,7 @@ const std::vector<ConfigKey>& config_keys() {
        "agreement (Cohen's kappa, Krippendorff's alpha)"},
       {"judge.combine", ValueType::kString, "mean", {}, false, true,
        "how several judges make the score gates and the report use: mean or majority"},
-      {"judge.calibration", ValueType::kString, kUnset, {"JUDGE_CALIBRATION"}, false, false,
+      {"judge.calibration", ValueType::kString, kUnset, {"JUDGE_CALIBRATION"}, false, true,
        "JSONL of human labels {\"id\": ..., \"<criterion>\": score}: judge-human agreement and "
        "a prediction-powered (PPI) estimate of the human-scale mean with its CI"},
       {"fields.prediction_b", ValueType::kString, "prediction_b", {}, false, true,
