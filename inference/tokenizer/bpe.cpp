@@ -1,6 +1,6 @@
 // BPE merge loop: a doubly linked list of symbols and a min-heap of candidate pairs with lazy
 // invalidation (a popped pair is used only if both sides are still what they were).
-#include "inference/bpe.h"
+#include "inference/tokenizer/bpe.h"
 
 #include <algorithm>
 #include <queue>

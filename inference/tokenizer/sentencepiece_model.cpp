@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
-#include "inference/bpe.h"
+#include "inference/tokenizer/bpe.h"
 #include "inference/tokenizer_impl.h"
 
 namespace assay::inference {

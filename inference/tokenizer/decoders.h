@@ -1,0 +1,34 @@
+// tokenizer.json's decoders (the Rust `tokenizers` library's decoders module): Replace,
+// ByteFallback, Fuse, Strip, ByteLevel, Metaspace, and Sequence (flattened). Internal to
+// inference/tokenizer/.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "inference/tokenizer/reader.h"
+#include "inference/tokenizer/regex.h"
+
+namespace assay::inference::hf {
+
+struct Decoder {
+  enum class Type { kReplace, kByteFallback, kFuse, kStrip, kByteLevel, kMetaspace };
+  Type type;
+  std::string a, b;  // Replace a -> b; Strip: a = content; Metaspace: a = replacement
+  size_t start = 0, stop = 0;
+  bool strip_first_space = true;  // Metaspace
+
+  void apply(std::vector<std::string>& tokens) const;
+
+ private:
+  void strip(
+      std::string& t) const;  // Strip: a (content) start times from the front, stop from the back
+};
+
+// Appends the parsed node (a Sequence: each of its members, flattened) to out; null: nothing.
+void parse_decoder(const Reader& r, const json& node, const std::string& where,
+                   std::vector<Decoder>& out);
+
+}  // namespace assay::inference::hf
