@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/utf8.h"
+#include "inference/tokenizer/bpe.h"
 #include "inference/tokenizer/byte_level.h"
 #include "inference/tokenizer/normalizers.h"
 #include "inference/tokenizer_impl.h"
@@ -10,19 +11,6 @@
 namespace assay::inference::hf {
 
 namespace {
-
-// "<0x41>" -> 0x41; -1 when `t` is not a byte token.
-int byte_token(const std::string& t) {
-  if (t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>') return -1;
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  int hi = hex(t[3]), lo = hex(t[4]);
-  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-}
 
 void byte_fallback(std::vector<std::string>& tokens) {
   std::vector<std::string> out;
@@ -40,7 +28,7 @@ void byte_fallback(std::vector<std::string>& tokens) {
     count = 0;
   };
   for (auto& t : tokens) {
-    int b = byte_token(t);
+    int b = byte_piece_value(t);
     if (b >= 0) {
       bytes.push_back(static_cast<char>(b));
       ++count;
@@ -117,29 +105,19 @@ void Decoder::strip(std::string& t) const {
   t = t.substr(begin, end - begin);
 }
 
-void parse_decoder(const Reader& r, const json& node, const std::string& where,
-                   std::vector<Decoder>& out) {
-  if (node.is_null()) return;
-  std::string type = r.type(node, where);
+Decoder parse_decoder(const Reader& r, const json& node, const std::string& type,
+                      const std::string& where) {
   using T = Decoder::Type;
   Decoder d;
-  if (type == "Sequence") {
-    const json& list = r.array(node, "decoders", where);
-    for (size_t i = 0; i < list.size(); ++i) {
-      parse_decoder(r, list[i], where + ".decoders[" + std::to_string(i) + "]", out);
-    }
-    return;
-  } else if (type == "Replace") {
+  if (type == "Replace") {
     d.type = T::kReplace;
     auto [is_regex, pattern] = r.pattern(node, where);
     if (is_regex)
       r.fail(where + ".pattern", "a Regex pattern in a Replace decoder is not supported");
     d.a = pattern;
     d.b = r.string(node, "content", where);
-  } else if (type == "ByteFallback") {
-    d.type = T::kByteFallback;
-  } else if (type == "Fuse") {
-    d.type = T::kFuse;
+  } else if (type == "ByteFallback" || type == "Fuse" || type == "ByteLevel") {  // no fields
+    d.type = type == "ByteFallback" ? T::kByteFallback : type == "Fuse" ? T::kFuse : T::kByteLevel;
   } else if (type == "Strip") {
     d.type = T::kStrip;
     d.a = r.string(node, "content", where);
@@ -149,8 +127,6 @@ void parse_decoder(const Reader& r, const json& node, const std::string& where,
     if (start < 0 || stop < 0) r.fail(where, "start and stop must not be negative");
     d.start = static_cast<size_t>(start);
     d.stop = static_cast<size_t>(stop);
-  } else if (type == "ByteLevel") {
-    d.type = T::kByteLevel;
   } else if (type == "Metaspace") {
     d.type = T::kMetaspace;
     d.a = r.string(node, "replacement", where);
@@ -163,7 +139,7 @@ void parse_decoder(const Reader& r, const json& node, const std::string& where,
   } else {
     r.fail(where + ".type", "decoder '" + type + "' is not supported");
   }
-  out.push_back(std::move(d));
+  return d;
 }
 
 }  // namespace assay::inference::hf

@@ -27,8 +27,10 @@ struct Decoder {
       std::string& t) const;  // Strip: a (content) start times from the front, stop from the back
 };
 
-// Appends the parsed node (a Sequence: each of its members, flattened) to out; null: nothing.
-void parse_decoder(const Reader& r, const json& node, const std::string& where,
-                   std::vector<Decoder>& out);
+// One node of the section whose "type" is `type` (neither null nor a "Sequence": parse_pipeline
+// in reader.h takes those). Throws assay::Error naming the JSON path for an unsupported type or
+// a malformed field.
+Decoder parse_decoder(const Reader& r, const json& node, const std::string& type,
+                      const std::string& where);
 
 }  // namespace assay::inference::hf

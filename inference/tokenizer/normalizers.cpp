@@ -1,6 +1,8 @@
 #include "inference/tokenizer/normalizers.h"
 
 #include <cstdlib>
+#include <optional>
+#include <utility>
 
 #include <utf8proc.h>
 
@@ -120,28 +122,29 @@ void Normalizer::apply(std::string& s) const {
   }
 }
 
-void parse_normalizer(const Reader& r, const json& node, const std::string& where,
-                      std::vector<Normalizer>& out) {
-  if (node.is_null()) return;
-  std::string type = r.type(node, where);
+namespace {
+
+// The normalizers that have no fields.
+std::optional<Normalizer::Type> plain_type(std::string_view name) {
+  using T = Normalizer::Type;
+  static constexpr std::pair<std::string_view, T> kPlain[] = {{"NFC", T::kNfc},
+                                                              {"NFD", T::kNfd},
+                                                              {"NFKC", T::kNfkc},
+                                                              {"NFKD", T::kNfkd},
+                                                              {"Lowercase", T::kLowercase}};
+  for (const auto& [n, t] : kPlain)
+    if (n == name) return t;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Normalizer parse_normalizer(const Reader& r, const json& node, const std::string& type,
+                            const std::string& where) {
   using T = Normalizer::Type;
   Normalizer n;
-  if (type == "Sequence") {
-    const json& list = r.array(node, "normalizers", where);
-    for (size_t i = 0; i < list.size(); ++i) {
-      parse_normalizer(r, list[i], where + ".normalizers[" + std::to_string(i) + "]", out);
-    }
-    return;
-  } else if (type == "NFC") {
-    n.type = T::kNfc;
-  } else if (type == "NFD") {
-    n.type = T::kNfd;
-  } else if (type == "NFKC") {
-    n.type = T::kNfkc;
-  } else if (type == "NFKD") {
-    n.type = T::kNfkd;
-  } else if (type == "Lowercase") {
-    n.type = T::kLowercase;
+  if (const auto plain = plain_type(type)) {
+    n.type = *plain;
   } else if (type == "Prepend") {
     n.type = T::kPrepend;
     n.a = r.string(node, "prepend", where);
@@ -161,7 +164,7 @@ void parse_normalizer(const Reader& r, const json& node, const std::string& wher
   } else {
     r.fail(where + ".type", "normalizer '" + type + "' is not supported");
   }
-  out.push_back(std::move(n));
+  return n;
 }
 
 }  // namespace assay::inference::hf

@@ -27,8 +27,10 @@ struct Normalizer {
 // `from`. (Replace normalizer; also the Metaspace pre-tokenizer and the Replace decoder.)
 void replace_all(std::string& s, std::string_view from, std::string_view to);
 
-// Appends the parsed node (a Sequence: each of its members, flattened) to out; null: nothing.
-void parse_normalizer(const Reader& r, const json& node, const std::string& where,
-                      std::vector<Normalizer>& out);
+// One node of the section whose "type" is `type` (neither null nor a "Sequence": parse_pipeline
+// in reader.h takes those). Throws assay::Error naming the JSON path for an unsupported type or
+// a malformed field.
+Normalizer parse_normalizer(const Reader& r, const json& node, const std::string& type,
+                            const std::string& where);
 
 }  // namespace assay::inference::hf

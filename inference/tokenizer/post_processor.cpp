@@ -5,14 +5,16 @@ namespace assay::inference::hf {
 void parse_post_processor(const Reader& r, const json& node, const std::string& where,
                           const TokenIdLookup& token_id, PostProcessor& out) {
   if (node.is_null()) return;
-  std::string type = r.type(node, where);
+  const std::string type = r.type(node, where);
   if (type == "Sequence") {
     const json& list = r.array(node, "processors", where);
     for (size_t i = 0; i < list.size(); ++i) {
-      parse_post_processor(r, list[i], where + ".processors[" + std::to_string(i) + "]", token_id,
-                           out);
+      const std::string at = where + ".processors[" + std::to_string(i) + "]";
+      parse_post_processor(r, list[i], at, token_id, out);
     }
-  } else if (type == "ByteLevel") {
+    return;
+  }
+  if (type == "ByteLevel") {
     // Only adjusts offsets; ids are unchanged.
   } else if (type == "TemplateProcessing") {
     const json& single = r.array(node, "single", where);

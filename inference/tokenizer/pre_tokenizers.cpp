@@ -118,20 +118,12 @@ void PreTokenizer::apply(std::vector<std::string>& pieces, bool first_piece_is_t
   pieces.swap(out);
 }
 
-void parse_pre_tokenizer(const Reader& r, const json& node, const std::string& where,
-                         std::vector<PreTokenizer>& out) {
-  if (node.is_null()) return;
-  std::string type = r.type(node, where);
+PreTokenizer parse_pre_tokenizer(const Reader& r, const json& node, const std::string& type,
+                                 const std::string& where) {
   using T = PreTokenizer::Type;
   using B = PreTokenizer::Behavior;
   PreTokenizer p;
-  if (type == "Sequence") {
-    const json& list = r.array(node, "pretokenizers", where);
-    for (size_t i = 0; i < list.size(); ++i) {
-      parse_pre_tokenizer(r, list[i], where + ".pretokenizers[" + std::to_string(i) + "]", out);
-    }
-    return;
-  } else if (type == "Split") {
+  if (type == "Split") {
     p.type = T::kSplit;
     auto [is_regex, pattern] = r.pattern(node, where);
     p.regex = std::make_unique<TokenizerRegex>(is_regex ? pattern : regex_quote(pattern),
@@ -178,7 +170,7 @@ void parse_pre_tokenizer(const Reader& r, const json& node, const std::string& w
   } else {
     r.fail(where + ".type", "pre-tokenizer '" + type + "' is not supported");
   }
-  out.push_back(std::move(p));
+  return p;
 }
 
 }  // namespace assay::inference::hf

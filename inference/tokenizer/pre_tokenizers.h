@@ -28,8 +28,10 @@ struct PreTokenizer {
   void apply(std::vector<std::string>& pieces, bool first_piece_is_text_start) const;
 };
 
-// Appends the parsed node (a Sequence: each of its members, flattened) to out; null: nothing.
-void parse_pre_tokenizer(const Reader& r, const json& node, const std::string& where,
-                         std::vector<PreTokenizer>& out);
+// One node of the section whose "type" is `type` (neither null nor a "Sequence": parse_pipeline
+// in reader.h takes those). Throws assay::Error naming the JSON path for an unsupported type or
+// a malformed field.
+PreTokenizer parse_pre_tokenizer(const Reader& r, const json& node, const std::string& type,
+                                 const std::string& where);
 
 }  // namespace assay::inference::hf

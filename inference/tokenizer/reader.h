@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -78,5 +79,24 @@ class Reader {
  private:
   std::string label_;
 };
+
+// Parses one section of the pipeline (normalizer, pre_tokenizer, decoder) into `out`: nothing for
+// null, each member of a "Sequence" (the array node[key]) in turn, flattened, else
+// out.push_back(parse_one(r, node, type, where)) for the node itself (parse_normalizer,
+// parse_pre_tokenizer, parse_decoder).
+template <typename T, typename ParseOne>
+void parse_pipeline(const Reader& r, const json& node, const char* key, const std::string& where,
+                    std::vector<T>& out, const ParseOne& parse_one) {
+  if (node.is_null()) return;
+  const std::string type = r.type(node, where);
+  if (type != "Sequence") {
+    out.push_back(parse_one(r, node, type, where));
+    return;
+  }
+  const json& list = r.array(node, key, where);
+  for (size_t i = 0; i < list.size(); ++i)
+    parse_pipeline(r, list[i], key, where + "." + key + "[" + std::to_string(i) + "]", out,
+                   parse_one);
+}
 
 }  // namespace assay::inference::hf

@@ -90,8 +90,10 @@ JsonTokenizer::JsonTokenizer(std::string_view text, const std::string& label,
       auto it = root.find(key);
       return it == root.end() ? null_node : *it;
     };
-    parse_normalizer(r, section("normalizer"), "normalizer", normalizers_);
-    parse_pre_tokenizer(r, section("pre_tokenizer"), "pre_tokenizer", pre_tokenizers_);
+    parse_pipeline(r, section("normalizer"), "normalizers", "normalizer", normalizers_,
+                   parse_normalizer);
+    parse_pipeline(r, section("pre_tokenizer"), "pretokenizers", "pre_tokenizer", pre_tokenizers_,
+                   parse_pre_tokenizer);
     for (size_t i = 0; i < pre_tokenizers_.size(); ++i) {
       if (pre_tokenizers_[i].type == PreTokenizer::Type::kByteLevel) {
         if (i + 1 != pre_tokenizers_.size()) {
@@ -103,7 +105,7 @@ JsonTokenizer::JsonTokenizer(std::string_view text, const std::string& label,
     parse_post_processor(
         r, section("post_processor"), "post_processor",
         [this](const std::string& name) { return token_to_id(name); }, post_);
-    parse_decoder(r, section("decoder"), "decoder", decoders_);
+    parse_pipeline(r, section("decoder"), "decoders", "decoder", decoders_, parse_decoder);
   } catch (const json::exception& e) {
     throw_invalid(label + ": " + e.what());
   }
