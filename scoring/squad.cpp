@@ -162,6 +162,17 @@ struct SquadScratch {
   squad::SmallKeys keys;
 };
 
+// The calling thread's scratch (buffers kept from pair to pair) with both sides prepared, and
+// with all their tokens made when `all`; the paths for this call in s.a.isa.
+SquadScratch& sides(std::string_view prediction, std::string_view reference, bool all) {
+  thread_local SquadScratch s;
+  const squad::SquadIsa* isa = squad::paths();
+  auto start = all ? squad::tokenize : squad::prepare;
+  start(prediction, s.a, isa);
+  start(reference, s.b, isa);
+  return s;
+}
+
 // Multiset intersection size through the hash table: the prediction's tokens counted, the
 // reference's taken.
 long counted_overlap(SquadScratch& s) {
@@ -175,10 +186,7 @@ long counted_overlap(SquadScratch& s) {
 }  // namespace
 
 double squad_exact_match(std::string_view prediction, std::string_view reference) {
-  thread_local SquadScratch s;
-  const squad::SquadIsa* isa = squad::paths();
-  squad::prepare(prediction, s.a, isa);
-  squad::prepare(reference, s.b, isa);
+  SquadScratch& s = sides(prediction, reference, false);
   // Tokens are made on both sides in growing batches and compared: most pairs differ early.
   size_t t = 0;
   for (size_t want = 4;; want *= 2) {
@@ -194,10 +202,8 @@ double quasi_exact_match(std::string_view prediction, std::string_view reference
 }
 
 TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference) {
-  thread_local SquadScratch s;
-  const squad::SquadIsa* isa = squad::paths();
-  squad::tokenize(prediction, s.a, isa);
-  squad::tokenize(reference, s.b, isa);
+  SquadScratch& s = sides(prediction, reference, true);
+  const squad::SquadIsa* isa = s.a.isa;
   long same = 0;
   if (isa != nullptr && std::min(s.a.n_toks, s.b.n_toks) <= 64) {
     // The overlap is symmetric: the smaller side gets the keys.
