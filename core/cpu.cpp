@@ -61,15 +61,8 @@ Level level() {
 }
 
 const char* level_name(Level level) {
-  switch (level) {
-    case Level::scalar:
-      return "scalar";
-    case Level::avx2:
-      return "avx2";
-    case Level::avx512:
-      return "avx512";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {"scalar", "avx2", "avx512"};
+  return kNames[static_cast<int>(level)];
 }
 
 // The seam behind testing::ScopedCpuLevel (declared in testing/cpu_level.h, which is not a

@@ -41,6 +41,34 @@ TokenPrf reference_prf(std::string_view pred, std::string_view ref) {
   return out;
 }
 
+// At every level: `iters` random pairs of concatenated `pieces` (the first `short_iters` of up to
+// 14 pieces, the rest of up to `long_max`; b is a with a quarter as many pieces inserted, so
+// that overlaps are common), EM and P/R/F1 against the step-by-step form.
+void check_random_pairs(const std::vector<std::string>& pieces, unsigned seed, int iters,
+                        int short_iters, int long_max) {
+  for (cpu::Level level : kLevels) {
+    testing::ScopedCpuLevel cap(level);
+    const char* at = cpu::level_name(level);
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+    std::uniform_int_distribution<int> short_len(0, 14), long_len(0, long_max);
+    for (int iter = 0; iter < iters; ++iter) {
+      auto& len = iter < short_iters ? short_len : long_len;
+      std::string a, b;
+      for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
+      b = a;
+      for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
+      double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
+      ASSERT_EQ(squad_exact_match(a, b), em) << at << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(squad_exact_match(a, a), 1.0) << at << " [" << a << "]";
+      TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
+      ASSERT_EQ(got.precision, want.precision) << at << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.recall, want.recall) << at << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.f1, want.f1) << at << " [" << a << "] vs [" << b << "]";
+    }
+  }
+}
+
 // At every instruction-set level.
 TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
   const std::vector<std::string> pieces = {"a",
@@ -80,29 +108,8 @@ TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
                                            "\xE2\x84\xAA",
                                            "\xE9",
                                            "\xF0\x9F"};
-  for (cpu::Level level : kLevels) {
-    testing::ScopedCpuLevel cap(level);
-    const char* at = cpu::level_name(level);
-    std::mt19937 rng(5);
-    std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
-    // Short strings, and long ones whose chunks straddle the 16- and 64-byte blocks.
-    std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 120);
-    for (int iter = 0; iter < 26000; ++iter) {
-      auto& len = iter < 20000 ? short_len : long_len;
-      std::string a, b;
-      for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
-      // b shares most of a's pieces so that overlaps are common.
-      b = a;
-      for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
-      double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
-      ASSERT_EQ(squad_exact_match(a, b), em) << at << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(squad_exact_match(a, a), 1.0) << at << " [" << a << "]";
-      TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
-      ASSERT_EQ(got.precision, want.precision) << at << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(got.recall, want.recall) << at << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(got.f1, want.f1) << at << " [" << a << "] vs [" << b << "]";
-    }
-  }
+  // Short strings, and long ones whose chunks straddle the 16- and 64-byte blocks.
+  check_random_pairs(pieces, 5, 26000, 20000, 120);
 }
 
 // ASCII-only text (no control characters) takes the compacted path on CPUs with AVX-512 VBMI2
@@ -118,27 +125,7 @@ TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
       "Supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "0123456789abcdef",
       std::string(70, 'x'), "The" + std::string(140, 'y') + "."};
   // clang-format on
-  for (cpu::Level level : kLevels) {
-    testing::ScopedCpuLevel cap(level);
-    const char* off = cpu::level_name(level);
-    std::mt19937 rng(11);
-    std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
-    std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 200);
-    for (int iter = 0; iter < 20000; ++iter) {
-      auto& len = iter < 12000 ? short_len : long_len;
-      std::string a, b;
-      for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
-      b = a;
-      for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
-      double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
-      ASSERT_EQ(squad_exact_match(a, b), em) << off << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(squad_exact_match(a, a), 1.0) << off << " [" << a << "]";
-      TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
-      ASSERT_EQ(got.precision, want.precision) << off << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(got.recall, want.recall) << off << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(got.f1, want.f1) << off << " [" << a << "] vs [" << b << "]";
-    }
-  }
+  check_random_pairs(pieces, 11, 20000, 12000, 200);
 }
 
 // squad_token_prf's overlap paths (the AVX2 small-side keys when a side has at most 64 tokens,
