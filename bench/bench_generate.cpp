@@ -18,11 +18,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/roofline.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "inference/batch_generator.h"
 #include "inference/engine.h"
-#include "inference/roofline.h"
 #include "inference/safetensors.h"
 #include "inference/tokenizer.h"
 
@@ -105,8 +105,19 @@ struct Figures {
   double decode_tok_cpu_s = 0;
 };
 
-// Times B prompts of P random ids: a run with 1 new token (prefill + one sample) and a run with G
-// (the difference is G - 1 decode steps). EOS is disabled so every request runs to G.
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Times B prompts of P random ids generating G tokens each; EOS is disabled so every request
+// runs to G. Prefill: a run with 1 new token (prefill + one sample), the median of `repeat`.
+// Decode, timed directly: the generator gets one slot more than there are requests and a
+// serving hook (`more`) that adds nothing, so it asks the hook before every step; the gaps
+// between those calls after the first decode step are single decode steps of B rows (sampling
+// included). The figure is B over the median step, over all steps of `repeat` runs, so one
+// disturbed step or run moves it little.
 Figures measure(Engine& engine, const Tokenizer& tokenizer, int batch, int prompt, int gen,
                 int repeat) {
   const int64_t vocab = engine.config().vocab_size;
@@ -121,36 +132,47 @@ Figures measure(Engine& engine, const Tokenizer& tokenizer, int batch, int promp
     requests.push_back(std::move(r));
   }
   BatchOptions options;
-  options.max_batch_size = batch;
+  options.max_batch_size = batch + 1;  // the spare slot makes the generator call `more`
   options.max_batch_tokens = std::max(8192, batch * prompt);
   options.max_context = prompt + gen;
   BatchGenerator generator(engine, tokenizer, options);
   SamplingParams params;
   params.eos_ids = {-1};
-  double cpu = 0;  // CPU seconds of the last timed run
-  auto timed = [&](int new_tokens) {
+  std::vector<double> wall_marks, cpu_marks;  // one per call of `more`
+  const MoreRequests mark = [&](std::vector<GenerationRequest>&, int64_t) {
+    wall_marks.push_back(now_s());
+    cpu_marks.push_back(cpu_s());
+  };
+  std::vector<double> step_wall, step_cpu, prefill_wall, prefill_cpu;
+  auto run = [&](int new_tokens) {
     params.max_new_tokens = new_tokens;
+    wall_marks.clear();
+    cpu_marks.clear();
     const double t0 = now_s(), c0 = cpu_s();
-    generator.run(requests, params, [](GenerationResult&&) {});
-    cpu = cpu_s() - c0;
-    return now_s() - t0;
+    generator.run(
+        requests, params, [](GenerationResult&&) {}, nullptr, mark);
+    return std::pair(now_s() - t0, cpu_s() - c0);
   };
   // Warm up with the full length: the generator keeps its KV cache from here on (as `evaluate`
   // makes it once per run), so neither figure counts the kernel mapping it in.
-  timed(gen);
-  // Best of `repeat` (the machine is shared and noisy), wall and CPU time each.
-  double t_prefill = 1e30, t_all = 1e30, c_prefill = 1e30, c_all = 1e30;
+  run(gen);
   for (int i = 0; i < repeat; ++i) {
-    t_prefill = std::min(t_prefill, timed(1));
-    c_prefill = std::min(c_prefill, cpu);
-    t_all = std::min(t_all, timed(gen));
-    c_all = std::min(c_all, cpu);
+    const auto [w, c] = run(1);
+    prefill_wall.push_back(w);
+    prefill_cpu.push_back(c);
+    run(gen);
+    // Marks: before the prefill, then before each later step; [1] follows the prefill and the
+    // first decode step, so the steps timed alone are the gaps from [1] on.
+    for (size_t k = 2; k < wall_marks.size(); ++k) {
+      step_wall.push_back(wall_marks[k] - wall_marks[k - 1]);
+      step_cpu.push_back(cpu_marks[k] - cpu_marks[k - 1]);
+    }
   }
   Figures f;
-  f.prefill_tok_s = static_cast<double>(batch) * prompt / t_prefill;
-  f.decode_tok_s = static_cast<double>(batch) * (gen - 1) / std::max(1e-9, t_all - t_prefill);
-  f.prefill_tok_cpu_s = static_cast<double>(batch) * prompt / c_prefill;
-  f.decode_tok_cpu_s = static_cast<double>(batch) * (gen - 1) / std::max(1e-9, c_all - c_prefill);
+  f.prefill_tok_s = static_cast<double>(batch) * prompt / median(prefill_wall);
+  f.prefill_tok_cpu_s = static_cast<double>(batch) * prompt / median(prefill_cpu);
+  f.decode_tok_s = batch / std::max(1e-9, median(step_wall));
+  f.decode_tok_cpu_s = batch / std::max(1e-9, median(step_cpu));
   return f;
 }
 
@@ -212,8 +234,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (prompt < 1 || gen < 2) {
-    std::fprintf(stderr, "--prompt-tokens must be >= 1 and --new-tokens >= 2\n");
+  if (prompt < 1 || gen < 3) {  // decode steps are timed from the second one on
+    std::fprintf(stderr, "--prompt-tokens must be >= 1 and --new-tokens >= 3\n");
     return 2;
   }
   try {
@@ -251,9 +273,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     // Rooflines.
-    const double bw = measure_memory_gbps(256, 1.0);
-    const double gemm_f32 = measure_gemm_gflops("float32", 2048, 1.0);
-    const double gemm_bf16 = measure_gemm_gflops("bfloat16", 2048, 1.0);
+    const double bw = assay::bench::measure_memory_gbps(256, 1.0);
+    const double gemm_f32 = assay::bench::measure_gemm_gflops("float32", 2048, 1.0);
+    const double gemm_bf16 = assay::bench::measure_gemm_gflops("bfloat16", 2048, 1.0);
     std::printf(
         "machine: memory %.1f GB/s (copy), GEMM fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s; "
         "OMP_WAIT_POLICY=%s, threads %s\n",

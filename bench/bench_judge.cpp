@@ -14,7 +14,7 @@
 #include "core/http_client.h"
 #include "judges/judge_runner.h"
 #include "judges/openai_judge.h"
-#include "tests/judges/fake_openai_server.h"
+#include "testing/fake_openai_server.h"
 
 namespace {
 namespace fs = std::filesystem;

@@ -29,6 +29,7 @@
 #include "scoring/scorer.h"
 #include "scoring/squad.h"
 #include "scoring/ter.h"
+#include "testing/cpu_level.h"
 
 using namespace assay::scoring;
 
@@ -114,6 +115,12 @@ int main(int argc, char** argv) {
       g_sink = s;
     };
   };
+  auto at_scalar = [](std::function<void(size_t, size_t)> fn) {
+    return [fn](size_t b, size_t e) {
+      assay::testing::ScopedCpuLevel cap(assay::cpu::Level::scalar);
+      fn(b, e);
+    };
+  };
   std::vector<Row> rows = {
       {"sentence_bleu", 6962, each([](auto& h, auto& r) { return sentence_bleu(h, r).score; }), n},
       {"corpus_bleu", 6094,
@@ -144,6 +151,11 @@ int main(int argc, char** argv) {
        each([](auto& h, auto& r) { return rouge_scores(h, r, true).rougeLsum.fmeasure; }), n},
       {"squad_f1", 26883, each([](auto& h, auto& r) { return squad_token_prf(h, r).f1; }), n},
       {"squad_em", 37270, each([](auto& h, auto& r) { return squad_exact_match(h, r); }), n},
+      // The same two at the portable level (what a CPU without AVX2 runs), for the level table.
+      {"squad_f1 @scalar", 26883,
+       at_scalar(each([](auto& h, auto& r) { return squad_token_prf(h, r).f1; })), n},
+      {"squad_em @scalar", 37270,
+       at_scalar(each([](auto& h, auto& r) { return squad_exact_match(h, r); })), n},
       {"ter", 5, each([](auto& h, auto& r) { return sentence_ter(h, r); }),
        std::min<size_t>(n, 2060)},
   };

@@ -1,4 +1,5 @@
-// Internals shared by the tokenizer implementations (tokenizer_json.cpp, sentencepiece_model.cpp),
+// Internals shared by the tokenizer implementations (tokenizer/tokenizer_json.cpp and
+// tokenizer/sentencepiece_model.cpp),
 // the tests and the fuzz targets. Not for use outside inference/ and tests/.
 #pragma once
 

@@ -38,22 +38,4 @@ struct TokenPrf {
 // overlaps (so both-empty gives F1 0, as the v1.1 script does).
 TokenPrf squad_token_prf(std::string_view prediction, std::string_view reference);
 
-namespace detail {
-// Tests set this to run the per-chunk paths on a CPU that would take the compacted ASCII path
-// (AVX-512 VBMI2); not thread-safe, not for production use.
-extern bool squad_no_compact;
-// Likewise for the AVX-512 small-side token overlap of squad_token_prf (then the hash table).
-extern bool squad_no_small_overlap;
-// Likewise for the AVX-512 VBMI byte-permute classification (then the AVX-512BW compares).
-extern bool squad_no_vbmi_classify;
-// Likewise for every AVX-512 path (then the AVX2 paths, where the CPU has AVX2).
-extern bool squad_no_avx512;
-// Likewise for pext in the AVX2 compacted path (then the compacted text is classified again).
-extern bool squad_no_pext;
-// utf8::py_lower(chunk) into out without allocating, for text whose non-ASCII code points are
-// all Latin-1 capitals U+00C0-U+00DE (but U+00D7) or in ranges whose lower case is themselves;
-// false (out unspecified) for anything else, which then takes py_lower.
-bool squad_lower_simple(std::string_view chunk, std::string& out);
-}  // namespace detail
-
 }  // namespace assay::scoring

@@ -2,6 +2,8 @@
 
 #include "inference/models/kernels_avx2.h"
 
+#include "core/cpu.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -29,22 +31,20 @@ namespace assay::inference::kernels {
 
 namespace {
 
-// The AVX-512 bodies below run where these hold; elsewhere kernels_avx2.cpp's (AVX2 + FMA).
+// The AVX-512 bodies below run where these hold (core/cpu's probe, lowered in tests by
+// testing::ScopedCpuLevel); elsewhere kernels_avx2.cpp's (AVX2 + FMA).
 bool has_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  return ok;
+  return cpu::features().avx512;
 }
 
 bool has_avx512_bf16() {
-  static const bool ok = has_avx512() && __builtin_cpu_supports("avx512bf16");
-  return ok;
+  return cpu::features().avx512_bf16;
 }
 
 }  // namespace
 
 bool has_f32_kernels() {
-  return has_avx512() || avx2::supported();
+  return cpu::features().avx2;
 }
 
 bool has_bf16_kernels() {  // without AVX512-BF16 the AVX2 tiles widen bf16 to float

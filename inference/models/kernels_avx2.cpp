@@ -12,11 +12,6 @@ namespace assay::inference::kernels::avx2 {
 #define ASSAY_AVX2 __attribute__((target("avx2,fma")))
 #define ASSAY_UNROLL _Pragma("GCC unroll 16")
 
-bool supported() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-}
-
 namespace {
 
 inline float from_bf16(uint16_t h) {

@@ -63,8 +63,6 @@ void rope_heads(const RopeStore& a, int64_t r, int64_t h0, int64_t h1, int64_t k
 
 namespace avx2 {
 
-bool supported();  // AVX2 and FMA
-
 extern const TileFn kTilesF32[kMR][kNB];
 extern const TileFn kTilesBf16[kMR][kNB];
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cpu.h"
 #include "scoring/bleu.h"
 #include "scoring/chrf.h"
 #include "scoring/rouge.h"
@@ -19,6 +20,7 @@
 #include "scoring/ter.h"
 #include "scoring/text.h"
 #include "scoring/text_metrics.h"
+#include "testing/cpu_level.h"
 
 using namespace assay::scoring;
 
@@ -94,8 +96,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
 
   // The one-pass fast paths equal their step-by-step references.
   check(tokenize_13a_fast(hyp) == tokenize_13a(hyp));
-  check(squad_exact_match(hyp, ref) == (squad_normalize(hyp) == squad_normalize(ref) ? 1.0 : 0.0));
-  check(squad_token_prf(hyp, ref).f1 == squad_f1_reference(hyp, ref));
+  // SQuAD at every instruction-set level the CPU has (the portable scan on any CPU).
+  for (assay::cpu::Level level : {assay::cpu::Level::avx512, assay::cpu::Level::scalar}) {
+    assay::testing::ScopedCpuLevel cap(level);
+    check(squad_exact_match(hyp, ref) ==
+          (squad_normalize(hyp) == squad_normalize(ref) ? 1.0 : 0.0));
+    check(squad_token_prf(hyp, ref).f1 == squad_f1_reference(hyp, ref));
+  }
   check(chrf_stats(hyp, ref, 2).values[3 * kChrfCharOrder + 2] ==
         chrf_word_unigram_matches(hyp, ref));
   BleuScore bleu = sentence_bleu(hyp, ref);

@@ -9,6 +9,7 @@
 #include "inference/engine.h"
 #include "inference/models/kernels.h"
 #include "inference/tokenizer.h"
+#include "testing/cpu_level.h"
 #include "tests/inference/test_util.h"
 
 namespace assay::inference {
@@ -65,7 +66,15 @@ TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
 
 // The kernel forward (models/kernels.h: AVX-512, or AVX2 where there is none) against the plain
 // ATen forward, which shares no arithmetic code with it, over a sequence longer than one 256-row
-// chunk.
+// chunk; at each kernel level the CPU has (the AVX2 bodies run on an AVX-512 CPU too).
+
+// The instruction-set levels the kernels are written for that this CPU has, highest first.
+std::vector<cpu::Level> kernel_levels() {
+  std::vector<cpu::Level> out;
+  if (cpu::features().avx512) out.push_back(cpu::Level::avx512);
+  if (cpu::features().avx2) out.push_back(cpu::Level::avx2);
+  return out;
+}
 // {largest |a - b|, largest |b|} over two logit vectors of one size.
 std::pair<double, double> largest_difference(const std::vector<float>& a,
                                              const std::vector<float>& b) {
@@ -97,14 +106,19 @@ TEST(ModelTest, KernelForwardMatchesAtenForwardAcrossRowChunks) {
     state = state * 1664525u + 1013904223u;
     ids.push_back(3 + static_cast<int32_t>((state >> 8) % 509));
   }
-  for (const std::string dtype : {"float32", "bfloat16"}) {
-    EngineOptions options;
-    options.dtype = dtype;
-    const std::vector<float> a = logits_of(options, false, ids), b = logits_of(options, true, ids);
-    ASSERT_EQ(a.size(), b.size());
-    const auto [max_diff, max_abs] = largest_difference(a, b);
-    // fp32: rounding order only; bf16: both round activations to 8 mantissa bits, differently.
-    EXPECT_LT(max_diff, (dtype == "float32" ? 1e-4 : 0.05) * max_abs) << dtype;
+  for (const cpu::Level level : kernel_levels()) {
+    ::assay::testing::ScopedCpuLevel cap(level);
+    for (const std::string dtype : {"float32", "bfloat16"}) {
+      EngineOptions options;
+      options.dtype = dtype;
+      const std::vector<float> a = logits_of(options, false, ids),
+                               b = logits_of(options, true, ids);
+      ASSERT_EQ(a.size(), b.size());
+      const auto [max_diff, max_abs] = largest_difference(a, b);
+      // fp32: rounding order only; bf16: both round activations to 8 mantissa bits, differently.
+      EXPECT_LT(max_diff, (dtype == "float32" ? 1e-4 : 0.05) * max_abs)
+          << dtype << " " << cpu::level_name(level);
+    }
   }
 }
 
@@ -138,34 +152,37 @@ TEST(ModelTest, KernelForwardMatchesAtenForwardForWideHeads) {
     state = state * 1664525u + 1013904223u;
     ids.push_back(3 + static_cast<int32_t>((state >> 8) % 37));
   }
-  for (const int64_t head_dim : {32, 64, 96, 128}) {
-    SCOPED_TRACE("head_dim " + std::to_string(head_dim));
-    json config = tiny_config("LlamaForCausalLM");
-    config["head_dim"] = head_dim;
-    config["hidden_size"] = 64;
-    config["intermediate_size"] = 96;
-    config["max_position_embeddings"] = 512;
-    const fs::path dir = testing::fresh_dir("wide_heads_" + std::to_string(head_dim));
-    testing::write_model(dir, config, testing::random_weights(config, 11 + head_dim));
-    EngineOptions options;
-    options.dtype = "bfloat16";
-    // All at once (prefill), and the last 24 positions as decode steps (the kernel path then
-    // does RoPE and the cache store inside the attention).
-    for (const size_t decode_from : {SIZE_MAX, ids.size() - 24}) {
-      SCOPED_TRACE("decode_from " + std::to_string(decode_from));
-      const std::vector<float> a = logits_of(options, false, ids, dir, decode_from);
-      const std::vector<float> b = logits_of(options, true, ids, dir, decode_from);
-      const std::vector<float> exact = logits_of(EngineOptions{}, true, ids, dir, decode_from);
-      ASSERT_EQ(a.size(), b.size());
-      ASSERT_EQ(a.size(), exact.size());
-      // Against the fp32 ATen forward: within bf16's rounding (measured ~2.5% on a Zen 3 with
-      // the AVX2 kernels, where ATen's own bf16 forward is off by ~5%).
-      const auto [err, max_abs] = largest_difference(a, exact);
-      EXPECT_GT(max_abs, 0.0);
-      EXPECT_GT(err, 0.0);  // really computed in bf16
-      EXPECT_LT(err, 0.05 * max_abs);
-      // Against ATen's bf16 forward: the two round activations in different places.
-      EXPECT_LT(largest_difference(a, b).first, 0.08 * max_abs);
+  for (const cpu::Level level : kernel_levels()) {
+    ::assay::testing::ScopedCpuLevel cap(level);
+    for (const int64_t head_dim : {32, 64, 96, 128}) {
+      SCOPED_TRACE(std::string(cpu::level_name(level)) + " head_dim " + std::to_string(head_dim));
+      json config = tiny_config("LlamaForCausalLM");
+      config["head_dim"] = head_dim;
+      config["hidden_size"] = 64;
+      config["intermediate_size"] = 96;
+      config["max_position_embeddings"] = 512;
+      const fs::path dir = testing::fresh_dir("wide_heads_" + std::to_string(head_dim));
+      testing::write_model(dir, config, testing::random_weights(config, 11 + head_dim));
+      EngineOptions options;
+      options.dtype = "bfloat16";
+      // All at once (prefill), and the last 24 positions as decode steps (the kernel path then
+      // does RoPE and the cache store inside the attention).
+      for (const size_t decode_from : {SIZE_MAX, ids.size() - 24}) {
+        SCOPED_TRACE("decode_from " + std::to_string(decode_from));
+        const std::vector<float> a = logits_of(options, false, ids, dir, decode_from);
+        const std::vector<float> b = logits_of(options, true, ids, dir, decode_from);
+        const std::vector<float> exact = logits_of(EngineOptions{}, true, ids, dir, decode_from);
+        ASSERT_EQ(a.size(), b.size());
+        ASSERT_EQ(a.size(), exact.size());
+        // Against the fp32 ATen forward: within bf16's rounding (measured ~2.5% on a Zen 3 with
+        // the AVX2 kernels, where ATen's own bf16 forward is off by ~5%).
+        const auto [err, max_abs] = largest_difference(a, exact);
+        EXPECT_GT(max_abs, 0.0);
+        EXPECT_GT(err, 0.0);  // really computed in bf16
+        EXPECT_LT(err, 0.05 * max_abs);
+        // Against ATen's bf16 forward: the two round activations in different places.
+        EXPECT_LT(largest_difference(a, b).first, 0.08 * max_abs);
+      }
     }
   }
 }

@@ -1,4 +1,4 @@
-// core/http_client against a real local server (tests/judges/fake_openai_server.h): concurrency
+// core/http_client against a real local server (testing/fake_openai_server.h): concurrency
 // on one thread, retries with Retry-After, 5xx/drop/timeout recovery, retry limits and budget,
 // cancellation, rate limits; plus the pure retry-policy helpers.
 #include "core/http_client.h"
@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/judges/fake_openai_server.h"
+#include "testing/fake_openai_server.h"
 
 namespace assay {
 namespace {

@@ -16,7 +16,7 @@
 #include "core/log.h"
 #include "judges/dummy_judge.h"
 #include "judges/openai_judge.h"
-#include "tests/judges/fake_openai_server.h"
+#include "testing/fake_openai_server.h"
 
 namespace assay::judges {
 namespace {

@@ -9,11 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu.h"
 #include "core/utf8.h"
 #include "scoring/squad.h"
+#include "scoring/squad_scan.h"
+#include "testing/cpu_level.h"
 
 namespace assay::scoring {
 namespace {
+
+// The levels the paths are written for (above what the CPU has, a level is the CPU's own).
+constexpr cpu::Level kLevels[] = {cpu::Level::avx512, cpu::Level::avx2, cpu::Level::scalar};
 
 TokenPrf reference_prf(std::string_view pred, std::string_view ref) {
   std::vector<std::string> p = squad_tokens(pred), r = squad_tokens(ref);
@@ -35,6 +41,35 @@ TokenPrf reference_prf(std::string_view pred, std::string_view ref) {
   return out;
 }
 
+// At every level: `iters` random pairs of concatenated `pieces` (the first `short_iters` of up to
+// 14 pieces, the rest of up to `long_max`; b is a with a quarter as many pieces inserted, so
+// that overlaps are common), EM and P/R/F1 against the step-by-step form.
+void check_random_pairs(const std::vector<std::string>& pieces, unsigned seed, int iters,
+                        int short_iters, int long_max) {
+  for (cpu::Level level : kLevels) {
+    testing::ScopedCpuLevel cap(level);
+    const char* at = cpu::level_name(level);
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+    std::uniform_int_distribution<int> short_len(0, 14), long_len(0, long_max);
+    for (int iter = 0; iter < iters; ++iter) {
+      auto& len = iter < short_iters ? short_len : long_len;
+      std::string a, b;
+      for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
+      b = a;
+      for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
+      double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
+      ASSERT_EQ(squad_exact_match(a, b), em) << at << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(squad_exact_match(a, a), 1.0) << at << " [" << a << "]";
+      TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
+      ASSERT_EQ(got.precision, want.precision) << at << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.recall, want.recall) << at << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.f1, want.f1) << at << " [" << a << "] vs [" << b << "]";
+    }
+  }
+}
+
+// At every instruction-set level.
 TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
   const std::vector<std::string> pieces = {"a",
                                            "an",
@@ -73,33 +108,15 @@ TEST(SquadFastTest, OnePassEqualsStepByStepNormalisation) {
                                            "\xE2\x84\xAA",
                                            "\xE9",
                                            "\xF0\x9F"};
-  std::mt19937 rng(5);
-  std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
-  // Short strings, and long ones whose chunks straddle the 16- and 64-byte classification blocks.
-  std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 120);
-  for (int iter = 0; iter < 26000; ++iter) {
-    auto& len = iter < 20000 ? short_len : long_len;
-    std::string a, b;
-    for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
-    // b shares most of a's pieces so that overlaps are common.
-    b = a;
-    for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
-    double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
-    ASSERT_EQ(squad_exact_match(a, b), em) << "[" << a << "] vs [" << b << "]";
-    ASSERT_EQ(squad_exact_match(a, a), 1.0) << "[" << a << "]";
-    TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
-    ASSERT_EQ(got.precision, want.precision) << "[" << a << "] vs [" << b << "]";
-    ASSERT_EQ(got.recall, want.recall) << "[" << a << "] vs [" << b << "]";
-    ASSERT_EQ(got.f1, want.f1) << "[" << a << "] vs [" << b << "]";
-  }
+  // Short strings, and long ones whose chunks straddle the 16- and 64-byte blocks.
+  check_random_pairs(pieces, 5, 26000, 20000, 120);
 }
 
 // ASCII-only text (no control characters) takes the compacted path on CPUs with AVX-512 VBMI2
 // or AVX2: punctuation squeezed out of whole 64-byte blocks, tokens = runs of non-whitespace.
 // Checked against the step-by-step form with punctuation runs across block borders, chunks of
 // only punctuation, articles glued to punctuation, tokens longer than 16 and than 64 bytes,
-// and again with each fast path switched off in turn (the per-chunk paths; on an AVX-512 CPU
-// also the AVX2 paths, with and without pext).
+// at every instruction-set level (the scalar one takes the per-chunk paths).
 TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
   // clang-format off
   const std::vector<std::string> pieces = {
@@ -108,42 +125,12 @@ TEST(SquadFastTest, AsciiCompactedPathEqualsStepByStep) {
       "Supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "0123456789abcdef",
       std::string(70, 'x'), "The" + std::string(140, 'y') + "."};
   // clang-format on
-  // off: 0 all fast paths, 1 without the compacted path, 2 without the small-side overlap, 3
-  // without the VBMI classification, 4 without AVX-512, 5 without AVX-512 and pext.
-  for (int off : {0, 1, 2, 3, 4, 5}) {
-    detail::squad_no_compact = off == 1;
-    detail::squad_no_small_overlap = off == 2;
-    detail::squad_no_vbmi_classify = off == 3;
-    detail::squad_no_avx512 = off >= 4;
-    detail::squad_no_pext = off == 5;
-    std::mt19937 rng(11);
-    std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
-    std::uniform_int_distribution<int> short_len(0, 14), long_len(0, 200);
-    for (int iter = 0; iter < 20000; ++iter) {
-      auto& len = iter < 12000 ? short_len : long_len;
-      std::string a, b;
-      for (int k = len(rng); k > 0; --k) a += pieces[pick(rng)];
-      b = a;
-      for (int k = len(rng) / 4; k > 0; --k) b.insert(rng() % (b.size() + 1), pieces[pick(rng)]);
-      double em = squad_normalize(a) == squad_normalize(b) ? 1.0 : 0.0;
-      ASSERT_EQ(squad_exact_match(a, b), em) << off << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(squad_exact_match(a, a), 1.0) << off << " [" << a << "]";
-      TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
-      ASSERT_EQ(got.precision, want.precision) << off << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(got.recall, want.recall) << off << " [" << a << "] vs [" << b << "]";
-      ASSERT_EQ(got.f1, want.f1) << off << " [" << a << "] vs [" << b << "]";
-    }
-  }
-  detail::squad_no_compact = false;
-  detail::squad_no_small_overlap = false;
-  detail::squad_no_vbmi_classify = false;
-  detail::squad_no_avx512 = false;
-  detail::squad_no_pext = false;
+  check_random_pairs(pieces, 11, 20000, 12000, 200);
 }
 
-// squad_token_prf's overlap paths (the AVX-512 or AVX2 small-side keys when a side has at most
-// 64 tokens, else the hash table) against std::map counting, around the 64-token bound and with
-// long tokens that share their first 8 or 16 bytes and their length.
+// squad_token_prf's overlap paths (the AVX2 small-side keys when a side has at most 64 tokens,
+// else the hash table; the hash table alone at the scalar level) against std::map counting, around
+// the 64-token bound and with long tokens that share their first 8 or 16 bytes and their length.
 TEST(SquadFastTest, OverlapPathsAroundTheBound) {
   // clang-format off
   const std::vector<std::string> words = {
@@ -151,9 +138,9 @@ TEST(SquadFastTest, OverlapPathsAroundTheBound) {
       "supercalifragilisticAB", "abcdefghijklmnoq", "abcdefghijklmnop", "abcdefghijklmno",
       "abcdefgh", "abcdefghi", "caf\xC3\xA9", "\xC3\x89t\xC3\xA9", "x\x01y", "x\x01z"};
   // clang-format on
-  // On an AVX-512 CPU, again with the AVX2 small-side overlap.
-  for (bool no_avx512 : {false, true}) {
-    detail::squad_no_avx512 = no_avx512;
+  for (cpu::Level level : kLevels) {
+    testing::ScopedCpuLevel cap(level);
+    const char* at = cpu::level_name(level);
     std::mt19937 rng(17);
     std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
     std::uniform_int_distribution<int> count(0, 140);
@@ -162,12 +149,11 @@ TEST(SquadFastTest, OverlapPathsAroundTheBound) {
       for (int k = count(rng); k > 0; --k) a += words[pick(rng)] + " ";
       for (int k = count(rng); k > 0; --k) b += words[pick(rng)] + " ";
       TokenPrf got = squad_token_prf(a, b), want = reference_prf(a, b);
-      ASSERT_EQ(got.f1, want.f1) << no_avx512 << " [" << a << "] vs [" << b << "]";
+      ASSERT_EQ(got.f1, want.f1) << at << " [" << a << "] vs [" << b << "]";
       ASSERT_EQ(got.precision, want.precision);
       ASSERT_EQ(got.recall, want.recall);
     }
   }
-  detail::squad_no_avx512 = false;
 }
 
 // The allocation-free lower-casing of the common non-ASCII chunks against utf8::py_lower, code
@@ -181,7 +167,7 @@ TEST(SquadFastTest, SimpleLowerEqualsPyLower) {
     cp_text.clear();
     utf8::append(cp_text, cp);
     for (const std::string& s : {cp_text, "AB" + cp_text + "Cd", cp_text + cp_text}) {
-      if (detail::squad_lower_simple(s, out)) {
+      if (squad::lower_simple(s, out)) {
         ++taken;
         ASSERT_EQ(out, utf8::py_lower(s)) << std::hex << static_cast<std::uint32_t>(cp);
       }
@@ -190,7 +176,7 @@ TEST(SquadFastTest, SimpleLowerEqualsPyLower) {
   EXPECT_GT(taken, 3 * 40000u);  // CJK, Hangul, Latin-1 and the rest do take it (~45k each)
   for (const std::string& bad : {std::string("\xC3"), std::string("a\xFF"),
                                  std::string("\xED\xA0\x80"), std::string("\xEF\xBF\xBD")})
-    EXPECT_FALSE(detail::squad_lower_simple(bad, out));
+    EXPECT_FALSE(squad::lower_simple(bad, out));
 }
 
 TEST(SquadFastTest, LongAndMixedStrings) {

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
-#include "inference/bpe.h"
+#include "inference/tokenizer/bpe.h"
 #include "inference/tokenizer_impl.h"
 
 namespace assay::inference {
@@ -102,19 +102,6 @@ class ProtoReader {
   std::string where_;
   size_t pos_ = 0;
 };
-
-// "<0x41>" -> 0x41; -1 when `piece` is not exactly "<0x" two hex digits ">".
-int byte_piece_value(std::string_view piece) {
-  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>') return -1;
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  int hi = hex(piece[3]), lo = hex(piece[4]);
-  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-}
 
 enum PieceType {
   kNormal = 1,

@@ -5,10 +5,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 namespace assay::inference {
+
+// The byte of a byte-fallback piece: "<0x41>" -> 0x41; -1 when `piece` is not exactly "<0x",
+// two hex digits, ">" (tokenizer.model byte pieces, tokenizer.json's ByteFallback decoder).
+int byte_piece_value(std::string_view piece);
 
 class BpeMerges {
  public:

@@ -1,4 +1,4 @@
-#include "inference/tokenizer_regex.h"
+#include "inference/tokenizer/regex.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

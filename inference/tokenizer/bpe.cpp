@@ -1,11 +1,23 @@
 // BPE merge loop: a doubly linked list of symbols and a min-heap of candidate pairs with lazy
 // invalidation (a popped pair is used only if both sides are still what they were).
-#include "inference/bpe.h"
+#include "inference/tokenizer/bpe.h"
 
 #include <algorithm>
 #include <queue>
 
 namespace assay::inference {
+
+int byte_piece_value(std::string_view piece) {
+  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>') return -1;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  int hi = hex(piece[3]), lo = hex(piece[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "tests/judges/fake_openai_server.h"
+#include "testing/fake_openai_server.h"
 
 #include <httplib.h>
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace assay::inference {
+namespace assay::bench {
 
 // GFLOP/s of an n x n x n matmul in `dtype` ("float32" or "bfloat16"), best of repeated runs
 // lasting about `seconds` in all. Throws assay::Error (invalid input) for another dtype.
@@ -14,4 +14,4 @@ double measure_gemm_gflops(const std::string& dtype, int n = 2048, double second
 // MiB each way, lasting about `seconds` in all.
 double measure_memory_gbps(int mib = 256, double seconds = 1.0);
 
-}  // namespace assay::inference
+}  // namespace assay::bench

@@ -1,4 +1,4 @@
-#include "inference/roofline.h"
+#include "bench/roofline.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-namespace assay::inference {
+namespace assay::bench {
 namespace {
 
 double now_s() {
@@ -54,4 +54,4 @@ double measure_memory_gbps(int mib, double seconds) {
   return best_rate(2.0 * n * 4 / 1e9, seconds, [&] { dst.copy_(src); });
 }
 
-}  // namespace assay::inference
+}  // namespace assay::bench
