@@ -18,7 +18,7 @@
 #include "core/fs.h"
 #include "tests/e2e/chromium.h"
 #include "tests/e2e/process.h"
-#include "tests/judges/fake_openai_server.h"
+#include "testing/fake_openai_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay {
