@@ -38,9 +38,16 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   j.rpm = cfg.get_number("judge.rpm");
   j.tpm = cfg.get_number("judge.tpm");
   j.max_error_rate = cfg.get_number("judge.max_error_rate");
-  judges::validate_judge_settings(j);
+  j.max_cost_usd = cfg.get_number("judge.max_cost_usd");
+  j.region = cfg.get_string("judge.region");
+  j.bedrock_api = cfg.get_string("judge.bedrock_api");
+  j.anthropic_version = cfg.get_string("judge.anthropic_version");
+  j.prices = judges::default_judge_prices();
   const json& prices = cfg.at("judge.prices");
-  if (!prices.is_object()) return j;
+  if (!prices.is_object()) {
+    judges::validate_judge_settings(j);
+    return j;
+  }
   for (auto it = prices.begin(); it != prices.end(); ++it) {
     const json& p = it.value();
     if (!p.is_object() || !p.contains("input_per_mtok") || !p["input_per_mtok"].is_number() ||
@@ -50,6 +57,7 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
     }
     j.prices[it.key()] = {p["input_per_mtok"].get<double>(), p["output_per_mtok"].get<double>()};
   }
+  judges::validate_judge_settings(j);
   return j;
 }
 
@@ -83,7 +91,8 @@ void served_settings_from(const ResolvedConfig& cfg, GenerationSettings& g) {
   g.endpoint = cfg.get_string("generation.endpoint");
   g.payload = cfg.get_string("generation.payload");
   if (g.payload != "auto" && g.payload != "tgi" && g.payload != "messages") {
-    throw_invalid(from("generation.payload") + ": '" + g.payload + "' must be auto, tgi or messages");
+    throw_invalid(from("generation.payload") + ": '" + g.payload +
+                  "' must be auto, tgi or messages");
   }
   if (g.backend == "openai" && g.base_url.empty()) {
     throw_invalid("generation.backend is openai (from " + cfg.origin("generation.backend") +
@@ -161,13 +170,15 @@ GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dumm
   g.chat_format = cfg.get_string("prompt.chat_format");
   g.chat_template_file = cfg.get_string("prompt.chat_template");
   g.chat_template_name = cfg.get_string("prompt.chat_template_name");
-  if (cfg.at("prompt.chat_template_kwargs").is_object()) g.chat_template_kwargs = cfg.at("prompt.chat_template_kwargs");
+  if (cfg.at("prompt.chat_template_kwargs").is_object())
+    g.chat_template_kwargs = cfg.at("prompt.chat_template_kwargs");
   g.system = cfg.get_string("prompt.system");
   g.fewshot_file = cfg.get_string("prompt.fewshot");
   g.fewshot_n = int_in("prompt.fewshot_n", 0, 1000);
   g.fewshot_seed = static_cast<uint64_t>(int_in("prompt.fewshot_seed", 0, INT32_MAX));
   if (!g.fewshot_file.empty() && g.fewshot_n > 0) {
-    throw_invalid(from("prompt.fewshot") + " and " + from("prompt.fewshot_n") + ": set one, not both");
+    throw_invalid(from("prompt.fewshot") + " and " + from("prompt.fewshot_n") +
+                  ": set one, not both");
   }
   static const std::vector<std::string> kFormats = {"none",   "auto",   "chatml",
                                                     "llama3", "llama2", "mistral"};

@@ -2,22 +2,11 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "judges/http_reply.h"
 #include "judges/registry.h"
 
 namespace assay::judges {
 using nlohmann::json;
-
-namespace {
-
-std::string clip(std::string s, size_t n = 200) {
-  if (s.size() > n) s = s.substr(0, n) + "...";
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
-
-}  // namespace
 
 std::string openai_url(const std::string& base_url, const std::string& path) {
   size_t auth = base_url.find("://");
@@ -74,43 +63,22 @@ void OpenAiJudge::complete(const std::vector<ChatRequest>& requests, const ChatD
 }
 
 ChatReply chat_reply_from(const HttpResponse& response) {
-  ChatReply r;
-  r.attempts = response.attempts;
-  if (response.cancelled) {
-    r.error = "cancelled before a reply arrived";
-    r.error_kind = "cancelled";
-    r.transient = true;
-    return r;
-  }
-  if (response.status == 0) {
-    r.error = "no response after " + std::to_string(response.attempts) +
-              " attempts: " + log::redact(response.error);
-    r.error_kind = "transport";
-    r.transient = true;
-    return r;
-  }
+  if (auto unanswered = unanswered_reply(response)) return *unanswered;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (!response.ok()) {
     std::string message;
     if (body.is_object() && body.contains("error") && body["error"].is_object()) {
       message = body["error"].value("message", "");
     }
-    if (message.empty()) message = response.body;
-    r.error = "http " + std::to_string(response.status) + " after " +
-              std::to_string(response.attempts) + " attempts: " + log::redact(clip(message));
-    r.error_kind = "http";
-    r.fatal = response.status == 401 || response.status == 403 || response.status == 404;
-    r.transient = is_retryable_status(response.status);
-    return r;
+    return http_error_reply(response, message);
   }
   if (body.is_discarded() || !body.is_object()) {
-    r.error = "response body is not valid JSON (truncated or not an API reply): " +
-              log::redact(clip(response.body, 80));
-    r.error_kind = "envelope";
-    r.resend = true;
-    r.transient = true;
-    return r;
+    return envelope_error_reply(
+        response, "response body is not valid JSON (truncated or not an API reply): " +
+                      log::redact(clip_line(response.body, 80)));
   }
+  ChatReply r;
+  r.attempts = response.attempts;
   if (body.contains("usage") && body["usage"].is_object()) {
     const json& u = body["usage"];
     if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) {
@@ -129,11 +97,7 @@ ChatReply chat_reply_from(const HttpResponse& response) {
     }
   }
   if (content == nullptr || !content->is_string()) {
-    r.error = "reply has no choices[0].message.content string";
-    r.error_kind = "envelope";
-    r.resend = true;
-    r.transient = true;
-    return r;
+    return envelope_error_reply(response, "reply has no choices[0].message.content string");
   }
   r.ok = true;
   // A reply may echo what it was sent (the key in a header it saw): it is cached, parsed and
@@ -144,11 +108,7 @@ ChatReply chat_reply_from(const HttpResponse& response) {
 
 std::optional<double> OpenAiJudge::cost_usd(std::int64_t prompt_tokens,
                                             std::int64_t completion_tokens) const {
-  auto it = options_.prices.find(options_.model);
-  if (it == options_.prices.end()) return std::nullopt;
-  return (static_cast<double>(prompt_tokens) * it->second.input_per_mtok +
-          static_cast<double>(completion_tokens) * it->second.output_per_mtok) /
-         1e6;
+  return cost_usd_of(options_.prices, options_.model, prompt_tokens, completion_tokens);
 }
 
 namespace {
