@@ -26,18 +26,29 @@ constexpr const char* kBedrockAnthropicVersion = "bedrock-2023-05-31";
 
 // The AWS error code of a response: x-amzn-ErrorType ("ThrottlingException:http://..."), else
 // the body's __type ("com.amazon...#ThrottlingException") or code.
+// The text of the first <tag>...</tag> in an XML error body ("" when none): gateways and
+// emulators (moto) answer auth failures as <ErrorResponse><Error><Code>...</Code>.
+std::string xml_field(const std::string& body, const std::string& tag) {
+  const size_t open = body.find("<" + tag + ">");
+  if (open == std::string::npos) return {};
+  const size_t from = open + tag.size() + 2;
+  const size_t close = body.find("</" + tag + ">", from);
+  return close == std::string::npos ? std::string() : body.substr(from, close - from);
+}
+
 std::string aws_error_code(const HttpResponse& response, const json& body) {
   std::string code = response.header("x-amzn-ErrorType").value_or("");
   if (code.empty() && body.is_object()) {
     code = body.value("__type", body.value("code", std::string()));
   }
+  if (code.empty()) code = xml_field(response.body, "Code");
   if (size_t colon = code.find(':'); colon != std::string::npos) code.resize(colon);
   if (size_t hash = code.rfind('#'); hash != std::string::npos) code = code.substr(hash + 1);
   return code;
 }
 
-std::string aws_error_message(const json& body) {
-  if (!body.is_object()) return {};
+std::string aws_error_message(const HttpResponse& response, const json& body) {
+  if (!body.is_object()) return xml_field(response.body, "Message");
   return body.value("message", body.value("Message", std::string()));
 }
 
@@ -167,7 +178,7 @@ class BedrockJudge final : public ChatProvider {
       json body = json::parse(response.body, nullptr, false);
       if (!response.ok()) {
         const std::string code = aws_error_code(response, body);
-        const std::string message = aws_error_message(body);
+        const std::string message = aws_error_message(response, body);
         ChatReply e = http_error_reply(response, code.empty()      ? message
                                                  : message.empty() ? code
                                                                    : code + ": " + message);
