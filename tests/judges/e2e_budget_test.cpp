@@ -172,4 +172,23 @@ TEST_F(BudgetE2eTest, CapStopsWithAWarningGateStillWorksAndARerunWithAHigherCapP
   }
 }
 
+// The provider examples in configs/judges/providers/ are valid configs: their estimate runs.
+TEST_F(BudgetE2eTest, TheProviderExampleConfigsEstimateAsWritten) {
+  for (const std::string name : {"bedrock", "anthropic"}) {
+    SCOPED_TRACE(name);
+    const std::string config =
+        std::string(ASSAY_SOURCE_DIR) + "/configs/judges/providers/" + name + ".yaml";
+    ASSERT_EQ(evaluate("ANTHROPIC_API_KEY=" + kKey + " AWS_REGION=us-east-1",
+                       "run --dummy --estimate --config " + config + " -o " +
+                           (dir / name).string() + data(),
+                       name),
+              0)
+        << slurp(dir / (name + ".err"));
+    const std::string out = slurp(dir / (name + ".out"));
+    EXPECT_NE(out.find("Judge estimate (no request sent): " + name), std::string::npos) << out;
+    EXPECT_NE(out.find("estimated cost:    0."), std::string::npos) << out;  // a known price
+    EXPECT_FALSE(fs::exists(dir / name));
+  }
+}
+
 }  // namespace
