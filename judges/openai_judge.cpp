@@ -115,6 +115,12 @@ namespace {
 
 void validate_openai(const JudgeSettings& s) {
   if (s.model.empty()) throw_invalid(s.label("judge.model") + " is empty");
+  auto key_origin = s.origins.find("judge.api_key");
+  if (key_origin != s.origins.end() && key_origin->second == "env ANTHROPIC_API_KEY") {
+    throw_invalid(
+        "judge.provider is openai but the only API key set is ANTHROPIC_API_KEY: set "
+        "JUDGE_API_KEY or OPENAI_API_KEY");
+  }
   if (s.api_key.empty() && !s.base_url_set) {
     throw_invalid(
         "judge.provider is openai but no API key is set: set JUDGE_API_KEY or "
