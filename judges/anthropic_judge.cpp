@@ -76,10 +76,7 @@ class AnthropicJudge final : public ChatProvider {
 
 // judge.base_url for anthropic: the configured one, unless it only came from OPENAI_BASE_URL.
 JudgeSettings anthropic_settings(JudgeSettings s) {
-  auto origin = s.origins.find("judge.base_url");
-  if (!s.base_url_set || (origin != s.origins.end() && origin->second == "env OPENAI_BASE_URL")) {
-    s.base_url = kAnthropicUrl;
-  }
+  if (!s.base_url_given_for_any_provider()) s.base_url = kAnthropicUrl;
   return s;
 }
 
@@ -128,39 +125,19 @@ json anthropic_messages_body(const ChatRequest& request) {
 }
 
 ChatReply anthropic_reply_from(const HttpResponse& response, const json& body) {
-  if (!body.is_object()) {
-    return envelope_error_reply(
-        response, "response body is not valid JSON (truncated or not an API reply): " +
-                      log::redact(clip_line(response.body, 80)));
-  }
-  ChatReply r;
-  r.attempts = response.attempts;
-  if (body.contains("usage") && body["usage"].is_object()) {
-    const json& u = body["usage"];
-    if (u.contains("input_tokens") && u["input_tokens"].is_number_integer())
-      r.prompt_tokens = u["input_tokens"].get<std::int64_t>();
-    if (u.contains("output_tokens") && u["output_tokens"].is_number_integer())
-      r.completion_tokens = u["output_tokens"].get<std::int64_t>();
-  }
-  bool any_text = false;
+  if (auto broken = not_json_reply(response, body)) return *broken;
+  ChatReply r = reply_with_usage(response, body, "input_tokens", "output_tokens");
+  bool has_text = false;
   if (body.contains("content") && body["content"].is_array()) {
     for (const json& block : body["content"]) {
       if (block.is_object() && block.value("type", std::string()) == "text" &&
           block.contains("text") && block["text"].is_string()) {
         r.content += block["text"].get<std::string>();
-        any_text = true;
+        has_text = true;
       }
     }
   }
-  if (!any_text) {
-    ChatReply e = envelope_error_reply(response, "reply has no content[].text block");
-    e.prompt_tokens = r.prompt_tokens;
-    e.completion_tokens = r.completion_tokens;
-    return e;
-  }
-  r.ok = true;
-  r.content = log::redact(r.content);
-  return r;
+  return finish_text_reply(response, std::move(r), has_text, "reply has no content[].text block");
 }
 
 std::string anthropic_messages_url(const std::string& base_url) {

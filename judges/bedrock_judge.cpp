@@ -74,21 +74,9 @@ json converse_body(const ChatRequest& request) {
 }
 
 ChatReply converse_reply_from(const HttpResponse& response, const json& body) {
-  if (!body.is_object()) {
-    return envelope_error_reply(
-        response, "response body is not valid JSON (truncated or not an API reply): " +
-                      log::redact(clip_line(response.body, 80)));
-  }
-  ChatReply r;
-  r.attempts = response.attempts;
-  if (body.contains("usage") && body["usage"].is_object()) {
-    const json& u = body["usage"];
-    if (u.contains("inputTokens") && u["inputTokens"].is_number_integer())
-      r.prompt_tokens = u["inputTokens"].get<std::int64_t>();
-    if (u.contains("outputTokens") && u["outputTokens"].is_number_integer())
-      r.completion_tokens = u["outputTokens"].get<std::int64_t>();
-  }
-  bool any_text = false;
+  if (auto broken = not_json_reply(response, body)) return *broken;
+  ChatReply r = reply_with_usage(response, body, "inputTokens", "outputTokens");
+  bool has_text = false;
   const json* content = nullptr;
   if (body.contains("output") && body["output"].is_object() && body["output"].contains("message") &&
       body["output"]["message"].is_object() && body["output"]["message"].contains("content")) {
@@ -98,19 +86,12 @@ ChatReply converse_reply_from(const HttpResponse& response, const json& body) {
     for (const json& block : *content) {
       if (block.is_object() && block.contains("text") && block["text"].is_string()) {
         r.content += block["text"].get<std::string>();
-        any_text = true;
+        has_text = true;
       }
     }
   }
-  if (!any_text) {
-    ChatReply e = envelope_error_reply(response, "reply has no output.message.content[].text");
-    e.prompt_tokens = r.prompt_tokens;
-    e.completion_tokens = r.completion_tokens;
-    return e;
-  }
-  r.ok = true;
-  r.content = log::redact(r.content);
-  return r;
+  return finish_text_reply(response, std::move(r), has_text,
+                           "reply has no output.message.content[].text");
 }
 
 class BedrockJudge final : public ChatProvider {
@@ -124,11 +105,9 @@ class BedrockJudge final : public ChatProvider {
           "JUDGE_REGION), AWS_REGION, AWS_DEFAULT_REGION or the profile's region");
     }
     credentials_ = resolve_aws_credentials(env, http_.get());
-    auto origin = s.origins.find("judge.base_url");
-    const bool own_url =
-        s.base_url_set && (origin == s.origins.end() || origin->second != "env OPENAI_BASE_URL");
-    std::string base =
-        own_url ? s.base_url : resolve_aws_endpoint("bedrock-runtime", region_, env).url;
+    std::string base = s.base_url_given_for_any_provider()
+                           ? s.base_url
+                           : resolve_aws_endpoint("bedrock-runtime", region_, env).url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     url_ =
         base + "/model/" + aws_uri_encode(s.model, false) + (converse_ ? "/converse" : "/invoke");

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/http_client.h"
 #include "judges/provider.h"
 
@@ -23,6 +25,20 @@ ChatReply http_error_reply(const HttpResponse& response, const std::string& mess
 
 // A reply for a 2xx whose body is not the provider's envelope: transient, sent once more.
 ChatReply envelope_error_reply(const HttpResponse& response, const std::string& why);
+
+// For a 2xx `body` that is not a JSON object (truncated, an HTML page): the envelope error;
+// nullopt for an object.
+std::optional<ChatReply> not_json_reply(const HttpResponse& response, const nlohmann::json& body);
+
+// A reply with the attempts of `response` and the token counts from body["usage"][prompt_key]
+// and [completion_key] (0 when absent), for the provider to add the content to.
+ChatReply reply_with_usage(const HttpResponse& response, const nlohmann::json& body,
+                           const char* prompt_key, const char* completion_key);
+
+// `reply` (from reply_with_usage, content filled) made final: ok with its content redacted when
+// the body had a text (`has_text`), else an envelope error `missing` that keeps the token counts.
+ChatReply finish_text_reply(const HttpResponse& response, ChatReply reply, bool has_text,
+                            const std::string& missing);
 
 // `text` on one line, cut to `n` bytes with "..." after it.
 std::string clip_line(std::string text, size_t n = 200);

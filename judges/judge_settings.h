@@ -66,6 +66,13 @@ struct JudgeSettings {
   // key not listed came from its default.
   std::map<std::string, std::string> origins;
 
+  // judge.base_url was set for this judge: given, and not only through OPENAI_BASE_URL (which
+  // the non-OpenAI providers ignore).
+  bool base_url_given_for_any_provider() const {
+    auto it = origins.find("judge.base_url");
+    return base_url_set && (it == origins.end() || it->second != "env OPENAI_BASE_URL");
+  }
+
   // A key as messages name it: "judge.model (from env JUDGE_MODEL)".
   std::string label(std::string_view key) const {
     auto it = origins.find(std::string(key));

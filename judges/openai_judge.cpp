@@ -72,22 +72,8 @@ ChatReply chat_reply_from(const HttpResponse& response) {
     }
     return http_error_reply(response, message);
   }
-  if (body.is_discarded() || !body.is_object()) {
-    return envelope_error_reply(
-        response, "response body is not valid JSON (truncated or not an API reply): " +
-                      log::redact(clip_line(response.body, 80)));
-  }
-  ChatReply r;
-  r.attempts = response.attempts;
-  if (body.contains("usage") && body["usage"].is_object()) {
-    const json& u = body["usage"];
-    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) {
-      r.prompt_tokens = u["prompt_tokens"].get<std::int64_t>();
-    }
-    if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer()) {
-      r.completion_tokens = u["completion_tokens"].get<std::int64_t>();
-    }
-  }
+  if (auto broken = not_json_reply(response, body)) return *broken;
+  ChatReply r = reply_with_usage(response, body, "prompt_tokens", "completion_tokens");
   const json* content = nullptr;
   if (body.contains("choices") && body["choices"].is_array() && !body["choices"].empty()) {
     const json& choice = body["choices"][0];
@@ -96,14 +82,10 @@ ChatReply chat_reply_from(const HttpResponse& response) {
       content = &choice["message"]["content"];
     }
   }
-  if (content == nullptr || !content->is_string()) {
-    return envelope_error_reply(response, "reply has no choices[0].message.content string");
-  }
-  r.ok = true;
-  // A reply may echo what it was sent (the key in a header it saw): it is cached, parsed and
-  // written as analysis, so registered secrets go before anything uses it.
-  r.content = log::redact(content->get<std::string>());
-  return r;
+  const bool has_text = content != nullptr && content->is_string();
+  if (has_text) r.content = content->get<std::string>();
+  return finish_text_reply(response, std::move(r), has_text,
+                           "reply has no choices[0].message.content string");
 }
 
 std::optional<double> OpenAiJudge::cost_usd(std::int64_t prompt_tokens,
