@@ -91,8 +91,7 @@ void served_settings_from(const ResolvedConfig& cfg, GenerationSettings& g) {
   g.endpoint = cfg.get_string("generation.endpoint");
   g.payload = cfg.get_string("generation.payload");
   if (g.payload != "auto" && g.payload != "tgi" && g.payload != "messages") {
-    throw_invalid(from("generation.payload") + ": '" + g.payload +
-                  "' must be auto, tgi or messages");
+    throw_invalid(from("generation.payload") + ": '" + g.payload + "' must be auto, tgi or messages");
   }
   if (g.backend == "openai" && g.base_url.empty()) {
     throw_invalid("generation.backend is openai (from " + cfg.origin("generation.backend") +
@@ -170,15 +169,13 @@ GenerationSettings generation_settings_from(const ResolvedConfig& cfg, bool dumm
   g.chat_format = cfg.get_string("prompt.chat_format");
   g.chat_template_file = cfg.get_string("prompt.chat_template");
   g.chat_template_name = cfg.get_string("prompt.chat_template_name");
-  if (cfg.at("prompt.chat_template_kwargs").is_object())
-    g.chat_template_kwargs = cfg.at("prompt.chat_template_kwargs");
+  if (cfg.at("prompt.chat_template_kwargs").is_object()) g.chat_template_kwargs = cfg.at("prompt.chat_template_kwargs");
   g.system = cfg.get_string("prompt.system");
   g.fewshot_file = cfg.get_string("prompt.fewshot");
   g.fewshot_n = int_in("prompt.fewshot_n", 0, 1000);
   g.fewshot_seed = static_cast<uint64_t>(int_in("prompt.fewshot_seed", 0, INT32_MAX));
   if (!g.fewshot_file.empty() && g.fewshot_n > 0) {
-    throw_invalid(from("prompt.fewshot") + " and " + from("prompt.fewshot_n") +
-                  ": set one, not both");
+    throw_invalid(from("prompt.fewshot") + " and " + from("prompt.fewshot_n") + ": set one, not both");
   }
   static const std::vector<std::string> kFormats = {"none",   "auto",   "chatml",
                                                     "llama3", "llama2", "mistral"};
