@@ -54,29 +54,20 @@ bool have_botocore() {
 class Endpoint {
  public:
   Endpoint(const testing::TempDir& tmp, const std::string& api, const std::string& model)
-      : log_(tmp / ("requests-" + api + ".jsonl")) {
-    const fs::path port_file = tmp / ("port-" + api);
-    process_ = testing::start_background(
-        "python3 " + shell_quote((kRepo / "tests/e2e/fake_bedrock_endpoint.py").string()) +
-            " --port-file " + shell_quote(port_file.string()) + " --log " +
-            shell_quote(log_.string()) + " --secret " + shell_quote(kSecret) + " --token " +
-            shell_quote(kToken) + " --model " + shell_quote(model) + " --api " + api,
-        tmp / ("endpoint-" + api + ".out"));
-    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (fs::exists(port_file)) port_ = std::stoi(read_all(port_file));
-  }
-  ~Endpoint() { testing::stop_background(process_, SIGTERM); }
-  int port() const { return port_; }
+      : log_(tmp / ("requests-" + api + ".jsonl")),
+        server_("python3 " + shell_quote((kRepo / "tests/e2e/fake_bedrock_endpoint.py").string()) +
+                    " --port-file " + shell_quote((tmp / ("port-" + api)).string()) + " --log " +
+                    shell_quote(log_.string()) + " --secret " + shell_quote(kSecret) + " --token " +
+                    shell_quote(kToken) + " --model " + shell_quote(model) + " --api " + api,
+                tmp / ("port-" + api), tmp / ("endpoint-" + api + ".out")) {}
+  int port() const { return server_.port(); }
   std::vector<json> requests() const {
     return fs::exists(log_) ? testing::read_json_lines(log_, true) : std::vector<json>{};
   }
 
  private:
   fs::path log_;
-  testing::BackgroundProcess process_;
-  int port_ = 0;
+  testing::PortFileServer server_;
 };
 
 fs::path write_dataset(const fs::path& dir) {

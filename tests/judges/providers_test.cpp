@@ -18,6 +18,7 @@
 #include "judges/judge_runner.h"
 #include "judges/registry.h"
 #include "tests/judges/fake_openai_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace assay::judges {
 namespace {
@@ -31,14 +32,6 @@ const std::string kAnthropicKey = "sk-ant-SECRET-5f4e3d2c1b";
 const std::string kAccessKeyId = "AKIDPROVIDERTEST";
 const std::string kSecretKey = "wJalrXUtnFEMI/SECRET/bPxRfiCYPROVIDERKEY";
 const std::string kSessionToken = "IQoJb3JpZ2luX2VjSESSIONTOKENSECRET";
-
-fs::path temp_dir(const std::string& name) {
-  fs::path dir =
-      fs::temp_directory_path() / ("assay_providers_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 std::vector<JudgeItem> items(int n) {
   std::vector<JudgeItem> out;
@@ -324,7 +317,8 @@ TEST(ProvidersTest, CostCapStopsJudgingKeepsPaidRepliesAndARerunWithAHigherCapPa
   s.settings.prices = {{"claude-x", {0.0, 50000.0}}};
   s.settings.max_cost_usd = 10.0;
   validate_judge_settings(s.settings);
-  const fs::path dir = temp_dir("cap");
+  const testing::TempDir tmp;
+  const fs::path dir = tmp.path();
   const int n = 60;
   int judged_first = 0;
   {
