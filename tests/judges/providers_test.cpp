@@ -50,6 +50,11 @@ struct WireCase {
   double input_per_mtok, output_per_mtok;  // its list price (independent of the code's table)
 };
 
+// How gtest (and ctest's test names) show a case.
+void PrintTo(const WireCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 // The settings and deps that point `c`'s provider at `server`, with a fast retry policy.
 struct ProviderSetup {
   JudgeSettings settings;
