@@ -182,6 +182,7 @@ std::optional<JudgeStageOutput> run_judge_stage(
   judges::JudgeRunnerOptions ro;
   ro.on_progress = [&progress](size_t settled, size_t) { progress.update(settled); };
   ro.bypass_cache_ids = bypass_cache_ids;
+  ro.max_cost_usd = js.max_cost_usd;
   judges::JudgeRunner runner(rubric, *provider, &cache, ro);
   log::info("judging", {{"samples", items.size()},
                         {"provider", provider->name()},
@@ -213,7 +214,7 @@ std::optional<JudgeStageOutput> run_judge_stage(
       }
       out.per_sample.push_back({{"judges", entry}});
     } else {
-      if (j.error->kind == "cancelled") {
+      if (j.error->kind == "cancelled" || j.error->kind == "budget") {
         ++n_unsent;
       } else {
         ++n_errors;
