@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/judges/fake_openai_server.h"
+#include "testing/fake_openai_server.h"
 
 namespace {
 namespace fs = std::filesystem;

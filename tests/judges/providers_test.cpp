@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "judges/judge_runner.h"
 #include "judges/registry.h"
-#include "tests/judges/fake_openai_server.h"
+#include "testing/fake_openai_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay::judges {
