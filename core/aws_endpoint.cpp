@@ -13,6 +13,9 @@ AwsEndpoint resolve_aws_endpoint(const std::string& service, const std::string& 
   } else if (service == "sagemaker-runtime") {  // InvokeEndpoint (signing name "sagemaker")
     variable = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME";
     host = "runtime.sagemaker." + region + ".amazonaws.com";
+  } else if (service == "bedrock-runtime") {  // Converse / InvokeModel (signing name "bedrock")
+    variable = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME";
+    host = "bedrock-runtime." + region + ".amazonaws.com";
   } else if (service == "s3") {
     variable = "AWS_ENDPOINT_URL_S3";
     host = "s3." + region + ".amazonaws.com";

@@ -14,8 +14,9 @@ struct AwsEndpoint {
   bool custom = false;  // true when taken from an AWS_ENDPOINT_URL* variable
 };
 
-// `service` is "sagemaker", "sagemaker-runtime", "s3", "logs" or "batch". Overrides:
-// AWS_ENDPOINT_URL_SAGEMAKER, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME,
+// `service` is "sagemaker", "sagemaker-runtime", "bedrock-runtime", "s3", "logs" or "batch".
+// Overrides: AWS_ENDPOINT_URL_SAGEMAKER, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME,
+// AWS_ENDPOINT_URL_BEDROCK_RUNTIME,
 // AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_BATCH, then
 // AWS_ENDPOINT_URL. Throws
 // assay::Error (invalid input) for an unknown service or, without an override, an empty region.

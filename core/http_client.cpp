@@ -142,7 +142,10 @@ class CurlHttpClient final : public HttpClient {
 
   HttpStats stats() const override { return stats_; }
 
+  void drain() override { drain_ = true; }
+
   void run(std::vector<HttpRequest> requests, const HttpDone& on_done) override {
+    drain_ = false;
     const size_t n = requests.size();
     std::vector<Slot> slots(n);
     std::deque<size_t> fresh;
@@ -183,7 +186,7 @@ class CurlHttpClient final : public HttpClient {
         }
         break;
       }
-      if (!draining && stop_->load()) {
+      if (!draining && (stop_->load() || drain_)) {
         // Requests not on the wire are cancelled now; those in flight finish or time out (each
         // attempt is bounded by timeout_s) so their replies are not lost.
         draining = true;
@@ -219,6 +222,7 @@ class CurlHttpClient final : public HttpClient {
         } else {
           fresh.pop_front();
         }
+        if (requests[i].before_send) requests[i].before_send(requests[i]);
         start(slots[i], requests[i]);
         ++active;
       }
@@ -247,7 +251,7 @@ class CurlHttpClient final : public HttpClient {
         bool retryable = code == CURLE_OK ? is_retryable_status(r.status) : is_retryable_curl(code);
         auto done_at = Clock::now();
         if (retryable && r.attempts <= options_.retry.max_retries && retries_used < budget &&
-            !stop_->load()) {
+            !stop_->load() && !drain_) {
           double delay = backoff_delay(options_.retry, r.attempts - 1, rng_);
           if (auto asked = server_requested_delay(r.headers, epoch_now())) {
             double want = std::min(*asked, options_.retry.max_retry_after_s);
@@ -357,6 +361,7 @@ class CurlHttpClient final : public HttpClient {
   std::mt19937_64 rng_;
   std::optional<TokenBucket> rpm_, tpm_;
   Clock::time_point pause_until_{};
+  bool drain_ = false;  // drain() was called during the current run()
   HttpStats stats_;
 };
 
@@ -387,7 +392,7 @@ std::unique_ptr<HttpClient> make_curl_http_client(const HttpClientOptions& optio
 
 bool is_retryable_status(int status) {
   return status == 408 || status == 409 || status == 429 || status == 500 || status == 502 ||
-         status == 503 || status == 504;
+         status == 503 || status == 504 || status == 529;
 }
 
 std::optional<double> parse_retry_after(std::string_view value, double now_epoch_s) {

@@ -27,6 +27,9 @@ struct HttpRequest {
   HttpHeaders headers;          // e.g. {"Authorization", "Bearer k"}; no Content-Type: none sent
   std::string body;
   std::uint64_t tokens = 0;  // estimated tokens this request costs, for the TPM bucket (0: none)
+  // Called on run()'s thread just before each attempt (the first and every retry), e.g. to sign
+  // it afresh when it waited in a queue or a backoff. Empty: the request goes as it is.
+  std::function<void(HttpRequest&)> before_send;
 };
 
 struct HttpResponse {
@@ -64,6 +67,10 @@ class HttpClient {
   // been reported. Transport failures are values in the response, never exceptions.
   virtual void run(std::vector<HttpRequest> requests, const HttpDone& on_done) = 0;
   virtual HttpStats stats() const = 0;
+  // Called from an `on_done` callback during run(): start nothing new; attempts already on the
+  // wire finish (or time out) and are reported as usual, without retries; the rest are reported
+  // cancelled. Lasts until that run() returns. Default: nothing (such a client sends everything).
+  virtual void drain() {}
 };
 
 // Sends one request through `client` and returns its response (after the client's retries).
@@ -104,7 +111,8 @@ std::unique_ptr<HttpClient> make_curl_http_client(const HttpClientOptions& optio
 
 // ---- Retry policy helpers (pure; exposed for tests) ----
 
-// True for statuses worth retrying: 408, 409, 429, 500, 502, 503, 504.
+// True for statuses worth retrying: 408, 409, 429, 500, 502, 503, 504, and 529 (Anthropic's
+// "overloaded").
 bool is_retryable_status(int status);
 
 // Parses a Retry-After value: delta-seconds ("7", "1.5") or an HTTP date (relative to `now`,

@@ -229,7 +229,7 @@ SigV4Result sigv4_sign(HttpRequest& request, const AwsCredentials& credentials,
     if (!signed_headers.empty()) signed_headers += ';';
     signed_headers += key;
   }
-  std::string path = percent_decode(url.path);
+  std::string path = options.encode_path_as_sent ? url.path : percent_decode(url.path);
   if (options.normalize_path) path = normalize_path(path);
   std::string canonical_uri = aws_uri_encode(path, true);
 

@@ -23,6 +23,10 @@ struct SigV4Options {
   std::string amz_date;                // "YYYYMMDDTHHMMSSZ"; empty means now (UTC)
   bool normalize_path = true;          // remove "." / ".." / empty segments (false for S3)
   bool content_sha256_header = false;  // add and sign x-amz-content-sha256 (S3 wants it)
+  // Canonical URI from the path as sent, percent-encoded once more, as AWS and botocore sign a
+  // REST path with an encoded label: Bedrock's "/model/m%3A0/converse" signs as ".../m%253A0/...".
+  // false: the path is percent-decoded first, then encoded once (the official test suite's form).
+  bool encode_path_as_sent = false;
 };
 
 // What signing produced; the request itself carries the added headers.
@@ -35,7 +39,8 @@ struct SigV4Result {
 // Signs `request` in place: adds Host (when missing), X-Amz-Date, X-Amz-Security-Token (when the
 // credentials have a token), x-amz-content-sha256 (when asked) and Authorization. Every header
 // present on the request is signed except user-agent, expect, transfer-encoding, x-amzn-trace-id.
-// The canonical URI is the percent-decoded path, normalised unless told not to, encoded once;
+// The canonical URI is the percent-decoded path, normalised unless told not to, encoded once
+// (or the path as sent encoded once more, with encode_path_as_sent);
 // the canonical query sorts by encoded key, then value. Throws assay::Error (invalid input) on a
 // URL it cannot parse or missing region/service/credentials.
 SigV4Result sigv4_sign(HttpRequest& request, const AwsCredentials& credentials,

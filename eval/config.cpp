@@ -199,8 +199,10 @@ const std::vector<ConfigKey>& config_keys() {
        "judge provider: " + judges::provider_choices()},
       {"judge.base_url", ValueType::kString, kUnset, {"JUDGE_BASE_URL", "OPENAI_BASE_URL"}, false,
        false, "OpenAI-compatible endpoint (default https://api.openai.com/v1)"},
-      {"judge.api_key", ValueType::kString, kUnset, {"JUDGE_API_KEY", "OPENAI_API_KEY"}, true,
-       false, "judge API key (secret: redacted everywhere)"},
+      {"judge.api_key", ValueType::kString, kUnset,
+       {"JUDGE_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"}, true, false,
+       "judge API key for openai / anthropic (secret: redacted everywhere); bedrock signs with "
+       "AWS credentials instead"},
       {"judge.model", ValueType::kString, "gpt-4o-mini", {"JUDGE_MODEL"}, false, true,
        "judge model id"},
       {"judge.rubric", ValueType::kString, "handbook", {"JUDGE_RUBRIC"}, false, true,
@@ -220,11 +222,18 @@ const std::vector<ConfigKey>& config_keys() {
        "(exit 4)"},
       {"judge.cache_dir", ValueType::kString, kUnset, {"JUDGE_CACHE_DIR"}, false, false,
        "folder with a judge cache shared across runs (the run folder always has its own)"},
-      {"judge.prices", ValueType::kObject,
-       json{{"gpt-4o-mini", {{"input_per_mtok", 0.15}, {"output_per_mtok", 0.60}}},
-            {"gpt-4o", {{"input_per_mtok", 2.50}, {"output_per_mtok", 10.00}}}},
-       {}, false, false,
-       "USD per 1M tokens by judge model: {\"model\": {\"input_per_mtok\", \"output_per_mtok\"}}"},
+      {"judge.prices", ValueType::kObject, json::object(), {}, false, false,
+       "USD per 1M tokens by judge model, added to the built-in table: {\"model\": "
+       "{\"input_per_mtok\", \"output_per_mtok\"}}"},
+      {"judge.max_cost_usd", ValueType::kNumber, 0, {"JUDGE_MAX_COST_USD"}, false, false,
+       "stop judging once this run's judge calls cost this many USD; the rest get judge_error "
+       "kind budget, which a rerun with a higher cap judges (0: no cap)"},
+      {"judge.region", ValueType::kString, kUnset, {"JUDGE_REGION"}, false, false,
+       "bedrock: AWS region (default AWS_REGION, AWS_DEFAULT_REGION, the profile's region)"},
+      {"judge.bedrock_api", ValueType::kString, "converse", {"JUDGE_BEDROCK_API"}, false, true,
+       "bedrock: converse (Converse API, any model) or invoke (InvokeModel, Anthropic body)"},
+      {"judge.anthropic_version", ValueType::kString, "2023-06-01", {}, false, false,
+       "anthropic: the anthropic-version header"},
       // Judge reliability: self-consistency, several judges, calibration against people.
       {"judge.repeats", ValueType::kInt, 1, {"JUDGE_REPEATS"}, false, true,
        "ask each judge question k times (1..20), each with its own seed and cache entry; the "

@@ -1,5 +1,6 @@
 #include "eval/judge_stage.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -352,6 +353,7 @@ std::optional<JudgeStageOutput> run_judge_stage(
   std::vector<std::vector<judges::Judgment>> by_judge;
   std::vector<std::string> names;
   std::vector<json> usages;
+  double spent_before = 0;  // USD the judges before this one spent (unknown prices: 0)
   for (const JudgeSettings& js : panel) {
     std::unique_ptr<judges::ChatProvider> provider = judges::make_provider(js);
     const std::string name = js.name.empty() ? provider->name() + ":" + provider->model() : js.name;
@@ -361,6 +363,11 @@ std::optional<JudgeStageOutput> run_judge_stage(
     ro.on_progress = [&progress](size_t settled, size_t) { progress.update(settled); };
     ro.bypass_cache_ids = bypass_cache_ids;
     ro.repeats = js.repeats;
+    // judge.max_cost_usd caps the run: each judge may spend what the judges before it left.
+    if (js.max_cost_usd > 0) {
+      ro.max_cost_usd = std::max(js.max_cost_usd - spent_before,
+                                 std::numeric_limits<double>::min());
+    }
     judges::JudgeRunner runner(rubric, *provider, &cache, ro);
     log::info("judging", {{"samples", items.size()},
                           {"judge", name},
@@ -373,6 +380,7 @@ std::optional<JudgeStageOutput> run_judge_stage(
     progress.finish();
     names.push_back(name);
     usages.push_back(usage_json(*provider, rubric, runner.usage()));
+    spent_before += runner.usage().cost_usd.value_or(0.0);
   }
 
   JudgeStageOutput out;
@@ -383,7 +391,9 @@ std::optional<JudgeStageOutput> run_judge_stage(
   size_t n_errors = 0, n_unsent = 0;
   for (size_t i = 0; i < judgments.size(); ++i) {
     const judges::Judgment& j = judgments[i];
-    if (!j.ok) ++(j.error->kind == "cancelled" ? n_unsent : n_errors);
+    if (!j.ok) {
+      ++(j.error->kind == "cancelled" || j.error->kind == "budget" ? n_unsent : n_errors);
+    }
     json entry = sample_entry(rubric, j);
     if (by_judge.size() > 1) {
       json each = json::object();

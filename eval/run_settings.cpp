@@ -41,12 +41,19 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   j.rpm = cfg.get_number("judge.rpm");
   j.tpm = cfg.get_number("judge.tpm");
   j.max_error_rate = cfg.get_number("judge.max_error_rate");
+  j.max_cost_usd = cfg.get_number("judge.max_cost_usd");
+  j.region = cfg.get_string("judge.region");
+  j.bedrock_api = cfg.get_string("judge.bedrock_api");
+  j.anthropic_version = cfg.get_string("judge.anthropic_version");
+  j.prices = judges::default_judge_prices();
   const long long repeats = cfg.get_int("judge.repeats");
   if (repeats < 1 || repeats > 20) throw_invalid(j.label("judge.repeats") + " must be 1..20");
   j.repeats = static_cast<int>(repeats);
-  judges::validate_judge_settings(j);
   const json& prices = cfg.at("judge.prices");
-  if (!prices.is_object()) return j;
+  if (!prices.is_object()) {
+    judges::validate_judge_settings(j);
+    return j;
+  }
   for (auto it = prices.begin(); it != prices.end(); ++it) {
     const json& p = it.value();
     if (!p.is_object() || !p.contains("input_per_mtok") || !p["input_per_mtok"].is_number() ||
@@ -56,6 +63,7 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
     }
     j.prices[it.key()] = {p["input_per_mtok"].get<double>(), p["output_per_mtok"].get<double>()};
   }
+  judges::validate_judge_settings(j);
   return j;
 }
 

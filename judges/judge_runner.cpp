@@ -1,5 +1,6 @@
 #include "judges/judge_runner.h"
 
+#include <cstdio>
 #include <map>
 
 #include "core/clock.h"
@@ -169,6 +170,24 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
       settle(call.slot);
     }
   };
+  // The cost cap: checked after every reply; once reached nothing new goes out.
+  auto spent = [&] { return provider_.cost_usd(usage_.prompt_tokens, usage_.completion_tokens); };
+  auto cap_reached = [&] {
+    if (options_.max_cost_usd <= 0) return false;
+    std::optional<double> cost = spent();
+    return cost && *cost >= options_.max_cost_usd;
+  };
+  budget_reached_ = budget_reached_ || cap_reached();
+  auto over_budget = [&](const Call& call) {
+    SlotState& s = slots[call.slot];
+    s.all_cached = false;
+    char reason[160];
+    std::snprintf(reason, sizeof reason,
+                  "not sent: judge.max_cost_usd %g reached (%.4f USD spent by this run)",
+                  options_.max_cost_usd, spent().value_or(0.0));
+    s.error = JudgeError{reason, "budget", s.attempts, true};
+    settle(call.slot);
+  };
   auto use_failure = [&](const Call& call, const ChatReply& reply) {
     SlotState& s = slots[call.slot];
     s.attempts += reply.attempts;
@@ -197,6 +216,10 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
         use_content(call, hit->value("content", std::string()), true, 0);
         continue;
       }
+      if (budget_reached_) {
+        over_budget(call);
+        continue;
+      }
       auto [it, fresh] = waiting.try_emplace(call.key);
       it->second.push_back(c);
       if (fresh) {  // identical prompts are sent once
@@ -208,6 +231,10 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
       if (reply.attempts > 0) ++usage_.calls;  // 0: cancelled before it was sent
       usage_.prompt_tokens += reply.prompt_tokens;
       usage_.completion_tokens += reply.completion_tokens;
+      if (!budget_reached_ && cap_reached()) {
+        budget_reached_ = true;
+        provider_.drain();  // what is on the wire finishes; the rest comes back cancelled
+      }
       const std::vector<size_t>& calls = waiting[send_keys[idx]];
       if (round[calls.front()].round > 0 && reply.attempts > 0) ++usage_.retries;
       if (reply.fatal) {
@@ -227,6 +254,8 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
                        {"created", utc_now_iso()}});
         }
         for (size_t c : calls) use_content(round[c], reply.content, false, reply.attempts);
+      } else if (budget_reached_ && reply.error_kind == "cancelled") {
+        for (size_t c : calls) over_budget(round[c]);
       } else {
         for (size_t c : calls) use_failure(round[c], reply);
       }

@@ -30,7 +30,7 @@ struct JudgeItem {
 
 struct JudgeError {
   std::string reason;  // one line, no secrets: "http 503 after 7 attempts: ...", "missing ..."
-  std::string kind;    // "http", "transport", "envelope", "parse", "cancelled"
+  std::string kind;    // "http", "transport", "envelope", "parse", "cancelled", "budget"
   int attempts = 0;    // model calls made for this sample (HTTP attempts, repairs included)
   // Asking again later may succeed (transport, 408/429/5xx, broken body, cancelled); false for
   // parse errors and refusals, whose replies or answers would repeat. Failures are never cached,
@@ -80,6 +80,11 @@ struct JudgeRunnerOptions {
   // replace the cached ones (e.g. to retry parse errors). Empty: the cache answers everything
   // it holds.
   std::unordered_set<std::string> bypass_cache_ids;
+  // Cost cap in USD for this runner's calls (priced by the provider's cost_usd). Once reached,
+  // nothing new is sent, requests on the wire finish and are used, and every item still
+  // unanswered gets a transient JudgeError of kind "budget" (a rerun with a higher cap sends
+  // it; cached replies cost nothing again). 0, or a model without a price: no cap.
+  double max_cost_usd = 0;
 };
 
 class JudgeRunner {
@@ -94,6 +99,8 @@ class JudgeRunner {
   std::vector<Judgment> judge(const std::vector<JudgeItem>& items);
 
   const JudgeUsage& usage() const { return usage_; }
+  // True once the cost of the calls made reached options.max_cost_usd.
+  bool budget_reached() const { return budget_reached_; }
   const Rubric& rubric() const { return rubric_; }
 
   // The messages for one item (order 1 swaps A and B for pairwise). Exposed for tests.
@@ -105,6 +112,7 @@ class JudgeRunner {
   JudgeCache* cache_;
   JudgeRunnerOptions options_;
   JudgeUsage usage_;
+  bool budget_reached_ = false;
 };
 
 }  // namespace assay::judges

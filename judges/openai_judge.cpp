@@ -2,22 +2,11 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "judges/http_reply.h"
 #include "judges/registry.h"
 
 namespace assay::judges {
 using nlohmann::json;
-
-namespace {
-
-std::string clip(std::string s, size_t n = 200) {
-  if (s.size() > n) s = s.substr(0, n) + "...";
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
-
-}  // namespace
 
 std::string openai_url(const std::string& base_url, const std::string& path) {
   size_t auth = base_url.find("://");
@@ -74,52 +63,17 @@ void OpenAiJudge::complete(const std::vector<ChatRequest>& requests, const ChatD
 }
 
 ChatReply chat_reply_from(const HttpResponse& response) {
-  ChatReply r;
-  r.attempts = response.attempts;
-  if (response.cancelled) {
-    r.error = "cancelled before a reply arrived";
-    r.error_kind = "cancelled";
-    r.transient = true;
-    return r;
-  }
-  if (response.status == 0) {
-    r.error = "no response after " + std::to_string(response.attempts) +
-              " attempts: " + log::redact(response.error);
-    r.error_kind = "transport";
-    r.transient = true;
-    return r;
-  }
+  if (auto unanswered = unanswered_reply(response)) return *unanswered;
   json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (!response.ok()) {
     std::string message;
     if (body.is_object() && body.contains("error") && body["error"].is_object()) {
       message = body["error"].value("message", "");
     }
-    if (message.empty()) message = response.body;
-    r.error = "http " + std::to_string(response.status) + " after " +
-              std::to_string(response.attempts) + " attempts: " + log::redact(clip(message));
-    r.error_kind = "http";
-    r.fatal = response.status == 401 || response.status == 403 || response.status == 404;
-    r.transient = is_retryable_status(response.status);
-    return r;
+    return http_error_reply(response, message);
   }
-  if (body.is_discarded() || !body.is_object()) {
-    r.error = "response body is not valid JSON (truncated or not an API reply): " +
-              log::redact(clip(response.body, 80));
-    r.error_kind = "envelope";
-    r.resend = true;
-    r.transient = true;
-    return r;
-  }
-  if (body.contains("usage") && body["usage"].is_object()) {
-    const json& u = body["usage"];
-    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) {
-      r.prompt_tokens = u["prompt_tokens"].get<std::int64_t>();
-    }
-    if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer()) {
-      r.completion_tokens = u["completion_tokens"].get<std::int64_t>();
-    }
-  }
+  if (auto broken = not_json_reply(response, body)) return *broken;
+  ChatReply r = reply_with_usage(response, body, "prompt_tokens", "completion_tokens");
   const json* content = nullptr;
   if (body.contains("choices") && body["choices"].is_array() && !body["choices"].empty()) {
     const json& choice = body["choices"][0];
@@ -128,33 +82,27 @@ ChatReply chat_reply_from(const HttpResponse& response) {
       content = &choice["message"]["content"];
     }
   }
-  if (content == nullptr || !content->is_string()) {
-    r.error = "reply has no choices[0].message.content string";
-    r.error_kind = "envelope";
-    r.resend = true;
-    r.transient = true;
-    return r;
-  }
-  r.ok = true;
-  // A reply may echo what it was sent (the key in a header it saw): it is cached, parsed and
-  // written as analysis, so registered secrets go before anything uses it.
-  r.content = log::redact(content->get<std::string>());
-  return r;
+  const bool has_text = content != nullptr && content->is_string();
+  if (has_text) r.content = content->get<std::string>();
+  return finish_text_reply(response, std::move(r), has_text,
+                           "reply has no choices[0].message.content string");
 }
 
 std::optional<double> OpenAiJudge::cost_usd(std::int64_t prompt_tokens,
                                             std::int64_t completion_tokens) const {
-  auto it = options_.prices.find(options_.model);
-  if (it == options_.prices.end()) return std::nullopt;
-  return (static_cast<double>(prompt_tokens) * it->second.input_per_mtok +
-          static_cast<double>(completion_tokens) * it->second.output_per_mtok) /
-         1e6;
+  return cost_usd_of(options_.prices, options_.model, prompt_tokens, completion_tokens);
 }
 
 namespace {
 
 void validate_openai(const JudgeSettings& s) {
   if (s.model.empty()) throw_invalid(s.label("judge.model") + " is empty");
+  auto key_origin = s.origins.find("judge.api_key");
+  if (key_origin != s.origins.end() && key_origin->second == "env ANTHROPIC_API_KEY") {
+    throw_invalid(
+        "judge.provider is openai but the only API key set is ANTHROPIC_API_KEY: set "
+        "JUDGE_API_KEY or OPENAI_API_KEY");
+  }
   if (s.api_key.empty() && !s.base_url_set) {
     throw_invalid(
         "judge.provider is openai but no API key is set: set JUDGE_API_KEY or "

@@ -39,6 +39,7 @@ class OpenAiJudge final : public ChatProvider {
   std::optional<double> cost_usd(std::int64_t prompt_tokens,
                                  std::int64_t completion_tokens) const override;
   std::uint64_t transport_retries() const override { return http_.stats().retries; }
+  void drain() override { http_.drain(); }
 
   // The request body for one request (exposed for tests).
   std::string request_body(const ChatRequest& request) const;

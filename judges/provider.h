@@ -54,6 +54,10 @@ class ChatProvider {
                                          std::int64_t completion_tokens) const = 0;
   // HTTP retries made so far (0 for offline providers).
   virtual std::uint64_t transport_retries() const = 0;
+  // Called from an `on_done` callback during complete(): send nothing new; requests on the wire
+  // finish and are reported as usual, the rest are reported cancelled (attempts 0). Used when the
+  // cost cap is reached, so that no reply already paid for is thrown away. Default: nothing.
+  virtual void drain() {}
 };
 
 }  // namespace assay::judges

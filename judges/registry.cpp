@@ -7,6 +7,8 @@
 // judges/<name>_judge.cpp defines `ProviderEntry <name>_provider()`.
 #define ASSAY_JUDGE_PROVIDERS(X) \
   X(openai)                      \
+  X(anthropic)                   \
+  X(bedrock)                     \
   X(dummy)
 
 namespace assay::judges {
@@ -67,6 +69,13 @@ void validate_judge_settings(const JudgeSettings& s) {
   if (s.tpm < 0) throw_invalid(s.label("judge.tpm") + " must be >= 0");
   if (!(s.max_error_rate >= 0 && s.max_error_rate <= 1)) {
     throw_invalid(s.label("judge.max_error_rate") + " must be in [0, 1]");
+  }
+  if (!(s.max_cost_usd >= 0)) throw_invalid(s.label("judge.max_cost_usd") + " must be >= 0");
+  if (entry != nullptr && s.max_cost_usd > 0 && entry->name != "dummy" &&
+      find_price(s.prices, s.model) == nullptr) {
+    throw_invalid(
+        s.label("judge.max_cost_usd") + " needs a price for judge model '" + s.model +
+        "': add it to judge.prices as {\"input_per_mtok\": ..., \"output_per_mtok\": ...}");
   }
   if (entry != nullptr) entry->validate(s);
 }

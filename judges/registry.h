@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/aws_credentials.h"
 #include "core/http_client.h"
 #include "judges/judge_settings.h"
 #include "judges/provider.h"
@@ -21,6 +22,9 @@ struct ProviderDeps {
   // Makes the HTTP client a provider sends through; the provider owns it. Empty: core's curl
   // client (make_curl_http_client).
   std::function<std::unique_ptr<HttpClient>(const HttpClientOptions&)> make_http;
+  // Where AWS settings (region, credentials, endpoint overrides) are read for `bedrock`. Empty:
+  // the process environment.
+  EnvLookup env;
 };
 
 struct ProviderEntry {

@@ -36,6 +36,7 @@ Rubric parse_rubric(const json& doc, const std::string& label) {
                                                    "response_format",
                                                    "temperature",
                                                    "max_tokens",
+                                                   "expected_reply_tokens",
                                                    "seed"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end()) {
@@ -87,6 +88,7 @@ Rubric parse_rubric(const json& doc, const std::string& label) {
     r.response_format = doc.value("response_format", std::string("json_object"));
     r.temperature = doc.value("temperature", 0.0);
     r.max_tokens = doc.value("max_tokens", 1000);
+    r.expected_reply_tokens = doc.value("expected_reply_tokens", 0);
     if (doc.contains("seed") && !doc["seed"].is_null()) r.seed = doc["seed"].get<std::int64_t>();
   } catch (const json::exception& e) {
     throw_invalid(label + ": " + e.what());
@@ -101,6 +103,9 @@ Rubric parse_rubric(const json& doc, const std::string& label) {
                   "response_format to text");
   }
   if (r.max_tokens < 1) throw_invalid(label + ": field 'max_tokens' must be positive");
+  if (r.expected_reply_tokens < 0 || r.expected_reply_tokens > r.max_tokens) {
+    throw_invalid(label + ": field 'expected_reply_tokens' must be in 0..max_tokens");
+  }
   if (r.user.find("{{answer") == std::string::npos) {
     throw_invalid(label + ": field 'user' never mentions the answer ({{answer}})");
   }

@@ -39,6 +39,9 @@ struct Rubric {
   std::string response_format = "json_object";  // "json_object", "json_schema" or "text"
   double temperature = 0.0;
   int max_tokens = 1000;
+  // A typical reply's length in tokens, for cost estimates (`evaluate run --estimate`); 0: use
+  // max_tokens (an upper bound).
+  int expected_reply_tokens = 0;
   std::optional<std::int64_t> seed;  // sent when set
 };
 

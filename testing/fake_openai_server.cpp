@@ -94,7 +94,10 @@ FakeOpenAiServer::FakeOpenAiServer(FakeServerOptions options) : impl_(std::make_
     s->targets.push_back(req.method + " " + req.target);
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  s->server.Post("/v1/chat/completions", [s](const httplib::Request& req, httplib::Response& res) {
+  auto handler = [s](const httplib::Request& req, httplib::Response& res) {
+    const Wire wire = s->options.wire;
+    const bool bedrock = wire == Wire::kBedrockConverse || wire == Wire::kBedrockInvoke;
+    const bool anthropic_body = wire == Wire::kAnthropic || wire == Wire::kBedrockInvoke;
     int now_in = ++s->in_flight;
     for (int m = s->max_in_flight.load();
          now_in > m && !s->max_in_flight.compare_exchange_weak(m, now_in);) {
@@ -107,12 +110,27 @@ FakeOpenAiServer::FakeOpenAiServer(FakeServerOptions options) : impl_(std::make_
     json body = json::parse(req.body, nullptr, false);
     std::string prompt;
     bool repair = false;
+    // Message text: a string, or (Converse) a list of {"text"} blocks.
+    auto text_of = [](const json& content) {
+      if (content.is_string()) return content.get<std::string>();
+      std::string out;
+      if (content.is_array()) {
+        for (const auto& b : content) {
+          if (b.is_object() && b.contains("text") && b["text"].is_string())
+            out += b["text"].get<std::string>();
+        }
+      }
+      return out;
+    };
+    if (body.is_object() && body.contains("system")) prompt = text_of(body["system"]) + "\n";
     if (body.is_object() && body.contains("messages") && body["messages"].is_array()) {
       for (const auto& m : body["messages"]) {
+        if (!m.is_object()) continue;
         // The system message and the first user message say what is asked.
-        if (m.value("role", "") == "system") prompt = m.value("content", "") + "\n" + prompt;
+        const json content = m.contains("content") ? m["content"] : json("");
+        if (m.value("role", "") == "system") prompt = text_of(content) + "\n" + prompt;
         if (m.value("role", "") == "user" && prompt.find("\x01") == std::string::npos) {
-          prompt += m.value("content", "") + "\x01";
+          prompt += text_of(content) + "\x01";
         }
         if (m.value("role", "") == "assistant") repair = true;
       }
@@ -127,41 +145,104 @@ FakeOpenAiServer::FakeOpenAiServer(FakeServerOptions options) : impl_(std::make_
       info.nth_overall = ++s->requests;
       info.nth_for_sample = ++s->per_sample[info.sample];
       s->arrivals[info.sample].push_back(Clock::now());
-      s->auth.push_back(req.get_header_value("Authorization"));
+      s->auth.push_back(
+          req.get_header_value(wire == Wire::kAnthropic ? "x-api-key" : "Authorization"));
     }
-    if (!s->options.api_key.empty() &&
-        req.get_header_value("Authorization") != "Bearer " + s->options.api_key) {
+    // Each wire's error shape.
+    auto fail = [&](int status, const std::string& type, const std::string& message) {
+      res.status = status;
+      if (bedrock) {
+        res.set_header("x-amzn-ErrorType",
+                       type + ":http://internal.amazon.com/coral/com.amazon.bedrock/");
+        res.set_content(json{{"message", message}}.dump(), "application/json");
+      } else if (wire == Wire::kAnthropic) {
+        res.set_content(
+            json{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}}.dump(),
+            "application/json");
+      } else {
+        res.set_content(json{{"error", {{"message", message}, {"type", type}}}}.dump(),
+                        "application/json");
+      }
+    };
+    const std::string& key = s->options.api_key;
+    if (wire == Wire::kOpenAi && !key.empty() &&
+        req.get_header_value("Authorization") != "Bearer " + key) {
       res.status = 401;
       res.set_content(
           R"({"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}})",
           "application/json");
       return;
     }
-    if (!body.is_object() || !body.contains("model") || !body["messages"].is_array()) {
-      res.status = 400;
-      res.set_content(R"({"error":{"message":"bad request body"}})", "application/json");
-      return;
+    if (wire == Wire::kAnthropic && ((!key.empty() && req.get_header_value("x-api-key") != key) ||
+                                     req.get_header_value("anthropic-version").empty())) {
+      return fail(401, "authentication_error", "invalid x-api-key");
     }
+    if (bedrock) {
+      // Not a signature check (tests/e2e's botocore endpoint does that): the shape of a SigV4
+      // Authorization for service "bedrock" with the expected access key id, and X-Amz-Date.
+      const std::string auth = req.get_header_value("Authorization");
+      if (!auth.starts_with("AWS4-HMAC-SHA256 Credential=" + key + "/") ||
+          auth.find("/bedrock/aws4_request, SignedHeaders=") == std::string::npos ||
+          req.get_header_value("X-Amz-Date").size() != 16) {
+        return fail(403, "UnrecognizedClientException",
+                    "The security token included in the request is invalid.");
+      }
+    }
+    bool body_ok = body.is_object() && body.contains("messages") && body["messages"].is_array();
+    if (wire == Wire::kOpenAi || wire == Wire::kAnthropic)
+      body_ok = body_ok && body.contains("model");
+    if (anthropic_body) body_ok = body_ok && body.contains("max_tokens");
+    if (wire == Wire::kBedrockInvoke) {
+      body_ok = body_ok && body.value("anthropic_version", "") == "bedrock-2023-05-31" &&
+                !body.contains("model");
+    }
+    if (wire == Wire::kBedrockConverse) {
+      body_ok = body_ok && body.contains("inferenceConfig");
+      for (const auto& m : body_ok ? body["messages"] : json::array())
+        body_ok = body_ok && m.contains("content") && m["content"].is_array();
+    }
+    if (anthropic_body && body_ok) {
+      for (const auto& m : body["messages"]) body_ok = body_ok && m.value("role", "") != "system";
+    }
+    if (!body_ok)
+      return fail(400, bedrock ? "ValidationException" : "invalid_request_error",
+                  "bad request body");
     Fault fault = s->options.fault ? s->options.fault(info) : Fault::kNone;
     if (s->options.burst_limit > 0 && now_in > s->options.burst_limit) fault = Fault::k429;
     if (s->options.delay_ms > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(s->options.delay_ms));
     switch (fault) {
       case Fault::k401:
+        if (bedrock) {
+          return fail(403, "AccessDeniedException",
+                      "User: arn:aws:iam::123456789012:user/t is not authorized to perform: "
+                      "bedrock:InvokeModel");
+        }
+        if (wire == Wire::kAnthropic) return fail(401, "authentication_error", "invalid x-api-key");
         res.status = 401;
         res.set_content(R"({"error":{"message":"Incorrect API key provided"}})",
                         "application/json");
         return;
       case Fault::k429: {
-        res.status = 429;
         char buf[32];
         std::snprintf(buf, sizeof buf, "%g", s->options.retry_after_s);
         res.set_header("Retry-After", buf);
+        if (bedrock) {
+          return fail(429, "ThrottlingException",
+                      "Too many requests, please wait before trying again.");
+        }
+        if (wire == Wire::kAnthropic) return fail(429, "rate_limit_error", "Rate limit reached");
+        res.status = 429;
         res.set_content(R"({"error":{"message":"Rate limit reached","type":"requests"}})",
                         "application/json");
         return;
       }
+      case Fault::kOverloaded:
+        if (wire == Wire::kAnthropic) return fail(529, "overloaded_error", "Overloaded");
+        return fail(503, bedrock ? "ServiceUnavailableException" : "server_error", "Overloaded");
       case Fault::k500:
+        if (bedrock) return fail(500, "InternalServerException", "Internal server error");
+        if (wire == Wire::kAnthropic) return fail(500, "api_error", "Internal server error");
         res.status = 500;
         res.set_content(R"({"error":{"message":"The server had an error"}})", "application/json");
         return;
@@ -184,17 +265,37 @@ FakeOpenAiServer::FakeOpenAiServer(FakeServerOptions options) : impl_(std::make_
                            : "";
     std::string content = correct_content(prompt, info.sample, fault, echo);
     long long prompt_tokens = static_cast<long long>(prompt.size() / 4);
-    json reply = {{"id", "chatcmpl-fake"},
-                  {"object", "chat.completion"},
-                  {"model", body["model"]},
-                  {"choices",
-                   {{{"index", 0},
-                     {"message", {{"role", "assistant"}, {"content", content}}},
-                     {"finish_reason", "stop"}}}},
-                  {"usage",
-                   {{"prompt_tokens", prompt_tokens},
-                    {"completion_tokens", kCompletionTokens},
-                    {"total_tokens", prompt_tokens + kCompletionTokens}}}};
+    json reply;
+    if (anthropic_body) {
+      reply = {{"id", "msg_fake"},
+               {"type", "message"},
+               {"role", "assistant"},
+               {"model", body.value("model", "claude")},
+               {"content", {{{"type", "text"}, {"text", content}}}},
+               {"stop_reason", "end_turn"},
+               {"usage", {{"input_tokens", prompt_tokens}, {"output_tokens", kCompletionTokens}}}};
+    } else if (wire == Wire::kBedrockConverse) {
+      reply = {
+          {"output", {{"message", {{"role", "assistant"}, {"content", {{{"text", content}}}}}}}},
+          {"stopReason", "end_turn"},
+          {"usage",
+           {{"inputTokens", prompt_tokens},
+            {"outputTokens", kCompletionTokens},
+            {"totalTokens", prompt_tokens + kCompletionTokens}}},
+          {"metrics", {{"latencyMs", 1}}}};
+    } else {
+      reply = {{"id", "chatcmpl-fake"},
+               {"object", "chat.completion"},
+               {"model", body["model"]},
+               {"choices",
+                {{{"index", 0},
+                  {"message", {{"role", "assistant"}, {"content", content}}},
+                  {"finish_reason", "stop"}}}},
+               {"usage",
+                {{"prompt_tokens", prompt_tokens},
+                 {"completion_tokens", kCompletionTokens},
+                 {"total_tokens", prompt_tokens + kCompletionTokens}}}};
+    }
     std::string text = reply.dump();
     if (fault == Fault::kTruncatedJson) text = text.substr(0, text.size() / 2);
     bool valid =
@@ -205,7 +306,10 @@ FakeOpenAiServer::FakeOpenAiServer(FakeServerOptions options) : impl_(std::make_
       s->prompt_tokens += prompt_tokens;
     }
     res.set_content(text, "application/json");
-  });
+  };
+  s->server.Post("/v1/chat/completions", handler);
+  s->server.Post("/v1/messages", handler);
+  s->server.Post(R"(/model/([^/]+)/(converse|invoke))", handler);
   // Debian's compiled cpp-httplib listens with a backlog of 5: a burst of new connections then
   // loses SYNs and waits a 1 s retransmit. Capture the socket and raise the backlog after bind.
   std::atomic<int> listen_fd{-1};

@@ -1,5 +1,7 @@
 // A real HTTP server on 127.0.0.1 (cpp-httplib, random free port) that speaks the OpenAI
-// chat-completions wire format and misbehaves on request: 429 with Retry-After, 500/503, hangs
+// chat-completions wire format (or, with FakeServerOptions::wire, the Anthropic Messages API or
+// Amazon Bedrock's Converse / InvokeModel, each with its own auth, bodies, usage fields and error
+// shapes) and misbehaves on request: 429 with Retry-After, 500/503, hangs
 // past the client's timeout, dropped connections, truncated JSON, non-JSON content, fenced JSON,
 // scores as strings, out-of-range scores, missing criteria, and a burst limit. It counts what it
 // served per sample so tests can prove nothing was lost or judged twice. Used by tests/judges,
@@ -31,7 +33,16 @@ enum class Fault {
   kStringScores,      // scores as strings ("3", "2/3")
   kOutOfRange,        // accuracy score 7 on a 1-3 scale
   kMissingCriterion,  // no "style"
-  k401,               // invalid key
+  k401,               // invalid key (Bedrock: 403 AccessDeniedException)
+  kOverloaded,        // Anthropic 529 overloaded_error (other wires: 503)
+};
+
+// The wire format the server speaks.
+enum class Wire {
+  kOpenAi,           // POST /v1/chat/completions, Authorization: Bearer <api_key>
+  kAnthropic,        // POST /v1/messages, x-api-key: <api_key>, anthropic-version
+  kBedrockConverse,  // POST /model/{modelId}/converse, SigV4 with access key id <api_key>
+  kBedrockInvoke,    // POST /model/{modelId}/invoke, Anthropic body with bedrock-2023-05-31
 };
 
 // What the server knows about one incoming request when it picks a fault.
@@ -51,6 +62,7 @@ struct FakeServerOptions {
   int burst_limit = 0;                  // > 0: more requests than this in flight get 429
   std::function<Fault(const RequestInfo&)> fault;  // null: always kNone
   bool echo_auth = false;  // correct replies quote the Authorization header in their analysis
+  Wire wire = Wire::kOpenAi;
 };
 
 class FakeOpenAiServer {
@@ -77,8 +89,9 @@ class FakeOpenAiServer {
   int max_in_flight() const;               // the most requests handled at once
   // Arrival times (steady clock) of every request for a sample, in order.
   std::vector<std::chrono::steady_clock::time_point> arrivals(int sample) const;
-  std::vector<std::string> auth_headers() const;  // Authorization values received
-  std::vector<std::string> targets() const;       // "METHOD path?query" of every request
+  // Authorization values received (Anthropic: x-api-key; Bedrock: the SigV4 Authorization).
+  std::vector<std::string> auth_headers() const;
+  std::vector<std::string> targets() const;  // "METHOD path?query" of every request
 
  private:
   struct Impl;

@@ -9,11 +9,13 @@
 #include "core/log.h"
 #include "eval/commands/command.h"
 #include "eval/commands/config_flags.h"
+#include "eval/judge_estimate.h"
 #include "eval/model_handle.h"
 #include "eval/model_identity.h"
 #include "eval/multi_model.h"
 #include "eval/plan.h"
 #include "eval/stages.h"
+#include "inference/tokenizer.h"
 
 namespace assay::eval {
 namespace {
@@ -178,6 +180,37 @@ int run_plan(const RunPlan& plan, std::ostream& out) {
   return report_gates(evaluate_gates(plan.gates, plan.output), out);
 }
 
+// --estimate: each model's judge calls and their cost, from the plan alone; nothing is generated,
+// sent or written. Prompt tokens are counted with the model's tokenizer when its folder has one.
+int estimate_plan(const RunPlan& plan, std::ostream& out) {
+  for (const ModelPlan& mp : plan.models) {
+    if (plan.multi) out << "== model " << mp.name << " ==\n";
+    size_t n_in_file = 0;
+    const Dataset ds = load_run_dataset(plan, mp.settings, n_in_file);
+    std::unique_ptr<inference::Tokenizer> tokenizer;
+    std::error_code ec;
+    if (!mp.model_path.empty() && std::filesystem::is_directory(mp.model_path, ec)) {
+      try {
+        tokenizer = inference::Tokenizer::load(mp.model_path);
+      } catch (const Error& e) {
+        log::info("no tokenizer for the estimate: counting chars/4", {{"reason", e.what()}});
+      }
+    }
+    TokenCounter count;
+    if (tokenizer) {
+      count = [&](std::string_view text) { return tokenizer->encode(text, false).size(); };
+    }
+    auto estimate = estimate_judge(mp.settings, ds, count, mp.settings.generation.max_new_tokens);
+    if (!estimate) {
+      out << "No judge configured (judge.provider): a run makes no judge call\n";
+      continue;
+    }
+    print_judge_estimate(*estimate, mp.settings.judge, out);
+    log::info("judge estimate", estimate->to_json());
+  }
+  return kExitOk;
+}
+
 class RunCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& app) override {
@@ -216,6 +249,9 @@ class RunCommand final : public Command {
                     "Prompt template with {instruction} and {input} (prompt.template)");
     run->add_flag("--overwrite", overwrite_,
                   "Replace a different run already in the output folder");
+    run->add_flag("--estimate", estimate_,
+                  "Print the judge calls and their estimated cost, then exit: nothing is "
+                  "generated, no request is sent, no file is written");
     run->add_flag("--retry-judge-errors", retry_judge_errors_,
                   "Judge again every sample with a judge error, unparsable replies included "
                   "(without it a rerun retries only transient errors: timeouts, 429, 5xx)");
@@ -250,6 +286,7 @@ class RunCommand final : public Command {
     request.overwrite = overwrite_;
     request.retry_judge_errors = retry_judge_errors_;
     const ContainerLayout container = request.container;
+    if (estimate_) return estimate_plan(plan_run(std::move(request)), out);
     try {  // in a SageMaker container, a failure's reason goes where SageMaker shows it
       return run_plan(plan_run(std::move(request)), out);
     } catch (const Error& e) {
@@ -266,7 +303,7 @@ class RunCommand final : public Command {
   ContainerOptions container_;
   std::string model_, base_model_, device_, chat_format_, chat_template_, system_, prompt_template_,
       shard_, generator_;
-  bool dummy_ = false, overwrite_ = false, retry_judge_errors_ = false;
+  bool dummy_ = false, overwrite_ = false, retry_judge_errors_ = false, estimate_ = false;
   int max_new_tokens_ = -1;
 };
 

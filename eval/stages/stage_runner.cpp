@@ -64,11 +64,24 @@ bool judge_errors_to_retry(const RunFolder& folder, bool retry_all, RunState& st
 
 void check_judge_errors(RunState& state, std::ostream& out) {
   if (!state.judged) return;
-  size_t n_errors = 0;
-  for (const auto& line : state.judged->per_sample) n_errors += line.contains("judge_error");
+  size_t n_errors = 0, n_budget = 0;
+  for (const auto& line : state.judged->per_sample) {
+    n_errors += line.contains("judge_error");
+    n_budget += line.contains("judge_error") && line["judge_error"].value("kind", "") == "budget";
+  }
   state.folder->update({{"judge_errors", n_errors}});
-  if (n_errors == 0) return;
   const size_t n = state.judged->per_sample.size();
+  if (n_budget > 0) {
+    // The cap was asked for: a warning, not a failure; the samples it left count as unjudged.
+    const double cap = state.settings.judge.max_cost_usd;
+    out << "Judge budget: judge.max_cost_usd " << cap << " USD reached; " << n_budget << " of " << n
+        << " samples were not judged (judge_error kind budget). Rerun with a higher "
+        << "judge.max_cost_usd to judge them; replies already paid for come from the cache\n";
+    log::warn("judge budget reached: some samples were not judged",
+              {{"max_cost_usd", cap}, {"not_judged", n_budget}, {"samples", n}});
+    n_errors -= n_budget;
+  }
+  if (n_errors == 0) return;
   const double rate = static_cast<double>(n_errors) / static_cast<double>(n);
   const double max_rate = state.settings.judge.max_error_rate;
   char share[64];

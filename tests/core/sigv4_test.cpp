@@ -1,5 +1,5 @@
 // SigV4 against AWS's official test suite (tests/data/aws-sigv4-test-suite, Apache-2.0, from
-// botocore) and the SageMaker vector computed with botocore's SigV4Auth.
+// botocore) and the SageMaker and Bedrock vectors computed with botocore's SigV4Auth.
 #include "core/sigv4.h"
 
 #include <gtest/gtest.h>
@@ -135,6 +135,32 @@ TEST(SigV4Test, MatchesBotocoreSageMakerVector) {
   for (const auto& [k, v] : request.headers)
     has_token |= (k == "X-Amz-Security-Token" && v == "SESSIONTOKEN");
   EXPECT_TRUE(has_token);
+}
+
+// A Bedrock Converse request whose model id (a cross-region inference profile) carries ':' as
+// %3A on the wire: botocore signs the path encoded once more (%253A). The expected values were
+// computed with botocore 1.43.11's SigV4Auth (canonical_request, signature) for this request.
+TEST(SigV4Test, MatchesBotocoreBedrockVectorWithAnEncodedModelId) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url =
+      "https://bedrock-runtime.us-east-1.amazonaws.com/model/"
+      "us.anthropic.claude-3-5-sonnet-20241022-v2%3A0/converse";
+  request.headers = {{"Content-Type", "application/json"}};
+  request.body = R"({"messages":[]})";
+  AwsCredentials creds{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "SESSIONTOKEN",
+                       "test"};
+  SigV4Options options{"us-east-1", "bedrock", "20250101T000000Z"};
+  options.encode_path_as_sent = true;
+  SigV4Result result = sigv4_sign(request, creds, options);
+  EXPECT_EQ(result.canonical_request,
+            "POST\n/model/us.anthropic.claude-3-5-sonnet-20241022-v2%253A0/converse\n\n"
+            "content-type:application/json\nhost:bedrock-runtime.us-east-1.amazonaws.com\n"
+            "x-amz-date:20250101T000000Z\nx-amz-security-token:SESSIONTOKEN\n\n"
+            "content-type;host;x-amz-date;x-amz-security-token\n"
+            "5e4ce7b36ba37b78a5d5f9fd08e6b7b54ba6879d651aa46ec9e1d6fa24ebe30a");
+  EXPECT_TRUE(result.authorization.ends_with(
+      "Signature=93343a5264aed74fe4378bec352e21f5af6e9b265a8d370b55b960ce57940250"));
 }
 
 TEST(SigV4Test, S3ContentHashHeaderIsSignedAndPathNotNormalised) {

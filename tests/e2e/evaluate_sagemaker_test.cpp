@@ -34,28 +34,22 @@ std::string read_all(const fs::path& p) {
 // The fake endpoint in the background; its port, or 0 when it could not start.
 class Endpoint {
  public:
-  Endpoint(const testing::TempDir& tmp, const std::string& form) : log_(tmp / "requests.jsonl") {
-    const fs::path port_file = tmp / "port";
-    process_ = testing::start_background(
-        "python3 " + shell_quote((kRepo / "tests/e2e/fake_sagemaker_endpoint.py").string()) +
-            " --port-file " + shell_quote(port_file.string()) + " --log " +
-            shell_quote(log_.string()) + " --secret " + shell_quote(kSecret) + " --form " + form,
-        tmp / "endpoint.out");
-    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (fs::exists(port_file)) port_ = std::stoi(read_all(port_file));
-  }
-  ~Endpoint() { testing::stop_background(process_, SIGTERM); }
-  int port() const { return port_; }
+  Endpoint(const testing::TempDir& tmp, const std::string& form)
+      : log_(tmp / "requests.jsonl"),
+        server_("python3 " +
+                    shell_quote((kRepo / "tests/e2e/fake_sagemaker_endpoint.py").string()) +
+                    " --port-file " + shell_quote((tmp / "port").string()) + " --log " +
+                    shell_quote(log_.string()) + " --secret " + shell_quote(kSecret) + " --form " +
+                    form,
+                tmp / "port", tmp / "endpoint.out") {}
+  int port() const { return server_.port(); }
   std::vector<json> requests() const {
     return fs::exists(log_) ? testing::read_json_lines(log_, true) : std::vector<json>{};
   }
 
  private:
   fs::path log_;
-  testing::BackgroundProcess process_;
-  int port_ = 0;
+  testing::PortFileServer server_;
 };
 
 fs::path write_dataset(const fs::path& dir) {

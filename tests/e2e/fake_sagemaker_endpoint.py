@@ -17,39 +17,15 @@ Exit 3 when botocore is missing (the C++ test skips then).
 import argparse
 import json
 import re
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-try:
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-except ImportError as e:  # pragma: no cover
-    print(f"missing python module: {e}")
-    sys.exit(3)
+from aws_fake_endpoint import reply_json, serve, signature_ok
 
 ENDPOINT = "my-endpoint"
 KEY_ID = "AKIDEXAMPLE"
 lock = threading.Lock()
 seen = {}
-
-
-def signature_ok(handler, body, secret):
-    auth = handler.headers.get("Authorization", "")
-    m = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
-                 r"SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$", auth)
-    if not m or m.group(1) != KEY_ID or m.group(4) != "sagemaker":
-        return False
-    signed = m.group(5).split(";")
-    headers = {h: handler.headers.get(h, "") for h in signed}
-    url = "http://" + handler.headers["Host"] + handler.path
-    request = AWSRequest(method=handler.command, url=url, data=body, headers=headers)
-    request.context["timestamp"] = handler.headers.get("X-Amz-Date", "")
-    signer = SigV4Auth(Credentials(KEY_ID, secret), "sagemaker", m.group(3))
-    canonical = signer.canonical_request(request)
-    string_to_sign = signer.string_to_sign(request, canonical)
-    return signer.signature(string_to_sign, request) == m.group(6)
 
 
 def check_tgi(body):
@@ -87,20 +63,13 @@ def make_handler(args):
             pass
 
         def reply(self, status, obj, error_type=None):
-            data = json.dumps(obj).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            if error_type:
-                self.send_header("x-amzn-ErrorType", error_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply_json(self, status, obj, error_type)
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             entry = {"path": self.path}
             try:
-                if not signature_ok(self, body, args.secret):
+                if not signature_ok(self, body, KEY_ID, args.secret, "sagemaker"):
                     entry["status"] = 403
                     return self.reply(403, {"message": "The request signature we calculated does "
                                             "not match the signature you provided."},
@@ -152,12 +121,7 @@ def main():
     ap.add_argument("--secret", required=True)
     ap.add_argument("--form", choices=["tgi", "messages"], required=True)
     args = ap.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(args))
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    import os
-    os.replace(args.port_file + ".tmp", args.port_file)
-    server.serve_forever()
+    serve(make_handler(args), args.port_file)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,20 @@ int stop_background(BackgroundProcess& process, int signal) {
   return -1;
 }
 
+PortFileServer::PortFileServer(const std::string& command, const std::filesystem::path& port_file,
+                               const std::filesystem::path& log)
+    : process_(start_background(command, log)) {
+  for (int i = 0; i < 200 && !std::filesystem::exists(port_file); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::ifstream in(port_file);
+  if (!(in >> port_)) port_ = 0;
+}
+
+PortFileServer::~PortFileServer() {
+  stop_background(process_, SIGTERM);
+}
+
 std::string wait_for_log(const std::filesystem::path& log, const std::string& text,
                          double seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);

@@ -5,6 +5,10 @@
 
 #include <cmath>
 
+#include "eval/judge_estimate.h"
+#include "eval/run_settings.h"
+#include "tests/support/temp_dir.h"
+
 namespace assay::eval {
 namespace {
 
@@ -60,6 +64,33 @@ TEST(JudgeReliabilityTest, RepeatFiguresByHand) {
   EXPECT_NEAR(e["flip_rate"].get<double>(), 0.5, 1e-12);
   EXPECT_EQ(reliability_overview(summary)["agreement"], e["agreement"]);
   EXPECT_TRUE(reliability_overview(summary)["kappa"].is_null());
+}
+
+// --estimate: judge.repeats and several judges multiply the calls; each judge's price counts.
+TEST(JudgeReliabilityTest, EstimateMultipliesRepeatsAndJudges) {
+  testing::TempDir dir;
+  const auto data = dir.write("d.jsonl",
+                              "{\"id\": \"a\", \"instruction\": \"q\", \"output\": \"r\", "
+                              "\"prediction\": \"p\"}\n"
+                              "{\"id\": \"b\", \"instruction\": \"q2\", \"output\": \"r\", "
+                              "\"prediction\": \"p2\"}\n");
+  DatasetNeeds needs;
+  needs.prediction = true;
+  const Dataset ds = load_dataset(data.string(), DatasetFields{}, needs);
+  ConfigSources src;
+  src.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  src.flags = {{"judge.provider", "dummy"}};
+  const auto one = estimate_judge(run_settings_from(resolve_config(src)), ds, {}, 10);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->calls, 2u);
+  src.flags = {{"judge.repeats", 3}, {"judges", nlohmann::json::parse(R"([{"provider": "dummy"},
+                   {"name": "b", "provider": "dummy", "model": "dummy-b"}])")}};
+  const auto many = estimate_judge(run_settings_from(resolve_config(src)), ds, {}, 10);
+  ASSERT_TRUE(many.has_value());
+  EXPECT_EQ(many->calls, 2u * 3u * 2u);
+  EXPECT_EQ(many->prompt_tokens, one->prompt_tokens * 6);
+  EXPECT_EQ(many->provider, "dummy,dummy");
+  EXPECT_EQ(many->cost_usd, 0.0);
 }
 
 }  // namespace

@@ -97,10 +97,11 @@ TEST(JudgeSettingsTest, ProviderNoneOrUnsetIsNoJudgeExceptInDummyRuns) {
 
 TEST(JudgeSettingsTest, UnknownProviderListsTheRegisteredOnes) {
   EXPECT_EQ(settings_error({{"judge.provider", "dumy"}}),
-            "judge.provider (from flag): 'dumy' must be openai, dummy or none (did you mean "
-            "'dummy'?)");
+            "judge.provider (from flag): 'dumy' must be openai, anthropic, bedrock, dummy or none "
+            "(did you mean 'dummy'?)");
   EXPECT_EQ(settings_error({{"judge.provider", "vertex-ai"}}),
-            "judge.provider (from flag): 'vertex-ai' must be openai, dummy or none");
+            "judge.provider (from flag): 'vertex-ai' must be openai, anthropic, bedrock, dummy or "
+            "none");
 }
 
 TEST(JudgeSettingsTest, OpenaiNeedsAKeyOrABaseUrl) {
@@ -126,9 +127,15 @@ TEST(JudgeSettingsTest, PricesAreReadIntoTheTable) {
   auto f = dir.write("run.json", R"({"judge": {"prices": {"m": {"input_per_mtok": 1.5,
                                       "output_per_mtok": 4}}}})");
   RunSettings s = run_settings_from(resolve_config(sources(f)));
-  ASSERT_EQ(s.judge.prices.size(), 1u);
+  // The file's entry is added to the built-in table (which it may also override).
+  EXPECT_EQ(s.judge.prices.size(), judges::default_judge_prices().size() + 1);
   EXPECT_EQ(s.judge.prices.at("m").input_per_mtok, 1.5);
   EXPECT_EQ(s.judge.prices.at("m").output_per_mtok, 4.0);
+  EXPECT_EQ(s.judge.prices.at("gpt-4o").input_per_mtok, 2.50);  // a built-in list price
+  auto over = dir.write("over.json", R"({"judge": {"prices": {"gpt-4o": {"input_per_mtok": 1.25,
+                                         "output_per_mtok": 5}}}})");
+  RunSettings o = run_settings_from(resolve_config(sources(over)));
+  EXPECT_EQ(o.judge.prices.at("gpt-4o").input_per_mtok, 1.25);
   auto bad = dir.write("bad.json", R"({"judge": {"prices": {"m": {"input_per_mtok": "1"}}}})");
   try {
     run_settings_from(resolve_config(sources(bad)));

@@ -249,6 +249,64 @@ TEST(HttpClientTest, StopFlagLetsTheRequestInFlightFinishAndCancelsTheRest) {
   }
 }
 
+// before_send runs before every attempt, retries included, and what it sets is what is sent
+// (the bedrock provider signs afresh there): a header set on the 2nd call carries the attempt.
+TEST(HttpClientTest, BeforeSendRunsBeforeEachAttemptAndItsChangesAreSent) {
+  FakeServerOptions so;
+  so.api_key = "";  // any Authorization
+  so.fault = [](const testing::RequestInfo& info) {
+    return info.nth_for_sample == 1 ? Fault::k503 : Fault::kNone;
+  };
+  FakeOpenAiServer server(so);
+  auto client = make_curl_http_client(fast_retry_options());
+  int calls = 0;
+  HttpRequest r = chat(server, 0);
+  r.before_send = [&calls](HttpRequest& req) {
+    ++calls;
+    req.headers = {{"Authorization", "Bearer attempt-" + std::to_string(calls)},
+                   {"Content-Type", "application/json"}};
+  };
+  auto out = run_all(*client, {r});
+  EXPECT_EQ(out[0].status, 200);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(server.auth_headers(),
+            (std::vector<std::string>{"Bearer attempt-1", "Bearer attempt-2"}));
+}
+
+// drain() from a callback: the request on the wire finishes and is reported as usual, nothing
+// else is sent (the rest come back cancelled, never sent), and failures are not retried.
+TEST(HttpClientTest, DrainLetsTheRequestsOnTheWireFinishAndSendsNothingMore) {
+  FakeServerOptions so;
+  so.delay_ms = 100;
+  FakeOpenAiServer server(so);
+  HttpClientOptions o = fast_retry_options();
+  o.max_concurrency = 2;
+  auto client = make_curl_http_client(o);
+  std::vector<HttpRequest> reqs;
+  for (int i = 0; i < 8; ++i) reqs.push_back(chat(server, i));
+  std::vector<HttpResponse> out(reqs.size());
+  bool drained = false;
+  client->run(std::move(reqs), [&](size_t i, HttpResponse&& r) {
+    out[i] = std::move(r);
+    if (!drained && out[i].status == 200) {
+      client->drain();
+      drained = true;
+    }
+    return true;
+  });
+  int ok = 0, cancelled = 0;
+  for (const auto& r : out) {
+    ok += r.status == 200;
+    cancelled += r.cancelled && r.attempts == 0;
+  }
+  EXPECT_EQ(ok, server.requests());  // each request sent got its reply
+  EXPECT_LE(ok, 2);                  // the first, and at most the one beside it
+  EXPECT_EQ(ok + cancelled, 8);
+  // The next run() starts afresh.
+  auto again = run_all(*client, {chat(server, 9)});
+  EXPECT_EQ(again[0].status, 200);
+}
+
 TEST(HttpClientTest, RequestsPerMinuteBucketSpacesRequests) {
   FakeOpenAiServer server(FakeServerOptions{});
   HttpClientOptions o = fast_retry_options();

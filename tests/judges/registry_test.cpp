@@ -50,10 +50,12 @@ class RecordingHttp final : public HttpClient {
   std::vector<HttpRequest> sent;
 };
 
-TEST(RegistryTest, ListsOpenaiAndDummyInOrder) {
-  ASSERT_EQ(providers().size(), 2u);
+TEST(RegistryTest, ListsEveryProviderInOrder) {
+  ASSERT_EQ(providers().size(), 4u);
   EXPECT_EQ(providers()[0].name, "openai");
-  EXPECT_EQ(providers()[1].name, "dummy");
+  EXPECT_EQ(providers()[1].name, "anthropic");
+  EXPECT_EQ(providers()[2].name, "bedrock");
+  EXPECT_EQ(providers()[3].name, "dummy");
   for (const auto& p : providers()) {
     EXPECT_FALSE(p.description.empty()) << p.name;
     EXPECT_NE(p.validate, nullptr) << p.name;
@@ -61,19 +63,19 @@ TEST(RegistryTest, ListsOpenaiAndDummyInOrder) {
     EXPECT_EQ(find_provider(p.name), &p);
   }
   EXPECT_EQ(find_provider("none"), nullptr);  // the off switch is not a provider
-  EXPECT_EQ(provider_choices(), "openai, dummy or none");
+  EXPECT_EQ(provider_choices(), "openai, anthropic, bedrock, dummy or none");
   EXPECT_EQ(provider_help().find("openai ("), 0u);
   EXPECT_TRUE(provider_help().ends_with("none (no judge)"));
 }
 
 TEST(RegistryTest, UnknownNameGivesTheChoicesAndASuggestion) {
   EXPECT_EQ(error_of(settings_for("opnai")),
-            "judge.provider (from env JUDGE_PROVIDER): 'opnai' must be openai, dummy or none "
-            "(did you mean 'openai'?)");
+            "judge.provider (from env JUDGE_PROVIDER): 'opnai' must be openai, anthropic, "
+            "bedrock, dummy or none (did you mean 'openai'?)");
   // Nothing close: the message has no suggestion.
-  EXPECT_EQ(error_of(settings_for("bedrock-claude")),
-            "judge.provider (from env JUDGE_PROVIDER): 'bedrock-claude' must be openai, dummy or "
-            "none");
+  EXPECT_EQ(error_of(settings_for("vertex-gemini")),
+            "judge.provider (from env JUDGE_PROVIDER): 'vertex-gemini' must be openai, anthropic, "
+            "bedrock, dummy or none");
   EXPECT_THROW(make_provider(settings_for("nonex")), Error);
   EXPECT_THROW(make_provider(settings_for("")), Error);  // no judge: nothing to build
 }
