@@ -286,7 +286,11 @@ class RunCommand final : public Command {
     request.overwrite = overwrite_;
     request.retry_judge_errors = retry_judge_errors_;
     const ContainerLayout container = request.container;
-    if (estimate_) return estimate_plan(plan_run(std::move(request)), out);
+    if (estimate_) {
+      // The estimate writes nothing, so it needs no output folder; one given is still checked.
+      if (flags_.output.empty()) flags.emplace_back("output", "(none: --estimate writes nothing)");
+      return estimate_plan(plan_run(std::move(request)), out);
+    }
     try {  // in a SageMaker container, a failure's reason goes where SageMaker shows it
       return run_plan(plan_run(std::move(request)), out);
     } catch (const Error& e) {

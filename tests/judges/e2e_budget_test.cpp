@@ -101,6 +101,11 @@ TEST_F(BudgetE2eTest, EstimatePrintsCallsAndCostAndSendsNothing) {
   const double want = (logged["prompt_tokens"].get<double>() * 0.80 + 4800 * 4.00) / 1e6;
   EXPECT_NEAR(logged["cost_usd"].get<double>(), want, 1e-12);
   EXPECT_EQ(out.find(kKey), std::string::npos);
+  // It writes nothing, so it needs no output folder.
+  ASSERT_EQ(evaluate(env, "run --dummy --estimate" + data(), "est2"), 0) << slurp(dir / "est2.err");
+  EXPECT_NE(slurp(dir / "est2.out").find("calls:             16 (8 samples x 2)"),
+            std::string::npos);
+  EXPECT_EQ(server.requests(), 0);
 }
 
 TEST_F(BudgetE2eTest, CapStopsWithAWarningGateStillWorksAndARerunWithAHigherCapPaysNothingTwice) {
