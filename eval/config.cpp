@@ -234,6 +234,19 @@ const std::vector<ConfigKey>& config_keys() {
        "bedrock: converse (Converse API, any model) or invoke (InvokeModel, Anthropic body)"},
       {"judge.anthropic_version", ValueType::kString, "2023-06-01", {}, false, false,
        "anthropic: the anthropic-version header"},
+      // Judge reliability: self-consistency, several judges, calibration against people.
+      {"judge.repeats", ValueType::kInt, 1, {"JUDGE_REPEATS"}, false, true,
+       "ask each judge question k times (1..20), each with its own seed and cache entry; the "
+       "score is the mean (pairwise: the majority) and summary.json adds agreement figures"},
+      {"judges", ValueType::kArray, json::array(), {}, false, true,
+       "several judges in one run: objects {\"name\", \"provider\", \"model\", \"base_url\", "
+       "\"api_key_env\"}, each overriding judge.* (same rubric); summary.json adds their "
+       "agreement (Cohen's kappa, Krippendorff's alpha)"},
+      {"judge.combine", ValueType::kString, "mean", {}, false, true,
+       "how several judges make the score gates and the report use: mean or majority"},
+      {"judge.calibration", ValueType::kString, kUnset, {"JUDGE_CALIBRATION"}, false, true,
+       "JSONL of human labels {\"id\": ..., \"<criterion>\": score}: judge-human agreement and "
+       "a prediction-powered (PPI) estimate of the human-scale mean with its CI"},
       {"fields.prediction_b", ValueType::kString, "prediction_b", {}, false, true,
        "dataset field with the second answer B for pairwise judging (e.g. the base model's)"},
       // Generation (`evaluate run`), like vLLM's SamplingParams.
@@ -319,7 +332,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"baseline", ValueType::kString, kUnset, {}, false, false,
        "the model of `models` the others are compared against (default: the last one)"},
       {"gates", ValueType::kObject, kUnset, {"EVAL_GATES"}, false, false,
-       "CI gates {\"key\": \"condition\"}, e.g. {\"rougeL_f\": \">= 0.30\"}; exit 3 if one fails"},
+       "CI gates {\"key\": \"condition\"}, e.g. {\"rougeL_f\": \">= 0.30\"}; exit 3 if one fails. "
+       "Judge reliability keys: judge.CRITERION.agreement|flip_rate|kappa|alpha|human_kappa|"
+       "lc_win_rate, judge.calibrated.CRITERION[.ci_low], judge.kappa|alpha|agreement|flip_rate|"
+       "human_kappa|human_alpha (the weakest criterion)"},
   };
   return keys;
 }

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/suggest.h"
+#include "eval/judge_reliability.h"
 #include "scoring/metric_registry.h"
 
 namespace assay::eval {
@@ -30,9 +31,15 @@ std::string corpus_metric_sources() {
 }
 
 const std::vector<std::string> kMetricFields = {"mean", "n", "stderr", "ci_low", "ci_high"};
-const std::vector<std::string> kJudgeFields = {"mean",     "ci_low",    "ci_high",
-                                               "n",        "n_errors",  "win_rate",
-                                               "tie_rate", "loss_rate", "consistency"};
+const std::vector<std::string> kJudgeFields = {
+    "mean", "ci_low", "ci_high", "n", "n_errors", "win_rate", "tie_rate", "loss_rate",
+    "consistency",
+    // Reliability (eval/judge_reliability.h): repeats, several judges, calibration, LC.
+    "agreement", "repeat_sd", "flip_rate", "repeat_alpha", "kappa", "alpha", "n_agreement",
+    "n_labelled", "human_mean", "human_kappa", "human_alpha", "calibrated_mean",
+    "calibrated_ci_low", "calibrated_ci_high", "lc_win_rate", "lc_ci_low", "lc_ci_high",
+    "length_coef"};
+const std::vector<std::string> kCalibratedFields = {"mean", "ci_low", "ci_high"};
 const std::vector<std::string> kCorpusFields = {"score",   "ci_low",      "ci_high",   "bp",
                                                 "sys_len", "ref_len",     "num_edits", "ref_length",
                                                 "n",       "not_computed"};
@@ -42,6 +49,7 @@ const std::map<std::string, std::vector<std::string>> kSummarySections = {
     {"judge_usage",
      {"calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens", "cost_usd"}},
     {"generation", {"prompt_tokens", "completion_tokens", "resumed"}},
+    {"judge_reliability", reliability_overview_fields()},
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -145,6 +153,20 @@ void parse_key(const std::string& origin, Gate& g) {
     if (parts.size() == 3 && g.field == "diff" && parts[1] != "judge" && parts[1] != "corpus") {
       check_field(origin, g.key, parts[2], kCompareFields);
     }
+  } else if ((head == "judge" || head == "judges") && parts.size() == 2 &&
+             contains(reliability_overview_fields(), parts[1])) {
+    // judge.kappa, judge.agreement, ...: the weakest criterion's figure.
+    g.source = GateSource::kSummary;
+    g.name = "judge_reliability";
+    g.field = parts[1];
+  } else if ((head == "judge" || head == "judges") && parts.size() >= 3 &&
+             parts[1] == "calibrated") {
+    arity(3, 4, "judge.calibrated.CRITERION[.FIELD], e.g. judge.calibrated.accuracy.mean");
+    g.source = GateSource::kJudge;
+    g.name = parts[2];
+    const std::string field = parts.size() == 4 ? parts[3] : "mean";
+    check_field(origin, g.key, field, kCalibratedFields);
+    g.field = "calibrated_" + field;
   } else if (head == "judge" || head == "judges") {
     arity(2, 3, "judge.CRITERION[.FIELD], e.g. judge.accuracy.mean");
     g.source = GateSource::kJudge;
@@ -398,6 +420,10 @@ void validate_gates(const std::vector<Gate>& gates, const GateContext& ctx) {
           fail("the rubric has no criterion '" + g.name + "'" + did_you_mean(g.name, criteria) +
                " (criteria: " + list(criteria) + ")");
         }
+        if (const std::string needs = reliability_figure_needs(g.field);
+            !needs.empty() && !ctx.judge_figures.count(g.field)) {
+          fail("'" + g.field + "' needs " + needs);
+        }
         break;
       case GateSource::kCorpus:
         if (!ctx.corpus.count(g.name)) {
@@ -407,8 +433,11 @@ void validate_gates(const std::vector<Gate>& gates, const GateContext& ctx) {
         }
         break;
       case GateSource::kSummary:
-        if (g.name == "judge_usage" && !ctx.judge_criteria) {
+        if ((g.name == "judge_usage" || g.name == "judge_reliability") && !ctx.judge_criteria) {
           fail("no judge is configured (judge.provider)");
+        }
+        if (g.name == "judge_reliability" && !ctx.judge_figures.count(g.field)) {
+          fail("'" + g.field + "' needs " + reliability_figure_needs(g.field));
         }
         break;
       case GateSource::kCompare: {
@@ -479,6 +508,5 @@ int report_gates(const std::vector<GateResult>& results, std::ostream& out) {
   out << failed << " of " << results.size() << " gates failed\n";
   return kExitGateFailed;
 }
-
 
 }  // namespace assay::eval

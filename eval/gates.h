@@ -51,6 +51,7 @@ std::vector<Gate> gates_from_config(const ResolvedConfig& cfg);
 struct GateContext {
   std::set<std::string> metrics;  // per-sample metric columns the run computes
   std::optional<std::set<std::string>> judge_criteria;  // nullopt: no judge stage
+  std::set<std::string> judge_figures;  // reliability figures (eval/judge_reliability.h) written
   std::set<std::string> corpus;                         // corpus metrics (bleu, chrf, chrf_pp, ter)
   std::set<std::string> models;  // model names of a multi-model run; empty: one model
   bool has_compare = false;      // the run writes compare.json

@@ -1,6 +1,8 @@
 #include "eval/judge_estimate.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "judges/dummy_judge.h"
 #include "judges/judge_runner.h"
@@ -8,8 +10,10 @@
 namespace assay::eval {
 using nlohmann::json;
 
-std::uint64_t judge_calls_per_sample(const JudgeSettings&, const judges::Rubric& rubric) {
-  return rubric.kind == judges::RubricKind::kPairwise ? 2 : 1;
+std::uint64_t judge_calls_per_sample(const JudgeSettings& settings,
+                                     const judges::Rubric& rubric) {
+  const std::uint64_t orders = rubric.kind == judges::RubricKind::kPairwise ? 2 : 1;
+  return orders * static_cast<std::uint64_t>(std::max(1, settings.repeats));
 }
 
 json JudgeEstimate::to_json() const {
@@ -67,9 +71,31 @@ std::optional<JudgeEstimate> estimate_judge(const RunSettings& settings, const D
   }
   e.calls = per_sample * e.samples;
   e.completion_tokens = static_cast<std::int64_t>(e.calls) * e.reply_tokens;
-  e.cost_usd = e.provider == "dummy"
-                   ? std::optional<double>(0.0)
-                   : judges::cost_usd_of(js.prices, js.model, e.prompt_tokens, e.completion_tokens);
+  // Several judges (`judges`): each asks the same prompts at its own price.
+  const std::vector<JudgeSettings> panel =
+      settings.judges.empty() ? std::vector<JudgeSettings>{js} : settings.judges;
+  const std::int64_t one_prompt = e.prompt_tokens, one_completion = e.completion_tokens;
+  const std::uint64_t one_calls = e.calls;
+  e.cost_usd = 0.0;
+  e.provider = panel.front().provider;
+  e.model = e.provider == "dummy" ? "dummy" : panel.front().model;
+  for (size_t k = 0; k < panel.size(); ++k) {
+    const JudgeSettings& j = panel[k];
+    const std::optional<double> cost =
+        j.provider == "dummy" ? std::optional<double>(0.0)
+                              : judges::cost_usd_of(j.prices, j.model, one_prompt, one_completion);
+    if (e.cost_usd && cost) {
+      *e.cost_usd += *cost;
+    } else {
+      e.cost_usd.reset();
+    }
+    if (k == 0) continue;
+    e.provider += "," + j.provider;
+    e.model += "," + (j.provider == "dummy" ? std::string("dummy") : j.model);
+  }
+  e.calls = one_calls * panel.size();
+  e.prompt_tokens = one_prompt * static_cast<std::int64_t>(panel.size());
+  e.completion_tokens = one_completion * static_cast<std::int64_t>(panel.size());
   return e;
 }
 

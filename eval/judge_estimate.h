@@ -20,8 +20,8 @@
 
 namespace assay::eval {
 
-// Judge requests one sample costs: 2 for a pairwise rubric (both orders), else 1. The one place
-// that says it: repeats and several judges multiply into this.
+// Judge requests one sample costs one judge: 2 for a pairwise rubric (both orders), else 1, times
+// judge.repeats. The one place that says it; estimate_judge multiplies it by the judges.
 std::uint64_t judge_calls_per_sample(const JudgeSettings& settings, const judges::Rubric& rubric);
 
 // Counts the tokens of a text (the evaluated model's tokenizer), or empty for chars/4.

@@ -1,5 +1,6 @@
 #include "eval/judge_stage.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -8,6 +9,8 @@
 #include "core/jsonl.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "eval/human_labels.h"
+#include "eval/judge_reliability.h"
 #include "judges/judge_cache.h"
 #include "judges/judge_runner.h"
 #include "judges/registry.h"
@@ -37,7 +40,8 @@ json criteria_summary(const judges::Rubric& rubric, const std::vector<judges::Ju
     for (int v = crit.min; v <= crit.max; ++v) dist[std::to_string(v)] = 0;
     for (const auto& j : js) {
       if (!j.ok) continue;
-      std::string key = std::to_string(static_cast<long long>(j.scores[c].score));
+      // Several judges or repeats give fractional means: counted at the nearest scale point.
+      std::string key = std::to_string(std::llround(j.scores[c].score));
       dist[key] = dist[key].get<int>() + 1;
     }
     const scoring::MeanSummary& m = means[c];
@@ -144,13 +148,109 @@ JudgeErrorsOnFile judge_errors_on_file(const fs::path& scores_file) {
   return out;
 }
 
-std::optional<JudgeStageOutput> run_judge_stage(
-    const RunSettings& settings, const Dataset& ds, const fs::path& run_dir,
-    const scoring::BootstrapDraws& draws, const std::unordered_set<std::string>& bypass_cache_ids) {
-  const JudgeSettings& js = settings.judge;
-  if (js.provider.empty()) return std::nullopt;
-  judges::Rubric rubric = judges::load_rubric(js.rubric);
+namespace {
 
+// One judgment as its scores.jsonl entry: {"judges": {...}} or {"judge_error": {...}}.
+json sample_entry(const judges::Rubric& rubric, const judges::Judgment& j) {
+  if (!j.ok) {
+    return {{"judge_error",
+             {{"reason", j.error->reason},
+              {"kind", j.error->kind},
+              {"attempts", j.error->attempts},
+              {"transient", j.error->transient}}}};
+  }
+  json entry = json::object();
+  if (rubric.kind == judges::RubricKind::kPairwise) {
+    entry["pairwise"] = {{"outcome", j.outcome},
+                         {"verdict_ab", std::string(1, j.verdict_ab)},
+                         {"verdict_ba", std::string(1, j.verdict_ba)}};
+    if (j.repeat_outcomes.size() > 1) entry["pairwise"]["repeat_outcomes"] = j.repeat_outcomes;
+  }
+  auto number = [](double v) {
+    return v == std::floor(v) ? json(static_cast<long long>(v)) : json(v);
+  };
+  for (size_t c = 0; c < j.scores.size(); ++c) {
+    const auto& s = j.scores[c];
+    entry[s.name] = {{"score", number(s.score)}, {"analysis", s.analysis}};
+    if (j.repeat_scores.size() > 1) {
+      json reps = json::array();
+      for (const auto& r : j.repeat_scores) reps.push_back(number(r[c].score));
+      entry[s.name]["repeats"] = reps;
+    }
+  }
+  return {{"judges", entry}};
+}
+
+json usage_json(const judges::ChatProvider& provider, const judges::Rubric& rubric,
+                const judges::JudgeUsage& u) {
+  return {{"provider", provider.name()},
+          {"model", provider.model()},
+          {"rubric", rubric.name},
+          {"dummy", provider.name() == "dummy"},
+          {"calls", u.calls},
+          {"cache_hits", u.cache_hits},
+          {"retries", u.retries},
+          {"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"cost_usd", u.cost_usd ? json(*u.cost_usd) : json(nullptr)}};
+}
+
+// Several judges' usage: the counts and costs summed (cost null when any is unknown), the
+// providers and models joined, and each judge's own under "by_judge".
+json total_usage(const std::vector<std::string>& names, const std::vector<json>& usages) {
+  json out = usages.front();
+  std::string providers, models;
+  bool dummy = true;
+  double cost = 0;
+  bool cost_known = true;
+  for (const char* k : {"calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens"})
+    out[k] = 0;
+  json by = json::object();
+  for (size_t k = 0; k < usages.size(); ++k) {
+    const json& u = usages[k];
+    for (const char* f : {"calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens"}) {
+      out[f] = out[f].get<std::int64_t>() + u[f].get<std::int64_t>();
+    }
+    providers += (k ? "," : "") + u["provider"].get<std::string>();
+    models += (k ? "," : "") + u["model"].get<std::string>();
+    dummy = dummy && u["dummy"].get<bool>();
+    cost_known = cost_known && u["cost_usd"].is_number();
+    if (cost_known) cost += u["cost_usd"].get<double>();
+    by[names[k]] = u;
+  }
+  out["provider"] = providers;
+  out["model"] = models;
+  out["dummy"] = dummy;
+  out["cost_usd"] = cost_known ? json(cost) : json(nullptr);
+  out["by_judge"] = by;
+  return out;
+}
+
+// The combined summary of several judges carries the weakest judge's self-consistency.
+void worst_repeat_figures(const json& by_name, json& combined) {
+  for (auto it = combined.begin(); it != combined.end(); ++it) {
+    for (const auto& [field, highest] :
+         std::vector<std::pair<std::string, bool>>{{"agreement", false},
+                                                   {"repeat_alpha", false},
+                                                   {"repeat_sd", true},
+                                                   {"flip_rate", true},
+                                                   {"repeats", true}}) {
+      std::optional<double> v;
+      for (auto jt = by_name.begin(); jt != by_name.end(); ++jt) {
+        const json& f = jt.value().value(it.key(), json::object()).value(field, json());
+        if (!f.is_number()) continue;
+        const double x = f.get<double>();
+        if (!v || (highest ? x > *v : x < *v)) v = x;
+      }
+      if (v) it.value()[field] = field == "repeats" ? json(static_cast<int>(*v)) : json(*v);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<judges::JudgeItem> judge_items(const RunSettings& settings, const Dataset& ds,
+                                           const judges::Rubric& rubric) {
   std::vector<judges::JudgeItem> items(ds.samples.size());
   for (size_t i = 0; i < ds.samples.size(); ++i) {
     const Sample& s = ds.samples[i];
@@ -173,78 +273,148 @@ std::optional<JudgeStageOutput> run_judge_stage(
     ASSAY_CHECK(b.samples.size() == items.size());
     for (size_t i = 0; i < items.size(); ++i) items[i].answer_b = *b.samples[i].prediction;
   }
+  return items;
+}
 
-  std::unique_ptr<judges::ChatProvider> provider = judges::make_provider(js);
+void add_reliability_sections(const RunSettings& settings, const judges::Rubric& rubric,
+                              const std::vector<judges::JudgeItem>& items,
+                              const std::vector<judges::Judgment>& judgments,
+                              const std::vector<std::vector<judges::Judgment>>& by_judge,
+                              const std::vector<std::string>& names,
+                              const scoring::BootstrapDraws& draws, JudgeStageOutput& out,
+                              std::optional<HumanLabels> labels) {
+  const int repeats = settings.judge.repeats;
+  if (by_judge.size() <= 1) {
+    add_repeat_figures(rubric, by_judge.empty() ? judgments : by_judge.front(), repeats,
+                       out.judges);
+  } else {
+    json by_name = json::object();
+    for (size_t k = 0; k < by_judge.size(); ++k) {
+      json s = summarize_judgments(rubric, by_judge[k], draws);
+      add_repeat_figures(rubric, by_judge[k], repeats, s);
+      by_name[names[k]] = std::move(s);
+    }
+    worst_repeat_figures(by_name, out.judges);
+    add_judge_agreement(rubric, by_judge, out.judges);
+    out.extra["judges_by_name"] = std::move(by_name);
+  }
+  if (rubric.kind == judges::RubricKind::kPairwise) {
+    std::vector<std::string> a, b;
+    for (const auto& it : items) {
+      a.push_back(it.answer);
+      b.push_back(it.answer_b);
+    }
+    add_length_controlled(judgments, a, b, draws, out.judges);
+  }
+  if (!labels && !settings.judge_calibration.empty()) {
+    labels = load_human_labels(settings.judge_calibration, rubric);
+  }
+  json overview = json::object();
+  if (labels) {
+    std::vector<std::string> ids;
+    for (const auto& it : items) ids.push_back(it.id);
+    const size_t unknown =
+        add_calibration(rubric, judgments, ids, *labels, draws.options().confidence, out.judges);
+    if (unknown > 0) {
+      log::warn("calibration labels for samples not in this run are ignored",
+                {{"file", labels->path}, {"unknown_ids", unknown}});
+    }
+    overview["calibration"] = {{"file", labels->path}, {"unknown_ids", unknown}};
+  }
+  overview.update(reliability_overview(out.judges));
+  overview["judges"] = names;
+  overview["repeats"] = repeats;
+  overview["combine"] = by_judge.size() > 1 ? json(settings.judge_combine) : json(nullptr);
+  out.extra["judge_reliability"] = std::move(overview);
+}
+
+std::optional<JudgeStageOutput> run_judge_stage(
+    const RunSettings& settings, const Dataset& ds, const fs::path& run_dir,
+    const scoring::BootstrapDraws& draws, const std::unordered_set<std::string>& bypass_cache_ids) {
+  if (settings.judge.provider.empty()) return std::nullopt;
+  const std::vector<JudgeSettings> panel =
+      settings.judges.empty() ? std::vector<JudgeSettings>{settings.judge} : settings.judges;
+  judges::Rubric rubric = judges::load_rubric(settings.judge.rubric);
+
+  const std::vector<judges::JudgeItem> items = judge_items(settings, ds, rubric);
+  // Read the human labels before any call, so a bad file costs nothing.
+  std::optional<HumanLabels> labels;
+  if (!settings.judge_calibration.empty()) {
+    labels = load_human_labels(settings.judge_calibration, rubric);
+  }
+
   std::optional<fs::path> shared;
-  if (!js.cache_dir.empty()) shared = fs::path(js.cache_dir);
+  if (!settings.judge.cache_dir.empty()) shared = fs::path(settings.judge.cache_dir);
   judges::JudgeCache cache(run_dir / "judge_cache.jsonl", shared);
-  Progress progress("judging", items.size());
-  judges::JudgeRunnerOptions ro;
-  ro.on_progress = [&progress](size_t settled, size_t) { progress.update(settled); };
-  ro.bypass_cache_ids = bypass_cache_ids;
-  ro.max_cost_usd = js.max_cost_usd;
-  judges::JudgeRunner runner(rubric, *provider, &cache, ro);
-  log::info("judging", {{"samples", items.size()},
-                        {"provider", provider->name()},
-                        {"model", provider->model()},
-                        {"rubric", rubric.name},
-                        {"cached_replies", cache.size()}});
   // From here SIGINT/SIGTERM stop the judging instead of killing the process: nothing new is
   // sent, requests in flight finish or time out (judge.timeout_s) and their replies are cached;
   // the command then exits 130/143, resumable.
   install_stop_signal_handlers();
-  std::vector<judges::Judgment> judgments = runner.judge(items);
-  progress.finish();
+  std::vector<std::vector<judges::Judgment>> by_judge;
+  std::vector<std::string> names;
+  std::vector<json> usages;
+  double spent_before = 0;  // USD the judges before this one spent (unknown prices: 0)
+  for (const JudgeSettings& js : panel) {
+    std::unique_ptr<judges::ChatProvider> provider = judges::make_provider(js);
+    const std::string name = js.name.empty() ? provider->name() + ":" + provider->model() : js.name;
+    Progress progress(panel.size() > 1 ? "judging (" + name + ")" : std::string("judging"),
+                      items.size());
+    judges::JudgeRunnerOptions ro;
+    ro.on_progress = [&progress](size_t settled, size_t) { progress.update(settled); };
+    ro.bypass_cache_ids = bypass_cache_ids;
+    ro.repeats = js.repeats;
+    // judge.max_cost_usd caps the run: each judge may spend what the judges before it left.
+    if (js.max_cost_usd > 0) {
+      ro.max_cost_usd = std::max(js.max_cost_usd - spent_before,
+                                 std::numeric_limits<double>::min());
+    }
+    judges::JudgeRunner runner(rubric, *provider, &cache, ro);
+    log::info("judging", {{"samples", items.size()},
+                          {"judge", name},
+                          {"provider", provider->name()},
+                          {"model", provider->model()},
+                          {"rubric", rubric.name},
+                          {"repeats", js.repeats},
+                          {"cached_replies", cache.size()}});
+    by_judge.push_back(runner.judge(items));
+    progress.finish();
+    names.push_back(name);
+    usages.push_back(usage_json(*provider, rubric, runner.usage()));
+    spent_before += runner.usage().cost_usd.value_or(0.0);
+  }
 
   JudgeStageOutput out;
   out.interrupted = global_stop_flag().load();
+  const std::vector<judges::Judgment> judgments =
+      by_judge.size() == 1 ? by_judge.front()
+                           : combine_judgments(rubric, by_judge, settings.judge_combine);
   size_t n_errors = 0, n_unsent = 0;
-  for (const auto& j : judgments) {
-    if (j.ok) {
-      json entry = json::object();
-      if (rubric.kind == judges::RubricKind::kPairwise) {
-        entry["pairwise"] = {{"outcome", j.outcome},
-                             {"verdict_ab", std::string(1, j.verdict_ab)},
-                             {"verdict_ba", std::string(1, j.verdict_ba)}};
-      }
-      for (const auto& s : j.scores) {
-        json score =
-            s.score == std::floor(s.score) ? json(static_cast<long long>(s.score)) : json(s.score);
-        entry[s.name] = {{"score", score}, {"analysis", s.analysis}};
-      }
-      out.per_sample.push_back({{"judges", entry}});
-    } else {
-      if (j.error->kind == "cancelled" || j.error->kind == "budget") {
-        ++n_unsent;
-      } else {
-        ++n_errors;
-      }
-      out.per_sample.push_back({{"judge_error",
-                                 {{"reason", j.error->reason},
-                                  {"kind", j.error->kind},
-                                  {"attempts", j.error->attempts},
-                                  {"transient", j.error->transient}}}});
+  for (size_t i = 0; i < judgments.size(); ++i) {
+    const judges::Judgment& j = judgments[i];
+    if (!j.ok) {
+      ++(j.error->kind == "cancelled" || j.error->kind == "budget" ? n_unsent : n_errors);
     }
+    json entry = sample_entry(rubric, j);
+    if (by_judge.size() > 1) {
+      json each = json::object();
+      for (size_t k = 0; k < by_judge.size(); ++k) {
+        json e = sample_entry(rubric, by_judge[k][i]);
+        each[names[k]] = e.contains("judges") ? e["judges"] : e;
+      }
+      entry["judges_by_name"] = each;
+    }
+    out.per_sample.push_back(std::move(entry));
   }
   out.judges = summarize_judgments(rubric, judgments, draws);
-  const judges::JudgeUsage& u = runner.usage();
-  out.judge_usage = {{"provider", provider->name()},
-                     {"model", provider->model()},
-                     {"rubric", rubric.name},
-                     {"dummy", provider->name() == "dummy"},
-                     {"calls", u.calls},
-                     {"cache_hits", u.cache_hits},
-                     {"retries", u.retries},
-                     {"prompt_tokens", u.prompt_tokens},
-                     {"completion_tokens", u.completion_tokens},
-                     {"cost_usd", u.cost_usd ? json(*u.cost_usd) : json(nullptr)}};
+  out.judge_usage = by_judge.size() == 1 ? usages.front() : total_usage(names, usages);
+  add_reliability_sections(settings, rubric, items, judgments, by_judge, names, draws, out, labels);
   log::info(out.interrupted ? "judging stopped" : "judged",
             {{"judged", judgments.size() - n_errors - n_unsent},
              {"errors", n_errors},
              {"not_answered", n_unsent},
-             {"calls", u.calls},
-             {"cache_hits", u.cache_hits},
-             {"retries", u.retries}});
+             {"calls", out.judge_usage["calls"]},
+             {"cache_hits", out.judge_usage["cache_hits"]},
+             {"retries", out.judge_usage["retries"]}});
   return out;
 }
 

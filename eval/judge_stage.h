@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/dataset.h"
+#include "eval/human_labels.h"
 #include "eval/run_settings.h"
 #include "judges/judge_runner.h"
 #include "judges/rubric.h"
@@ -24,19 +25,46 @@ struct JudgeStageOutput {
   // the sample's scores.jsonl line.
   std::vector<nlohmann::json> per_sample;
   nlohmann::json judges;       // summary.json "judges"
-  nlohmann::json judge_usage;  // summary.json "judge_usage"
-  bool interrupted = false;    // a stop signal arrived: outputs are incomplete, rerun to resume
+  nlohmann::json judge_usage;  // summary.json "judge_usage" (several judges: totals + by_judge)
+  // More summary.json sections: "judge_reliability" (always), "judges_by_name" (several judges:
+  // each judge's own summary, as "judges").
+  nlohmann::json extra = nlohmann::json::object();
+  bool interrupted = false;  // a stop signal arrived: outputs are incomplete, rerun to resume
 };
 
-// Runs the judge stage, or returns nullopt when no judge is configured. The summaries are over
+// Runs the judge stage, or returns nullopt when no judge is configured. Each judge of
+// settings.judges (or settings.judge alone) judges every sample judge.repeats times; several
+// judges are combined by settings.judge_combine; judge.calibration adds the human-label figures
+// (eval/judge_reliability.h). The summaries are over
 // `draws`, the run's bootstrap resamples of ds.samples. Samples whose id is in
 // `bypass_cache_ids` are judged afresh even when the cache holds their replies. Throws
 // assay::Error for a bad rubric (invalid input / not found), a dataset lacking what the rubric
-// needs, or an endpoint that refuses every request (remote).
+// needs, a bad calibration file (invalid input, before any call), or an endpoint that refuses
+// every request (remote).
 std::optional<JudgeStageOutput> run_judge_stage(
     const RunSettings& settings, const Dataset& ds, const std::filesystem::path& run_dir,
     const scoring::BootstrapDraws& draws,
     const std::unordered_set<std::string>& bypass_cache_ids = {});
+
+// The items to judge, one per sample in dataset order: the question, answer A (the prediction),
+// the reference and, for a pairwise rubric, answer B (field settings.prediction_b_field). Throws
+// assay::Error (invalid input) naming file:line:field for a missing reference or answer B.
+std::vector<judges::JudgeItem> judge_items(const RunSettings& settings, const Dataset& ds,
+                                           const judges::Rubric& rubric);
+
+// The judge stage's tail over judgments already made (`evaluate merge` recomputes it over the
+// union of shards): adds to out.judges (summarize_judgments of `judgments`, the combined ones)
+// the repeat figures, several judges' agreement (`by_judge` in `names` order; 0 or 1 entries: one
+// judge, whose repeats are in `judgments`), the LC win rate (pairwise) and the calibration
+// (`labels`, else read from settings.judge_calibration when set), and fills out.extra
+// (judge_reliability, judges_by_name). Throws assay::Error for a bad calibration file.
+void add_reliability_sections(const RunSettings& settings, const judges::Rubric& rubric,
+                              const std::vector<judges::JudgeItem>& items,
+                              const std::vector<judges::Judgment>& judgments,
+                              const std::vector<std::vector<judges::Judgment>>& by_judge,
+                              const std::vector<std::string>& names,
+                              const scoring::BootstrapDraws& draws, JudgeStageOutput& out,
+                              std::optional<HumanLabels> labels = std::nullopt);
 
 // The judge errors a finished run left in its scores.jsonl.
 struct JudgeErrorsOnFile {

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/suggest.h"
+#include "eval/judge_reliability.h"
 #include "eval/model_identity.h"
 #include "judges/rubric.h"
 #include "scoring/metric_registry.h"
@@ -47,6 +48,9 @@ GateContext gate_context(const RunSettings& settings, const std::vector<ModelEnt
     ctx.judge_criteria.emplace();
     if (rubric.kind == judges::RubricKind::kPairwise) ctx.judge_criteria->insert("pairwise");
     for (const auto& c : rubric.criteria) ctx.judge_criteria->insert(c.name);
+    ctx.judge_figures = reliability_figures(settings.judge.repeats, settings.judges.size(),
+                                            !settings.judge_calibration.empty(),
+                                            rubric.kind == judges::RubricKind::kPairwise);
   }
   for (const auto& m : models) ctx.models.insert(m.name);
   ctx.has_compare = models.size() >= 2;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -501,6 +502,90 @@ ReportInputs read_report_inputs(const fs::path& run_dir) {
   return in;
 }
 
+// The reliability figures of each judge entry (eval/judge_reliability.h), as a table: the raw
+// judge mean beside the PPI-calibrated mean, agreement with people, between judges and between
+// repeats, and the length-controlled win rate. Only columns some entry has are kept; empty when
+// the run has no such figure.
+struct TextTable {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+};
+TextTable reliability_table(const json& summary) {
+  const json& judges = obj_at(summary, "judges");
+  const std::string ci = ci_label(summary);
+  struct Column {
+    std::string title;
+    std::function<std::string(const json&)> cell;
+    std::string needs;  // the field whose presence shows the column
+  };
+  auto number = [](const char* f) {
+    return [f](const json& m) { return format_number(num_at(m, f)); };
+  };
+  const std::vector<Column> columns = {
+      {"judge mean", number("mean"), "calibrated_mean"},
+      {"calibrated mean (PPI)", number("calibrated_mean"), "calibrated_mean"},
+      {"calibrated " + ci,
+       [](const json& m) {
+         return interval_text(num_at(m, "calibrated_ci_low"), num_at(m, "calibrated_ci_high"));
+       },
+       "calibrated_mean"},
+      {"human labels", number("n_labelled"), "n_labelled"},
+      {"judge-human kappa", number("human_kappa"), "human_kappa"},
+      {"judges kappa", number("kappa"), "kappa"},
+      {"judges alpha", number("alpha"), "alpha"},
+      {"repeat agreement", number("agreement"), "agreement"},
+      {"flip rate", number("flip_rate"), "flip_rate"},
+      {"repeat sd", number("repeat_sd"), "repeat_sd"},
+      {"win rate (tie = 1/2)", number("mean"), "lc_win_rate"},
+      {"LC win rate", number("lc_win_rate"), "lc_win_rate"},
+      {"LC " + ci,
+       [](const json& m) { return interval_text(num_at(m, "lc_ci_low"), num_at(m, "lc_ci_high")); },
+       "lc_win_rate"},
+  };
+  std::vector<const Column*> shown;
+  for (const auto& c : columns) {
+    for (const auto& [k, m] : judges.items()) {
+      if (m.is_object() && m.contains(c.needs)) {
+        shown.push_back(&c);
+        break;
+      }
+    }
+  }
+  TextTable t;
+  if (shown.empty()) return t;
+  t.header.push_back("criterion");
+  for (const Column* c : shown) t.header.push_back(c->title);
+  for (const auto& [k, m] : judges.items()) {
+    std::vector<std::string> row = {k};
+    for (const Column* c : shown) row.push_back(c->cell(m));
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+// One line naming the judges and how they were combined, for the reliability section.
+std::string reliability_note(const json& summary) {
+  const json& r = obj_at(summary, "judge_reliability");
+  std::string o;
+  const json& names = r.value("judges", json::array());
+  if (names.size() > 1) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n.get<std::string>();
+    o += std::to_string(names.size()) + " judges (" + list + "), combined by " +
+         str_at(r, "combine", "mean") + "; the repeat figures are the least consistent judge's. ";
+  }
+  if (num_at(r, "repeats").value_or(1) > 1) {
+    o += "Each question asked " + format_number(num_at(r, "repeats")) + " times. ";
+  }
+  if (r.contains("calibration")) {
+    o += "Human labels: " + str_at(obj_at(r, "calibration"), "file") +
+         "; the calibrated mean is prediction-powered inference (judge mean over all samples + "
+         "mean human-minus-judge difference on the labelled ones). ";
+  }
+  while (!o.empty() && o.back() == ' ') o.pop_back();
+  return o;
+}
+
 std::string render_report_markdown(const ReportInputs& in) {
   std::string o = "# Assay report: " + md(in.name) + "\n\n";
   auto facts = header_facts(in);
@@ -544,6 +629,22 @@ std::string render_report_markdown(const ReportInputs& in) {
            md(distribution_text(m)) + " |\n";
     }
     o += "\n";
+    const TextTable rel = reliability_table(s);
+    if (!rel.rows.empty()) {
+      o += "### Judge reliability\n\n" + md(reliability_note(s)) + "\n\n|";
+      std::string rule = "|";
+      for (const auto& h : rel.header) {
+        o += " " + md(h) + " |";
+        rule += " --- |";
+      }
+      o += "\n" + rule + "\n";
+      for (const auto& row : rel.rows) {
+        o += "|";
+        for (const auto& cell : row) o += " " + md(cell) + " |";
+        o += "\n";
+      }
+      o += "\n";
+    }
   }
   const json& gen = obj_at(s, "generation");
   if (!gen.empty()) {
@@ -792,6 +893,19 @@ std::string html_judges(const ReportInputs& in) {
            td(distribution_text(m)) + "</tr>\n";
     }
     o += "</table>\n";
+    const TextTable rel = reliability_table(s);
+    if (!rel.rows.empty()) {
+      o += "<h3 id=\"judge-reliability\">Judge reliability</h3>\n<p class=\"note\">" +
+           html_escape(reliability_note(s)) + "</p>\n<table id=\"reliability\"><tr>";
+      for (const auto& h : rel.header) o += "<th>" + html_escape(h) + "</th>";
+      o += "</tr>\n";
+      for (const auto& row : rel.rows) {
+        o += "<tr>" + td(row.front());
+        for (size_t c = 1; c < row.size(); ++c) o += td(row[c], "n");
+        o += "</tr>\n";
+      }
+      o += "</table>\n";
+    }
   }
 
   return o;

@@ -1,9 +1,12 @@
 #include "eval/run_settings.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <set>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/suggest.h"
 #include "judges/registry.h"
 
@@ -43,6 +46,9 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   j.bedrock_api = cfg.get_string("judge.bedrock_api");
   j.anthropic_version = cfg.get_string("judge.anthropic_version");
   j.prices = judges::default_judge_prices();
+  const long long repeats = cfg.get_int("judge.repeats");
+  if (repeats < 1 || repeats > 20) throw_invalid(j.label("judge.repeats") + " must be 1..20");
+  j.repeats = static_cast<int>(repeats);
   const json& prices = cfg.at("judge.prices");
   if (!prices.is_object()) {
     judges::validate_judge_settings(j);
@@ -59,6 +65,59 @@ JudgeSettings judge_settings_from(const ResolvedConfig& cfg, bool dummy) {
   }
   judges::validate_judge_settings(j);
   return j;
+}
+
+// The `judges` entries: `base` with each entry's overrides. Throws assay::Error (invalid input)
+// naming judges[i].field.
+std::vector<JudgeSettings> judge_panel_from(const ResolvedConfig& cfg, const JudgeSettings& base) {
+  const json& list = cfg.at("judges");
+  std::vector<JudgeSettings> out;
+  if (!list.is_array()) return out;
+  const std::string where = "judges (from " + cfg.origin("judges") + ")";
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const json& e = list[i];
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (!e.is_object()) throw_invalid(at + " must be an object {\"provider\", \"model\", ...}");
+    JudgeSettings j = base;
+    // judge.api_key goes only to judge.base_url: a judge at another endpoint names its own key.
+    const bool other_provider = e.contains("provider") && e["provider"] != json(base.provider);
+    if (e.contains("base_url") || other_provider) j.api_key.clear();
+    for (auto it = e.begin(); it != e.end(); ++it) {
+      const std::string& k = it.key();
+      if (!it.value().is_string()) throw_invalid(at + "." + k + " must be a string");
+      const std::string v = it.value().get<std::string>();
+      if (k == "name") {
+        j.name = v;
+      } else if (k == "provider") {
+        j.provider = v;
+      } else if (k == "model") {
+        j.model = v;
+      } else if (k == "base_url") {
+        j.base_url = v;
+        j.base_url_set = true;
+      } else if (k == "api_key_env") {
+        const char* key = std::getenv(v.c_str());
+        j.api_key = key == nullptr ? "" : key;
+        log::register_secret(j.api_key);
+      } else {
+        throw_invalid(at + ": unknown field '" + k + "'" +
+                      did_you_mean(k, {"name", "provider", "model", "base_url", "api_key_env"}) +
+                      " (a judge's key lives in an environment variable: api_key_env)");
+      }
+    }
+    if (j.provider.empty() || j.provider == judges::kNoProvider) {
+      throw_invalid(at + ".provider is missing (and judge.provider is unset)");
+    }
+    if (j.name.empty()) j.name = j.provider + ":" + j.model;
+    if (!names.insert(j.name).second) {  // names key scores.jsonl and summary.json
+      throw_invalid(at + ".name '" + j.name + "' is used twice: give each judge its own name");
+    }
+    j.origins["judge.provider"] = at + ".provider";
+    judges::validate_judge_settings(j);
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 // "key (from <origin>)", for messages.
@@ -246,6 +305,14 @@ RunSettings run_settings_from(const ResolvedConfig& cfg) {
                   ") must be in (0, 1)");
   }
   s.judge = judge_settings_from(cfg, s.dummy);
+  s.judges = judge_panel_from(cfg, s.judge);
+  if (!s.judges.empty() && s.judge.provider.empty()) s.judge.provider = s.judges.front().provider;
+  s.judge_combine = cfg.get_string("judge.combine");
+  if (s.judge_combine != "mean" && s.judge_combine != "majority") {
+    throw_invalid(key_from(cfg, "judge.combine") + " must be mean or majority, not '" +
+                  s.judge_combine + "'");
+  }
+  s.judge_calibration = cfg.get_string("judge.calibration");
   s.generation = generation_settings_from(cfg, s.dummy);
   s.prediction_b_field = cfg.get_string("fields.prediction_b");
   return s;

@@ -66,6 +66,12 @@ struct RunSettings {
   std::vector<scoring::MetricRequest> metrics;
   scoring::BootstrapOptions bootstrap;
   JudgeSettings judge;
+  // Several judges (config `judges`): each is `judge` with its entry's overrides and a unique
+  // name; empty: `judge` alone. When set, judge.provider is the first entry's (so "is there a
+  // judge stage" reads the same everywhere).
+  std::vector<JudgeSettings> judges;
+  std::string judge_combine = "mean";  // judge.combine: mean or majority (several judges)
+  std::string judge_calibration;       // judge.calibration: human labels JSONL; "" none
   GenerationSettings generation;
   std::string prediction_b_field = "prediction_b";  // pairwise judging: the second answer B
 };

@@ -176,6 +176,28 @@ judges::Judgment judgment_of(const json& line, const judges::Rubric& rubric) {
     }
     j.scores.push_back({c.name, score.get<double>(), ""});
   }
+  // judge.repeats: each repeat's scores (criteria) or outcomes (pairwise).
+  if (rubric.kind == judges::RubricKind::kPairwise) {
+    for (const auto& o :
+         js.value("pairwise", json::object()).value("repeat_outcomes", json::array()))
+      j.repeat_outcomes.push_back(o.get<std::string>());
+  } else if (!rubric.criteria.empty()) {
+    const json& first = js.value(rubric.criteria.front().name, json::object());
+    const size_t repeats = first.value("repeats", json::array()).size();
+    for (size_t r = 0; r < repeats; ++r) {
+      std::vector<judges::CriterionScore> scores;
+      for (const auto& c : rubric.criteria) {
+        const json& reps = js.value(c.name, json::object()).value("repeats", json::array());
+        if (r >= reps.size() || !reps[r].is_number()) {
+          throw_invalid("scores.jsonl: sample '" + line.value("id", std::string("?")) +
+                        "' has no repeat " + std::to_string(r) + " for judge criterion '" + c.name +
+                        "'");
+        }
+        scores.push_back({c.name, reps[r].get<double>(), ""});
+      }
+      j.repeat_scores.push_back(std::move(scores));
+    }
+  }
   return j;
 }
 
@@ -346,7 +368,8 @@ void write_merged_generations(RunState& state, const ShardSet& set, const ShardR
                                        {"resumed", resumed}};
 }
 
-std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const ShardResults& results,
+std::optional<JudgeStageOutput> merged_judgments(const RunState& state, const ShardSet& set,
+                                                 const ShardResults& results,
                                                  const scoring::BootstrapDraws& draws) {
   const ShardFolder* judged_shard = nullptr;
   for (const auto& s : set.shards) {
@@ -355,6 +378,8 @@ std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const Shar
   if (judged_shard == nullptr) return std::nullopt;
   judges::Rubric rubric = rubric_of(judged_shard->summary["judges"]);
   std::vector<judges::Judgment> judgments;
+  std::vector<std::vector<judges::Judgment>> by_judge;  // several judges, in `names` order
+  std::vector<std::string> names;
   JudgeStageOutput judged;
   for (const auto& line : results.score_lines) {
     if (!line.contains("judges") && !line.contains("judge_error")) {
@@ -363,13 +388,37 @@ std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const Shar
     }
     judgments.push_back(judgment_of(line, rubric));
     json entry = json::object();
-    for (const char* k : {"judges", "judge_error"}) {
+    for (const char* k : {"judges", "judge_error", "judges_by_name"}) {
       if (line.contains(k)) entry[k] = line[k];
+    }
+    // Several judges: each one's judgment, as the shard wrote it (scores or a judge_error).
+    const json& by_name = line.value("judges_by_name", json::object());
+    if (!by_name.empty() && names.empty()) {
+      for (auto it = by_name.begin(); it != by_name.end(); ++it) names.push_back(it.key());
+      by_judge.resize(names.size());
+    }
+    for (size_t k = 0; k < names.size(); ++k) {
+      if (!by_name.contains(names[k])) {
+        throw_invalid(results.owner[judgments.size() - 1] + "/scores.jsonl: sample '" +
+                      line.value("id", std::string("?")) + "' has no judgment of judge '" +
+                      names[k] + "'");
+      }
+      const json& e = by_name[names[k]];
+      by_judge[k].push_back(
+          judgment_of(e.contains("judge_error") ? e : json{{"judges", e}}, rubric));
     }
     judged.per_sample.push_back(std::move(entry));
   }
+  for (const auto& js : by_judge) {
+    if (js.size() != judgments.size()) {
+      throw_invalid("scores.jsonl: the shards do not all have the same judges (judges_by_name)");
+    }
+  }
   judged.judges = summarize_judgments(rubric, judgments, draws);
   judged.judge_usage = sum_usage(set.shards);
+  const std::vector<judges::JudgeItem> items = judge_items(state.settings, state.ds, rubric);
+  add_reliability_sections(state.settings, rubric, items, judgments, by_judge, names, draws,
+                           judged);
   return judged;
 }
 

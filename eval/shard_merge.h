@@ -65,9 +65,12 @@ nlohmann::json merged_manifest_fields(const ShardSet& set, const Dataset& ds);
 // shards, and writes the merged generations.jsonl in dataset order.
 void write_merged_generations(RunState& state, const ShardSet& set, const ShardResults& results);
 
-// The judge results as the shards wrote them, summarised over the union (no judge is called;
-// judge_usage is the shards' sum), or nullopt when the run had no judge.
-std::optional<JudgeStageOutput> merged_judgments(const ShardSet& set, const ShardResults& results,
+// The judge results as the shards wrote them, summarised over the union with the reliability
+// figures recomputed (repeats, several judges, LC, calibration from `state`'s settings and
+// dataset; no judge is called; judge_usage is the shards' sum), or nullopt when the run had no
+// judge.
+std::optional<JudgeStageOutput> merged_judgments(const RunState& state, const ShardSet& set,
+                                                 const ShardResults& results,
                                                  const scoring::BootstrapDraws& draws);
 
 // Writes `out_file` (the merged folder's judge_cache.jsonl) as the union of the entries already

@@ -10,11 +10,25 @@ json DummyJudge::parameters(const Rubric& rubric) const {
   return {{"rubric", rubric.name}};
 }
 
-std::string DummyJudge::reply_for(const ChatRequest& request) {
+std::string DummyJudge::reply_for(const ChatRequest& request, const std::string& model) {
   const Rubric& rubric = *request.rubric;
   Sha256 h;
   h.update(request.messages.dump());
-  const std::string digest = h.raw_digest();
+  std::string digest = h.raw_digest();
+  // A dummy named "dummy-<something>" (judge.model) is another judge: its own scores, for tests
+  // of several judges. Plain "dummy" keeps the scores it always gave.
+  if (model != "dummy") {
+    Sha256 hm;
+    hm.update(digest + model);
+    digest = hm.raw_digest();
+  }
+  // Repeats: about a third of the questions (chosen by the prompt's hash) get an answer that
+  // depends on the repeat too, so self-consistency figures are not trivially perfect.
+  if (request.repeat > 0 && static_cast<unsigned char>(digest.back()) % 3 == 0) {
+    Sha256 hr;
+    hr.update(digest + "repeat " + std::to_string(request.repeat));
+    digest = hr.raw_digest();
+  }
   auto byte = [&](size_t i) { return static_cast<unsigned char>(digest[i % digest.size()]); };
   switch (rubric.kind) {
     case RubricKind::kCriteria: {
@@ -44,7 +58,7 @@ void DummyJudge::complete(const std::vector<ChatRequest>& requests, const ChatDo
     ChatReply r;
     r.ok = true;
     r.attempts = 1;
-    r.content = reply_for(requests[i]);
+    r.content = reply_for(requests[i], model_);
     if (!on_done(i, std::move(r))) break;
   }
 }
@@ -52,8 +66,8 @@ void DummyJudge::complete(const std::vector<ChatRequest>& requests, const ChatDo
 ProviderEntry dummy_provider() {
   return {"dummy", "offline, deterministic scores from a hash of the prompt",
           [](const JudgeSettings&) {},  // nothing to check: no endpoint, no key
-          [](const JudgeSettings&, const ProviderDeps&) -> std::unique_ptr<ChatProvider> {
-            return std::make_unique<DummyJudge>();
+          [](const JudgeSettings& s, const ProviderDeps&) -> std::unique_ptr<ChatProvider> {
+            return std::make_unique<DummyJudge>(s.model.starts_with("dummy") ? s.model : "dummy");
           }};
 }
 

@@ -32,16 +32,18 @@ char flip(char verdict) {
   return verdict == 'A' ? 'B' : verdict == 'B' ? 'A' : verdict;
 }
 
-// Each item's judgment from the state of its slots (one per order): the parsed scores, the
-// pairwise outcome of both orders, or the first error.
-std::vector<Judgment> judgments_of(const std::vector<SlotState>& slots, size_t n_items,
+// Each item's judgment from the state of its slots (repeats x orders per item): per repeat the
+// parsed scores or the pairwise outcome of both orders; combined, the mean scores or the majority
+// outcome. The first error of any slot fails the item.
+std::vector<Judgment> judgments_of(const std::vector<SlotState>& slots, size_t n_items, int repeats,
                                    int orders) {
   std::vector<Judgment> out(n_items);
+  const size_t per_item = static_cast<size_t>(repeats * orders);
   for (size_t i = 0; i < n_items; ++i) {
     Judgment& j = out[i];
     j.from_cache = true;
-    for (int o = 0; o < orders; ++o) {
-      const SlotState& s = slots[i * orders + o];
+    for (size_t k = 0; k < per_item; ++k) {
+      const SlotState& s = slots[i * per_item + k];
       j.attempts += s.attempts;
       j.from_cache = j.from_cache && s.all_cached;
       if (!s.done && !j.error) {
@@ -53,14 +55,35 @@ std::vector<Judgment> judgments_of(const std::vector<SlotState>& slots, size_t n
       continue;
     }
     j.ok = true;
+    std::map<std::string, int> votes;
+    for (int r = 0; r < repeats; ++r) {
+      const size_t base = i * per_item + static_cast<size_t>(r * orders);
+      if (orders == 1) {
+        j.repeat_scores.push_back(slots[base].parsed.scores);
+        continue;
+      }
+      const char ab = slots[base].parsed.verdict, ba = flip(slots[base + 1].parsed.verdict);
+      if (r == 0) {
+        j.verdict_ab = ab;
+        j.verdict_ba = ba;
+      }
+      j.repeat_outcomes.push_back(ab == 'A' && ba == 'A'   ? "win"
+                                  : ab == 'B' && ba == 'B' ? "loss"
+                                                           : "tie");
+      ++votes[j.repeat_outcomes.back()];
+    }
     if (orders == 1) {
-      j.scores = slots[i].parsed.scores;
+      j.scores = j.repeat_scores.front();
+      for (size_t c = 0; c < j.scores.size(); ++c) {
+        double sum = 0;
+        for (const auto& rs : j.repeat_scores) sum += rs[c].score;
+        j.scores[c].score = sum / repeats;
+      }
     } else {
-      j.verdict_ab = slots[2 * i].parsed.verdict;
-      j.verdict_ba = flip(slots[2 * i + 1].parsed.verdict);
-      j.outcome = j.verdict_ab == 'A' && j.verdict_ba == 'A'   ? "win"
-                  : j.verdict_ab == 'B' && j.verdict_ba == 'B' ? "loss"
-                                                               : "tie";
+      j.outcome = "tie";
+      for (const auto& [outcome, count] : votes) {
+        if (2 * count > repeats) j.outcome = outcome;
+      }
     }
   }
   return out;
@@ -70,7 +93,9 @@ std::vector<Judgment> judgments_of(const std::vector<SlotState>& slots, size_t n
 
 JudgeRunner::JudgeRunner(Rubric rubric, ChatProvider& provider, JudgeCache* cache,
                          JudgeRunnerOptions options)
-    : rubric_(std::move(rubric)), provider_(provider), cache_(cache), options_(options) {}
+    : rubric_(std::move(rubric)), provider_(provider), cache_(cache), options_(options) {
+  ASSAY_CHECK(options_.repeats >= 1);
+}
 
 json JudgeRunner::render_messages(const JudgeItem& item, int order) const {
   std::map<std::string, std::string> vars = {
@@ -88,21 +113,36 @@ json JudgeRunner::render_messages(const JudgeItem& item, int order) const {
 
 std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
   const int orders = rubric_.kind == RubricKind::kPairwise ? 2 : 1;
-  const json params = provider_.parameters(rubric_);
+  const int repeats = options_.repeats;
+  // Repeat r asks with its own seed and is cached under its own key; repeat 0 is today's call.
+  std::vector<Rubric> rubrics(static_cast<size_t>(repeats), rubric_);
+  std::vector<json> params(static_cast<size_t>(repeats));
+  for (int r = 0; r < repeats; ++r) {
+    if (r > 0) rubrics[r].seed = rubric_.seed.value_or(0) + r;
+    params[r] = provider_.parameters(rubrics[r]);
+    if (r > 0) params[r]["repeat"] = r;
+  }
   const std::uint64_t retries_before = provider_.transport_retries();
-  std::vector<SlotState> slots(items.size() * orders);
+  // Slot (item, repeat, order) = (item * repeats + repeat) * orders + order.
+  const size_t per_item = static_cast<size_t>(repeats * orders);
+  std::vector<SlotState> slots(items.size() * per_item);
   std::vector<Call> round;
   for (size_t i = 0; i < items.size(); ++i) {
-    for (int o = 0; o < orders; ++o)
-      round.push_back({i * orders + o, 0, render_messages(items[i], o), ""});
+    for (int o = 0; o < orders; ++o) {
+      json messages = render_messages(items[i], o);
+      for (int r = 0; r < repeats; ++r)
+        round.push_back({(i * repeats + r) * orders + o, 0, messages, ""});
+    }
   }
+  auto repeat_of = [&](size_t slot) { return static_cast<int>((slot / orders) % repeats); };
   std::optional<std::string> fatal;
   std::vector<Call> next;
-  // Progress: an item is settled when each of its orders has a parsed reply or a final error.
-  std::vector<int> open_orders(items.size(), orders);
+  // Progress: an item is settled when each of its slots (repeats x orders) has a parsed reply or
+  // a final error.
+  std::vector<int> open_slots(items.size(), static_cast<int>(per_item));
   size_t settled = 0;
   auto settle = [&](size_t slot) {
-    if (--open_orders[slot / orders] == 0) ++settled;
+    if (--open_slots[slot / per_item] == 0) ++settled;
     if (options_.on_progress) options_.on_progress(settled, items.size());
   };
 
@@ -167,8 +207,9 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
     std::map<std::string, std::vector<size_t>> waiting;  // key -> calls in `round`
     for (size_t c = 0; c < round.size(); ++c) {
       Call& call = round[c];
-      call.key = JudgeCache::key(provider_.name(), provider_.model(), call.messages, params);
-      const bool bypass = options_.bypass_cache_ids.contains(items[call.slot / orders].id);
+      const int r = repeat_of(call.slot);
+      call.key = JudgeCache::key(provider_.name(), provider_.model(), call.messages, params[r]);
+      const bool bypass = options_.bypass_cache_ids.contains(items[call.slot / per_item].id);
       const json* hit = cache_ != nullptr && !bypass ? cache_->find(call.key) : nullptr;
       if (hit != nullptr) {
         ++usage_.cache_hits;
@@ -182,7 +223,7 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
       auto [it, fresh] = waiting.try_emplace(call.key);
       it->second.push_back(c);
       if (fresh) {  // identical prompts are sent once
-        to_send.push_back({call.messages, &rubric_});
+        to_send.push_back({call.messages, &rubrics[r], r});
         send_keys.push_back(call.key);
       }
     }
@@ -230,7 +271,7 @@ std::vector<Judgment> JudgeRunner::judge(const std::vector<JudgeItem>& items) {
                                         *fatal + " (replies received so far are cached)");
   }
 
-  return judgments_of(slots, items.size(), orders);
+  return judgments_of(slots, items.size(), repeats, orders);
 }
 
 }  // namespace assay::judges

@@ -40,12 +40,19 @@ struct JudgeError {
 
 struct Judgment {
   bool ok = false;
-  std::vector<CriterionScore> scores;  // criteria/rating rubrics
+  // Criteria/rating rubrics: with repeats, each criterion's score is the mean over the repeats
+  // (analysis: the first repeat's).
+  std::vector<CriterionScore> scores;
   // Pairwise: the verdict in each order from A's side ('A' = A better, 'B', 'C' tie) and the
   // combined outcome: "win" (A better in both), "loss" (B better in both), "tie" (otherwise).
   char verdict_ab = 0, verdict_ba = 0;
+  // With repeats: the majority outcome over the repeats ("tie" when no outcome has a majority);
+  // verdict_ab/verdict_ba are the first repeat's.
   std::string outcome;
-  std::optional<JudgeError> error;  // set when !ok
+  // Per repeat (size judge.repeats when ok): the scores (criteria/rating) or outcomes (pairwise).
+  std::vector<std::vector<CriterionScore>> repeat_scores;
+  std::vector<std::string> repeat_outcomes;
+  std::optional<JudgeError> error;  // set when !ok (any repeat or order failed)
   int attempts = 0;                 // model calls made (cached replies count as calls made)
   bool from_cache = false;          // every reply came from the cache
 };
@@ -61,6 +68,10 @@ struct JudgeUsage {
 };
 
 struct JudgeRunnerOptions {
+  // How often each question is asked (judge.repeats, >= 1). Repeat r > 0 sends seed
+  // rubric.seed (or 0) + r and is cached under its own key (the call parameters plus
+  // "repeat": r); repeat 0 keeps the keys of a run without repeats.
+  int repeats = 1;
   int max_repairs = 1;  // extra requests after an unparsable reply or a broken body (0: none)
   // Called on judge()'s thread each time an item is settled (judged, or failed for good), with
   // the items settled so far and the total. Empty: no progress reports.

@@ -62,6 +62,8 @@ struct JudgeSettings {
   // error fails the run, 1: never fails.
   double max_error_rate = 0.5;
   std::map<std::string, ModelPrice> prices;  // judge model id -> price; missing: cost unknown
+  int repeats = 1;   // judge.repeats: asks per question (1..20), each with its own seed
+  std::string name;  // a stable name for reports ("" for the single `judge:`: provider/model)
   // Where each key's value came from ("env JUDGE_MODEL", "file run.json"), for messages; a
   // key not listed came from its default.
   std::map<std::string, std::string> origins;

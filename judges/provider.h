@@ -17,6 +17,9 @@ namespace assay::judges {
 struct ChatRequest {
   nlohmann::json messages;         // [{"role": "system"|"user"|"assistant", "content": "..."}]
   const Rubric* rubric = nullptr;  // parameters (temperature, max_tokens, seed, response_format)
+  // Which of judge.repeats asks of the same question this is (0 first). Providers that send a
+  // seed get the repeat's own through `rubric`; the dummy varies some answers with it.
+  int repeat = 0;
 };
 
 struct ChatReply {

@@ -33,6 +33,12 @@ void ConfigFlags::add_to(CLI::App* cmd) {
                   "OpenAI-compatible endpoint (env JUDGE_BASE_URL, then OPENAI_BASE_URL)");
   cmd->add_option("--judge-max-concurrency", judge_max_concurrency,
                   "Judge requests in flight (env JUDGE_MAX_CONCURRENCY, default 32)");
+  cmd->add_option("--judge-repeats", judge_repeats,
+                  "Ask each judge question k times (1-20) and report the judge's self-agreement "
+                  "(env JUDGE_REPEATS, default 1)");
+  cmd->add_option("--judge-calibration", judge_calibration,
+                  "Human labels (JSONL {\"id\", \"<criterion>\": score}): judge-human agreement "
+                  "and the calibrated (PPI) mean (env JUDGE_CALIBRATION)");
 }
 
 ConfigSources config_file_sources(const std::string& config) {
@@ -92,6 +98,8 @@ ConfigSources ConfigFlags::sources() const {
   flag("judge.base_url", judge_base_url);
   if (judge_max_concurrency > 0)
     s.flags.emplace_back("judge.max_concurrency", judge_max_concurrency);
+  if (judge_repeats != 0) s.flags.emplace_back("judge.repeats", judge_repeats);
+  flag("judge.calibration", judge_calibration);
   if (!metrics.empty()) s.flags.emplace_back("metrics", json(split_commas(metrics)));
   return s;
 }

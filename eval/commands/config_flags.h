@@ -26,6 +26,8 @@ struct ConfigFlags {
   std::string judge_model;
   std::string judge_base_url;
   int judge_max_concurrency = 0;  // 0 = not given
+  int judge_repeats = 0;          // 0 = not given
+  std::string judge_calibration;  // "" = not given
 
   // Adds every flag above to `cmd`.
   void add_to(CLI::App* cmd);

@@ -13,7 +13,12 @@ class GateCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& app) override {
     CLI::App* gate = app.add_subcommand(
-        "gate", "Check the config's CI gates against a finished run folder (exit 3 if one fails)");
+        "gate",
+        "Check the config's CI gates against a finished run folder (exit 3 if one fails). Keys: "
+        "METRIC[.FIELD], judge.CRITERION[.FIELD], corpus.NAME[.FIELD], judge_usage.FIELD, "
+        "compare.METRIC[.FIELD]; judge reliability: judge.CRITERION.agreement|flip_rate|kappa|"
+        "alpha|human_kappa|lc_win_rate, judge.calibrated.CRITERION[.mean|.ci_low|.ci_high], "
+        "judge.kappa|alpha|agreement|flip_rate|human_kappa|human_alpha (weakest criterion)");
     gate->add_option("dir", dir_, "Run folder (or compare output folder)")->required();
     gate->add_option("--config,-c", config_, "Config with gates (env EVAL_CONFIG, EVAL_GATES)");
     return gate;

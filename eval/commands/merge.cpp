@@ -28,7 +28,7 @@ int run_merge_command(const MergeCommandOptions& options, std::ostream& out) {
     write_merged_generations(st, set, results);
     merge_judge_caches(set, folder.file("judge_cache.jsonl"));  // re-scoring pays no judge twice
     metrics_stage(st);  // exactly as one host would compute them
-    st.judged = merged_judgments(set, results, bootstrap_draws(st));
+    st.judged = merged_judgments(st, set, results, bootstrap_draws(st));
     st.summary_extra["merged_shards"] = set.count;
     json summary = summarize_stage(st, "run");
     out << "Merged " << set.shards.size() << " shards, " << st.ds.samples.size() << " samples -> "

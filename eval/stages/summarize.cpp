@@ -76,6 +76,7 @@ json write_scores_and_summary(const RunState& state, const std::string& command,
   if (judged) {
     summary["judges"] = judged->judges;
     summary["judge_usage"] = judged->judge_usage;
+    summary.update(judged->extra);
   }
   atomic_write(dir / "summary.json", summary.dump(2) + "\n");
   report.summary = summary;

@@ -231,3 +231,48 @@ TEST_F(EvaluateShardTest, SigtermStopsAShardWith143AndAnInterruptedManifest) {
 
 }  // namespace
 }  // namespace assay
+
+namespace assay {
+namespace {
+
+// Judge reliability over shards: two hosts with judge.repeats 3, two dummy judges and human
+// labels; the merge recomputes every reliability figure over the union, equal to one host's.
+TEST_F(EvaluateShardTest, MergedJudgeReliabilityEqualsOneHost) {
+  fs::path labels = dir_.write("labels.jsonl",
+                               "{\"id\": \"llmtwin-001\", \"accuracy\": 3, \"style\": 2}\n"
+                               "{\"id\": \"llmtwin-007\", \"accuracy\": 1, \"style\": 3}\n"
+                               "{\"id\": \"llmtwin-042\", \"accuracy\": 2}\n"
+                               "{\"id\": \"llmtwin-058\", \"accuracy\": 3, \"style\": 1}\n");
+  const json reliability = {{"generation", {{"max_new_tokens", 40}}},
+                            {"judge", {{"repeats", 3}, {"calibration", labels.string()}}},
+                            {"judges",
+                             {{{"name", "a"}, {"provider", "dummy"}},
+                              {{"name", "b"}, {"provider", "dummy"}, {"model", "dummy-b"}}}}};
+  const std::vector<std::string> hosts = {"algo-1", "algo-2"};
+  fs::path h[2] = {make_host("h1", "algo-1", hosts, reliability),
+                   make_host("h2", "algo-2", hosts, reliability)};
+  fs::path single = make_host("single", "algo-1", {"algo-1"}, reliability);
+  for (const fs::path& root : {h[0], h[1], single}) {
+    auto r = run_command(run_line(root));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  fs::path merged = dir_ / "merged";
+  auto m = merge("--output " + shell_quote(merged.string()) + " " +
+                 shell_quote((h[0] / "processing/output/eval").string()) + " " +
+                 shell_quote((h[1] / "processing/output/eval").string()));
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  auto sm = json::parse(read_file(merged / "summary.json"));
+  auto ss = json::parse(read_file(single / "processing/output/eval/summary.json"));
+  for (const char* key : {"judges", "judges_by_name", "judge_reliability"}) {
+    ASSERT_TRUE(ss.contains(key)) << key;
+    EXPECT_EQ(sm[key], ss[key]) << key;
+  }
+  EXPECT_TRUE(ss["judges"]["accuracy"]["calibrated_mean"].is_number());
+  EXPECT_TRUE(ss["judges"]["accuracy"]["kappa"].is_number());
+  EXPECT_TRUE(ss["judges"]["accuracy"]["agreement"].is_number());
+  EXPECT_EQ(read_lines(merged / "scores.jsonl"),
+            read_lines(single / "processing/output/eval/scores.jsonl"));
+}
+
+}  // namespace
+}  // namespace assay

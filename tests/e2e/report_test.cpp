@@ -7,12 +7,16 @@
 #include <string>
 
 #include "core/fs.h"
+#include "tests/e2e/chromium.h"
 #include "tests/e2e/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay {
 namespace {
 namespace fs = std::filesystem;
+using testing::chromium_binary;
+using testing::render;
+using testing::Rendered;
 using testing::run_command;
 using testing::shell_quote;
 
@@ -30,47 +34,6 @@ size_t count(const std::string& s, const std::string& what) {
   size_t n = 0;
   for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
   return n;
-}
-
-std::string chromium_binary() {
-  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
-    auto r = run_command(std::string("command -v ") + name);
-    if (r.exit_code == 0 && !r.output.empty()) return name;
-  }
-  return "";
-}
-
-struct Rendered {
-  int exit_code = -1;
-  std::string dom;      // --dump-dom: the DOM after load, serialised
-  std::string console;  // the browser's log lines that carry page console messages
-};
-
-// Loads `html` in headless Chromium and returns the DOM and every console message it logged
-// (an uncaught exception, a blocked resource, a CSP violation, console.log: all count).
-Rendered render(const std::string& chromium, const fs::path& html, const testing::TempDir& dir) {
-  fs::path dom = dir / "dom.html", log = dir / "chromium.log";
-  std::string cmd = "timeout 120 " + chromium +
-                    " --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=" +
-                    shell_quote((dir / "profile").string()) +
-                    " --enable-logging=stderr --v=0 --dump-dom " +
-                    shell_quote("file://" + fs::absolute(html).string()) + " >" +
-                    shell_quote(dom.string()) + " 2>" + shell_quote(log.string());
-  Rendered r;
-  r.exit_code = run_command(cmd).exit_code;
-  r.dom = fs::exists(dom) ? read_file(dom) : "";
-  std::string all = fs::exists(log) ? read_file(log) : "";
-  size_t pos = 0;
-  while (pos < all.size()) {
-    size_t end = all.find('\n', pos);
-    if (end == std::string::npos) end = all.size();
-    std::string line = all.substr(pos, end - pos);
-    if (line.find(":CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos) {
-      r.console += line + "\n";
-    }
-    pos = end + 1;
-  }
-  return r;
 }
 
 TEST(ReportE2eTest, ScoreWritesReportsAndReportCommandRewritesThem) {

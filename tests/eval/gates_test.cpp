@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "eval/judge_reliability.h"
 #include "tests/support/temp_dir.h"
 
 namespace assay::eval {
@@ -281,6 +282,53 @@ TEST(GatesTest, GatesComeFromTheConfigAndEvalGatesReplacesThem) {
   std::string msg = error_of([&] { gates_from_config(resolve_config(src)); });
   EXPECT_NE(msg.find("EVAL_GATES"), std::string::npos) << msg;
   EXPECT_NE(msg.find("gate 'squad_f1'"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace assay::eval
+
+namespace assay::eval {
+namespace {
+
+TEST(GatesTest, ReliabilityKeysAddressTheJudgeFigures) {
+  auto gates = parse_gates(json::parse(R"({
+      "judge.kappa": ">= 0.6", "judge.agreement": ">= 0.8", "judge.accuracy.agreement": ">= 0.9",
+      "judge.calibrated.accuracy.mean": ">= 2", "judge.calibrated.style.ci_low": "> 1",
+      "judge.pairwise.lc_win_rate": "> 0.5", "judge.flip_rate": "<= 0.1"})"),
+                           "test");
+  std::map<std::string, const Gate*> by_key;
+  for (const auto& g : gates) by_key[g.key] = &g;
+  auto check = [&](const char* key, GateSource src, const char* name, const char* field) {
+    SCOPED_TRACE(key);
+    const Gate& g = *by_key.at(key);
+    EXPECT_EQ(g.source, src);
+    EXPECT_EQ(g.name, name);
+    EXPECT_EQ(g.field, field);
+  };
+  check("judge.kappa", GateSource::kSummary, "judge_reliability", "kappa");
+  check("judge.agreement", GateSource::kSummary, "judge_reliability", "agreement");
+  check("judge.flip_rate", GateSource::kSummary, "judge_reliability", "flip_rate");
+  check("judge.accuracy.agreement", GateSource::kJudge, "accuracy", "agreement");
+  check("judge.calibrated.accuracy.mean", GateSource::kJudge, "accuracy", "calibrated_mean");
+  check("judge.calibrated.style.ci_low", GateSource::kJudge, "style", "calibrated_ci_low");
+  check("judge.pairwise.lc_win_rate", GateSource::kJudge, "pairwise", "lc_win_rate");
+  // Before the run: a figure the configured run will not write is exit 2 saying what it needs.
+  GateContext ctx;
+  ctx.judge_criteria = std::set<std::string>{"accuracy", "style"};
+  ctx.judge_figures = reliability_figures(3, 1, false, false);
+  auto validate = [&](const json& g) { validate_gates(parse_gates(g, "x"), ctx); };
+  EXPECT_NO_THROW(validate({{"judge.accuracy.agreement", ">= 0.8"}, {"judge.flip_rate", "< 1"}}));
+  std::string msg = error_of([&] { validate({{"judge.kappa", ">= 0.6"}}); });
+  EXPECT_NE(msg.find("two or more judges"), std::string::npos) << msg;
+  msg = error_of([&] { validate({{"judge.calibrated.accuracy.mean", ">= 2"}}); });
+  EXPECT_NE(msg.find("needs judge.calibration"), std::string::npos) << msg;
+  ctx.judge_figures = reliability_figures(1, 2, true, false);
+  EXPECT_NO_THROW(validate({{"judge.kappa", ">= 0.6"}, {"judge.calibrated.style", ">= 2"}}));
+  msg = error_of([&] { validate({{"judge.accuracy.agreement", ">= 0.8"}}); });
+  EXPECT_NE(msg.find("judge.repeats of 2 or more"), std::string::npos) << msg;
+
+  msg = error_of([&] { parse_gates({{"judge.calibrated.accuracy.median", ">= 1"}}, "run.json"); });
+  EXPECT_NE(msg.find("gate 'judge.calibrated.accuracy.median'"), std::string::npos) << msg;
 }
 
 }  // namespace

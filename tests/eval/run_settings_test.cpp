@@ -149,3 +149,62 @@ TEST(JudgeSettingsTest, PricesAreReadIntoTheTable) {
 
 }  // namespace
 }  // namespace assay::eval
+
+namespace assay::eval {
+namespace {
+
+TEST(JudgeReliabilitySettingsTest, RepeatsJudgesCombineAndCalibration) {
+  RunSettings s = run_settings_from(resolve_config(sources(std::nullopt)));
+  EXPECT_EQ(s.judge.repeats, 1);
+  EXPECT_TRUE(s.judges.empty());
+  EXPECT_EQ(s.judge_combine, "mean");
+  EXPECT_EQ(s.judge_calibration, "");
+  s = run_settings_from(resolve_config(
+      sources(std::nullopt, {{"judge.repeats", 3},
+                             {"judge.combine", "majority"},
+                             {"judge.calibration", "labels.jsonl"},
+                             {"judges", nlohmann::json::parse(R"([{"provider": "dummy"},
+           {"name": "b", "provider": "dummy", "model": "dummy-b"}])")}})));
+  ASSERT_EQ(s.judges.size(), 2u);
+  EXPECT_EQ(s.judges[0].name, "dummy:gpt-4o-mini") << "provider:model when unnamed";
+  EXPECT_EQ(s.judges[1].name, "b");
+  EXPECT_EQ(s.judges[1].model, "dummy-b");
+  EXPECT_EQ(s.judges[1].repeats, 3) << "judge.* applies to every judge";
+  EXPECT_EQ(s.judge.provider, "dummy") << "a judge stage exists";
+  EXPECT_EQ(s.judge_combine, "majority");
+  EXPECT_EQ(s.judge_calibration, "labels.jsonl");
+  // judge.api_key goes to judge.base_url only: another model there keeps it, another endpoint
+  // or provider does not.
+  s = run_settings_from(resolve_config(sources(
+      std::nullopt, {{"judge.provider", "openai"},
+                     {"judge.api_key", "sk-main"},
+                     {"judges", nlohmann::json::parse(R"([{"model": "gpt-4o"},
+           {"name": "local", "base_url": "http://127.0.0.1:9/v1"},
+           {"name": "d", "provider": "dummy"}])")}})));
+  ASSERT_EQ(s.judges.size(), 3u);
+  EXPECT_EQ(s.judges[0].api_key, "sk-main");
+  EXPECT_EQ(s.judges[1].api_key, "");
+  EXPECT_EQ(s.judges[2].api_key, "");
+}
+
+TEST(JudgeReliabilitySettingsTest, BadValuesNameTheKey) {
+  EXPECT_NE(settings_error({{"judge.repeats", 0}}).find("judge.repeats"), std::string::npos);
+  EXPECT_NE(settings_error({{"judge.repeats", 21}}).find("1..20"), std::string::npos);
+  EXPECT_NE(settings_error({{"judge.combine", "median"}}).find("mean or majority"),
+            std::string::npos);
+  std::string msg = settings_error(
+      {{"judges", nlohmann::json::parse(R"([{"provider": "dummy", "api_key": "sk-x"}])")}});
+  EXPECT_NE(msg.find("judges"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[0]: unknown field 'api_key'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("api_key_env"), std::string::npos) << msg;
+  msg = settings_error(
+      {{"judges", nlohmann::json::parse(R"([{"provider": "dummy"}, {"provider": "dummy"}])")}});
+  EXPECT_NE(msg.find("used twice"), std::string::npos) << msg;
+  msg = settings_error({{"judges", nlohmann::json::parse(R"([{"model": "m"}])")}});
+  EXPECT_NE(msg.find("[0].provider is missing"), std::string::npos) << msg;
+  msg = settings_error({{"judges", nlohmann::json::parse(R"([{"provider": "nope"}])")}});
+  EXPECT_NE(msg.find("nope"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace assay::eval

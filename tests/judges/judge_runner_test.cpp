@@ -344,3 +344,101 @@ TEST(DummyJudgeTest, DeterministicInRangeAndLabelled) {
 
 }  // namespace
 }  // namespace assay::judges
+
+namespace assay::judges {
+namespace {
+
+// Answers by repeat, and records what each request carried: repeat r scores every criterion
+// 1 + r (criteria) or says A, A, B, ... (pairwise, in both orders: r = 2 is a loss for A).
+class ScriptedProvider final : public ChatProvider {
+ public:
+  std::string name() const override { return "scripted"; }
+  std::string model() const override { return "m"; }
+  nlohmann::json parameters(const Rubric& rubric) const override {
+    return {{"seed", rubric.seed.value_or(-1)}};
+  }
+  void complete(const std::vector<ChatRequest>& requests, const ChatDone& on_done) override {
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const ChatRequest& r = requests[i];
+      seen.emplace_back(r.repeat, r.rubric->seed.value_or(-1));
+      ChatReply reply;
+      reply.ok = true;
+      reply.attempts = 1;
+      if (r.rubric->kind == RubricKind::kPairwise) {
+        // Order 1 swaps the answers, so "A" there is B's side: answer so both orders agree.
+        const bool swapped =
+            r.messages.dump().find("second-answer") < r.messages.dump().find("first-answer");
+        const bool a_wins = r.repeat != 2;
+        reply.content = std::string("[[") + ((a_wins != swapped) ? "A" : "B") + "]]";
+      } else {
+        const int s = 1 + r.repeat % 3;
+        reply.content = nlohmann::json{{"accuracy", {{"analysis", "x"}, {"score", s}}},
+                                       {"style", {{"analysis", "x"}, {"score", s}}}}
+                            .dump();
+      }
+      on_done(i, std::move(reply));
+    }
+  }
+  std::optional<double> cost_usd(std::int64_t, std::int64_t) const override { return 0.0; }
+  std::uint64_t transport_retries() const override { return 0; }
+  std::vector<std::pair<int, std::int64_t>> seen;  // (repeat, seed) of each request sent
+};
+
+TEST(JudgeRunnerRepeatsTest, EachRepeatHasItsSeedAndCacheKeyAndRepeatOneKeepsTodaysKeys) {
+  ScriptedProvider provider;
+  fs::path dir = temp_dir("repeats");
+  Rubric rubric = load_rubric("handbook");
+  const std::int64_t base = rubric.seed.value_or(0);
+  {
+    JudgeCache cache(dir / "judge_cache.jsonl", std::nullopt);
+    JudgeRunner runner(rubric, provider, &cache);  // repeats 1: today's requests and keys
+    runner.judge(items(4));
+    EXPECT_EQ(runner.usage().calls, 4u);
+  }
+  provider.seen.clear();
+  JudgeRunnerOptions ro;
+  ro.repeats = 3;
+  {
+    JudgeCache cache(dir / "judge_cache.jsonl", std::nullopt);
+    JudgeRunner runner(rubric, provider, &cache, ro);
+    auto js = runner.judge(items(4));
+    // Repeat 0 comes from the cache the run without repeats wrote; 1 and 2 are asked.
+    EXPECT_EQ(runner.usage().cache_hits, 4u);
+    EXPECT_EQ(runner.usage().calls, 8u);
+    ASSERT_EQ(provider.seen.size(), 8u);
+    for (const auto& [repeat, seed] : provider.seen) {
+      EXPECT_TRUE(repeat == 1 || repeat == 2);
+      EXPECT_EQ(seed, base + repeat);
+    }
+    for (const auto& j : js) {
+      ASSERT_TRUE(j.ok);
+      ASSERT_EQ(j.repeat_scores.size(), 3u);
+      EXPECT_EQ(j.repeat_scores[0][0].score, 1);
+      EXPECT_EQ(j.repeat_scores[1][0].score, 2);
+      EXPECT_EQ(j.repeat_scores[2][0].score, 3);
+      EXPECT_DOUBLE_EQ(j.scores[0].score, 2.0);  // the mean of 1, 2, 3
+    }
+  }
+  {
+    JudgeCache cache(dir / "judge_cache.jsonl", std::nullopt);
+    JudgeRunner runner(rubric, provider, &cache, ro);
+    runner.judge(items(4));
+    EXPECT_EQ(runner.usage().calls, 0u);  // every repeat is cached under its own key
+    EXPECT_EQ(runner.usage().cache_hits, 12u);
+  }
+}
+
+TEST(JudgeRunnerRepeatsTest, PairwiseOutcomeIsTheMajorityOfTheRepeats) {
+  ScriptedProvider provider;
+  JudgeRunnerOptions ro;
+  ro.repeats = 3;
+  JudgeRunner runner(load_rubric("pairwise"), provider, nullptr, ro);
+  auto js = runner.judge({{"x", "q", "first-answer", "", "second-answer"}});
+  ASSERT_TRUE(js[0].ok);
+  EXPECT_EQ(js[0].repeat_outcomes, (std::vector<std::string>{"win", "win", "loss"}));
+  EXPECT_EQ(js[0].outcome, "win");
+  EXPECT_EQ(provider.seen.size(), 6u);  // 3 repeats x 2 orders
+}
+
+}  // namespace
+}  // namespace assay::judges
