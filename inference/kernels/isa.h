@@ -6,10 +6,13 @@
 // each instruction set's own (register blocking differs).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include <xmmintrin.h>
 
 #include "inference/kernels/kernels.h"
 
@@ -26,6 +29,23 @@ constexpr int kNB = 4;
 using TileFn = void (*)(const void* x, int64_t ldx, const void* w, int64_t depth, float* acc,
                         const std::byte* pf, int64_t pf_lines);
 using TileTable = TileFn[kMR][kNB];
+
+// A tile's share of the next panel's prefetch: lines [q * per, (q + 1) * per) of pf (clamped to
+// pf_lines) into L2, at its k step q.
+inline void prefetch_slice_l2(const std::byte* pf, int64_t pf_lines, int64_t q, int64_t per) {
+  for (int64_t l = q * per; l < std::min(pf_lines, (q + 1) * per); ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(pf + l * 64), _MM_HINT_T1);
+}
+
+// The TileTable of a tile template fn<MR, NB>: entry [MR - 1][NB - 1].
+#define ASSAY_TILE_TABLE(fn)                                                                \
+  {                                                                                         \
+    {fn<1, 1>, fn<1, 2>, fn<1, 3>, fn<1, 4>}, {fn<2, 1>, fn<2, 2>, fn<2, 3>, fn<2, 4>},     \
+        {fn<3, 1>, fn<3, 2>, fn<3, 3>, fn<3, 4>}, {fn<4, 1>, fn<4, 2>, fn<4, 3>, fn<4, 4>}, \
+        {fn<5, 1>, fn<5, 2>, fn<5, 3>, fn<5, 4>}, {                                         \
+      fn<6, 1>, fn<6, 2>, fn<6, 3>, fn<6, 4>                                                \
+    }                                                                                       \
+  }
 
 inline size_t type_size(Type t) {
   return t == Type::kF32 ? 4 : 2;

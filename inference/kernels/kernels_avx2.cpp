@@ -23,17 +23,33 @@ namespace {
 
 using V = VecAvx2;
 
-ASSAY_KERNEL_TARGET inline void prefetch_step(const std::byte* pf, int64_t pf_lines, int64_t q,
-                                              int64_t per) {
-  for (int64_t l = q * per; l < std::min(pf_lines, (q + 1) * per); ++l)
-    _mm_prefetch(reinterpret_cast<const char*>(pf + l * 64), _MM_HINT_T1);
-}
-
 // --- GEMM ---------------------------------------------------------------------------------------
 // A 16-column block is two 8-lane halves: R rows x 2 halves of accumulators. fp32: R <= 6 (12
 // accumulators, 2 weights, 1 broadcast: 15 of the 16 ymm registers). The unrolling is forced for
 // the same reason as in kernels_avx512.cpp (GCC 12 -O2 kept such loops rolled, accumulators on the
 // stack).
+
+// c[r] += x[r * ldx] * {w0, w1} for the R rows of a block (one broadcast per row); and the
+// block's accumulators stored to `acc` (layout of TileFn).
+template <int R>
+ASSAY_KERNEL_TARGET inline void madd_rows(__m256 (&c)[R][2], const float* x, int64_t ldx, __m256 w0,
+                                          __m256 w1) {
+  ASSAY_UNROLL
+  for (int r = 0; r < R; ++r) {
+    const __m256 xb = _mm256_broadcast_ss(x + r * ldx);
+    c[r][0] = _mm256_fmadd_ps(xb, w0, c[r][0]);
+    c[r][1] = _mm256_fmadd_ps(xb, w1, c[r][1]);
+  }
+}
+template <int R>
+ASSAY_KERNEL_TARGET inline void store_rows(const __m256 (&c)[R][2], float* acc) {
+  ASSAY_UNROLL
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(acc + r * kNB * 16, c[r][0]);
+    _mm256_storeu_ps(acc + r * kNB * 16 + 8, c[r][1]);
+  }
+}
+
 template <int R>
 ASSAY_KERNEL_TARGET void block_f32(const float* x, int64_t ldx, const float* w, int64_t k,
                                    float* acc, const std::byte* pf, int64_t pf_lines, int64_t step0,
@@ -42,20 +58,11 @@ ASSAY_KERNEL_TARGET void block_f32(const float* x, int64_t ldx, const float* w, 
   ASSAY_UNROLL
   for (int r = 0; r < R; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
   for (int64_t kk = 0; kk < k; ++kk) {
-    if (pf != nullptr) prefetch_step(pf, pf_lines, step0 + kk, per);
+    if (pf != nullptr) prefetch_slice_l2(pf, pf_lines, step0 + kk, per);
     const __m256 w0 = _mm256_loadu_ps(w + kk * 16), w1 = _mm256_loadu_ps(w + kk * 16 + 8);
-    ASSAY_UNROLL
-    for (int r = 0; r < R; ++r) {
-      const __m256 xb = _mm256_broadcast_ss(x + r * ldx + kk);
-      c[r][0] = _mm256_fmadd_ps(xb, w0, c[r][0]);
-      c[r][1] = _mm256_fmadd_ps(xb, w1, c[r][1]);
-    }
+    madd_rows(c, x + kk, ldx, w0, w1);
   }
-  ASSAY_UNROLL
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(acc + r * kNB * 16, c[r][0]);
-    _mm256_storeu_ps(acc + r * kNB * 16 + 8, c[r][1]);
-  }
+  store_rows(c, acc);
 }
 
 template <int MR, int NB>
@@ -81,34 +88,20 @@ ASSAY_KERNEL_TARGET void block_bf16(const float* xf, int64_t ldx, const uint16_t
   ASSAY_UNROLL
   for (int r = 0; r < R; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
   for (int64_t q = 0; q < kp; ++q) {
-    if (pf != nullptr) prefetch_step(pf, pf_lines, step0 + q, per);
+    if (pf != nullptr) prefetch_slice_l2(pf, pf_lines, step0 + q, per);
     const auto* wq = reinterpret_cast<const __m256i*>(w + q * 32);
     const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(wq), 16));
     const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(wq + 1), 16));
-    ASSAY_UNROLL
-    for (int r = 0; r < R; ++r) {
-      const __m256 xe = _mm256_broadcast_ss(xf + r * ldx + 2 * q);
-      c[r][0] = _mm256_fmadd_ps(xe, e0, c[r][0]);
-      c[r][1] = _mm256_fmadd_ps(xe, e1, c[r][1]);
-    }
+    madd_rows(c, xf + 2 * q, ldx, e0, e1);
     // The high halves by two shifts, not a mask: a mask register would push an accumulator
     // onto the stack (GCC 12 spilled four).
     const __m256 o0 =
         _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(_mm256_loadu_si256(wq), 16), 16));
     const __m256 o1 = _mm256_castsi256_ps(
         _mm256_slli_epi32(_mm256_srli_epi32(_mm256_loadu_si256(wq + 1), 16), 16));
-    ASSAY_UNROLL
-    for (int r = 0; r < R; ++r) {
-      const __m256 xo = _mm256_broadcast_ss(xf + r * ldx + 2 * q + 1);
-      c[r][0] = _mm256_fmadd_ps(xo, o0, c[r][0]);
-      c[r][1] = _mm256_fmadd_ps(xo, o1, c[r][1]);
-    }
+    madd_rows(c, xf + 2 * q + 1, ldx, o0, o1);
   }
-  ASSAY_UNROLL
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(acc + r * kNB * 16, c[r][0]);
-    _mm256_storeu_ps(acc + r * kNB * 16 + 8, c[r][1]);
-  }
+  store_rows(c, acc);
 }
 
 template <int MR, int NB>
@@ -132,17 +125,8 @@ ASSAY_KERNEL_TARGET void tile_bf16(const void* xv, int64_t ldx, const void* wv, 
 
 }  // namespace
 
-#define ASSAY_TILES(fn)                                                                     \
-  {                                                                                         \
-    {fn<1, 1>, fn<1, 2>, fn<1, 3>, fn<1, 4>}, {fn<2, 1>, fn<2, 2>, fn<2, 3>, fn<2, 4>},     \
-        {fn<3, 1>, fn<3, 2>, fn<3, 3>, fn<3, 4>}, {fn<4, 1>, fn<4, 2>, fn<4, 3>, fn<4, 4>}, \
-        {fn<5, 1>, fn<5, 2>, fn<5, 3>, fn<5, 4>}, {                                         \
-      fn<6, 1>, fn<6, 2>, fn<6, 3>, fn<6, 4>                                                \
-    }                                                                                       \
-  }
-const TileTable kTilesF32 = ASSAY_TILES(tile_f32);
-const TileTable kTilesBf16 = ASSAY_TILES(tile_bf16);
-#undef ASSAY_TILES
+const TileTable kTilesF32 = ASSAY_TILE_TABLE(tile_f32);
+const TileTable kTilesBf16 = ASSAY_TILE_TABLE(tile_bf16);
 
 const IsaKernels kKernels = {tile_epilogue<V>, rms_norm_rows<V>,   silu_mul_rows<V>,
                              rope_heads<V>,    attention_items<V>, nullptr};

@@ -38,11 +38,22 @@ using V = VecAvx512;
 // loops with the accumulators on the stack (a load and a store around every vdpbf16ps; perf:
 // 74% of a batch-32 run in that store), so the unrolling is forced (ASSAY_UNROLL).
 
-// Prefetches lines [q * per, (q + 1) * per) of pf (clamped to pf_lines).
-ASSAY_KERNEL_TARGET inline void prefetch_slice(const std::byte* pf, int64_t pf_lines, int64_t q,
-                                               int64_t per) {
-  for (int64_t l = q * per; l < std::min(pf_lines, (q + 1) * per); ++l)
-    _mm_prefetch(reinterpret_cast<const char*>(pf + l * 64), _MM_HINT_T1);
+// A tile's accumulators set to zero, and stored to `acc` (layout of TileFn).
+template <int MR, int NB>
+ASSAY_KERNEL_TARGET inline void zero_tile(__m512 (&c)[MR][NB]) {
+  ASSAY_UNROLL
+  for (int r = 0; r < MR; ++r) {
+    ASSAY_UNROLL
+    for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
+  }
+}
+template <int MR, int NB>
+ASSAY_KERNEL_TARGET inline void store_tile(const __m512 (&c)[MR][NB], float* acc) {
+  ASSAY_UNROLL
+  for (int r = 0; r < MR; ++r) {
+    ASSAY_UNROLL
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc + (r * kNB + b) * 16, c[r][b]);
+  }
 }
 
 template <int MR, int NB>
@@ -52,11 +63,9 @@ ASSAY_KERNEL_TARGET void tile_f32(const void* xv, int64_t ldx, const void* wv, i
   const float* x = static_cast<const float*>(xv);
   const float* w = static_cast<const float*>(wv);
   __m512 c[MR][NB];
-  ASSAY_UNROLL
-  for (int r = 0; r < MR; ++r) ASSAY_UNROLL
-  for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
+  zero_tile(c);
   for (int64_t kk = 0; kk < k; ++kk) {
-    if (pf != nullptr) prefetch_slice(pf, pf_lines, kk, per);
+    if (pf != nullptr) prefetch_slice_l2(pf, pf_lines, kk, per);
     __m512 wreg[NB];
     ASSAY_UNROLL
     for (int b = 0; b < NB; ++b) wreg[b] = _mm512_loadu_ps(w + (b * k + kk) * 16);
@@ -67,9 +76,7 @@ ASSAY_KERNEL_TARGET void tile_f32(const void* xv, int64_t ldx, const void* wv, i
       for (int b = 0; b < NB; ++b) c[r][b] = _mm512_fmadd_ps(xb, wreg[b], c[r][b]);
     }
   }
-  ASSAY_UNROLL
-  for (int r = 0; r < MR; ++r) ASSAY_UNROLL
-  for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc + (r * kNB + b) * 16, c[r][b]);
+  store_tile(c, acc);
 }
 
 template <int MR, int NB>
@@ -79,11 +86,9 @@ ASSAY_AVX512BF16 void tile_bf16(const void* xv, int64_t ldx, const void* wv, int
   const uint16_t* x = static_cast<const uint16_t*>(xv);
   const uint16_t* w = static_cast<const uint16_t*>(wv);
   __m512 c[MR][NB];
-  ASSAY_UNROLL
-  for (int r = 0; r < MR; ++r) ASSAY_UNROLL
-  for (int b = 0; b < NB; ++b) c[r][b] = _mm512_setzero_ps();
+  zero_tile(c);
   for (int64_t q = 0; q < kp; ++q) {
-    if (pf != nullptr) prefetch_slice(pf, pf_lines, q, per);
+    if (pf != nullptr) prefetch_slice_l2(pf, pf_lines, q, per);
     __m512i wreg[NB];
     ASSAY_UNROLL
     for (int b = 0; b < NB; ++b) wreg[b] = _mm512_loadu_si512(w + (b * kp + q) * 32);
@@ -97,9 +102,7 @@ ASSAY_AVX512BF16 void tile_bf16(const void* xv, int64_t ldx, const void* wv, int
         c[r][b] = _mm512_dpbf16_ps(c[r][b], (__m512bh)xb, (__m512bh)wreg[b]);
     }
   }
-  ASSAY_UNROLL
-  for (int r = 0; r < MR; ++r) ASSAY_UNROLL
-  for (int b = 0; b < NB; ++b) _mm512_storeu_ps(acc + (r * kNB + b) * 16, c[r][b]);
+  store_tile(c, acc);
 }
 
 // bf16 attention for head dims of C * 32 (C <= 4): 32 bf16 lanes are one 64-byte load, split
@@ -250,17 +253,8 @@ void attention(const Attention& a, int64_t begin, int64_t end, float* scores) {
 
 }  // namespace
 
-#define ASSAY_TILES(fn)                                                                     \
-  {                                                                                         \
-    {fn<1, 1>, fn<1, 2>, fn<1, 3>, fn<1, 4>}, {fn<2, 1>, fn<2, 2>, fn<2, 3>, fn<2, 4>},     \
-        {fn<3, 1>, fn<3, 2>, fn<3, 3>, fn<3, 4>}, {fn<4, 1>, fn<4, 2>, fn<4, 3>, fn<4, 4>}, \
-        {fn<5, 1>, fn<5, 2>, fn<5, 3>, fn<5, 4>}, {                                         \
-      fn<6, 1>, fn<6, 2>, fn<6, 3>, fn<6, 4>                                                \
-    }                                                                                       \
-  }
-const TileTable kTilesF32 = ASSAY_TILES(tile_f32);
-const TileTable kTilesBf16 = ASSAY_TILES(tile_bf16);
-#undef ASSAY_TILES
+const TileTable kTilesF32 = ASSAY_TILE_TABLE(tile_f32);
+const TileTable kTilesBf16 = ASSAY_TILE_TABLE(tile_bf16);
 
 const IsaKernels kKernels = {tile_epilogue<V>, rms_norm_rows<V>, silu_mul_rows<V>,
                              rope_heads<V>,    attention,        vector_max};
