@@ -26,14 +26,20 @@ inline float max_of4(__m128 v) {
   return std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
 }
 
-// q . key over `dim` lanes, into a vector of partial sums.
+// q . key over `dim` lanes, into a vector of partial sums: two accumulators (two FMA chains) over
+// whole vectors, the tail into the first.
 template <class V>
 ASSAY_KERNEL_TARGET inline typename V::F dot_partial(const float* q, const std::byte* key,
                                                      int64_t dim, Type t, size_t es) {
-  auto acc = V::zero();
-  for (int64_t d = 0; d < dim; d += V::kLanes)
-    acc = V::fma(V::load(q + d, dim - d), V::load(key + d * es, t, dim - d), acc);
-  return acc;
+  constexpr int64_t L = V::kLanes;
+  auto a = V::zero(), b = V::zero();
+  int64_t d = 0;
+  for (; d + 2 * L <= dim; d += 2 * L) {
+    a = V::fma(V::load(q + d), V::load(key + d * es, t), a);
+    b = V::fma(V::load(q + d + L), V::load(key + (d + L) * es, t), b);
+  }
+  for (; d < dim; d += L) a = V::fma(V::load(q + d, dim - d), V::load(key + d * es, t, dim - d), a);
+  return V::add(a, b);
 }
 
 // out[d .. d + B lanes) = inv * sum_j p[j] * values[j][d ..] (B vectors in registers).
