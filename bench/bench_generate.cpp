@@ -4,6 +4,9 @@
 // each beside its roofline from this machine's measured GEMM rate and memory bandwidth.
 // Usage: bench_generate [--model DIR | --write-model DIR] [--batch N] [--prompt-tokens P]
 //                       [--new-tokens G] [--dtype fp32|bf16] [--threads N] [--repeat N] [--json]
+//                       [--level avx2|avx512]
+// --level caps the instruction-set level (testing/cpu_level.h), so that the AVX2 kernels are timed
+// on an AVX-512 CPU.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +28,7 @@
 #include "inference/engine.h"
 #include "inference/safetensors.h"
 #include "inference/tokenizer.h"
+#include "testing/cpu_level.h"
 
 namespace fs = std::filesystem;
 using namespace assay::inference;
@@ -188,6 +192,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> dtypes = {"float32", "bfloat16"};
   int prompt = 128, gen = 128, threads = 0, repeat = 1;
   bool json = false;
+  assay::cpu::Level level = assay::cpu::Level::avx512;  // a cap: never above what the CPU has
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -226,14 +231,23 @@ int main(int argc, char** argv) {
       repeat = std::max(1, std::stoi(value()));
     } else if (arg == "--json") {
       json = true;
+    } else if (arg == "--level") {
+      const std::string l = value();
+      if (l != "avx2" && l != "avx512") {
+        std::fprintf(stderr, "--level must be avx2 or avx512\n");
+        return 2;
+      }
+      level = l == "avx2" ? assay::cpu::Level::avx2 : assay::cpu::Level::avx512;
     } else {
       std::fprintf(stderr,
                    "usage: bench_generate [--model DIR | --write-model DIR] [--batch N] "
                    "[--prompt-tokens P] "
-                   "[--new-tokens G] [--dtype fp32|bf16] [--threads N] [--repeat N] [--json]\n");
+                   "[--new-tokens G] [--dtype fp32|bf16] [--threads N] [--repeat N] [--json] "
+                   "[--level avx2|avx512]\n");
       return 2;
     }
   }
+  const assay::testing::ScopedCpuLevel level_cap(level);
   if (prompt < 1 || gen < 3) {  // decode steps are timed from the second one on
     std::fprintf(stderr, "--prompt-tokens must be >= 1 and --new-tokens >= 3\n");
     return 2;

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "inference/models/kernels.h"
+#include "inference/kernels/kernels.h"
 
 namespace k = assay::inference::kernels;
 

@@ -14,7 +14,7 @@
 #include <c10/util/Exception.h>
 
 #include "core/error.h"
-#include "inference/models/kernels.h"
+#include "inference/kernels/kernels.h"
 #include "inference/models/transformer.h"
 
 namespace assay::inference {

@@ -11,7 +11,7 @@
 
 #include "inference/lora.h"
 #include "inference/model_config.h"
-#include "inference/models/kernels.h"
+#include "inference/kernels/kernels.h"
 #include "inference/safetensors.h"
 
 namespace assay::inference::models {

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "inference/models/kernels.h"
+#include "inference/kernels/kernels.h"
 
 namespace assay::inference::kernels {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "inference/engine.h"
-#include "inference/models/kernels.h"
+#include "inference/kernels/kernels.h"
 #include "inference/tokenizer.h"
 #include "testing/cpu_level.h"
 #include "tests/inference/test_util.h"
@@ -64,7 +64,7 @@ TEST(ModelTest, Stories260KBfloat16StaysCloseToFloat32) {
   EXPECT_GT(max_diff, 0.0);             // and really computed in bf16
 }
 
-// The kernel forward (models/kernels.h: AVX-512, or AVX2 where there is none) against the plain
+// The kernel forward (kernels/kernels.h: AVX-512, or AVX2 where there is none) against the plain
 // ATen forward, which shares no arithmetic code with it, over a sequence longer than one 256-row
 // chunk; at each kernel level the CPU has (the AVX2 bodies run on an AVX-512 CPU too).
 

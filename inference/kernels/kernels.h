@@ -1,9 +1,11 @@
 // CPU kernels for the transformer's hot path on raw contiguous buffers (CTranslate2-style op ->
 // kernel): a GEMM against weights packed once at load (AVX-512 fp32 FMA / AVX512-BF16 dot
-// products; on CPUs without them AVX2 + FMA, bf16 widened to float: kernels_avx2.cpp), and fused
-// RMSNorm, SiLU·mul and RoPE + KV-cache store. Torch-free header; the
-// kernels split work over torch's intra-op threads. Every output element is computed the same
-// way whatever the number of rows, so a row's result never depends on its batch companions.
+// products; on CPUs without them AVX2 + FMA, bf16 widened to float), fused RMSNorm, SiLU·mul and
+// RoPE + KV-cache store, and attention. Torch-free header; the kernels split work over torch's
+// intra-op threads (kernels.cpp) and run one instruction set's bodies, picked from core/cpu's
+// level (isa.h; most are written once over vec_avx2.h / vec_avx512.h). Every output element is
+// computed the same way whatever the number of rows, so a row's result never depends on its batch
+// companions.
 #pragma once
 
 #include <cstddef>
