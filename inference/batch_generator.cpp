@@ -16,18 +16,10 @@
 #include "core/error.h"
 #include "inference/kernels/kernels.h"
 #include "inference/models/transformer.h"
+#include "inference/torch_guard.h"
 
 namespace assay::inference {
 namespace {
-
-template <typename Fn>
-auto guard_torch(const std::string& what, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw_internal(what + ": libtorch failed: " + e.what_without_backtrace());
-  }
-}
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;

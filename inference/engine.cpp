@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "inference/lora.h"
 #include "inference/models/transformer.h"
+#include "inference/torch_guard.h"
 
 namespace assay::inference {
 namespace fs = std::filesystem;
@@ -63,16 +64,6 @@ at::ScalarType parse_dtype(const std::string& dtype, const at::Device& device) {
   if (dtype == "bfloat16" || dtype == "bf16") return at::kBFloat16;
   if (dtype == "auto") return device.is_cuda() ? at::kBFloat16 : at::kFloat;
   throw_invalid("dtype '" + dtype + "' is not supported (float32, bfloat16, auto)");
-}
-
-// Runs `fn`, turning libtorch's exceptions into assay::Error with `what` as context.
-template <typename Fn>
-auto guard_torch(const std::string& what, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw_internal(what + ": libtorch failed: " + e.what_without_backtrace());
-  }
 }
 
 // at::set_num_threads sizes libtorch's thread pool from cpuinfo, which reads /proc/cpuinfo; in a
